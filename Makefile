@@ -1,0 +1,43 @@
+# Kontor: `make run` starts everything on the embedded defaults; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export FLASK_APP := app:create_app
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install services migrate setup stop-redis benchmark-order-list clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	flask db upgrade
+
+setup: migrate
+	flask kontor setup
+
+run: setup
+	@echo "Kontor on http://127.0.0.1:5000 (Ctrl-C stops web, worker and scheduler)"
+	honcho start -f Procfile web worker scheduler
+
+services:
+	bash tests/ensure_services.sh
+
+test: install services
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+stop-redis: install
+	flask kontor stop-redis
+
+benchmark-order-list: install services
+	$(BIN)/python benchmarks/order_list.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

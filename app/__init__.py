@@ -1,0 +1,84 @@
+"""Kontor: create_app wires extensions, blueprints, CLI commands and event handlers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from app.config import ROOT, Config, check_production_safety
+from app.extensions import csrf, db, htmx, login_manager, migrate, redis_connection
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask app; `config` overrides settings read from the environment."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=Config.INSTANCE_PATH,
+    )
+    app.config.from_object(Config)
+    app.config.update(Config.from_environment())
+    if config:
+        app.config.update(config)
+    check_production_safety(app.config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    redis_connection.init_app(app)
+
+    from app.core import events, web
+    from app.core.auth import require_login_everywhere
+
+    events.install(Session)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _tune_sqlite(db.engine)
+    require_login_everywhere(app)
+    web.init_app(app)
+
+    from app.accounts import views as accounts_views
+    from app.core import health
+    from app.orders import api as orders_api, views as orders_views
+    from app.settings import views as settings_views
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(orders_views.bp)
+    app.register_blueprint(settings_views.bp)
+    app.register_blueprint(orders_api.bp)
+    csrf.exempt(orders_api.bp)  # token-authenticated, no cookies
+
+    from app import cli as kontor_cli
+    from app.jobs import cli as jobs_cli
+
+    kontor_cli.init_app(app)
+    jobs_cli.init_app(app)
+
+    # Handlers subscribe at import; importing them here registers them once per process.
+    from app.orders import handlers  # noqa: F401
+
+    return app
+
+
+def _tune_sqlite(engine) -> None:
+    """WAL lets readers and the single writer work at the same time; wait instead of failing on a lock."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()

@@ -1,0 +1,1 @@
+"""People who use Kontor (users with roles) and the API tokens that act for them."""

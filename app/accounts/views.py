@@ -1,0 +1,117 @@
+"""Sign in and out; admins manage users and API tokens."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.accounts import services
+from app.accounts.forms import ApiTokenForm, LoginForm, UserEditForm, UserForm
+from app.accounts.models import User
+from app.core.auth import role_required
+from app.core.errors import NotFound, ValidationFailed
+from app.core.htmx import render_fragment
+from app.extensions import db, login_manager
+
+bp = Blueprint("accounts", __name__)
+
+login_manager.login_view = "accounts.login"
+login_manager.login_message = "Please sign in to continue."
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an absolute URL here would make the login form an open redirect.
+    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("orders.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the sign-in form and sign the user in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("orders.index"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user:
+            login_user(user, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")))
+        error = "Wrong e-mail or password, or the account is switched off."
+    return render_template("accounts/login.html", form=form, error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Sign out."""
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/settings/users", methods=["GET", "POST"])
+@role_required("admin")
+def users():
+    """List users and add one."""
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(form.email.data, form.name.data, form.password.data, form.role.data)
+            flash(f"User {user.email} added as {user.role}.", "success")
+            return redirect(url_for("accounts.users"))
+        except ValidationFailed as error:
+            getattr(form, error.field or "email").errors.append(error.message)
+    return render_template("accounts/users.html", form=form, users=services.list_users())
+
+
+@bp.route("/settings/users/<int:user_id>", methods=["GET", "POST"])
+@role_required("admin")
+def edit_user(user_id: int):
+    """Change a user's name, role, password or switch them off."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    form = UserEditForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            services.update_user(user, name=form.name.data, role=form.role.data, active=form.active.data,
+                                 password=form.password.data or None)
+            flash(f"Saved {user.email}.", "success")
+            return redirect(url_for("accounts.users"))
+        except ValidationFailed as error:
+            db.session.rollback()
+            getattr(form, error.field or "role").errors.append(error.message)
+    return render_template("accounts/user_edit.html", form=form, user=user)
+
+
+@bp.route("/settings/api-tokens", methods=["GET", "POST"])
+@role_required("admin")
+def api_tokens():
+    """List API tokens and create one (shown once)."""
+    form = ApiTokenForm()
+    new_token = None
+    if form.validate_on_submit():
+        try:
+            _, new_token = services.create_api_token(current_user, form.name.data)
+            form = ApiTokenForm(formdata=None)
+        except ValidationFailed as error:
+            form.name.errors.append(error.message)
+    return render_template("accounts/api_tokens.html", form=form, tokens=services.list_api_tokens(),
+                           new_token=new_token)
+
+
+@bp.post("/settings/api-tokens/<int:token_id>/revoke")
+@role_required("admin")
+def revoke_api_token(token_id: int):
+    """Revoke a token; its row swaps itself to show it revoked."""
+    token = services.revoke_api_token(token_id)
+    return render_fragment("accounts/_token_row.html", token=token)

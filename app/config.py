@@ -1,0 +1,90 @@
+"""Configuration read from the environment (a .env file is read in development)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("KONTOR_INSTANCE_PATH", ROOT / "instance"))
+
+DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot run safely."""
+
+
+def _env_list(name: str) -> frozenset[str]:
+    return frozenset(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
+
+
+class Config:
+    """Defaults for development: embedded SQLite and embedded Redis."""
+
+    ENV_NAME = "development"
+    INSTANCE_PATH = str(INSTANCE)
+    SECRET_KEY = DEFAULT_SECRET_KEY
+    SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE / 'kontor.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL: str | None = None
+    KONTOR_ENCRYPTION_KEY: str | None = None
+    # Event handlers switched off by name, e.g. KONTOR_DISABLED_HANDLERS=orders.log_status_change
+    DISABLED_EVENT_HANDLERS: frozenset[str] = frozenset()
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    ORDERS_PER_PAGE = 50
+    # RQ jobs have their own timeout; a scheduled job's lock lives at most this long.
+    JOB_LOCK_TIMEOUT = 3600
+
+    @classmethod
+    def from_environment(cls) -> dict:
+        """Read the settings DESIGN.md lists from the environment."""
+        load_dotenv(ROOT / ".env")
+        env = os.environ.get("KONTOR_ENV", cls.ENV_NAME)
+        settings: dict = {"ENV_NAME": env}
+        if os.environ.get("DATABASE_URL"):
+            settings["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(os.environ["DATABASE_URL"])
+        if os.environ.get("REDIS_URL"):
+            settings["REDIS_URL"] = os.environ["REDIS_URL"]
+        if os.environ.get("SECRET_KEY"):
+            settings["SECRET_KEY"] = os.environ["SECRET_KEY"]
+        if os.environ.get("KONTOR_ENCRYPTION_KEY"):
+            settings["KONTOR_ENCRYPTION_KEY"] = os.environ["KONTOR_ENCRYPTION_KEY"]
+        settings["DISABLED_EVENT_HANDLERS"] = _env_list("KONTOR_DISABLED_HANDLERS")
+        if env == "production":
+            settings["SESSION_COOKIE_SECURE"] = True
+            settings["REMEMBER_COOKIE_SECURE"] = True
+        return settings
+
+
+class TestConfig(Config):
+    """Settings for the test suite; tests pass the database and Redis URLs explicitly."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    WTF_CSRF_ENABLED = True
+
+
+def _normalise_database_url(url: str) -> str:
+    # Heroku-style URLs and bare postgresql:// should use the psycopg 3 driver we ship.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def check_production_safety(config: dict) -> None:
+    """Refuse to run in production with a default secret key."""
+    if config.get("ENV_NAME") == "production" and config.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY):
+        raise ConfigError(
+            "KONTOR_ENV=production but SECRET_KEY is not set (or is the development default). "
+            "Set SECRET_KEY to a long random value, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'."
+        )

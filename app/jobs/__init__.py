@@ -1,0 +1,1 @@
+"""Background work: queues, the recurring schedule, and the thin tasks RQ runs."""

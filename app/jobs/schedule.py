@@ -1,0 +1,51 @@
+"""The one table of recurring jobs. rq-scheduler runs it; `flask jobs list` shows it.
+
+Each entry names a function by dotted path so a later domain adds a row here instead of
+wiring its own timer. A job that is still running when its next turn comes is skipped
+(see app.jobs.tasks.run_recurring).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RecurringJob:
+    name: str
+    func: str
+    queue: str
+    description: str
+    interval: int | None = None  # seconds
+    cron: str | None = None  # crontab syntax, UTC
+
+    @property
+    def every(self) -> str:
+        """The period in words for listings."""
+        if self.cron:
+            return f"cron {self.cron}"
+        seconds = self.interval or 0
+        if seconds % 3600 == 0:
+            return f"every {seconds // 3600} h"
+        if seconds % 60 == 0:
+            return f"every {seconds // 60} min"
+        return f"every {seconds} s"
+
+
+SCHEDULE: tuple[RecurringJob, ...] = (
+    RecurringJob(
+        name="heartbeat",
+        func="app.jobs.tasks.heartbeat",
+        queue="default",
+        interval=60,
+        description="Proves the scheduler and a worker are alive (shown on /healthz).",
+    ),
+)
+
+
+def find(name: str) -> RecurringJob:
+    """The recurring job of that name, or KeyError listing the known names."""
+    for job in SCHEDULE:
+        if job.name == name:
+            return job
+    raise KeyError(f"no recurring job {name!r}; known: {', '.join(j.name for j in SCHEDULE)}")

@@ -1,0 +1,1 @@
+"""Orders: the records, the status workflow, and the pages and API that move them."""

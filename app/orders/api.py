@@ -1,0 +1,143 @@
+"""JSON API v1 for orders: dictionaries, list, detail, status change, bulk status change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from app.accounts.api_auth import api_user, protect
+from app.core.errors import ValidationFailed
+from app.core.types import utcnow
+from app.orders import services
+from app.orders.models import Order
+
+bp = Blueprint("orders_api", __name__, url_prefix="/api/v1")
+protect(bp)
+
+MAX_BULK = 1000
+
+
+def _actor() -> services.Actor:
+    return services.Actor.user(api_user(), "api")
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _money(value) -> str:
+    return f"{value:.2f}" if value is not None else "0.00"
+
+
+def order_summary(order: Order) -> dict[str, Any]:
+    """An order as one row of the list."""
+    return {
+        "id": order.id, "number": order.number, "source": order.source, "integration_id": order.integration_id,
+        "external_order_id": order.external_order_id, "status": order.status,
+        "payment_status": order.payment_status, "fulfillment_status": order.fulfillment_status,
+        "currency": order.currency, "total_gross": _money(order.total_gross), "total_net": _money(order.total_net),
+        "customer": {"name": order.customer_name, "email": order.customer_email, "phone": order.customer_phone},
+        "delivery_method": order.delivery_method, "ordered_at": _iso(order.ordered_at),
+        "updated_at": _iso(order.updated_at), "status_changed_at": _iso(order.status_changed_at),
+    }
+
+
+def order_detail(order: Order) -> dict[str, Any]:
+    """An order with its items, addresses, payments, shipments and history."""
+    data = order_summary(order)
+    data.update(
+        subtotal_gross=_money(order.subtotal_gross), shipping_gross=_money(order.shipping_gross),
+        discount_gross=_money(order.discount_gross), total_paid=_money(order.total_paid),
+        customer_comment=order.customer_comment, metadata=order.meta or {}, created_at=_iso(order.created_at),
+        items=[{"id": i.id, "name": i.name, "sku": i.sku, "ean": i.ean, "quantity": i.quantity,
+                "unit_price_net": _money(i.unit_price_net), "unit_price_gross": _money(i.unit_price_gross),
+                "vat_rate": f"{i.vat_rate:g}", "discount_gross": _money(i.discount_gross),
+                "total_gross": _money(i.total_gross)} for i in order.items],
+        addresses={a.kind: {"name": a.name, "company": a.company, "vat_id": a.vat_id, "street": a.street,
+                            "postcode": a.postcode, "city": a.city, "country_code": a.country_code,
+                            "phone": a.phone, "email": a.email, "point_id": a.point_id} for a in order.addresses},
+        payments=[{"id": p.id, "method": p.method, "amount": _money(p.amount), "currency": p.currency,
+                   "status": p.status, "paid_at": _iso(p.paid_at)} for p in order.payments],
+        shipments=[{"id": s.id, "carrier": s.carrier, "service": s.service, "tracking_number": s.tracking_number,
+                    "status": s.status, "shipped_at": _iso(s.shipped_at)} for s in order.shipments],
+        status_history=[{"from": h.from_status, "to": h.to_status, "changed_by": h.changed_by,
+                         "change_source": h.change_source, "comment": h.comment, "at": _iso(h.at)}
+                        for h in order.history],
+        notes=[{"body": n.body, "author": n.author, "at": _iso(n.created_at)} for n in order.notes],
+    )
+    return data
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed("Send a JSON object with Content-Type: application/json.")
+    return body
+
+
+@bp.get("/init")
+def init():
+    """Statuses and the other dictionaries a client needs to show orders."""
+    lists = services.dictionaries()
+    return jsonify(
+        statuses=[{"code": s.code, "name": s.name, "group": s.group, "colour": s.colour, "position": s.position,
+                   "final": s.final} for s in lists["statuses"]],
+        payment_statuses=[{"code": k, "name": v} for k, v in lists["payment_statuses"].items()],
+        fulfillment_statuses=[{"code": k, "name": v} for k, v in lists["fulfillment_statuses"].items()],
+        sources=[{"code": k, "name": v} for k, v in lists["sources"].items()],
+        change_sources=[{"code": k, "name": v} for k, v in lists["change_sources"].items()],
+        server_time=utcnow().isoformat(),
+    )
+
+
+@bp.get("/orders")
+def list_orders():
+    """A page of orders, filtered like the order list page."""
+    filters = services.OrderFilters.from_args(request.args)
+    if filters.errors:
+        raise ValidationFailed(" ".join(filters.errors))
+    page = services.list_orders(filters)
+    return jsonify(
+        orders=[order_summary(o) for o in page.items],
+        pagination={"page": page.page, "limit": page.per_page, "total": page.total, "pages": page.pages},
+    )
+
+
+@bp.get("/orders/<int:order_id>")
+def get_order(order_id: int):
+    """One order with everything attached to it."""
+    return jsonify(order_detail(services.get_order(order_id, full=True)))
+
+
+@bp.put("/orders/<int:order_id>/status")
+def change_status(order_id: int):
+    """Change one order's status: {"status": "paid", "comment": "..."}."""
+    body = _json_body()
+    status = body.get("status") or body.get("new_state")
+    if not isinstance(status, str) or not status:
+        raise ValidationFailed("Give the new status code as \"status\".")
+    change = services.change_status(order_id, status, _actor(), str(body.get("comment") or ""))
+    return jsonify(id_order=change.order_id, old_state=change.old_status, new_state=change.new_status)
+
+
+@bp.post("/orders/bulk-status")
+def bulk_status():
+    """Change many orders' status: {"order_ids": [1, 2], "status": "shipped"}; each order on its own."""
+    body = _json_body()
+    ids = body.get("order_ids") or body.get("ids")
+    status = body.get("status") or body.get("new_state")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValidationFailed("Give \"order_ids\" as a non-empty list of order ids (integers).")
+    if len(ids) > MAX_BULK:
+        raise ValidationFailed(f"At most {MAX_BULK} orders per request.")
+    if not isinstance(status, str) or not status:
+        raise ValidationFailed("Give the new status code as \"status\".")
+    outcomes = services.bulk_change_status(ids, status, _actor())
+    successful = [{"id_order": o.order_id, "old_state": o.old_status, "new_state": o.new_status}
+                  for o in outcomes if o.changed]
+    failed = [{"id_order": o.order_id, "error": {"code": o.code, "message": o.reason}}
+              for o in outcomes if not o.changed]
+    return jsonify(successful=successful, failed=failed,
+                   summary={"total": len(outcomes), "successful_count": len(successful),
+                            "failed_count": len(failed)})

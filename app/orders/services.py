@@ -1,0 +1,500 @@
+"""Order rules that touch the database: status changes, lists, edits, notes and the timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.core.errors import Conflict, NotFound, TransitionRefused, ValidationFailed
+from app.core.events import bus
+from app.core.pagination import Page, clamp_page
+from app.core.types import utcnow
+from app.extensions import db
+from app.orders import workflow
+from app.orders.models import (
+    ADDRESS_KINDS,
+    CHANGE_SOURCES,
+    FULFILLMENT_STATUSES,
+    PAYMENT_STATUSES,
+    SOURCES,
+    Order,
+    OrderAddress,
+    OrderEvent,
+    OrderItem,
+    OrderNote,
+    OrderStatusHistory,
+)
+from app.settings.services import next_order_number, status_defs
+
+STATUS_CHANGED = "order.status_changed"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who or what is acting, and through which channel (the change source)."""
+
+    name: str
+    source: str = "manual"
+    user_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.source not in CHANGE_SOURCES:
+            raise ValueError(f"unknown change source {self.source!r}")
+
+    @classmethod
+    def user(cls, user: Any, source: str = "manual") -> "Actor":
+        """The actor for a logged-in user (manual) or an API token's user (api)."""
+        return cls(name=user.name, source=source, user_id=user.id)
+
+
+# --- reading -----------------------------------------------------------------
+
+SORTS = {
+    "ordered_at": Order.ordered_at,
+    "number": Order.number,
+    "customer": Order.customer_name,
+    "total": Order.total_gross,
+    "status": Order.status,
+}
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    """The order list's filters, as they appear in the URL."""
+
+    status: tuple[str, ...] = ()
+    payment_status: str = ""
+    source: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str = ""
+    sort: str = "ordered_at"
+    direction: str = "desc"
+    page: int = 1
+    per_page: int = 50
+    errors: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any], per_page: int = 50, max_per_page: int = 200) -> "OrderFilters":
+        """Parse query-string arguments; unusable values are dropped and reported in `errors`."""
+        errors: list[str] = []
+        getlist = args.getlist if hasattr(args, "getlist") else (lambda k: [args[k]] if k in args else [])
+        statuses = tuple(s for raw in getlist("status") for s in str(raw).split(",") if s)
+        payment = args.get("payment_status", "") or ""
+        if payment and payment not in PAYMENT_STATUSES:
+            errors.append(f"Unknown payment status “{payment}”.")
+            payment = ""
+        source = args.get("source", "") or ""
+        if source and source not in SOURCES:
+            errors.append(f"Unknown source “{source}”.")
+            source = ""
+        dates = {}
+        for key in ("date_from", "date_to"):
+            raw = args.get(key) or ""
+            try:
+                dates[key] = date.fromisoformat(raw) if raw else None
+            except ValueError:
+                errors.append(f"“{raw}” is not a date (use YYYY-MM-DD).")
+                dates[key] = None
+        sort = args.get("sort") or "ordered_at"
+        if sort not in SORTS:
+            sort = "ordered_at"
+        direction = "asc" if args.get("direction") == "asc" else "desc"
+        limit = args.get("limit") or args.get("per_page")
+        size = per_page
+        if limit:
+            try:
+                size = min(max(1, int(limit)), max_per_page)
+            except ValueError:
+                errors.append(f"“{limit}” is not a number of rows.")
+        return cls(
+            status=statuses, payment_status=payment, source=source, q=(args.get("q") or "").strip()[:100],
+            sort=sort, direction=direction, page=clamp_page(args.get("page")), per_page=size,
+            errors=tuple(errors), **dates,
+        )
+
+    def query_args(self, **overrides: Any) -> dict[str, Any]:
+        """These filters as URL arguments (defaults left out), with some replaced."""
+        values: dict[str, Any] = {
+            "status": list(self.status), "payment_status": self.payment_status, "source": self.source,
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "", "q": self.q,
+            "sort": self.sort if self.sort != "ordered_at" else "",
+            "direction": self.direction if self.direction != "desc" else "",
+            "page": self.page if self.page != 1 else "",
+        }
+        values.update(overrides)
+        return {k: v for k, v in values.items() if v not in ("", None, [], ())}
+
+
+def _filtered(filters: OrderFilters) -> Select:
+    query = select(Order)
+    if filters.status:
+        query = query.where(Order.status.in_(filters.status))
+    if filters.payment_status:
+        query = query.where(Order.payment_status == filters.payment_status)
+    if filters.source:
+        query = query.where(Order.source == filters.source)
+    if filters.date_from:
+        query = query.where(Order.ordered_at >= datetime.combine(filters.date_from, time.min, timezone.utc))
+    if filters.date_to:
+        query = query.where(
+            Order.ordered_at < datetime.combine(filters.date_to + timedelta(days=1), time.min, timezone.utc)
+        )
+    if filters.q:
+        needle = f"%{filters.q.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Order.number).like(needle),
+                func.lower(Order.customer_name).like(needle),
+                func.lower(Order.customer_email).like(needle),
+                func.lower(Order.external_order_id).like(needle),
+            )
+        )
+    return query
+
+
+def list_orders(filters: OrderFilters) -> Page:
+    """One page of orders matching the filters, with the total count."""
+    query = _filtered(filters)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    column = SORTS[filters.sort]
+    ordering = [column.asc() if filters.direction == "asc" else column.desc(), Order.id.desc()]
+    pages = max(1, -(-total // filters.per_page))
+    page = min(filters.page, pages)
+    rows = db.session.scalars(
+        query.order_by(*ordering).offset((page - 1) * filters.per_page).limit(filters.per_page)
+    ).all()
+    return Page(items=rows, page=page, per_page=filters.per_page, total=total)
+
+
+def get_order(order_id: int, *, full: bool = False) -> Order:
+    """The order with that id, or NotFound; `full` loads its related rows in a few queries."""
+    options = []
+    if full:
+        options = [
+            selectinload(Order.items), selectinload(Order.addresses), selectinload(Order.payments),
+            selectinload(Order.shipments), selectinload(Order.history), selectinload(Order.notes),
+            selectinload(Order.events),
+        ]
+    order = db.session.get(Order, order_id, options=options)
+    if order is None:
+        raise NotFound(f"Order {order_id} does not exist.")
+    return order
+
+
+# --- status changes ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    order_id: int
+    number: str
+    old_status: str
+    new_status: str
+    history_id: int
+
+
+def change_status(order_id: int, new_status: str, actor: Actor, comment: str = "") -> StatusChange:
+    """Move one order to a new status in one transaction, or raise with the reason and change nothing.
+
+    The order and its history row commit together; `order.status_changed` is published
+    inside the transaction (so in-transaction handlers can add rows atomically), and its
+    after-commit handlers run only once the change is durable.
+    """
+    try:
+        order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True)
+        if order is None:
+            raise NotFound(f"Order {order_id} does not exist.")
+        decision = workflow.check_transition(order.status, new_status, status_defs())
+        if not decision:
+            raise TransitionRefused(decision.reason)
+        old_status = order.status
+        now = utcnow()
+        order.status = new_status
+        order.status_changed_at = now
+        entry = OrderStatusHistory(
+            order=order, from_status=old_status, to_status=new_status, changed_by=actor.name,
+            user_id=actor.user_id, change_source=actor.source, comment=comment.strip(), at=now,
+        )
+        db.session.add(entry)
+        db.session.flush()
+        bus.publish(db.session, STATUS_CHANGED, {
+            "order_id": order.id, "number": order.number, "from_status": old_status, "to_status": new_status,
+            "change_source": actor.source, "integration_id": order.integration_id, "history_id": entry.id,
+            "at": now.isoformat(),
+        })
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("The order was changed by someone else at the same moment; reload it and try again.")
+    except Exception:
+        db.session.rollback()
+        raise
+    return StatusChange(order.id, order.number, old_status, new_status, entry.id)
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    order_id: int
+    number: str
+    changed: bool
+    old_status: str = ""
+    new_status: str = ""
+    code: str = ""
+    reason: str = ""
+
+
+def bulk_change_status(order_ids: Iterable[int], new_status: str, actor: Actor) -> list[BulkOutcome]:
+    """Change each order on its own; one refused order never stops or undoes the others."""
+    outcomes = []
+    seen: set[int] = set()
+    for order_id in order_ids:
+        if order_id in seen:
+            continue
+        seen.add(order_id)
+        try:
+            change = change_status(order_id, new_status, actor)
+            outcomes.append(BulkOutcome(order_id, change.number, True, change.old_status, change.new_status))
+        except (NotFound, TransitionRefused, Conflict) as error:
+            number = db.session.scalar(select(Order.number).where(Order.id == order_id)) or ""
+            outcomes.append(BulkOutcome(order_id, number, False, code=error.code, reason=error.message))
+    return outcomes
+
+
+# --- notes, events, timeline -------------------------------------------------
+
+
+def add_note(order_id: int, body: str, actor: Actor) -> OrderNote:
+    """Attach a note to an order."""
+    body = body.strip()
+    if not body:
+        raise ValidationFailed("A note cannot be empty.", field="body")
+    order = get_order(order_id)
+    note = OrderNote(order=order, body=body, author=actor.name, user_id=actor.user_id)
+    db.session.add(note)
+    db.session.commit()
+    return note
+
+
+def record_event(order: Order, kind: str, message: str, actor: Actor | None = None, *, level: str = "ok",
+                 data: dict | None = None) -> OrderEvent:
+    """Add a timeline entry in the caller's transaction (the caller commits)."""
+    event = OrderEvent(
+        order=order, kind=kind, message=message, actor=actor.name if actor else "Kontor",
+        source=actor.source if actor else "automation", level=level, data=data or {},
+    )
+    db.session.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str
+    title: str
+    actor: str
+    source: str
+    detail: str = ""
+    level: str = "ok"
+    status_from: str | None = None
+    status_to: str | None = None
+
+
+def timeline(order: Order) -> list[TimelineEntry]:
+    """Everything that happened to the order, newest first."""
+    statuses = status_defs()
+    name = lambda code: statuses[code].name if code in statuses else (code or "—")  # noqa: E731
+    entries = [
+        TimelineEntry(
+            at=h.at, kind="status", title=f"Status: {name(h.from_status)} → {name(h.to_status)}"
+            if h.from_status else f"Created as {name(h.to_status)}", actor=h.changed_by,
+            source=h.change_source, detail=h.comment, status_from=h.from_status, status_to=h.to_status,
+        )
+        for h in order.history
+    ]
+    entries += [TimelineEntry(at=n.created_at, kind="note", title="Note", actor=n.author, source="manual",
+                              detail=n.body) for n in order.notes]
+    entries += [TimelineEntry(at=e.at, kind=e.kind, title=e.message, actor=e.actor, source=e.source, level=e.level,
+                              detail=e.data.get("detail", "") if isinstance(e.data, dict) else "")
+                for e in order.events]
+    entries += [TimelineEntry(at=p.paid_at, kind="payment", title=f"Payment {p.amount} {p.currency} ({p.method})",
+                              actor=p.method or "Payment", source="platform" if order.source != "manual" else "manual")
+                for p in order.payments if p.paid_at]
+    entries += [TimelineEntry(at=s.shipped_at, kind="shipment", title=f"Shipped with {s.carrier} {s.service}".strip(),
+                              actor=s.carrier, source="manual", detail=f"Tracking {s.tracking_number}"
+                              if s.tracking_number else "") for s in order.shipments if s.shipped_at]
+    return sorted(entries, key=lambda e: e.at, reverse=True)
+
+
+# --- create and edit ---------------------------------------------------------
+
+
+@dataclass
+class ItemInput:
+    name: str
+    quantity: int
+    unit_price_gross: Decimal
+    vat_rate: Decimal = Decimal("23")
+    sku: str = ""
+    ean: str = ""
+    discount_gross: Decimal = Decimal("0")
+
+
+@dataclass
+class AddressInput:
+    kind: str
+    name: str = ""
+    company: str = ""
+    vat_id: str = ""
+    street: str = ""
+    postcode: str = ""
+    city: str = ""
+    country_code: str = "PL"
+    phone: str = ""
+    email: str = ""
+    point_id: str = ""
+
+
+@dataclass
+class OrderInput:
+    """What a person (or the API) gives to create or edit an order."""
+
+    customer_name: str
+    customer_email: str = ""
+    customer_phone: str = ""
+    currency: str = "PLN"
+    delivery_method: str = ""
+    shipping_gross: Decimal = Decimal("0")
+    payment_status: str = "pending"
+    fulfillment_status: str = "unassigned"
+    customer_comment: str = ""
+    items: list[ItemInput] = field(default_factory=list)
+    addresses: list[AddressInput] = field(default_factory=list)
+    status: str = "draft"
+
+
+def _validate(data: OrderInput) -> None:
+    if not data.customer_name.strip():
+        raise ValidationFailed("The customer needs a name.", field="customer_name")
+    if data.payment_status not in PAYMENT_STATUSES:
+        raise ValidationFailed("Unknown payment status.", field="payment_status")
+    if data.fulfillment_status not in FULFILLMENT_STATUSES:
+        raise ValidationFailed("Unknown fulfillment status.", field="fulfillment_status")
+    if len(data.currency) != 3 or not data.currency.isalpha():
+        raise ValidationFailed("Currency must be a three-letter code such as PLN or EUR.", field="currency")
+    if not data.items:
+        raise ValidationFailed("An order needs at least one item.", field="items")
+    for number, item in enumerate(data.items, start=1):
+        if not item.name.strip():
+            raise ValidationFailed(f"Item {number} needs a name.", field="items")
+        if item.quantity < 1:
+            raise ValidationFailed(f"Item {number}: quantity must be at least 1.", field="items")
+        if item.unit_price_gross < 0 or item.discount_gross < 0:
+            raise ValidationFailed(f"Item {number}: prices cannot be negative.", field="items")
+    for address in data.addresses:
+        if address.kind not in ADDRESS_KINDS:
+            raise ValidationFailed(f"Unknown address kind {address.kind}.", field="addresses")
+
+
+def apply_totals(order: Order) -> None:
+    """Recompute the order's totals from its items and shipping cost."""
+    subtotal = sum((item.total_gross for item in order.items), Decimal("0"))
+    net = sum((item.total_net for item in order.items), Decimal("0"))
+    discount = sum((item.discount_gross for item in order.items), Decimal("0"))
+    order.subtotal_gross = subtotal
+    order.discount_gross = discount
+    shipping = order.shipping_gross or Decimal("0")
+    order.total_gross = subtotal + shipping
+    order.total_net = net + (shipping / Decimal("1.23")).quantize(Decimal("0.01"))
+
+
+def _fill(order: Order, data: OrderInput) -> None:
+    order.customer_name = data.customer_name.strip()
+    order.customer_email = data.customer_email.strip().lower()
+    order.customer_phone = data.customer_phone.strip()
+    order.currency = data.currency.upper()
+    order.delivery_method = data.delivery_method.strip()
+    order.shipping_gross = data.shipping_gross
+    order.payment_status = data.payment_status
+    order.fulfillment_status = data.fulfillment_status
+    order.customer_comment = data.customer_comment.strip()
+    order.items = [
+        OrderItem(name=i.name.strip(), sku=i.sku.strip(), ean=i.ean.strip(), quantity=i.quantity,
+                  unit_price_gross=i.unit_price_gross, vat_rate=i.vat_rate, discount_gross=i.discount_gross,
+                  unit_price_net=(i.unit_price_gross / (1 + i.vat_rate / 100)).quantize(Decimal("0.01")))
+        for i in data.items
+    ]
+    existing = {a.kind: a for a in order.addresses}
+    addresses = []
+    for given in data.addresses:
+        address = existing.get(given.kind) or OrderAddress(kind=given.kind)
+        for key, value in vars(given).items():
+            setattr(address, key, value.strip() if isinstance(value, str) else value)
+        addresses.append(address)
+    order.addresses = addresses
+    apply_totals(order)
+
+
+def create_order(data: OrderInput, actor: Actor) -> Order:
+    """Create a manual order with the next order number, its items and addresses."""
+    _validate(data)
+    if data.status not in status_defs():
+        raise ValidationFailed(f"There is no status “{data.status}”.", field="status")
+    try:
+        order = Order(number=next_order_number(), source="api" if actor.source == "api" else "manual",
+                      status=data.status, meta={})
+        _fill(order, data)
+        db.session.add(order)
+        db.session.add(OrderStatusHistory(order=order, from_status=None, to_status=data.status,
+                                          changed_by=actor.name, user_id=actor.user_id,
+                                          change_source=actor.source))
+        record_event(order, "created", f"Order {order.number} created", actor)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return order
+
+
+def update_order(order_id: int, data: OrderInput, actor: Actor, expected_revision: int | None = None) -> Order:
+    """Save an edit of customer, items, addresses and payment/fulfillment status (not the status)."""
+    _validate(data)
+    try:
+        order = get_order(order_id)
+        if expected_revision is not None and order.revision != expected_revision:
+            raise Conflict("Someone changed this order while you were editing it; reload to see their change.")
+        before = {"total": str(order.total_gross), "payment": order.payment_status,
+                  "fulfillment": order.fulfillment_status, "items": len(order.items)}
+        _fill(order, data)
+        after = {"total": str(order.total_gross), "payment": order.payment_status,
+                 "fulfillment": order.fulfillment_status, "items": len(order.items)}
+        changed = [key for key in before if before[key] != after[key]]
+        detail = ", ".join(f"{key} {before[key]} → {after[key]}" for key in changed)
+        record_event(order, "edited", "Order edited", actor, data={"detail": detail})
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("Someone changed this order while you were editing it; reload to see their change.")
+    except Exception:
+        db.session.rollback()
+        raise
+    return order
+
+
+def dictionaries() -> dict[str, Any]:
+    """Statuses and the other fixed lists, for pages and the API's init call."""
+    return {
+        "statuses": list(status_defs().values()),
+        "payment_statuses": PAYMENT_STATUSES,
+        "fulfillment_statuses": FULFILLMENT_STATUSES,
+        "sources": SOURCES,
+        "change_sources": CHANGE_SOURCES,
+        "address_kinds": ADDRESS_KINDS,
+    }

@@ -1,0 +1,208 @@
+"""Order pages: the list, the detail with its timeline, status changes, notes, create and edit."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.core.auth import require_role
+from app.core.errors import Conflict, KontorError, NotFound, TransitionRefused, ValidationFailed
+from app.core.htmx import render_fragment, render_page_or_fragment, trigger
+from app.extensions import htmx
+from app.orders import services, workflow
+from app.orders.forms import VAT_CHOICES, BulkStatusForm, NoteForm, OrderForm, StatusChangeForm
+from app.orders.models import FULFILLMENT_STATUSES, PAYMENT_STATUSES, SOURCES
+from app.settings.services import status_defs
+
+bp = Blueprint("orders", __name__)
+
+
+def _actor() -> services.Actor:
+    return services.Actor.user(current_user, "manual")
+
+
+def _status_choices() -> list[tuple[str, str]]:
+    return [(s.code, s.name) for s in status_defs().values()]
+
+
+@bp.get("/")
+def home():
+    """The order list is the home page."""
+    return redirect(url_for("orders.index"))
+
+
+@bp.get("/orders")
+def index():
+    """List orders with filters from the URL; HTMX gets just the table."""
+    filters = services.OrderFilters.from_args(request.args)
+    page = services.list_orders(filters)
+    bulk_form = BulkStatusForm()
+    bulk_form.status.choices = _status_choices()
+    return render_page_or_fragment(
+        "orders/index.html", "orders/_table.html", page=page, filters=filters, statuses=status_defs(),
+        payment_statuses=PAYMENT_STATUSES, sources=SOURCES, bulk_form=bulk_form,
+    )
+
+
+@bp.post("/orders/bulk-status")
+def bulk_status():
+    """Change the status of the selected orders, reporting each row's result."""
+    require_role("operator")
+    form = BulkStatusForm()
+    form.status.choices = _status_choices()
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    if not form.validate_on_submit() or not ids:
+        message = "Select at least one order." if not ids else "Choose the status to move the orders to."
+        return render_fragment("orders/_bulk_result.html", 422, outcomes=[], message=message)
+    outcomes = services.bulk_change_status(ids, form.status.data, _actor())
+    if not htmx:
+        changed = sum(o.changed for o in outcomes)
+        flash(f"{changed} of {len(outcomes)} orders changed.", "success" if changed else "warning")
+        return redirect(request.referrer or url_for("orders.index"))
+    response = render_fragment("orders/_bulk_result.html", outcomes=outcomes, statuses=status_defs(),
+                               target=status_defs()[form.status.data])
+    return trigger(response, "orders-changed")
+
+
+def _status_panel(order, form=None, error=None, status=200):
+    statuses = status_defs()
+    form = form or StatusChangeForm(formdata=None)
+    allowed = {s.code for s in workflow.allowed_targets(order.status, statuses)}
+    form.status.choices = [(s.code, s.name) for s in statuses.values() if s.code != order.status]
+    return render_fragment("orders/_status_panel.html", status, order=order, form=form, error=error,
+                           statuses=statuses, allowed=allowed)
+
+
+@bp.get("/orders/<int:order_id>")
+def detail(order_id: int):
+    """Everything about one order: customer, items, payments, shipments, notes and timeline."""
+    order = services.get_order(order_id, full=True)
+    statuses = status_defs()
+    form = StatusChangeForm(formdata=None)
+    form.status.choices = [(s.code, s.name) for s in statuses.values() if s.code != order.status]
+    allowed = {s.code for s in workflow.allowed_targets(order.status, statuses)}
+    return render_template(
+        "orders/detail.html", order=order, statuses=statuses, form=form, allowed=allowed, error=None,
+        note_form=NoteForm(formdata=None), timeline=services.timeline(order), sources=SOURCES,
+        payment_statuses=PAYMENT_STATUSES, fulfillment_statuses=FULFILLMENT_STATUSES,
+    )
+
+
+@bp.post("/orders/<int:order_id>/status")
+def change_status(order_id: int):
+    """Change the order's status; a refused change shows its reason and changes nothing."""
+    require_role("operator")
+    order = services.get_order(order_id)
+    form = StatusChangeForm()
+    form.status.choices = _status_choices()
+    error = None
+    if form.validate_on_submit():
+        try:
+            services.change_status(order_id, form.status.data, _actor(), form.comment.data or "")
+            order = services.get_order(order_id)
+            if not htmx:
+                flash(f"Status changed to {status_defs()[order.status].name}.", "success")
+                return redirect(url_for("orders.detail", order_id=order_id))
+            return trigger(_status_panel(order), "timeline-changed")
+        except (TransitionRefused, Conflict) as refused:
+            error = refused.message
+    else:
+        error = "; ".join(e for errors in form.errors.values() for e in errors)
+    order = services.get_order(order_id)
+    if not htmx:
+        flash(error, "error")
+        return redirect(url_for("orders.detail", order_id=order_id))
+    return _status_panel(order, form=form, error=error, status=409)
+
+
+@bp.get("/orders/<int:order_id>/timeline")
+def timeline(order_id: int):
+    """The order's timeline (fragment for HTMX; the detail page otherwise)."""
+    if not htmx:
+        return redirect(url_for("orders.detail", order_id=order_id, _anchor="order-timeline"))
+    order = services.get_order(order_id, full=True)
+    return render_fragment("orders/_timeline.html", order=order, timeline=services.timeline(order),
+                           note_form=NoteForm(formdata=None))
+
+
+@bp.post("/orders/<int:order_id>/notes")
+def add_note(order_id: int):
+    """Add a note; the timeline swaps itself to show it."""
+    require_role("operator")
+    form = NoteForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            services.add_note(order_id, form.body.data, _actor())
+            form = NoteForm(formdata=None)
+        except ValidationFailed as invalid:
+            error = invalid.message
+    else:
+        error = "; ".join(e for errors in form.errors.values() for e in errors)
+    if not htmx:
+        flash(error or "Note added.", "error" if error else "success")
+        return redirect(url_for("orders.detail", order_id=order_id, _anchor="order-timeline"))
+    order = services.get_order(order_id, full=True)
+    return render_fragment("orders/_timeline.html", 422 if error else 200, order=order,
+                           timeline=services.timeline(order), note_form=form, note_error=error)
+
+
+@bp.get("/orders/item-row")
+def item_row():
+    """One empty item row for the order form (added with HTMX)."""
+    index = request.args.get("index", type=int, default=0)
+    return render_fragment("orders/_item_row.html", row=None, index=index, vat_choices=VAT_CHOICES)
+
+
+def _order_form(order=None) -> OrderForm:
+    form = OrderForm(obj=order) if order is not None and request.method == "GET" else OrderForm()
+    form.status.choices = _status_choices()
+    if order is not None and request.method == "GET":
+        form.revision.data = str(order.revision)
+        for kind in ("shipping", "billing"):
+            address = order.address(kind)
+            if address:
+                getattr(form, kind).form.process(obj=address)
+        while len(form.items):
+            form.items.pop_entry()
+        for item in order.items:
+            form.items.append_entry(item)
+            form.items[-1].form.vat_rate.data = str(int(item.vat_rate))
+    return form
+
+
+@bp.route("/orders/new", methods=["GET", "POST"])
+def create():
+    """Create a manual order."""
+    require_role("operator")
+    form = _order_form()
+    error = None
+    if form.validate_on_submit():
+        try:
+            order = services.create_order(form.to_input(), _actor())
+            flash(f"Order {order.number} created.", "success")
+            return redirect(url_for("orders.detail", order_id=order.id))
+        except KontorError as invalid:
+            error = invalid.message
+    status = 422 if request.method == "POST" else 200
+    return render_template("orders/form.html", form=form, order=None, error=error, vat_choices=VAT_CHOICES), status
+
+
+@bp.route("/orders/<int:order_id>/edit", methods=["GET", "POST"])
+def edit(order_id: int):
+    """Edit an order's customer, addresses, items and payment/fulfillment status."""
+    require_role("operator")
+    order = services.get_order(order_id, full=True)
+    form = _order_form(order)
+    del form.status  # status changes go through the workflow, not the edit form
+    error = None
+    if form.validate_on_submit():
+        try:
+            expected = int(form.revision.data) if (form.revision.data or "").isdigit() else None
+            services.update_order(order_id, form.to_input(), _actor(), expected_revision=expected)
+            flash("Order saved.", "success")
+            return redirect(url_for("orders.detail", order_id=order_id))
+        except (ValidationFailed, Conflict, NotFound) as invalid:
+            error = invalid.message
+    status = 422 if request.method == "POST" else 200
+    return render_template("orders/form.html", form=form, order=order, error=error, vat_choices=VAT_CHOICES), status

@@ -1,0 +1,1 @@
+"""Seller-configurable settings: order statuses and order numbering."""

@@ -1,0 +1,158 @@
+"""Statuses and numbering: reading them fast, changing them safely."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from flask import g, has_request_context
+from sqlalchemy import case, func, select, update
+
+from app.core.errors import NotFound, ValidationFailed
+from app.core.types import utcnow
+from app.extensions import db
+from app.settings import numbering
+from app.settings.models import NumberingScheme, OrderStatus
+from app.settings.statuses import DEFAULT_STATUSES, GROUPS, StatusDef
+
+CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+COLOUR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def seed_defaults() -> None:
+    """Create the default statuses and numbering scheme when they are missing."""
+    existing = set(db.session.scalars(select(OrderStatus.code)))
+    for status in DEFAULT_STATUSES:
+        if status.code not in existing:
+            db.session.add(
+                OrderStatus(code=status.code, name=status.name, group=status.group, position=status.position,
+                            is_final=status.final, colour=status.colour)
+            )
+    if db.session.scalar(select(func.count(NumberingScheme.id))) == 0:
+        db.session.add(NumberingScheme())
+    db.session.commit()
+
+
+def status_rows() -> list[OrderStatus]:
+    """The status rows in their display order (for the settings page)."""
+    return list(db.session.scalars(select(OrderStatus).order_by(OrderStatus.position, OrderStatus.id)))
+
+
+def status_defs() -> dict[str, StatusDef]:
+    """Every status by code, in display order; read once per request."""
+    if has_request_context() and "kontor_statuses" in g:
+        return g.kontor_statuses
+    defs = {row.code: row.as_def() for row in status_rows()}
+    if has_request_context():
+        g.kontor_statuses = defs
+    return defs
+
+
+def _forget_cached_statuses() -> None:
+    if has_request_context():
+        g.pop("kontor_statuses", None)
+
+
+def _validate_status(name: str, colour: str, group: str) -> None:
+    if not name.strip():
+        raise ValidationFailed("A status needs a name.", field="name")
+    if not COLOUR_PATTERN.match(colour):
+        raise ValidationFailed("Colour must look like #1a2b3c.", field="colour")
+    if group not in GROUPS:
+        raise ValidationFailed(f"Group must be one of: {', '.join(GROUPS)}.", field="group")
+
+
+def add_status(code: str, name: str, colour: str, group: str, is_final: bool = False) -> OrderStatus:
+    """Add a status at the end of the list."""
+    code = code.strip().lower()
+    if not CODE_PATTERN.match(code):
+        raise ValidationFailed(
+            "Code must start with a letter and use only lower-case letters, digits and _ (2-40 characters).",
+            field="code",
+        )
+    _validate_status(name, colour, group)
+    if db.session.scalar(select(OrderStatus).where(OrderStatus.code == code)):
+        raise ValidationFailed(f"A status with code {code} already exists.", field="code")
+    last = db.session.scalar(select(func.max(OrderStatus.position))) or 0
+    status = OrderStatus(code=code, name=name.strip(), colour=colour, group=group, is_final=is_final,
+                         position=last + 10)
+    db.session.add(status)
+    db.session.commit()
+    _forget_cached_statuses()
+    return status
+
+
+def update_status(status_id: int, name: str, colour: str, group: str, is_final: bool) -> OrderStatus:
+    """Rename, recolour or regroup a status; its code stays, so orders keep pointing at it."""
+    status = db.session.get(OrderStatus, status_id)
+    if status is None:
+        raise NotFound("No such status.")
+    _validate_status(name, colour, group)
+    status.name, status.colour, status.group, status.is_final = name.strip(), colour, group, is_final
+    db.session.commit()
+    _forget_cached_statuses()
+    return status
+
+
+def move_status(status_id: int, direction: str) -> None:
+    """Move a status one place up or down in the list."""
+    rows = status_rows()
+    index = next((i for i, row in enumerate(rows) if row.id == status_id), None)
+    if index is None:
+        raise NotFound("No such status.")
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(rows):
+        rows[index], rows[other] = rows[other], rows[index]
+        for position, row in enumerate(rows, start=1):
+            row.position = position * 10
+        db.session.commit()
+        _forget_cached_statuses()
+
+
+def numbering_scheme() -> NumberingScheme:
+    """The numbering scheme row (created by seed_defaults)."""
+    scheme = db.session.scalar(select(NumberingScheme).order_by(NumberingScheme.id))
+    if scheme is None:
+        raise NotFound("Order numbering is not set up; run `flask kontor setup`.")
+    return scheme
+
+
+def update_numbering(prefix: str, suffix: str, padding: int, reset: str) -> NumberingScheme:
+    """Change how new order numbers look; numbers already given stay as they are."""
+    if reset not in numbering.RESETS:
+        raise ValidationFailed(f"Reset must be one of: {', '.join(numbering.RESETS)}.", field="reset")
+    if not 1 <= padding <= 12:
+        raise ValidationFailed("Padding must be between 1 and 12 digits.", field="padding")
+    scheme = numbering_scheme()
+    scheme.prefix, scheme.suffix, scheme.padding, scheme.reset = prefix, suffix, padding, reset
+    db.session.commit()
+    return scheme
+
+
+def preview_number(scheme: NumberingScheme, today: date | None = None) -> str:
+    """What the next order number will look like."""
+    today = today or utcnow().date()
+    counter, _ = numbering.next_counter(scheme.counter, scheme.period, scheme.reset, today)
+    return numbering.format_number(scheme.prefix, counter, scheme.suffix, scheme.padding, today)
+
+
+def next_order_number(today: date | None = None) -> str:
+    """Take the next order number inside the caller's transaction.
+
+    One UPDATE ... RETURNING increments the counter (restarting it in a new period), so
+    two processes can never be handed the same number.
+    """
+    today = today or utcnow().date()
+    scheme = numbering_scheme()
+    period = numbering.period_key(scheme.reset, today)
+    counter = db.session.execute(
+        update(NumberingScheme)
+        .where(NumberingScheme.id == scheme.id)
+        .values(
+            counter=case((NumberingScheme.period == period, NumberingScheme.counter + 1), else_=1),
+            period=period,
+        )
+        .returning(NumberingScheme.counter)
+    ).scalar_one()
+    db.session.refresh(scheme)
+    return numbering.format_number(scheme.prefix, counter, scheme.suffix, scheme.padding, today)

@@ -1,0 +1,44 @@
+"""Building blocks for tests: users and orders made through the real services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from itertools import count
+
+from app.accounts.models import User
+from app.accounts.services import create_user
+from app.extensions import db
+from app.orders.models import Order
+from app.orders.services import Actor, AddressInput, ItemInput, OrderInput, create_order
+
+_sequence = count(1)
+
+SYSTEM = Actor("Test set-up", "import")
+
+
+def make_user(role: str = "operator", password: str = "password123", name: str | None = None) -> User:
+    """A user with that role."""
+    n = next(_sequence)
+    return create_user(f"{role}{n}@example.com", name or f"{role.capitalize()} {n}", password, role)
+
+
+def make_order(status: str = "awaiting_payment", *, customer: str = "Anna Nowak", email: str = "anna@example.com",
+               source: str = "manual", integration_id: int | None = None, external_order_id: str | None = None,
+               items: list[ItemInput] | None = None, payment_status: str = "pending") -> Order:
+    """An order in `status` (set directly, as an import would), with one item unless given."""
+    order = create_order(
+        OrderInput(
+            customer_name=customer, customer_email=email, payment_status=payment_status,
+            items=items or [ItemInput(name="Kubek ceramiczny", quantity=2, unit_price_gross=Decimal("29.90"),
+                                      sku="KUB-350")],
+            addresses=[AddressInput(kind="shipping", name=customer, street="ul. Polna 1", postcode="00-001",
+                                    city="Warszawa")],
+            status=status,
+        ),
+        SYSTEM,
+    )
+    order.source = source
+    order.integration_id = integration_id
+    order.external_order_id = external_order_id
+    db.session.commit()
+    return order

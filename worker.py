@@ -1,0 +1,54 @@
+"""Start an RQ worker inside the Flask app context for the queues named on the command line.
+
+    python worker.py integrations orders import default
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rq import Worker
+
+from app import create_app
+from app.extensions import QUEUE_NAMES, db, redis_connection
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the queue names and work until stopped (or until empty with --burst)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("queues", nargs="*", default=list(QUEUE_NAMES), help=f"queues, from: {' '.join(QUEUE_NAMES)}")
+    parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    parser.add_argument("--name", help="worker name (default: RQ's)")
+    args = parser.parse_args(argv)
+    unknown = [q for q in args.queues if q not in QUEUE_NAMES]
+    if unknown:
+        parser.error(f"unknown queue(s) {', '.join(unknown)}; queues are {', '.join(QUEUE_NAMES)}")
+
+    app = create_app()
+    with app.app_context():
+        # A forked work horse must not share the parent's database connections.
+        os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
+        queues = [redis_connection.queue(name) for name in args.queues]
+        worker = AppWorker(queues, connection=redis_connection.client, name=args.name)
+        worker.flask_app = app
+        worker.work(burst=args.burst, with_scheduler=True)
+    return 0
+
+
+class AppWorker(Worker):
+    """An RQ worker that runs each job in a fresh app context and database session."""
+
+    flask_app = None
+
+    def perform_job(self, job, queue, *args, **kwargs) -> bool:
+        with self.flask_app.app_context():
+            try:
+                return super().perform_job(job, queue, *args, **kwargs)
+            finally:
+                db.session.remove()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
