@@ -1,0 +1,1 @@
+"""Runnable scripts that print figures; run by hand, never part of the test run."""

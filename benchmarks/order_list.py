@@ -1,0 +1,392 @@
+"""Order list throughput and latency against a trivial page, on SQLite and on PostgreSQL.
+
+For each backend: a fresh database migrated to head, default statuses, one user and
+N demo orders; the app served by gunicorn on 127.0.0.1; a real login through the form;
+then `wrk` measures the trivial page and the filtered order list in the same run.
+
+    .venv/bin/python benchmarks/order_list.py                       # both backends, 100,000 orders
+    .venv/bin/python benchmarks/order_list.py --backend sqlite --orders 20000 --duration 5
+
+Needs `wrk` (Debian: apt-get install wrk), PostgreSQL on 127.0.0.1:5432 (user postgres) and
+Redis on 127.0.0.1:6379 (database 14 is used). Everything it creates is removed at the end,
+also when it fails or is interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a plain script, sys.path[0] is benchmarks/; the app package lives one level up.
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from benchmarks.bench_app import TRIVIAL_PATH  # noqa: E402
+
+HOST = "127.0.0.1"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+SECRET_KEY = "kontor-benchmark-secret-key"
+PG_SERVER = "postgres@127.0.0.1:5432"
+PG_DATABASE = "kontor_bench"
+USER_EMAIL = "bench@example.com"
+USER_PASSWORD = "bench-password-123"
+LIST_PAGES = ("/orders?status=paid", "/orders?status=paid&source=allegro")
+TARGET_RATIO = 0.40
+TARGET_P95_MS = 50.0
+
+# Runs in every wrk thread. The Cookie header comes in as the script's argument; `response`
+# counts anything but 200 so a lost session (a 302 to /login) cannot pass for a fast page.
+WRK_SCRIPT = r"""
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  wrk.headers["Cookie"] = args[1]
+  not_ok = 0
+end
+
+function response(status, headers, body)
+  if status ~= 200 then not_ok = not_ok + 1 end
+end
+
+function done(summary, latency, requests)
+  local not_ok_total = 0
+  for _, thread in ipairs(threads) do not_ok_total = not_ok_total + thread:get("not_ok") end
+  local errors = summary.errors
+  io.write(string.format(
+    "BENCH requests=%d duration_us=%d bytes=%d p50_us=%d p95_us=%d p99_us=%d max_us=%d "
+    .. "not_ok=%d connect_errors=%d read_errors=%d write_errors=%d timeouts=%d\n",
+    summary.requests, summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max,
+    not_ok_total, errors.connect, errors.read, errors.write, errors.timeout))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the command line chose."""
+
+    orders: int
+    duration: int
+    warmup: int
+    connections: int
+    threads: int
+    workers: int
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One wrk run against one page."""
+
+    path: str
+    requests: int
+    seconds: float
+    bytes: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    failures: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+# --- databases ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sqlite_database(workdir: Path) -> Iterator[tuple[str, str]]:
+    """A new SQLite file in `workdir`; yields (SQLAlchemy URL, DATABASE_URL for the server)."""
+    url = f"sqlite:///{workdir / 'kontor_bench.db'}"
+    yield url, url  # the file goes with workdir
+
+
+@contextlib.contextmanager
+def postgresql_database() -> Iterator[tuple[str, str]]:
+    """A throwaway PostgreSQL database, dropped on the way out whatever happened."""
+    admin = sa.create_engine(f"postgresql+psycopg://{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    drop = sa.text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+    try:
+        with admin.connect() as conn:
+            conn.execute(drop)  # a leftover from an earlier, killed run
+            conn.execute(sa.text(f'CREATE DATABASE "{PG_DATABASE}"'))
+        yield f"postgresql+psycopg://{PG_SERVER}/{PG_DATABASE}", f"postgresql://{PG_SERVER}/{PG_DATABASE}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(drop)
+        admin.dispose()
+
+
+def prepare_database(url: str, orders: int) -> None:
+    """Migrate to head, seed statuses, the benchmark user and `orders` demo orders."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.accounts.services import create_user
+    from app.demo import seed_demo_orders
+    from app.extensions import db
+    from app.settings.services import seed_defaults
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": REDIS_URL, "SECRET_KEY": SECRET_KEY})
+    with app.app_context():
+        upgrade()
+        seed_defaults()
+        create_user(USER_EMAIL, "Benchmark", USER_PASSWORD, role="operator")
+        started = time.perf_counter()
+        seeded = seed_demo_orders(orders)
+        elapsed = time.perf_counter() - started
+        print(f"  seeded {seeded:,} orders in {elapsed:.1f} s ({seeded / elapsed:,.0f} orders/s)", flush=True)
+        if db.engine.dialect.name == "postgresql":
+            # Autovacuum would analyse the fresh rows within a minute anyway; doing it now keeps
+            # the planner from measuring an empty-table plan in one run and a real one in the next.
+            db.session.execute(sa.text("ANALYZE"))
+            db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- the server --------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(database_url: str, workers: int, log_path: Path) -> Iterator[str]:
+    """Serve the bench app on a free port; yields the base URL and stops the server on the way out."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "SECRET_KEY": SECRET_KEY,
+           "PYTHONPATH": str(ROOT)}
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers),
+               "--bind", f"{HOST}:{port}", "--chdir", str(ROOT), "benchmarks.bench_app:create_bench_app()"]
+    with open(log_path, "wb") as log:
+        # Its own session, so stopping it reaches the workers and nothing else.
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    base = f"http://{HOST}:{port}"
+    try:
+        wait_until_serving(base, process, log_path)
+        yield base
+    finally:
+        stop(process)
+
+
+def wait_until_serving(base: str, process: subprocess.Popen, log_path: Path, timeout: float = 30) -> None:
+    """Return once the login page answers; fail with gunicorn's log if it dies or never answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        with contextlib.suppress(requests.ConnectionError):
+            if requests.get(f"{base}/login", timeout=5).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop gunicorn (master and workers): TERM, then KILL if it lingers."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+# --- logging in and checking the pages ---------------------------------------
+
+
+class _CsrfFinder(HTMLParser):
+    """Finds the value of the hidden csrf_token input, whatever the attribute order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.token: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "input" and values.get("name") == "csrf_token":
+            self.token = values.get("value")
+
+
+def log_in(base: str) -> str:
+    """Sign in through the real login form; returns the Cookie header the session needs."""
+    session = requests.Session()
+    page = session.get(f"{base}/login", timeout=10)
+    finder = _CsrfFinder()
+    finder.feed(page.text)
+    if not finder.token:
+        raise RuntimeError("the login page carries no csrf_token input")
+    response = session.post(f"{base}/login", timeout=10, allow_redirects=False,
+                            data={"email": USER_EMAIL, "password": USER_PASSWORD, "csrf_token": finder.token})
+    if response.status_code != 302:
+        raise RuntimeError(f"login failed with HTTP {response.status_code}")
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
+
+
+def check_page(base: str, path: str, cookie: str) -> int:
+    """Fetch the page once as the signed-in user; fail unless it is a real 200 page. Returns its size."""
+    response = requests.get(f"{base}{path}", headers={"Cookie": cookie}, timeout=30, allow_redirects=False)
+    if response.status_code != 200:
+        raise RuntimeError(f"{path} answered HTTP {response.status_code}, not 200 (is the session lost?)")
+    if path.startswith("/orders"):
+        rows = len(re.findall(r'<tr id="order-row-', response.text))
+        if rows == 0:
+            raise RuntimeError(f"{path} shows no order rows")
+    return len(response.content)
+
+
+# --- measuring -----------------------------------------------------------------
+
+
+def run_wrk(url: str, cookie: str, script: Path, seconds: int, settings: Settings) -> Measurement:
+    """One wrk run; returns the figures its Lua `done()` printed."""
+    command = ["wrk", f"--threads={settings.threads}", f"--connections={settings.connections}",
+               f"--duration={seconds}s", "--timeout=10s", f"--script={script}", url, "--", cookie]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^BENCH (.*)$", output, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"wrk printed no figures:\n{output}")
+    figures = {key: int(value) for key, value in (pair.split("=") for pair in match.group(1).split())}
+    failures = figures["not_ok"] + sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors",
+                                                             "timeouts"))
+    return Measurement(
+        path=_path(url),
+        requests=figures["requests"], seconds=figures["duration_us"] / 1e6, bytes=figures["bytes"],
+        p50_ms=figures["p50_us"] / 1000, p95_ms=figures["p95_us"] / 1000, p99_ms=figures["p99_us"] / 1000,
+        failures=failures,
+    )
+
+
+def _path(url: str) -> str:
+    # "http://127.0.0.1:8000/orders?status=paid" -> "/orders?status=paid"
+    return "/" + url.split("/", 3)[3]
+
+
+def measure(base: str, path: str, cookie: str, script: Path, settings: Settings) -> Measurement:
+    """Warm up (workers import lazily, caches fill), then take the measured run."""
+    if settings.warmup:
+        run_wrk(f"{base}{path}", cookie, script, settings.warmup, settings)
+    return run_wrk(f"{base}{path}", cookie, script, settings.duration, settings)
+
+
+# --- reporting -------------------------------------------------------------------
+
+
+def print_table(title: str, trivial: Measurement, lists: list[Measurement], settings: Settings) -> None:
+    """The figures for one backend and whether the list pages meet the targets."""
+    print(f"\n{title}: {settings.orders:,} orders, gunicorn {settings.workers} sync workers, "
+          f"wrk {settings.threads} threads x {settings.connections} connections, "
+          f"{settings.duration} s per page after {settings.warmup} s warm-up")
+    header = f"{'page':<40} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'KB/resp':>8} {'vs trivial':>11}"
+    print(header)
+    print("-" * len(header))
+    for m in [trivial, *lists]:
+        size_kb = m.bytes / m.requests / 1024 if m.requests else 0
+        ratio = m.rps / trivial.rps if trivial.rps else 0
+        print(f"{m.path:<40} {m.rps:>9.1f} {m.p50_ms:>8.2f} {m.p95_ms:>8.2f} {m.p99_ms:>8.2f} "
+              f"{size_kb:>8.1f} {ratio:>10.1%}")
+    for m in [trivial, *lists]:
+        if m.failures:
+            print(f"  WARNING: {m.path}: {m.failures} requests failed or were not HTTP 200")
+    for m in lists:
+        ratio = m.rps / trivial.rps if trivial.rps else 0
+        ratio_ok = "MET" if ratio >= TARGET_RATIO else "MISSED"
+        p95_ok = "MET" if m.p95_ms < TARGET_P95_MS else "MISSED"
+        print(f"  {m.path}: req/s >= {TARGET_RATIO:.0%} of trivial: {ratio_ok} ({ratio:.1%}); "
+              f"p95 < {TARGET_P95_MS:.0f} ms: {p95_ok} ({m.p95_ms:.1f} ms)")
+
+
+# --- one backend, start to end ---------------------------------------------------
+
+
+def bench_backend(backend: str, settings: Settings) -> None:
+    """Create, seed, serve and measure one backend; everything is removed on the way out."""
+    title = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[backend]
+    print(f"\n== {title} ==", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f"kontor_bench_{backend}_"))
+    try:
+        database = sqlite_database(workdir) if backend == "sqlite" else postgresql_database()
+        with database as (url, server_url):
+            prepare_database(url, settings.orders)
+            script = workdir / "session.lua"
+            script.write_text(WRK_SCRIPT)
+            with gunicorn(server_url, settings.workers, workdir / "gunicorn.log") as base:
+                cookie = log_in(base)
+                for path in (TRIVIAL_PATH, *LIST_PAGES):
+                    check_page(base, path, cookie)
+                print("  measuring ...", flush=True)
+                trivial = measure(base, TRIVIAL_PATH, cookie, script, settings)
+                lists = [measure(base, path, cookie, script, settings) for path in LIST_PAGES]
+                # The session must still hold at the end, or the figures measured redirects.
+                check_page(base, LIST_PAGES[0], cookie)
+        print_table(title, trivial, lists, settings)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[list[str], Settings]:
+    """The backends to run and the run's settings."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--orders", type=int, default=100_000, help="demo orders to seed (default 100000)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds measured per page (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per page (default 2)")
+    parser.add_argument("--connections", type=int, default=4, help="wrk connections (default 4)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    args = parser.parse_args(argv)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    threads = max(1, min(args.threads, args.connections))  # wrk refuses more threads than connections
+    return backends, Settings(args.orders, args.duration, args.warmup, args.connections, threads, args.workers)
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    # Turn TERM into SystemExit so the `finally` blocks stop gunicorn and drop the database.
+    raise SystemExit(143)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark for the chosen backends."""
+    backends, settings = parse_args(argv)
+    if not shutil.which("wrk"):
+        print("wrk is not installed (Debian: apt-get install -y wrk).", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    for backend in backends:
+        bench_backend(backend, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
