@@ -28,7 +28,7 @@ def _worker_suffix() -> str:
 
 def _config(database_url: str, **extra) -> dict:
     config = {key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()}
-    config.update(SQLALCHEMY_DATABASE_URI=database_url, REDIS_URL=REDIS_URL, **extra)
+    config.update({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": REDIS_URL, **extra})
     return config
 
 
