@@ -25,7 +25,7 @@ setup: migrate
 
 run: setup
 	@echo "Kontor on http://127.0.0.1:5000 (Ctrl-C stops web, worker and scheduler)"
-	honcho start -f Procfile web worker scheduler
+	honcho start -f Procfile -p 5000 web worker scheduler
 
 services:
 	bash tests/ensure_services.sh
