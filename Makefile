@@ -25,7 +25,8 @@ setup: migrate
 
 run: setup
 	@echo "Kontor on http://127.0.0.1:5000 (Ctrl-C stops web, worker and scheduler)"
-	honcho start -f Procfile -p 5000 web worker scheduler
+	@# The embedded Redis is a daemon shared by the three processes; stop it when they stop.
+	trap 'flask kontor stop-redis' EXIT; honcho start -f Procfile -p 5000 web worker scheduler
 
 services:
 	bash tests/ensure_services.sh
