@@ -65,7 +65,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     jobs_cli.init_app(app)
 
     # Handlers subscribe at import; importing them here registers them once per process.
-    from app.orders import handlers  # noqa: F401
+    from app.jobs import handlers as job_handlers  # noqa: F401
+    from app.orders import handlers as order_handlers  # noqa: F401
+    from app.sync import push  # noqa: F401
 
     return app
 

@@ -38,8 +38,8 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     ORDERS_PER_PAGE = 50
-    # RQ jobs have their own timeout; a scheduled job's lock lives at most this long.
-    JOB_LOCK_TIMEOUT = 3600
+    # How long a worker may hold an outbox operation before others may take it over.
+    SYNC_LEASE_SECONDS = 300
 
     @classmethod
     def from_environment(cls) -> dict:

@@ -5,18 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from app.extensions import redis_connection
 
 
-def enqueue(func: str, *args: Any, queue: str = "default", job_id: str | None = None,
-            timeout: int = 600, **kwargs: Any) -> Job | None:
-    """Put `func(*args)` on a queue; with `job_id`, do nothing if that job is already waiting."""
+FINISHED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+def enqueue(func: str, *args: Any, queue: str = "default", job_id: str | None = None, timeout: int = 600,
+            replace_finished: bool = False, **kwargs: Any) -> Job | None:
+    """Put `func(*args)` on a queue; with `job_id`, do nothing if that job is already there.
+
+    `replace_finished` re-enqueues when the job with that id already ran (or died) without
+    doing its work, e.g. a worker killed before it claimed the operation.
+    """
+    rq_queue = redis_connection.queue(queue)
+    options = dict(args=args, kwargs=kwargs, job_id=job_id, unique=job_id is not None, timeout=timeout,
+                   result_ttl=600, failure_ttl=7 * 24 * 3600)
     try:
-        return redis_connection.queue(queue).enqueue_call(
-            func, args=args, kwargs=kwargs, job_id=job_id, unique=job_id is not None, timeout=timeout,
-            result_ttl=3600, failure_ttl=7 * 24 * 3600,
-        )
+        return rq_queue.enqueue_call(func, **options)
     except DuplicateJobError:
-        return None
+        if not replace_finished:
+            return None
+        existing = Job.fetch(job_id, connection=rq_queue.connection)
+        if existing.get_status(refresh=True) not in FINISHED:
+            return None
+        existing.delete()
+        try:
+            return rq_queue.enqueue_call(func, **options)
+        except DuplicateJobError:
+            return None

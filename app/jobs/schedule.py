@@ -18,6 +18,8 @@ class RecurringJob:
     description: str
     interval: int | None = None  # seconds
     cron: str | None = None  # crontab syntax, UTC
+    # A run that dies without releasing its lock blocks the job at most this long.
+    lock_timeout: int = 600
 
     @property
     def every(self) -> str:
@@ -39,6 +41,21 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="default",
         interval=60,
         description="Proves the scheduler and a worker are alive (shown on /healthz).",
+    ),
+    RecurringJob(
+        name="sweep_outbox",
+        func="app.jobs.tasks.sweep_outbox",
+        queue="integrations",
+        interval=60,
+        lock_timeout=120,
+        description="Enqueues due sync operations again, so a lost job, dead worker or flushed Redis loses nothing.",
+    ),
+    RecurringJob(
+        name="sync_platform_states",
+        func="app.jobs.tasks.sync_all_platform_states",
+        queue="integrations",
+        interval=3600,
+        description="Refreshes each enabled integration's list of platform order states.",
     ),
 )
 

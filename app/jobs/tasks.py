@@ -5,18 +5,19 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import Any
-
-from flask import current_app
 
 from app.core.health import HEARTBEAT_KEY
 from app.core.types import utcnow
 from app.extensions import redis_connection
+from app.jobs.queues import enqueue
 from app.jobs.schedule import find
 
 log = logging.getLogger("kontor.jobs")
 
 LAST_RUN_KEY = "kontor:jobs:last-run"
+SWEEP_KEY = "kontor:sync:last-sweep"
 
 
 def lock_key(name: str) -> str:
@@ -32,7 +33,7 @@ def run_recurring(name: str) -> dict[str, Any]:
     """Run a scheduled job unless its previous run still holds the lock."""
     job = find(name)
     client = redis_connection.client
-    lock = client.lock(lock_key(name), timeout=current_app.config["JOB_LOCK_TIMEOUT"], blocking=False)
+    lock = client.lock(lock_key(name), timeout=job.lock_timeout, blocking=False)
     if not lock.acquire():
         log.info("recurring job %s skipped: the previous run is still going", name)
         outcome = {"outcome": "skipped", "reason": "previous run still going", "at": utcnow().isoformat()}
@@ -67,3 +68,52 @@ def last_runs() -> dict[str, dict]:
     """The last outcome of each recurring job, by name."""
     raw = redis_connection.client.hgetall(LAST_RUN_KEY)
     return {key.decode(): json.loads(value) for key, value in raw.items()}
+
+
+def process_sync_operation(operation_id: int) -> str:
+    """Deliver one outbox operation."""
+    from app.sync.push import push_status_change
+
+    return push_status_change(operation_id)
+
+
+def sweep_outbox() -> dict[str, int]:
+    """Re-enqueue due and abandoned operations and log what finished since the last sweep."""
+    from app.sync import outbox, push
+
+    started = utcnow()
+    client = redis_connection.client
+    last = client.get(SWEEP_KEY)
+    since = datetime.fromisoformat(last.decode()) if last else started - timedelta(minutes=1)
+    reclaimed = outbox.reclaim_abandoned()
+    enqueued = 0
+    for operation_id, job_id in outbox.due():
+        if enqueue("app.jobs.tasks.process_sync_operation", operation_id, queue="integrations", job_id=job_id,
+                   replace_finished=True):
+            enqueued += 1
+    push.record_sweep(push.finished_since(since), started)
+    client.set(SWEEP_KEY, started.isoformat())
+    return {"enqueued": enqueued, "reclaimed": reclaimed}
+
+
+def sync_platform_states(integration_id: int) -> dict[str, int]:
+    """Refresh one integration's platform states."""
+    from app.integrations.services import sync_states
+
+    return sync_states(integration_id)
+
+
+def sync_all_platform_states() -> dict[str, str]:
+    """Refresh the platform states of every enabled integration; one failure does not stop the rest."""
+    from app.integrations.base import PlatformError
+    from app.integrations.services import list_integrations, sync_states
+
+    outcomes = {}
+    for integration in list_integrations():
+        if not integration.enabled:
+            continue
+        try:
+            outcomes[integration.name] = f"{sync_states(integration.id)['states']} states"
+        except PlatformError as error:
+            outcomes[integration.name] = f"failed: {error.message}"
+    return outcomes

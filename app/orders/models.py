@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
+from app.integrations.models import Integration
 
 SOURCES = {
     "manual": "Manual",
@@ -51,9 +52,11 @@ class Order(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(60), unique=True)
     source: Mapped[str] = mapped_column(String(20), index=True, default="manual")
-    # The integration that owns this order; its table arrives with the integrations issue.
-    integration_id: Mapped[int | None] = mapped_column(index=True)
+    # The integration the order came from, and its id and current state there.
+    integration_id: Mapped[int | None] = mapped_column(ForeignKey("integrations.id", ondelete="SET NULL"), index=True)
     external_order_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    platform_state: Mapped[str | None] = mapped_column(String(60))
+    platform_state_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(40))
     payment_status: Mapped[str] = mapped_column(String(20), index=True, default="pending")
     fulfillment_status: Mapped[str] = mapped_column(String(20), default="unassigned")
@@ -78,6 +81,7 @@ class Order(db.Model):
     # Bumped on every update: a change based on a stale read fails instead of overwriting.
     revision: Mapped[int] = mapped_column(default=1)
 
+    integration: Mapped[Integration | None] = relationship()
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.id"
     )

@@ -1,0 +1,96 @@
+"""Allegro REST API client: order fulfillment status (HTTP and Allegro's JSON only)."""
+
+from __future__ import annotations
+
+import requests
+
+from app.integrations.base import (
+    AuthenticationFailed,
+    PlatformError,
+    PlatformStateDTO,
+    RemoteOrderState,
+    RevisionConflict,
+    send,
+    with_retries,
+)
+
+MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
+ENVIRONMENTS = {
+    "production": {"api": "https://api.allegro.pl", "auth": "https://allegro.pl/auth/oauth"},
+    "sandbox": {"api": "https://api.allegro.pl.allegrosandbox.pl",
+                "auth": "https://allegro.pl.allegrosandbox.pl/auth/oauth"},
+}
+
+# CheckoutFormFulfillmentStatus in the official spec; RETURNED is set by Allegro only.
+FULFILLMENT_STATES: tuple[PlatformStateDTO, ...] = (
+    PlatformStateDTO("NEW", "New"),
+    PlatformStateDTO("PROCESSING", "Processing"),
+    PlatformStateDTO("READY_FOR_SHIPMENT", "Ready for shipment"),
+    PlatformStateDTO("READY_FOR_PICKUP", "Ready for pickup"),
+    PlatformStateDTO("SENT", "Sent"),
+    PlatformStateDTO("PICKED_UP", "Picked up"),
+    PlatformStateDTO("CANCELLED", "Cancelled"),
+    PlatformStateDTO("SUSPENDED", "Suspended"),
+    PlatformStateDTO("RETURNED", "Returned", read_only=True),
+)
+
+
+def error_message(response: requests.Response) -> str:
+    """The most useful message in an Allegro error body: userMessage, then message, then code."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason or f"HTTP {response.status_code}"
+    if isinstance(body, dict) and isinstance(body.get("errors"), list):
+        parts = []
+        for error in body["errors"]:
+            if isinstance(error, dict):
+                parts.append(error.get("userMessage") or error.get("message") or error.get("code") or "")
+        if any(parts):
+            return "; ".join(p for p in parts if p)
+    if isinstance(body, dict) and body.get("error"):
+        return body.get("error_description") or body["error"]
+    return response.reason or f"HTTP {response.status_code}"
+
+
+class AllegroClient:
+    """Calls to the Allegro API with one access token."""
+
+    def __init__(self, access_token: str, *, api_url: str, session: requests.Session | None = None) -> None:
+        self.base = api_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {access_token}", "Accept": MEDIA_TYPE,
+                                     "Accept-Language": "en-US", "User-Agent": "Kontor"})
+
+    @with_retries
+    def _call(self, method: str, path: str, **kwargs) -> requests.Response:
+        response = send(self.session, method, f"{self.base}{path}", **kwargs)
+        if response.status_code == 401:
+            raise AuthenticationFailed(f"Allegro refused the access token: {error_message(response)}", 401)
+        if response.status_code == 409:
+            raise RevisionConflict(f"The order changed on Allegro meanwhile: {error_message(response)}", 409)
+        if response.status_code >= 400:
+            raise PlatformError(f"Allegro answered HTTP {response.status_code}: {error_message(response)}",
+                                response.status_code)
+        return response
+
+    def check_connection(self) -> str:
+        """Describe the connected account if the token works."""
+        body = self._call("GET", "/me").json()
+        return f"Connected to Allegro as {body.get('login') or body.get('id') or 'the seller'}."
+
+    def fetch_states(self) -> list[PlatformStateDTO]:
+        """Allegro's seller fulfillment statuses (fixed by the API)."""
+        return list(FULFILLMENT_STATES)
+
+    def fetch_order_state(self, external_order_id: str) -> RemoteOrderState:
+        """The order's fulfillment status and revision."""
+        body = self._call("GET", f"/order/checkout-forms/{external_order_id}").json()
+        status = (body.get("fulfillment") or {}).get("status") or "NEW"
+        return RemoteOrderState(status, body.get("revision"))
+
+    def set_order_state(self, external_order_id: str, state_id: str, revision: str | None = None) -> None:
+        """Set the seller fulfillment status (HTTP 204 on success)."""
+        params = {"checkoutForm.revision": revision} if revision else None
+        self._call("PUT", f"/order/checkout-forms/{external_order_id}/fulfillment", params=params,
+                   json={"status": state_id}, headers={"Content-Type": MEDIA_TYPE})

@@ -1,0 +1,136 @@
+"""What every platform client speaks: plain DTOs, the client protocol, and its errors.
+
+Clients know HTTP and their platform's format only; they take settings and credentials as
+arguments and never touch the database or Flask.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import requests
+from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential
+
+log = logging.getLogger("kontor.platforms")
+
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 30
+TIMEOUTS = (CONNECT_TIMEOUT, READ_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class PlatformStateDTO:
+    external_id: str
+    name: str
+    colour: str = ""
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class RemoteOrderState:
+    """Where an order stands on the platform now (and its revision, where the platform has one)."""
+
+    state_id: str
+    revision: str | None = None
+
+
+class PlatformError(Exception):
+    """The platform refused or failed a call; `message` is meant for the seller."""
+
+    retryable = False
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class TransientPlatformError(PlatformError):
+    """Worth trying again later: connection errors, timeouts, 5xx, 429."""
+
+    retryable = True
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class AuthenticationFailed(PlatformError):
+    """The credentials or token were refused (HTTP 401)."""
+
+
+class RevisionConflict(PlatformError):
+    """The change was based on an outdated revision (Allegro HTTP 409)."""
+
+
+class OrderStatusClient(Protocol):
+    """The calls the status push and the states sync need from a platform."""
+
+    def check_connection(self) -> str: ...
+
+    def fetch_states(self) -> list[PlatformStateDTO]: ...
+
+    def fetch_order_state(self, external_order_id: str) -> RemoteOrderState: ...
+
+    def set_order_state(self, external_order_id: str, state_id: str, revision: str | None = None) -> None: ...
+
+
+def _wait_for(state: RetryCallState) -> float:
+    error = state.outcome.exception() if state.outcome else None
+    if isinstance(error, TransientPlatformError) and error.retry_after is not None:
+        return min(error.retry_after, 60.0)
+    return wait_exponential(multiplier=1, min=1, max=4)(state)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.warning("platform call failed (attempt %s), retrying: %s", state.attempt_number, error)
+
+
+# Three attempts in all, waiting 1 s then 2 s (4 s would follow a fourth), or what Retry-After asks.
+with_retries: Callable = retry(
+    retry=retry_if_exception(lambda e: isinstance(e, TransientPlatformError)),
+    stop=stop_after_attempt(3),
+    wait=_wait_for,
+    before_sleep=_log_retry,
+    reraise=True,
+)
+
+
+def send(session: requests.Session, method: str, url: str, **kwargs) -> requests.Response:
+    """One HTTP call with Kontor's timeouts; network failures become TransientPlatformError."""
+    try:
+        response = session.request(method, url, timeout=TIMEOUTS, **kwargs)
+    except requests.Timeout as error:
+        raise TransientPlatformError(f"The platform did not answer in time ({error.__class__.__name__}).") from error
+    except requests.ConnectionError as error:
+        raise TransientPlatformError(f"Could not connect to the platform: {_short(error)}") from error
+    if response.status_code == 429:
+        raise TransientPlatformError("The platform is rate-limiting us (HTTP 429).", 429,
+                                     retry_after=_retry_after(response))
+    if response.status_code >= 500:
+        raise TransientPlatformError(f"The platform had an internal error (HTTP {response.status_code}).",
+                                     response.status_code, retry_after=_retry_after(response))
+    return response
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+        from datetime import datetime, timezone
+
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def _short(error: Exception) -> str:
+    return str(error).split("(Caused by")[0].strip()[:200] or error.__class__.__name__

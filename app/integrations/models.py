@@ -1,0 +1,137 @@
+"""Integrations, their platform states, status mappings and sync cursors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.crypto import decrypt_json, encrypt_json
+from app.core.types import UTCDateTime, utcnow
+from app.extensions import db
+
+KINDS = {"prestashop": "PrestaShop", "allegro": "Allegro"}
+DIRECTIONS = {
+    "off": "Off",
+    "pull": "Platform → Kontor",
+    "push": "Kontor → platform",
+    "both": "Both ways",
+}
+MAPPING_DIRECTIONS = {"push": "Kontor → platform", "pull": "Platform → Kontor", "both": "Both ways"}
+
+
+class Integration(db.Model):
+    __tablename__ = "integrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    sync_direction: Mapped[str] = mapped_column(String(10), default="off")
+    # Non-secret settings (shop URL, language id, environment ...), shown and edited freely.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Secrets (webservice key, client secret, tokens), encrypted with KONTOR_ENCRYPTION_KEY.
+    credentials_encrypted: Mapped[str | None] = mapped_column(Text)
+    connection_state: Mapped[str] = mapped_column(String(20), default="unknown")
+    connection_message: Mapped[str] = mapped_column(Text, default="")
+    connection_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    states_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    states: Mapped[list[PlatformState]] = relationship(
+        back_populates="integration", cascade="all, delete-orphan", order_by="PlatformState.position"
+    )
+    mappings: Mapped[list[StatusMapping]] = relationship(
+        back_populates="integration", cascade="all, delete-orphan", order_by="StatusMapping.position"
+    )
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        """The decrypted secrets."""
+        return decrypt_json(self.credentials_encrypted)
+
+    @credentials.setter
+    def credentials(self, value: dict[str, Any]) -> None:
+        self.credentials_encrypted = encrypt_json(value)
+
+    @property
+    def pushes(self) -> bool:
+        return self.enabled and self.sync_direction in ("push", "both")
+
+    @property
+    def pulls(self) -> bool:
+        return self.enabled and self.sync_direction in ("pull", "both")
+
+    @property
+    def kind_name(self) -> str:
+        return KINDS.get(self.kind, self.kind)
+
+
+class PlatformState(db.Model):
+    """One of the platform's own order statuses (PrestaShop order state, Allegro fulfillment status)."""
+
+    __tablename__ = "platform_states"
+    __table_args__ = (UniqueConstraint("integration_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(60))
+    name: Mapped[str] = mapped_column(String(200))
+    colour: Mapped[str] = mapped_column(String(7), default="")
+    read_only: Mapped[bool] = mapped_column(default=False)
+    # A state the platform no longer lists stays for history but cannot be mapped anew.
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    integration: Mapped[Integration] = relationship(back_populates="states")
+
+
+class StatusMapping(db.Model):
+    """Local status <-> platform state, with a direction; for pushing, the first matching row wins."""
+
+    __tablename__ = "status_mappings"
+    __table_args__ = (Index("ix_status_mappings_integration_position", "integration_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    local_status: Mapped[str] = mapped_column(String(40))
+    platform_state_id: Mapped[int] = mapped_column(ForeignKey("platform_states.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(10), default="both")
+    position: Mapped[int] = mapped_column(default=0)
+
+    integration: Mapped[Integration] = relationship(back_populates="mappings")
+    platform_state: Mapped[PlatformState] = relationship()
+
+
+class SyncCursor(db.Model):
+    """How far a sync has got for an integration (e.g. last status pushed at)."""
+
+    __tablename__ = "sync_cursors"
+    __table_args__ = (UniqueConstraint("integration_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(60))
+    value: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class IntegrationRun(db.Model):
+    """One run of a sync job for an integration, with its counts: the integration's run log."""
+
+    __tablename__ = "integration_runs"
+    __table_args__ = (Index("ix_integration_runs_integration_started", "integration_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    message: Mapped[str] = mapped_column(Text, default="")
+    ok: Mapped[bool] = mapped_column(default=True)

@@ -1,0 +1,115 @@
+"""PrestaShop webservice client (XML over HTTP, key as Basic-auth user)."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+import requests
+from defusedxml import ElementTree
+
+from app.integrations.base import (
+    AuthenticationFailed,
+    PlatformError,
+    PlatformStateDTO,
+    RemoteOrderState,
+    send,
+    with_retries,
+)
+
+ORDER_HISTORY_BODY = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<prestashop xmlns:xlink="http://www.w3.org/1999/xlink"><order_history>'
+    "<id_order><![CDATA[{order}]]></id_order><id_order_state><![CDATA[{state}]]></id_order_state>"
+    "</order_history></prestashop>"
+)
+
+
+def parse_errors(body: bytes | str) -> str:
+    """The messages of a PrestaShop <errors> body, joined; empty if the body has none."""
+    try:
+        root = ElementTree.fromstring(body)
+    except Exception:  # not XML at all (an HTML error page, a proxy's message)
+        return ""
+    messages = []
+    for error in root.iter("error"):
+        code = (error.findtext("code") or "").strip()
+        message = (error.findtext("message") or "").strip()
+        messages.append(f"{message} (code {code})" if code else message)
+    return "; ".join(m for m in messages if m)
+
+
+def _language_text(element, language_id: str) -> str:
+    if element is None:
+        return ""
+    languages = element.findall("language")
+    if not languages:
+        return (element.text or "").strip()
+    for language in languages:
+        if language.get("id") == str(language_id):
+            return (language.text or "").strip()
+    return (languages[0].text or "").strip()
+
+
+class PrestaShopWebservice:
+    """Calls to one shop's webservice."""
+
+    def __init__(self, shop_url: str, api_key: str, *, language_id: str | int = 1, send_email: bool = False,
+                 session: requests.Session | None = None) -> None:
+        self.base = shop_url.rstrip("/") + "/api"
+        self.language_id = str(language_id)
+        self.send_email = send_email
+        self.session = session or requests.Session()
+        self.session.auth = (api_key, "")
+        self.session.headers.update({"Accept": "application/xml", "User-Agent": "Kontor"})
+
+    @with_retries
+    def _call(self, method: str, path: str, **kwargs) -> requests.Response:
+        response = send(self.session, method, f"{self.base}/{path.lstrip('/')}", **kwargs)
+        if response.status_code == 401:
+            raise AuthenticationFailed("PrestaShop refused the webservice key (HTTP 401).", 401)
+        if response.status_code >= 400:
+            detail = parse_errors(response.content) or response.reason or "no details"
+            raise PlatformError(f"PrestaShop answered HTTP {response.status_code}: {detail}", response.status_code)
+        return response
+
+    def _xml(self, response: requests.Response):
+        try:
+            return ElementTree.fromstring(response.content)
+        except Exception as error:
+            raise PlatformError(f"PrestaShop sent something that is not webservice XML ({error}).") from error
+
+    def check_connection(self) -> str:
+        """Describe the shop if the key works."""
+        response = self._call("GET", "order_states", params={"display": "[id]", "limit": "1"})
+        self._xml(response)
+        version = response.headers.get("PSWS-Version")
+        return f"Connected to PrestaShop{' ' + version if version else ''}; the key may read order states."
+
+    def fetch_states(self) -> list[PlatformStateDTO]:
+        """The shop's order states, named in the configured language; deleted ones left out."""
+        root = self._xml(self._call("GET", "order_states", params={"display": "full"}))
+        states = []
+        for node in root.iter("order_state"):
+            if (node.findtext("deleted") or "0").strip() == "1":
+                continue
+            state_id = (node.findtext("id") or "").strip()
+            if not state_id:
+                continue
+            name = _language_text(node.find("name"), self.language_id) or f"State {state_id}"
+            states.append(PlatformStateDTO(state_id, name, (node.findtext("color") or "").strip()))
+        return sorted(states, key=lambda s: int(s.external_id) if s.external_id.isdigit() else 0)
+
+    def fetch_order_state(self, external_order_id: str) -> RemoteOrderState:
+        """The order's current state id in the shop."""
+        root = self._xml(self._call("GET", f"orders/{external_order_id}"))
+        state = (root.findtext("order/current_state") or "").strip()
+        if not state:
+            raise PlatformError(f"PrestaShop order {external_order_id} has no current_state.")
+        return RemoteOrderState(state)
+
+    def set_order_state(self, external_order_id: str, state_id: str, revision: str | None = None) -> None:
+        """Add an order history row, which moves the order to `state_id` (and e-mails if switched on)."""
+        body = ORDER_HISTORY_BODY.format(order=escape(str(external_order_id)), state=escape(str(state_id)))
+        params = {"sendemail": "1"} if self.send_email else None
+        self._call("POST", "order_histories", params=params, data=body.encode(),
+                   headers={"Content-Type": "application/xml"})

@@ -1,0 +1,452 @@
+"""Integrations: settings and secrets, platform states, status mappings, clients and Allegro tokens."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, Callable, TypeVar
+
+from sqlalchemy import func, select
+
+from app.core.crypto import mask
+from app.core.errors import NotFound, ValidationFailed
+from app.core.types import utcnow
+from app.extensions import db, redis_connection
+from app.integrations.allegro.auth import AllegroAuth, AuthorizationPending
+from app.integrations.allegro.client import ENVIRONMENTS, AllegroClient
+from app.integrations.base import AuthenticationFailed, OrderStatusClient, PlatformError
+from app.integrations.models import (
+    DIRECTIONS,
+
+    MAPPING_DIRECTIONS,
+    Integration,
+    IntegrationRun,
+    PlatformState,
+    StatusMapping,
+    SyncCursor,
+)
+from app.integrations.prestashop.webservice import PrestaShopWebservice
+
+log = logging.getLogger("kontor.integrations")
+T = TypeVar("T")
+
+SECRET_FIELDS = {"prestashop": ("api_key",), "allegro": ("client_secret",)}
+TOKEN_REFRESH_MARGIN = timedelta(seconds=60)
+
+
+# --- records -----------------------------------------------------------------
+
+
+def get_integration(integration_id: int) -> Integration:
+    """The integration, or NotFound."""
+    integration = db.session.get(Integration, integration_id)
+    if integration is None:
+        raise NotFound(f"Integration {integration_id} does not exist.")
+    return integration
+
+
+def list_integrations() -> list[Integration]:
+    """All integrations, by name."""
+    return list(db.session.scalars(select(Integration).order_by(Integration.name)))
+
+
+def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, str], existing: dict) -> None:
+    if kind == "prestashop":
+        url = settings.get("shop_url", "")
+        if not url.startswith(("http://", "https://")):
+            raise ValidationFailed("The shop URL must start with http:// or https://.", field="shop_url")
+        if not (secrets.get("api_key") or existing.get("api_key")):
+            raise ValidationFailed("Enter the webservice key from PrestaShop > Advanced parameters > Webservice.",
+                                   field="api_key")
+        if not str(settings.get("language_id", "1")).isdigit():
+            raise ValidationFailed("The language id is a number (1 is usually the shop's first language).",
+                                   field="language_id")
+    elif kind == "allegro":
+        if settings.get("environment") not in ENVIRONMENTS:
+            raise ValidationFailed("Choose production or sandbox.", field="environment")
+        if not settings.get("client_id"):
+            raise ValidationFailed("Enter the Client ID of your Allegro application.", field="client_id")
+        if not (secrets.get("client_secret") or existing.get("client_secret")):
+            raise ValidationFailed("Enter the Client Secret of your Allegro application.", field="client_secret")
+    else:
+        raise ValidationFailed(f"Unknown integration kind {kind}.", field="kind")
+
+
+def save_integration(integration: Integration | None, *, kind: str, name: str, settings: dict[str, Any],
+                     secrets: dict[str, str]) -> Integration:
+    """Create or update an integration; an empty secret field keeps the stored secret."""
+    if not name.strip():
+        raise ValidationFailed("Give the integration a name, e.g. the shop's domain.", field="name")
+    existing = integration.credentials if integration and integration.credentials_encrypted else {}
+    _validate_settings(kind, settings, secrets, existing)
+    if integration is None:
+        integration = Integration(kind=kind, sync_direction="off", settings={})
+        db.session.add(integration)
+    credentials = dict(existing)
+    for key, value in secrets.items():
+        if value:
+            credentials[key] = value
+    changed_app = kind == "allegro" and integration.settings and (
+        integration.settings.get("client_id") != settings.get("client_id")
+        or integration.settings.get("environment") != settings.get("environment"))
+    if changed_app:
+        # Tokens belong to one application in one environment; a new one must be connected again.
+        for key in ("access_token", "refresh_token", "device_code"):
+            credentials.pop(key, None)
+        integration.token_expires_at = None
+        integration.connection_state = "unknown"
+    integration.name = name.strip()
+    integration.settings = {**(integration.settings or {}), **settings}
+    integration.credentials = credentials
+    db.session.commit()
+    return integration
+
+
+def masked_secrets(integration: Integration) -> dict[str, str]:
+    """The stored secrets as '••••abcd', for showing that one is set."""
+    credentials = integration.credentials if integration.credentials_encrypted else {}
+    return {key: mask(credentials.get(key)) for key in SECRET_FIELDS.get(integration.kind, ())}
+
+
+def set_direction(integration_id: int, direction: str) -> Integration:
+    """Set which way statuses flow for this integration."""
+    if direction not in DIRECTIONS:
+        raise ValidationFailed(f"Direction must be one of: {', '.join(DIRECTIONS)}.", field="sync_direction")
+    integration = get_integration(integration_id)
+    integration.sync_direction = direction
+    db.session.commit()
+    return integration
+
+
+def set_enabled(integration_id: int, enabled: bool) -> Integration:
+    """Switch an integration on or off (off: nothing is pushed or pulled)."""
+    integration = get_integration(integration_id)
+    integration.enabled = enabled
+    db.session.commit()
+    return integration
+
+
+# --- clients and Allegro tokens ------------------------------------------------
+
+
+def allegro_urls(integration: Integration) -> dict[str, str]:
+    """API and auth base URLs for the integration's environment (overridable for tests and proxies)."""
+    urls = dict(ENVIRONMENTS[integration.settings.get("environment", "production")])
+    urls["api"] = integration.settings.get("api_url") or urls["api"]
+    urls["auth"] = integration.settings.get("auth_url") or urls["auth"]
+    return urls
+
+
+def allegro_auth(integration: Integration) -> AllegroAuth:
+    credentials = integration.credentials
+    return AllegroAuth(integration.settings.get("client_id", ""), credentials.get("client_secret", ""),
+                       auth_url=allegro_urls(integration)["auth"])
+
+
+def client_for(integration: Integration, access_token: str | None = None) -> OrderStatusClient:
+    """The platform client for an integration, built from its settings and decrypted secrets."""
+    if integration.kind == "prestashop":
+        return PrestaShopWebservice(
+            integration.settings.get("shop_url", ""), integration.credentials.get("api_key", ""),
+            language_id=integration.settings.get("language_id", 1),
+            send_email=bool(integration.settings.get("send_email")),
+        )
+    if integration.kind == "allegro":
+        token = access_token or integration.credentials.get("access_token")
+        if not token:
+            raise AuthenticationFailed("Allegro is not connected yet: use “Connect with Allegro”.")
+        return AllegroClient(token, api_url=allegro_urls(integration)["api"])
+    raise PlatformError(f"No client for integration kind {integration.kind}.")
+
+
+def _fresh(integration_id: int) -> Integration:
+    return db.session.get(Integration, integration_id, populate_existing=True)
+
+
+def refresh_allegro_token(integration_id: int, seen_access_token: str | None) -> str:
+    """Get a new access token, refreshing at most once across all workers.
+
+    Allegro refresh tokens are single-use, so the refresh runs under a Redis lock and the new
+    pair is committed before the lock is released. A worker that waited for the lock finds
+    the token already changed and uses it instead of refreshing again.
+    """
+    lock = redis_connection.client.lock(f"kontor:allegro-token:{integration_id}", timeout=60, blocking_timeout=60)
+    if not lock.acquire():
+        raise PlatformError("Another worker is still refreshing the Allegro token; will retry.")
+    try:
+        db.session.commit()  # end any open transaction so the next read sees other workers' commits
+        integration = _fresh(integration_id)
+        credentials = integration.credentials
+        current = credentials.get("access_token")
+        if current and current != seen_access_token:
+            return current
+        refresh_token = credentials.get("refresh_token")
+        if not refresh_token:
+            raise AuthenticationFailed("Allegro is not connected (no refresh token); connect the account again.")
+        try:
+            pair = allegro_auth(integration).refresh(refresh_token, utcnow())
+        except AuthenticationFailed as error:
+            integration.connection_state, integration.connection_message = "error", error.message
+            integration.connection_checked_at = utcnow()
+            db.session.commit()
+            raise
+        credentials.update(access_token=pair.access_token, refresh_token=pair.refresh_token or refresh_token)
+        integration.credentials = credentials
+        integration.token_expires_at = pair.expires_at
+        db.session.commit()
+        log.info("Allegro token of integration %s refreshed; valid until %s", integration_id, pair.expires_at)
+        return pair.access_token
+    finally:
+        try:
+            lock.release()
+        except Exception:  # the lock timed out under a very slow refresh
+            log.warning("Allegro token lock of integration %s expired before release", integration_id)
+
+
+def call_platform(integration: Integration, call: Callable[[OrderStatusClient], T]) -> T:
+    """Run `call` with the integration's client; for Allegro, refresh an expired token once and retry once."""
+    if integration.kind != "allegro":
+        return call(client_for(integration))
+    token = integration.credentials.get("access_token")
+    expires = integration.token_expires_at
+    if token and expires and expires - TOKEN_REFRESH_MARGIN <= utcnow():
+        token = refresh_allegro_token(integration.id, token)
+    try:
+        return call(client_for(integration, token))
+    except AuthenticationFailed:
+        if not integration.credentials.get("refresh_token"):
+            raise
+        token = refresh_allegro_token(integration.id, token)
+        return call(client_for(_fresh(integration.id), token))
+
+
+def test_connection(integration_id: int) -> Integration:
+    """Try the credentials against the platform and record the outcome in words."""
+    integration = get_integration(integration_id)
+    try:
+        message = call_platform(integration, lambda client: client.check_connection())
+        integration.connection_state, integration.connection_message = "ok", message
+    except PlatformError as error:
+        integration.connection_state, integration.connection_message = "error", error.message
+    integration.connection_checked_at = utcnow()
+    db.session.commit()
+    return integration
+
+
+def start_allegro_connection(integration_id: int) -> dict[str, Any]:
+    """Begin the device flow: returns the user code and the link the seller opens."""
+    integration = get_integration(integration_id)
+    if integration.kind != "allegro":
+        raise ValidationFailed("Only Allegro integrations connect with the device flow.")
+    device = allegro_auth(integration).start_device_flow()
+    credentials = integration.credentials
+    credentials["device_code"] = device.device_code
+    integration.credentials = credentials
+    pending = {"user_code": device.user_code, "verification_uri": device.verification_uri,
+               "verification_uri_complete": device.verification_uri_complete, "interval": device.interval,
+               "expires_at": (utcnow() + timedelta(seconds=device.expires_in)).isoformat()}
+    integration.settings = {**integration.settings, "device": pending}
+    integration.connection_state, integration.connection_message = "connecting", "Waiting for the seller to confirm."
+    db.session.commit()
+    return pending
+
+
+def poll_allegro_connection(integration_id: int) -> str:
+    """Check whether the seller confirmed: 'pending', 'connected' or 'expired'; errors raise."""
+    integration = get_integration(integration_id)
+    device = integration.settings.get("device")
+    device_code = integration.credentials.get("device_code")
+    if not device or not device_code:
+        return "connected" if integration.credentials.get("access_token") else "expired"
+    if device["expires_at"] < utcnow().isoformat():
+        _end_device_flow(integration, "error", "The code expired before it was confirmed; start again.")
+        return "expired"
+    try:
+        pair = allegro_auth(integration).poll_device_token(device_code, utcnow())
+    except AuthorizationPending:
+        return "pending"
+    except AuthenticationFailed as error:
+        _end_device_flow(integration, "error", error.message)
+        raise
+    credentials = integration.credentials
+    credentials.update(access_token=pair.access_token, refresh_token=pair.refresh_token)
+    credentials.pop("device_code", None)
+    integration.credentials = credentials
+    integration.token_expires_at = pair.expires_at
+    _end_device_flow(integration, "ok", "Connected to Allegro.")
+    return "connected"
+
+
+def _end_device_flow(integration: Integration, state: str, message: str) -> None:
+    integration.settings = {k: v for k, v in integration.settings.items() if k != "device"}
+    integration.connection_state, integration.connection_message = state, message
+    integration.connection_checked_at = utcnow()
+    db.session.commit()
+
+
+# --- platform states -----------------------------------------------------------
+
+
+def sync_states(integration_id: int) -> dict[str, int]:
+    """Fetch the platform's order states and store them; states no longer listed are deactivated."""
+    integration = get_integration(integration_id)
+    run = IntegrationRun(integration_id=integration.id, kind="states_sync")
+    db.session.add(run)
+    try:
+        fetched = call_platform(integration, lambda client: client.fetch_states())
+    except PlatformError as error:
+        run.ok, run.message, run.finished_at = False, error.message, utcnow()
+        db.session.commit()
+        raise
+    existing = {s.external_id: s for s in integration.states}
+    counts = {"added": 0, "updated": 0, "deactivated": 0}
+    now = utcnow()
+    for position, dto in enumerate(fetched):
+        state = existing.pop(dto.external_id, None)
+        if state is None:
+            db.session.add(PlatformState(integration=integration, external_id=dto.external_id, name=dto.name,
+                                         colour=dto.colour, read_only=dto.read_only, position=position,
+                                         synced_at=now))
+            counts["added"] += 1
+        else:
+            if (state.name, state.colour, state.read_only, state.active) != (dto.name, dto.colour, dto.read_only, True):
+                counts["updated"] += 1
+            state.name, state.colour, state.read_only, state.active = dto.name, dto.colour, dto.read_only, True
+            state.position, state.synced_at = position, now
+    for state in existing.values():
+        if state.active:
+            state.active = False
+            counts["deactivated"] += 1
+    integration.states_synced_at = now
+    run.counts = {"states": len(fetched), **counts}
+    run.message = f"{len(fetched)} states"
+    run.finished_at = utcnow()
+    db.session.commit()
+    return run.counts
+
+
+# --- status mappings -------------------------------------------------------------
+
+
+def _validate_mapping(integration: Integration, local_status: str, state: PlatformState | None, direction: str,
+                      known_statuses: set[str], ignore_id: int | None = None) -> None:
+    if local_status not in known_statuses:
+        raise ValidationFailed(f"There is no Kontor status “{local_status}”.", field="local_status")
+    if state is None or state.integration_id != integration.id:
+        raise ValidationFailed("Choose one of this platform's states (sync the states first if the list is empty).",
+                               field="platform_state_id")
+    if not state.active:
+        raise ValidationFailed(f"“{state.name}” is no longer offered by the platform.", field="platform_state_id")
+    if direction not in MAPPING_DIRECTIONS:
+        raise ValidationFailed("Direction must be push, pull or both.", field="direction")
+    if state.read_only and direction in ("push", "both"):
+        raise ValidationFailed(f"“{state.name}” is set by the platform itself and cannot be pushed; use pull.",
+                               field="direction")
+    for other in integration.mappings:
+        if other.id == ignore_id:
+            continue
+        if other.local_status == local_status and other.platform_state_id == state.id:
+            raise ValidationFailed("This status and state are already mapped.", field="platform_state_id")
+        if (direction in ("pull", "both") and other.direction in ("pull", "both")
+                and other.platform_state_id == state.id):
+            raise ValidationFailed(
+                f"“{state.name}” is already pulled into “{other.local_status}”; a platform state can be pulled "
+                "into only one Kontor status.", field="platform_state_id")
+
+
+def add_mapping(integration_id: int, local_status: str, platform_state_id: int, direction: str,
+                known_statuses: set[str]) -> StatusMapping:
+    """Add a mapping row at the end (last in push priority)."""
+    integration = get_integration(integration_id)
+    state = db.session.get(PlatformState, platform_state_id)
+    _validate_mapping(integration, local_status, state, direction, known_statuses)
+    last = db.session.scalar(select(func.max(StatusMapping.position))
+                             .where(StatusMapping.integration_id == integration_id)) or 0
+    mapping = StatusMapping(integration=integration, local_status=local_status, platform_state=state,
+                            direction=direction, position=last + 10)
+    db.session.add(mapping)
+    db.session.commit()
+    return mapping
+
+
+def get_mapping(integration_id: int, mapping_id: int) -> StatusMapping:
+    mapping = db.session.get(StatusMapping, mapping_id)
+    if mapping is None or mapping.integration_id != integration_id:
+        raise NotFound("No such mapping.")
+    return mapping
+
+
+def update_mapping(integration_id: int, mapping_id: int, local_status: str, platform_state_id: int,
+                   direction: str, known_statuses: set[str]) -> StatusMapping:
+    """Change a mapping row; a mistake leaves it as it was."""
+    mapping = get_mapping(integration_id, mapping_id)
+    state = db.session.get(PlatformState, platform_state_id)
+    _validate_mapping(mapping.integration, local_status, state, direction, known_statuses, ignore_id=mapping.id)
+    mapping.local_status, mapping.platform_state, mapping.direction = local_status, state, direction
+    db.session.commit()
+    return mapping
+
+
+def delete_mapping(integration_id: int, mapping_id: int) -> None:
+    """Remove a mapping row."""
+    db.session.delete(get_mapping(integration_id, mapping_id))
+    db.session.commit()
+
+
+def move_mapping(integration_id: int, mapping_id: int, direction: str) -> None:
+    """Move a mapping row up or down (up = tried earlier when pushing)."""
+    rows = list(get_integration(integration_id).mappings)
+    index = next((i for i, row in enumerate(rows) if row.id == mapping_id), None)
+    if index is None:
+        raise NotFound("No such mapping.")
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(rows):
+        rows[index], rows[other] = rows[other], rows[index]
+        for position, row in enumerate(rows, start=1):
+            row.position = position * 10
+        db.session.commit()
+
+
+def push_state_for(integration: Integration, local_status: str) -> PlatformState | None:
+    """The platform state a local status is pushed as: the first push/both row that matches."""
+    for mapping in integration.mappings:
+        if mapping.local_status == local_status and mapping.direction in ("push", "both"):
+            return mapping.platform_state
+    return None
+
+
+def state_name(integration: Integration, external_id: str | None) -> str:
+    """The platform state's name for an id, or the id itself."""
+    for state in integration.states:
+        if state.external_id == external_id:
+            return state.name
+    return external_id or "—"
+
+
+# --- cursors and runs ---------------------------------------------------------------
+
+
+def move_cursor(integration_id: int, name: str, value: str) -> None:
+    """Record how far a sync has got (the caller commits)."""
+    cursor = db.session.scalar(select(SyncCursor).where(SyncCursor.integration_id == integration_id,
+                                                        SyncCursor.name == name))
+    if cursor is None:
+        db.session.add(SyncCursor(integration_id=integration_id, name=name, value=value))
+    elif value > cursor.value:
+        cursor.value = value
+
+
+def cursors(integration_id: int) -> dict[str, str]:
+    """The integration's cursors by name."""
+    rows = db.session.scalars(select(SyncCursor).where(SyncCursor.integration_id == integration_id))
+    return {row.name: row.value for row in rows}
+
+
+def recent_runs(integration_id: int, limit: int = 20) -> list[IntegrationRun]:
+    """The integration's latest runs, newest first."""
+    return list(db.session.scalars(
+        select(IntegrationRun).where(IntegrationRun.integration_id == integration_id)
+        .order_by(IntegrationRun.started_at.desc(), IntegrationRun.id.desc()).limit(limit)
+    ))
+
+

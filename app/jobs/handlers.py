@@ -1,0 +1,14 @@
+"""Jobs ring the doorbell for work other domains record."""
+
+from __future__ import annotations
+
+from app.core.events import bus
+from app.jobs.queues import enqueue
+from app.sync.outbox import OPERATION_RECORDED
+
+
+@bus.subscribe(OPERATION_RECORDED, "jobs.enqueue_sync_operation", moment="after_commit")
+def enqueue_sync_operation(payload: dict) -> None:
+    """Enqueue a committed outbox operation; if Redis is down, the sweeper enqueues it later."""
+    enqueue("app.jobs.tasks.process_sync_operation", payload["operation_id"], queue="integrations",
+            job_id=payload["job_id"])

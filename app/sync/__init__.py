@@ -1,0 +1,1 @@
+"""Keeping platforms in step: the outbox of operations, pushes and pulls."""
