@@ -48,15 +48,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from app.accounts import views as accounts_views
     from app.core import health
+    from app.integrations import api as integrations_api, views as integrations_views
     from app.orders import api as orders_api, views as orders_views
     from app.settings import views as settings_views
+    from app.sync import views as sync_views
 
     app.register_blueprint(health.bp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(orders_views.bp)
     app.register_blueprint(settings_views.bp)
-    app.register_blueprint(orders_api.bp)
-    csrf.exempt(orders_api.bp)  # token-authenticated, no cookies
+    app.register_blueprint(integrations_views.bp)
+    app.register_blueprint(sync_views.bp)
+    for api in (orders_api.bp, integrations_api.bp):
+        app.register_blueprint(api)
+        csrf.exempt(api)  # token-authenticated, no cookies
 
     from app import cli as kontor_cli
     from app.jobs import cli as jobs_cli

@@ -133,4 +133,14 @@ def _retry_after(response: requests.Response) -> float | None:
 
 
 def _short(error: Exception) -> str:
-    return str(error).split("(Caused by")[0].strip()[:200] or error.__class__.__name__
+    text = str(error)
+    for needle, words in (("Connection refused", "the connection was refused"),
+                          ("Name or service not known", "the host name does not resolve"),
+                          ("Temporary failure in name resolution", "the host name does not resolve"),
+                          ("timed out", "the connection timed out"),
+                          ("CERTIFICATE_VERIFY_FAILED", "its TLS certificate is not valid"),
+                          ("RemoteDisconnected", "it closed the connection without answering"),
+                          ("Connection reset", "it reset the connection")):
+        if needle in text:
+            return words
+    return text.split("(Caused by")[0].strip()[:200] or error.__class__.__name__

@@ -1,0 +1,30 @@
+"""JSON API v1 for integrations: refresh a shop's platform states."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from app.accounts.api_auth import protect
+from app.core.errors import NotFound, ValidationFailed
+from app.integrations import services
+from app.integrations.base import PlatformError
+
+bp = Blueprint("integrations_api", __name__, url_prefix="/api/v1")
+protect(bp)
+
+
+@bp.post("/sync/prestashop")
+def sync_prestashop_states():
+    """Refresh the order states of the PrestaShop integration `store_id` now."""
+    store_id = request.args.get("store_id", type=int)
+    if store_id is None:
+        raise ValidationFailed("Give the integration id as ?store_id=<id>.")
+    integration = services.get_integration(store_id)
+    if integration.kind != "prestashop":
+        raise NotFound(f"Integration {store_id} is not a PrestaShop store.")
+    try:
+        counts = services.sync_states(store_id)
+    except PlatformError as error:
+        return jsonify(error={"code": "platform_error", "message": error.message}), 502
+    states = [{"id": s.external_id, "name": s.name, "active": s.active} for s in integration.states]
+    return jsonify(store_id=store_id, counts=counts, states=states)

@@ -1,0 +1,58 @@
+"""Forms for integrations and status mappings."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, URL
+
+from app.integrations.models import DIRECTIONS, MAPPING_DIRECTIONS
+
+
+class PrestaShopForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    shop_url = StringField("Shop URL", validators=[DataRequired(), URL(require_tld=False)],
+                           description="The shop's address, e.g. https://shop.example.com")
+    api_key = PasswordField("Webservice key", validators=[Optional(), Length(max=100)],
+                            description="PrestaShop > Advanced parameters > Webservice. Leave empty to keep the stored key.")
+    language_id = IntegerField("Language id for state names", default=1, validators=[NumberRange(min=1)])
+    send_email = BooleanField("Send e-mail to the customer on status change (sendemail=1)")
+
+    def settings(self) -> dict:
+        return {"shop_url": self.shop_url.data.strip().rstrip("/"), "language_id": self.language_id.data,
+                "send_email": bool(self.send_email.data)}
+
+    def secrets(self) -> dict:
+        return {"api_key": (self.api_key.data or "").strip()}
+
+
+class AllegroForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    environment = SelectField("Environment", choices=[("production", "Production (allegro.pl)"),
+                                                      ("sandbox", "Sandbox (allegrosandbox.pl)")])
+    client_id = StringField("Client ID", validators=[DataRequired(), Length(max=120)])
+    client_secret = PasswordField("Client Secret", validators=[Optional(), Length(max=200)],
+                                  description="From apps.developer.allegro.pl. Leave empty to keep the stored secret.")
+    api_url = StringField("API URL override", validators=[Optional(), URL(require_tld=False)],
+                          description="Leave empty; only for a proxy or a test server.")
+    auth_url = StringField("Auth URL override", validators=[Optional(), URL(require_tld=False)])
+
+    def settings(self) -> dict:
+        return {"environment": self.environment.data, "client_id": self.client_id.data.strip(),
+                "api_url": (self.api_url.data or "").strip(), "auth_url": (self.auth_url.data or "").strip()}
+
+    def secrets(self) -> dict:
+        return {"client_secret": (self.client_secret.data or "").strip()}
+
+
+FORMS = {"prestashop": PrestaShopForm, "allegro": AllegroForm}
+
+
+class DirectionForm(FlaskForm):
+    sync_direction = SelectField("Sync direction", choices=list(DIRECTIONS.items()))
+
+
+class MappingForm(FlaskForm):
+    local_status = SelectField("Kontor status", validators=[DataRequired()])
+    platform_state_id = SelectField("Platform state", coerce=int, validators=[DataRequired()])
+    direction = SelectField("Direction", choices=list(MAPPING_DIRECTIONS.items()), default="both")
