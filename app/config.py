@@ -40,6 +40,8 @@ class Config:
     ORDERS_PER_PAGE = 50
     # How long a worker may hold an outbox operation before others may take it over.
     SYNC_LEASE_SECONDS = 300
+    # First wait before an undelivered operation is tried again (doubles up to an hour).
+    SYNC_BACKOFF_INITIAL = 60
 
     @classmethod
     def from_environment(cls) -> dict:
@@ -56,6 +58,9 @@ class Config:
         if os.environ.get("KONTOR_ENCRYPTION_KEY"):
             settings["KONTOR_ENCRYPTION_KEY"] = os.environ["KONTOR_ENCRYPTION_KEY"]
         settings["DISABLED_EVENT_HANDLERS"] = _env_list("KONTOR_DISABLED_HANDLERS")
+        for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL"):
+            if os.environ.get(f"KONTOR_{name}"):
+                settings[name] = float(os.environ[f"KONTOR_{name}"])
         if env == "production":
             settings["SESSION_COOKIE_SECURE"] = True
             settings["REMEMBER_COOKIE_SECURE"] = True
@@ -68,7 +73,9 @@ class TestConfig(Config):
     ENV_NAME = "test"
     TESTING = True
     SECRET_KEY = "test-secret-key"
+    KONTOR_ENCRYPTION_KEY = "test-encryption-key"
     WTF_CSRF_ENABLED = True
+    SYNC_LEASE_SECONDS = 5
 
 
 def _normalise_database_url(url: str) -> str:

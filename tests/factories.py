@@ -42,3 +42,30 @@ def make_order(status: str = "awaiting_payment", *, customer: str = "Anna Nowak"
     order.external_order_id = external_order_id
     db.session.commit()
     return order
+
+
+def make_integration(kind: str = "prestashop", *, direction: str = "both", name: str | None = None,
+                     settings: dict | None = None, credentials: dict | None = None, states=None):
+    """An integration with stored (encrypted) credentials and, optionally, platform states."""
+    from app.integrations.models import Integration, PlatformState
+
+    defaults = {"prestashop": ({"shop_url": "http://shop.test", "language_id": 1}, {"api_key": "KEY123"}),
+                "allegro": ({"environment": "sandbox", "client_id": "client"}, {"client_secret": "secret"})}[kind]
+    integration = Integration(kind=kind, name=name or f"{kind} {next(_sequence)}", sync_direction=direction,
+                              settings=settings or defaults[0])
+    integration.credentials = credentials or defaults[1]
+    for position, (external_id, state_name) in enumerate(states or []):
+        integration.states.append(PlatformState(external_id=str(external_id), name=state_name, position=position,
+                                                read_only=external_id == "RETURNED"))
+    db.session.add(integration)
+    db.session.commit()
+    return integration
+
+
+def map_status(integration, local_status: str, external_id: str, direction: str = "both"):
+    """Add a mapping row through the service (validated like the page does)."""
+    from app.integrations.services import add_mapping
+    from app.settings.services import status_defs
+
+    state = next(s for s in integration.states if s.external_id == str(external_id))
+    return add_mapping(integration.id, local_status, state.id, direction, set(status_defs()))

@@ -7,6 +7,7 @@ arguments and never touch the database or Flask.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -14,6 +15,9 @@ import requests
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 log = logging.getLogger("kontor.platforms")
+
+# Tests shrink the waits between attempts (never the number of attempts) with this factor.
+RETRY_WAIT_SCALE = float(os.environ.get("KONTOR_PLATFORM_RETRY_SCALE", "1"))
 
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 30
@@ -80,8 +84,8 @@ class OrderStatusClient(Protocol):
 def _wait_for(state: RetryCallState) -> float:
     error = state.outcome.exception() if state.outcome else None
     if isinstance(error, TransientPlatformError) and error.retry_after is not None:
-        return min(error.retry_after, 60.0)
-    return wait_exponential(multiplier=1, min=1, max=4)(state)
+        return min(error.retry_after, 60.0) * RETRY_WAIT_SCALE
+    return wait_exponential(multiplier=1, min=1, max=4)(state) * RETRY_WAIT_SCALE
 
 
 def _log_retry(state: RetryCallState) -> None:

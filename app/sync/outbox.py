@@ -138,9 +138,9 @@ def finish(operation: SyncOperation, state: str, result: str = "") -> None:
     operation.finished_at, operation.locked_until = utcnow(), None
 
 
-def backoff(attempt: int) -> float:
+def backoff(attempt: int, initial: float = BACKOFF_INITIAL) -> float:
     """Seconds before retry number `attempt`: 60 s doubling to a 1 h cap, with ±25% jitter."""
-    base = min(BACKOFF_CAP, BACKOFF_INITIAL * 2 ** max(0, attempt - 1))
+    base = min(BACKOFF_CAP, initial * 2 ** max(0, attempt - 1))
     return min(BACKOFF_CAP, base * random.uniform(0.75, 1.25))
 
 
@@ -153,7 +153,8 @@ def retry_later(operation: SyncOperation, error: str) -> datetime | None:
         return None
     operation.state = "pending"
     operation.generation += 1
-    operation.next_attempt_at = utcnow() + timedelta(seconds=backoff(operation.attempts))
+    initial = float(current_app.config.get("SYNC_BACKOFF_INITIAL", BACKOFF_INITIAL))
+    operation.next_attempt_at = utcnow() + timedelta(seconds=backoff(operation.attempts, initial))
     return operation.next_attempt_at
 
 

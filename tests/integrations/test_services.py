@@ -1,0 +1,86 @@
+"""Integration records: encrypted secrets, mappings and their mistakes."""
+
+import pytest
+from sqlalchemy import text
+
+from app.core.errors import ValidationFailed
+from app.extensions import db
+from app.integrations import services
+from app.integrations.models import Integration
+from tests.factories import make_integration, map_status
+
+PS_STATES = [("2", "Payment accepted"), ("3", "Processing in progress"), ("4", "Shipped"), ("6", "Canceled")]
+
+
+def test_secrets_are_encrypted_at_rest_and_masked(app):
+    integration = services.save_integration(None, kind="prestashop", name="Sklep", settings={
+        "shop_url": "https://shop.example.com", "language_id": 1, "send_email": True},
+        secrets={"api_key": "ZQ88KFJ3LH2P9WXYZ"})
+    raw = db.session.execute(text("SELECT credentials_encrypted FROM integrations")).scalar_one()
+    assert "ZQ88KFJ3LH2P9WXYZ" not in raw
+    assert integration.credentials["api_key"] == "ZQ88KFJ3LH2P9WXYZ"
+    assert services.masked_secrets(integration) == {"api_key": "••••••WXYZ"}
+
+
+def test_an_empty_secret_field_keeps_the_stored_secret(app):
+    integration = make_integration("prestashop", credentials={"api_key": "KEEP-ME-123456"})
+    services.save_integration(integration, kind="prestashop", name="Renamed",
+                              settings={"shop_url": "https://new.example.com", "language_id": 2}, secrets={"api_key": ""})
+    db.session.expire_all()
+    integration = db.session.get(Integration, integration.id)
+    assert integration.credentials["api_key"] == "KEEP-ME-123456" and integration.name == "Renamed"
+
+
+def test_invalid_settings_are_refused_in_words(app):
+    with pytest.raises(ValidationFailed, match="http:// or https://"):
+        services.save_integration(None, kind="prestashop", name="X", settings={"shop_url": "shop"},
+                                  secrets={"api_key": "k"})
+    with pytest.raises(ValidationFailed, match="Client Secret"):
+        services.save_integration(None, kind="allegro", name="A", settings={"environment": "sandbox",
+                                                                           "client_id": "c"}, secrets={})
+
+
+def test_push_uses_the_first_matching_row(app):
+    integration = make_integration(states=PS_STATES)
+    map_status(integration, "paid", "2", "push")
+    map_status(integration, "paid", "3", "push")
+    assert services.push_state_for(integration, "paid").external_id == "2"
+    first = integration.mappings[0]
+    services.move_mapping(integration.id, first.id, "down")
+    db.session.expire_all()
+    assert services.push_state_for(db.session.get(Integration, integration.id), "paid").external_id == "3"
+    assert services.push_state_for(integration, "shipped") is None
+
+
+def test_a_platform_state_is_pulled_into_one_status_only(app):
+    integration = make_integration(states=PS_STATES)
+    map_status(integration, "shipped", "4", "both")
+    with pytest.raises(ValidationFailed, match="already pulled into"):
+        map_status(integration, "completed", "4", "pull")
+    map_status(integration, "completed", "4", "push")  # pushing two statuses as one state is fine
+    assert len(integration.mappings) == 2
+
+
+def test_unknown_status_or_state_and_read_only_states_are_refused(app):
+    integration = make_integration("allegro", states=[("SENT", "Sent"), ("RETURNED", "Returned")])
+    with pytest.raises(ValidationFailed, match="no Kontor status"):
+        map_status(integration, "teleported", "SENT")
+    with pytest.raises(ValidationFailed, match="cannot be pushed"):
+        map_status(integration, "returned", "RETURNED", "both")
+    map_status(integration, "returned", "RETURNED", "pull")
+    other = make_integration(states=PS_STATES)
+    with pytest.raises(ValidationFailed, match="this platform's states"):
+        services.add_mapping(integration.id, "paid", other.states[0].id, "push", {"paid"})
+    assert len(db.session.get(Integration, integration.id).mappings) == 1
+
+
+def test_editing_a_mapping_into_a_mistake_leaves_it_unchanged(app):
+    integration = make_integration(states=PS_STATES)
+    shipped = map_status(integration, "shipped", "4", "both")
+    cancelled = map_status(integration, "cancelled", "6", "both")
+    with pytest.raises(ValidationFailed):
+        services.update_mapping(integration.id, cancelled.id, "cancelled", shipped.platform_state_id, "both",
+                                {"cancelled", "shipped"})
+    db.session.rollback()
+    db.session.expire_all()
+    assert services.get_mapping(integration.id, cancelled.id).platform_state.external_id == "6"
