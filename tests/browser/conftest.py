@@ -1,0 +1,155 @@
+"""Browser tests: a live Kontor on a real socket, driven by Debian's headless Chromium.
+
+Fixtures:
+- `live_server`: the app on a fresh SQLite copy of the migrated template, default statuses
+  and numbering seeded, an operator and a viewer, served by werkzeug on 127.0.0.1:<free port>
+  in a background thread. `live_server.app` gives an app context for seeding and for reading
+  the database back.
+- `browser`: one Chromium for the session (fails, never skips, when Chromium is missing).
+- `page`: a fresh browser context (own cookies) and page per test.
+- `sign_in`: signs a user in through the real login form.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.extensions import db
+from app.settings.services import seed_defaults
+from tests.conftest import _config
+from tests.factories import make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "password123"
+TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    email: str
+    name: str
+    role: str
+    password: str = PASSWORD
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+    operator: Account
+    viewer: Account
+
+
+def _account(user) -> Account:
+    return Account(id=user.id, email=user.email, name=user.name, role=user.role)
+
+
+@pytest.fixture
+def live_server(sqlite_template, redis_server, tmp_path) -> Iterator[LiveServer]:
+    """Kontor served on 127.0.0.1 with a free port, on its own SQLite database."""
+    path = tmp_path / "kontor.db"
+    shutil.copy(sqlite_template, path)
+    app = create_app(_config(f"sqlite:///{path}"))
+    with app.app_context():
+        seed_defaults()
+        operator = _account(make_user("operator", name="Olga Operator"))
+        viewer = _account(make_user("viewer", name="Victor Viewer"))
+        db.session.remove()
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="kontor-live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, operator=operator, viewer=viewer)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright; a missing browser fails the test with what to do."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}; browser tests need it. "
+            "Run `make services` (or `bash tests/ensure_services.sh`) to install it.",
+            pytrace=False,
+        )
+    from playwright.sync_api import Error as PlaywrightError, sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    except PlaywrightError as error:
+        playwright.stop()
+        pytest.fail(f"Chromium at {CHROMIUM} did not start ({error}). Run `make services` to (re)install it.",
+                    pytrace=False)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+        playwright.stop()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh context (no cookies) and page; console errors and failed pages are kept on `page.problems`."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(f"JavaScript error: {error}"))
+    page.on("response", lambda r: page.problems.append(f"HTTP {r.status} on {r.request.method} {r.url}")
+            if r.status >= 500 else None)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def sign_in(live_server) -> Callable:
+    """Sign in through the login page, as a person would."""
+    from playwright.sync_api import expect
+
+    def _sign_in(page, account: Account) -> None:
+        page.goto(f"{live_server.url}/login")
+        page.get_by_label("E-mail").fill(account.email)
+        page.get_by_label("Password").fill(account.password)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(f"{live_server.url}/orders")
+        expect(page.locator(".whoami")).to_contain_text(account.name)
+
+    return _sign_in
+
+
+@pytest.fixture
+def screenshot() -> Callable:
+    """Save a full-page screenshot under test-artifacts/ (git-ignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def _screenshot(page, name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _screenshot
