@@ -33,4 +33,5 @@ class UserEditForm(FlaskForm):
 
 
 class ApiTokenForm(FlaskForm):
-    name = StringField("Token name", validators=[DataRequired(), Length(max=120)])
+    name = StringField("Token name", validators=[DataRequired(message="Give the token a name you will recognise."),
+                                                 Length(max=120)])

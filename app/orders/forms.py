@@ -47,7 +47,8 @@ class AddressForm(Form):
 
 class OrderForm(FlaskForm):
     revision = HiddenField()
-    customer_name = StringField("Customer name", validators=[DataRequired(), Length(max=200)])
+    customer_name = StringField("Customer name", validators=[DataRequired(message="The customer needs a name."),
+                                                             Length(max=200)])
     customer_email = StringField("E-mail", validators=[Optional(), Email(check_deliverability=False)])
     customer_phone = StringField("Phone", validators=[Optional(), Length(max=40)])
     currency = StringField("Currency", default="PLN", validators=[DataRequired(), Length(min=3, max=3)])
@@ -76,23 +77,27 @@ class OrderForm(FlaskForm):
         ]
         addresses = [AddressInput(kind="customer", name=self.customer_name.data or "",
                                   email=self.customer_email.data or "", phone=self.customer_phone.data or "")]
+        removed = []
         for kind in ("shipping", "billing"):
             sub = getattr(self, kind).form
             values = {name: (field.data or "") for name, field in sub._fields.items()}
             if any(v for k, v in values.items() if k != "country_code"):
                 addresses.append(AddressInput(kind=kind, **values))
+            else:
+                removed.append(kind)
         return OrderInput(
             customer_name=self.customer_name.data or "", customer_email=self.customer_email.data or "",
             customer_phone=self.customer_phone.data or "", currency=(self.currency.data or "PLN").upper(),
             delivery_method=self.delivery_method.data or "", shipping_gross=self.shipping_gross.data or Decimal("0"),
             payment_status=self.payment_status.data, fulfillment_status=self.fulfillment_status.data,
             customer_comment=self.customer_comment.data or "", items=items, addresses=addresses,
+            removed_addresses=tuple(removed),
             status=(self._fields["status"].data if "status" in self._fields else None) or "draft",
         )
 
 
 class StatusChangeForm(FlaskForm):
-    status = SelectField("New status", validators=[DataRequired()])
+    status = SelectField("New status", validators=[DataRequired(message="Choose the status to move the order to.")])
     comment = StringField("Comment", validators=[Optional(), Length(max=500)])
 
 
@@ -101,4 +106,4 @@ class NoteForm(FlaskForm):
 
 
 class BulkStatusForm(FlaskForm):
-    status = SelectField("Move selected to", validators=[DataRequired()])
+    status = SelectField("Move selected to", validators=[DataRequired(message="Choose the status to move the orders to.")])

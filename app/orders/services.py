@@ -349,17 +349,19 @@ class ItemInput:
 
 @dataclass
 class AddressInput:
+    """An address to set; fields left as None keep what the order already has."""
+
     kind: str
-    name: str = ""
-    company: str = ""
-    vat_id: str = ""
-    street: str = ""
-    postcode: str = ""
-    city: str = ""
-    country_code: str = "PL"
-    phone: str = ""
-    email: str = ""
-    point_id: str = ""
+    name: str | None = None
+    company: str | None = None
+    vat_id: str | None = None
+    street: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country_code: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    point_id: str | None = None
 
 
 @dataclass
@@ -377,6 +379,8 @@ class OrderInput:
     customer_comment: str = ""
     items: list[ItemInput] = field(default_factory=list)
     addresses: list[AddressInput] = field(default_factory=list)
+    # Address kinds the person emptied: those addresses are removed.
+    removed_addresses: tuple[str, ...] = ()
     status: str = "draft"
 
 
@@ -425,21 +429,37 @@ def _fill(order: Order, data: OrderInput) -> None:
     order.payment_status = data.payment_status
     order.fulfillment_status = data.fulfillment_status
     order.customer_comment = data.customer_comment.strip()
-    order.items = [
-        OrderItem(name=i.name.strip(), sku=i.sku.strip(), ean=i.ean.strip(), quantity=i.quantity,
-                  unit_price_gross=i.unit_price_gross, vat_rate=i.vat_rate, discount_gross=i.discount_gross,
-                  unit_price_net=(i.unit_price_gross / (1 + i.vat_rate / 100)).quantize(Decimal("0.01")))
-        for i in data.items
-    ]
-    existing = {a.kind: a for a in order.addresses}
-    addresses = []
-    for given in data.addresses:
-        address = existing.get(given.kind) or OrderAddress(kind=given.kind)
-        for key, value in vars(given).items():
-            setattr(address, key, value.strip() if isinstance(value, str) else value)
-        addresses.append(address)
-    order.addresses = addresses
+    _fill_items(order, data.items)
+    addresses = list(data.addresses)
+    if not any(a.kind == "customer" for a in addresses):
+        addresses.append(AddressInput(kind="customer", name=order.customer_name, email=order.customer_email,
+                                      phone=order.customer_phone))
+    _fill_addresses(order, addresses, data.removed_addresses)
     apply_totals(order)
+
+
+def _fill_items(order: Order, items: list[ItemInput]) -> None:
+    # Rows are updated in place by position, so an item keeps its id (and whatever links to it).
+    rows = list(order.items)
+    for index, given in enumerate(items):
+        if index >= len(rows):
+            rows.append(OrderItem())
+        row = rows[index]
+        row.name, row.sku, row.ean = given.name.strip(), given.sku.strip(), given.ean.strip()
+        row.quantity, row.vat_rate, row.discount_gross = given.quantity, given.vat_rate, given.discount_gross
+        row.unit_price_gross = given.unit_price_gross
+        row.unit_price_net = (given.unit_price_gross / (1 + given.vat_rate / 100)).quantize(Decimal("0.01"))
+    order.items = rows[: len(items)]
+
+
+def _fill_addresses(order: Order, addresses: list[AddressInput], removed: tuple[str, ...]) -> None:
+    existing = {a.kind: a for a in order.addresses if a.kind not in removed}
+    for given in addresses:
+        address = existing.setdefault(given.kind, OrderAddress(kind=given.kind))
+        for key, value in vars(given).items():
+            if key != "kind" and value is not None:
+                setattr(address, key, value.strip())
+    order.addresses = list(existing.values())
 
 
 def create_order(data: OrderInput, actor: Actor) -> Order:

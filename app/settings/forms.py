@@ -14,15 +14,16 @@ COLOUR = Regexp(r"^#[0-9a-fA-F]{6}$", message="Colour must look like #1a2b3c.")
 
 
 class StatusForm(FlaskForm):
-    code = StringField("Code", validators=[DataRequired(), Length(max=40)])
-    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    code = StringField("Code", validators=[DataRequired(message="A status needs a code, e.g. waiting_for_supplier."),
+                                           Length(max=40)])
+    name = StringField("Name", validators=[DataRequired(message="A status needs a name."), Length(max=80)])
     colour = StringField("Colour", default="#64748b", validators=[DataRequired(), COLOUR])
     group = SelectField("Behaves like", choices=GROUP_CHOICES, default="processing")
     is_final = BooleanField("Final")
 
 
 class StatusEditForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    name = StringField("Name", validators=[DataRequired(message="A status needs a name."), Length(max=80)])
     colour = StringField("Colour", validators=[DataRequired(), COLOUR])
     group = SelectField("Behaves like", choices=GROUP_CHOICES)
     is_final = BooleanField("Final")

@@ -188,3 +188,46 @@ def test_edit_order_keeps_its_status(client, app, login):
     db.session.expire_all()
     order = db.session.get(Order, order.id)
     assert order.customer_name == "Anna Zmieniona" and order.status == "paid" and order.payment_status == "paid"
+
+
+def test_saving_the_edit_form_keeps_addresses_it_does_not_show_and_item_ids(client, app, login):
+    from app.orders.models import OrderAddress
+
+    login(make_user("operator"))
+    order = make_order("paid")
+    order.addresses.append(OrderAddress(kind="pickup", point_id="KRA01M", city="Kraków"))
+    customer = order.address("customer")
+    customer.street = "ul. Długa 5"
+    db.session.commit()
+    item_ids = [i.id for i in order.items]
+    page = client.get(f"/orders/{order.id}/edit").get_data(as_text=True)
+    data = {m.group(1): m.group(2) for m in re.finditer(r'name="([^"]+)"[^>]*value="([^"]*)"', page)}
+    data.update({"payment_status": "paid", "fulfillment_status": "unassigned", "items-0-vat_rate": "23"})
+    assert client.post(f"/orders/{order.id}/edit", data=data).status_code == 302
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert order.address("pickup").point_id == "KRA01M"
+    assert order.address("customer").street == "ul. Długa 5"
+    assert order.address("shipping").street == "ul. Polna 1"
+    assert [i.id for i in order.items] == item_ids
+
+
+def test_emptying_the_billing_address_removes_it(client, app, login):
+    from app.orders.services import AddressInput, ItemInput, OrderInput, update_order
+
+    login(make_user("operator"))
+    order = make_order("paid")
+    update_order(order.id, OrderInput(customer_name="Anna", items=[ItemInput("Kubek", 1, order.items[0].unit_price_gross)],
+                                      addresses=[AddressInput(kind="billing", name="Firma", vat_id="PL123")]),
+                 services_actor())
+    assert db.session.get(Order, order.id).address("billing").vat_id == "PL123"
+    update_order(order.id, OrderInput(customer_name="Anna", items=[ItemInput("Kubek", 1, order.items[0].unit_price_gross)],
+                                      removed_addresses=("billing",)), services_actor())
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).address("billing") is None
+
+
+def services_actor():
+    from app.orders.services import Actor
+
+    return Actor("Test", "manual")
