@@ -16,7 +16,7 @@ from app.core.events import bus
 from app.core.types import utcnow
 from app.extensions import db
 from app.integrations import services as integrations
-from app.integrations.base import PlatformError, RevisionConflict
+from app.integrations.base import PlatformError, RevisionConflict, with_retries
 from app.integrations.models import Integration, IntegrationRun
 from app.orders.models import Order
 from app.orders.services import STATUS_CHANGED, Actor, record_event
@@ -80,15 +80,30 @@ def push_status_change(operation_id: int) -> str:
                                                                                   state.external_id))
     except PlatformError as error:
         return _failed(operation, order, integration, error, actor)
-    order.platform_state, order.platform_state_at = state.external_id, utcnow()
+    record_platform_state(order.id, state.external_id)
     integrations.move_cursor(integration.id, "last_status_pushed_at", utcnow().isoformat())
     message = (f"{name} already had the order in “{state.name}”; nothing sent." if already
                else f"Pushed to {name}: “{state.name}”.")
     return close("done", message)
 
 
+def record_platform_state(order_id: int, state_id: str) -> None:
+    """Note the order's state on its platform (the caller commits).
+
+    A plain UPDATE on purpose: this is sync bookkeeping, not an edit, so it must not bump the
+    order's revision and make a person's concurrent status change fail as stale.
+    """
+    db.session.execute(Order.__table__.update().where(Order.__table__.c.id == order_id)
+                       .values(platform_state=state_id, platform_state_at=utcnow()))
+
+
+@with_retries
 def _deliver(client, external_order_id: str, state_id: str) -> bool:
-    """Set the state unless the platform already has it; True if it already had. Retries a 409 once."""
+    """Set the state unless the platform already has it; True if it already had. Retries a 409 once.
+
+    Transient failures retry the whole read-then-write, so a write whose answer was lost is
+    seen as already applied instead of being sent twice.
+    """
     current = client.fetch_order_state(external_order_id)
     if current.state_id == state_id:
         return True

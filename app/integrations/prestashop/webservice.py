@@ -62,15 +62,23 @@ class PrestaShopWebservice:
         self.session.auth = (api_key, "")
         self.session.headers.update({"Accept": "application/xml", "User-Agent": "Kontor"})
 
-    @with_retries
-    def _call(self, method: str, path: str, **kwargs) -> requests.Response:
-        response = send(self.session, method, f"{self.base}/{path.lstrip('/')}", **kwargs)
+    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """One call, not retried."""
+        response = send(self.session, method, f"{self.base}/{path.lstrip('/')}", allow_redirects=False, **kwargs)
+        if response.is_redirect:
+            # requests would replay a redirected POST as a GET, and its 200 would pass for success.
+            raise PlatformError(f"PrestaShop redirected the call to {response.headers.get('Location')}; "
+                                "set the shop URL to the address it redirects to.", response.status_code)
         if response.status_code == 401:
-            raise AuthenticationFailed("PrestaShop refused the webservice key (HTTP 401).", 401)
+            detail = parse_errors(response.content)
+            raise AuthenticationFailed(
+                f"PrestaShop refused the webservice key (HTTP 401){': ' + detail if detail else ''}.", 401)
         if response.status_code >= 400:
             detail = parse_errors(response.content) or response.reason or "no details"
             raise PlatformError(f"PrestaShop answered HTTP {response.status_code}: {detail}", response.status_code)
         return response
+
+    _call = with_retries(_request)
 
     def _xml(self, response: requests.Response):
         try:
@@ -111,5 +119,7 @@ class PrestaShopWebservice:
         """Add an order history row, which moves the order to `state_id` (and e-mails if switched on)."""
         body = ORDER_HISTORY_BODY.format(order=escape(str(external_order_id)), state=escape(str(state_id)))
         params = {"sendemail": "1"} if self.send_email else None
-        self._call("POST", "order_histories", params=params, data=body.encode(),
-                   headers={"Content-Type": "application/xml"})
+        # Not retried here: when the answer is lost the shop may have added the row (and mailed the
+        # customer) already. The push retries the whole read-then-write, so it reads the state first.
+        self._request("POST", "order_histories", params=params, data=body.encode(),
+                      headers={"Content-Type": "application/xml"})

@@ -1,0 +1,95 @@
+"""Fixtures for push flows: an app on PostgreSQL and real `worker.py` processes on a real Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from pathlib import Path
+
+import pytest
+import redis
+
+from app import create_app
+from app.extensions import db
+from app.jobs import tasks
+from app.settings.services import seed_defaults
+from tests.conftest import _config, _truncate_all
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def pg_app(postgres_url, redis_server):
+    """An app on a clean PostgreSQL database: worker processes and the test share it."""
+    app = create_app(_config(postgres_url))
+    _truncate_all(app)
+    redis.Redis.from_url(redis_server).flushdb()
+    with app.app_context():
+        seed_defaults()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+class Workers:
+    """Real worker processes on the integrations queue, started and killed on demand."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.processes: list[subprocess.Popen] = []
+
+    def env(self) -> dict[str, str]:
+        config = self.app.config
+        return {**os.environ, "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": config["REDIS_URL"],
+                "SECRET_KEY": "test", "KONTOR_ENCRYPTION_KEY": config["KONTOR_ENCRYPTION_KEY"],
+                "KONTOR_SYNC_LEASE_SECONDS": str(config["SYNC_LEASE_SECONDS"]),
+                "KONTOR_SYNC_BACKOFF_INITIAL": "0.5", "KONTOR_PLATFORM_RETRY_SCALE": "0.01"}
+
+    def start(self, count: int = 1, queues: tuple[str, ...] = ("integrations",)) -> list[subprocess.Popen]:
+        started = [subprocess.Popen([sys.executable, "worker.py", *queues], cwd=ROOT, env=self.env(),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                   for _ in range(count)]
+        self.processes += started
+        return started
+
+    def kill(self, process: subprocess.Popen) -> None:
+        """Kill a worker and its work horse at once, as a crash or an OOM kill would."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def workers(pg_app):
+    pool = Workers(pg_app)
+    yield pool
+    pool.stop_all()
+
+
+def wait_until(condition, timeout: float = 60.0, sweep: bool = True, every: float = 0.5, report=None) -> None:
+    """Poll `condition` (sweeping the outbox as the scheduler would) until it holds or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()  # see the workers' commits
+        if condition():
+            return
+        if sweep:
+            tasks.sweep_outbox()
+        time.sleep(every)
+    db.session.rollback()
+    assert condition(), f"condition not met within {timeout} s" + (f": {report()}" if report else "")
+
+
