@@ -165,13 +165,13 @@ def fail(operation: SyncOperation, error: str) -> None:
 
 
 def retry_now(operation_id: int) -> SyncOperation:
-    """Put a failed (or waiting) operation back in the queue with a fresh set of attempts."""
+    """Put a failed, skipped or waiting operation back in the queue with a fresh set of attempts."""
     operation = db.session.get(SyncOperation, operation_id)
-    if operation is None or operation.state not in ("failed", "pending", "cancelled"):
-        raise ValueError("Only failed, waiting or cancelled operations can be retried.")
+    if operation is None or operation.state not in ("failed", "skipped", "pending", "cancelled"):
+        raise ValueError("Only failed, skipped, waiting or cancelled operations can be retried.")
     operation.state, operation.attempts, operation.next_attempt_at = "pending", 0, utcnow()
     operation.generation += 1
-    operation.finished_at = None
+    operation.finished_at, operation.result, operation.last_error = None, "", ""
     _announce(operation)
     db.session.commit()
     return operation

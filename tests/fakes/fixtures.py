@@ -8,11 +8,12 @@ import pytest
 
 from app.integrations.allegro.client import AllegroClient
 from app.integrations.prestashop.webservice import PrestaShopWebservice
+from app.sync.push import _deliver
 from tests.fakes.allegro import FakeAllegro
 from tests.fakes.prestashop import FakePrestaShop
 from tests.fakes.server import FakeServer
 
-RETRYING_CALLS = (AllegroClient._call, PrestaShopWebservice._call)
+RETRYING_CALLS = (AllegroClient._call, PrestaShopWebservice._call, _deliver)
 
 
 @pytest.fixture
