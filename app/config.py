@@ -88,10 +88,18 @@ def _normalise_database_url(url: str) -> str:
 
 
 def check_production_safety(config: dict) -> None:
-    """Refuse to run in production with a default secret key."""
-    if config.get("ENV_NAME") == "production" and config.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY):
+    """Refuse to run in production with a default secret key or without an encryption key."""
+    if config.get("ENV_NAME") != "production":
+        return
+    if config.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY):
         raise ConfigError(
             "KONTOR_ENV=production but SECRET_KEY is not set (or is the development default). "
             "Set SECRET_KEY to a long random value, e.g. "
             "python -c 'import secrets; print(secrets.token_urlsafe(48))'."
+        )
+    if not config.get("KONTOR_ENCRYPTION_KEY"):
+        raise ConfigError(
+            "KONTOR_ENV=production but KONTOR_ENCRYPTION_KEY is not set; platform credentials are encrypted "
+            "with it. Generate one with python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())' and keep it safe: without it stored credentials are lost."
         )

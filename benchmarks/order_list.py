@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
@@ -92,6 +92,7 @@ class Settings:
     connections: int
     threads: int
     workers: int
+    rounds: int
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Measurement:
     p95_ms: float
     p99_ms: float
     failures: int
+    rps_range: tuple[float, float] | None = None  # min and max req/s over the rounds, when several
 
     @property
     def rps(self) -> float:
@@ -131,10 +133,12 @@ def postgresql_database() -> Iterator[tuple[str, str]]:
         with admin.connect() as conn:
             conn.execute(drop)  # a leftover from an earlier, killed run
             conn.execute(sa.text(f'CREATE DATABASE "{PG_DATABASE}"'))
-        yield f"postgresql+psycopg://{PG_SERVER}/{PG_DATABASE}", f"postgresql://{PG_SERVER}/{PG_DATABASE}"
+        try:
+            yield f"postgresql+psycopg://{PG_SERVER}/{PG_DATABASE}", f"postgresql://{PG_SERVER}/{PG_DATABASE}"
+        finally:
+            with admin.connect() as conn:
+                conn.execute(drop)
     finally:
-        with admin.connect() as conn:
-            conn.execute(drop)
         admin.dispose()
 
 
@@ -157,13 +161,20 @@ def prepare_database(url: str, orders: int) -> None:
         seeded = seed_demo_orders(orders)
         elapsed = time.perf_counter() - started
         print(f"  seeded {seeded:,} orders in {elapsed:.1f} s ({seeded / elapsed:,.0f} orders/s)", flush=True)
-        if db.engine.dialect.name == "postgresql":
-            # Autovacuum would analyse the fresh rows within a minute anyway; doing it now keeps
-            # the planner from measuring an empty-table plan in one run and a real one in the next.
-            db.session.execute(sa.text("ANALYZE"))
-            db.session.commit()
         db.session.remove()
+        if db.engine.dialect.name == "postgresql":
+            settle_postgresql(db.engine)
         db.engine.dispose()
+
+
+def settle_postgresql(engine: sa.Engine) -> None:
+    """VACUUM (ANALYZE) the fresh rows, as autovacuum would soon after a bulk insert.
+
+    Without it the run measures whatever autovacuum has reached: no planner statistics and no
+    visibility map (so no index-only scans for the list's count) until it comes by mid-run.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM (ANALYZE)"))
 
 
 # --- the server --------------------------------------------------------------
@@ -190,23 +201,27 @@ def gunicorn(database_url: str, workers: int, log_path: Path) -> Iterator[str]:
                                    start_new_session=True)
     base = f"http://{HOST}:{port}"
     try:
-        wait_until_serving(base, process, log_path)
+        wait_until_serving(base, process)
         yield base
+    except Exception:
+        # The server's own traceback says why a page failed, and its log goes with the temp dir.
+        print(f"--- gunicorn log, last lines ---\n{log_path.read_text(errors='replace')[-4000:]}", file=sys.stderr)
+        raise
     finally:
         stop(process)
 
 
-def wait_until_serving(base: str, process: subprocess.Popen, log_path: Path, timeout: float = 30) -> None:
-    """Return once the login page answers; fail with gunicorn's log if it dies or never answers."""
+def wait_until_serving(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    """Return once the login page answers; fail if gunicorn dies or never answers."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
         with contextlib.suppress(requests.ConnectionError):
             if requests.get(f"{base}/login", timeout=5).status_code == 200:
                 return
         time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+    raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -254,16 +269,14 @@ def log_in(base: str) -> str:
     return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
 
 
-def check_page(base: str, path: str, cookie: str) -> int:
-    """Fetch the page once as the signed-in user; fail unless it is a real 200 page. Returns its size."""
+def check_page(base: str, path: str, cookie: str) -> None:
+    """Fetch the page once as the signed-in user; fail unless it is a real 200 page (with rows, for lists)."""
     response = requests.get(f"{base}{path}", headers={"Cookie": cookie}, timeout=30, allow_redirects=False)
     if response.status_code != 200:
         raise RuntimeError(f"{path} answered HTTP {response.status_code}, not 200 (is the session lost?)")
     if path.startswith("/orders"):
-        rows = len(re.findall(r'<tr id="order-row-', response.text))
-        if rows == 0:
+        if '<tr id="order-row-' not in response.text:
             raise RuntimeError(f"{path} shows no order rows")
-    return len(response.content)
 
 
 # --- measuring -----------------------------------------------------------------
@@ -293,29 +306,62 @@ def _path(url: str) -> str:
     return "/" + url.split("/", 3)[3]
 
 
-def measure(base: str, path: str, cookie: str, script: Path, settings: Settings) -> Measurement:
-    """Warm up (workers import lazily, caches fill), then take the measured run."""
-    if settings.warmup:
-        run_wrk(f"{base}{path}", cookie, script, settings.warmup, settings)
-    return run_wrk(f"{base}{path}", cookie, script, settings.duration, settings)
+def measure_pages(base: str, paths: list[str], cookie: str, script: Path, settings: Settings) -> list[Measurement]:
+    """Each page measured `rounds` times; per page, the round with the median req/s.
+
+    Pages take turns within a round so that a burst of other work on the host hits all of
+    them alike instead of skewing one page's figures (and so the ratio).
+    """
+    runs: dict[str, list[Measurement]] = {path: [] for path in paths}
+    for round_number in range(settings.rounds):
+        for path in paths:
+            if round_number == 0 and settings.warmup:
+                # Workers import lazily and fill their caches on first use; keep that out of the figures.
+                run_wrk(f"{base}{path}", cookie, script, settings.warmup, settings)
+            runs[path].append(run_wrk(f"{base}{path}", cookie, script, settings.duration, settings))
+    return [_median_run(runs[path]) for path in paths]
+
+
+def _median_run(runs: list[Measurement]) -> Measurement:
+    # A whole run, not per-column medians, so that req/s and latencies belong together.
+    ordered = sorted(runs, key=lambda m: m.rps)
+    chosen = ordered[(len(ordered) - 1) // 2]
+    spread = (ordered[0].rps, ordered[-1].rps) if len(runs) > 1 else None
+    return replace(chosen, failures=sum(m.failures for m in runs), rps_range=spread)
 
 
 # --- reporting -------------------------------------------------------------------
 
 
+def host_load() -> str:
+    """CPUs, load average and CPU pressure: other work on the host skews every figure."""
+    note = f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    with contextlib.suppress(OSError, IndexError):
+        # "some avg10=12.34 ...": the share of the last 10 s in which runnable tasks waited for a CPU.
+        some = Path("/proc/pressure/cpu").read_text().split()[1]
+        note += f", CPU pressure {some.replace('avg10=', '')} % (10 s)"
+    return note
+
+
 def print_table(title: str, trivial: Measurement, lists: list[Measurement], settings: Settings) -> None:
     """The figures for one backend and whether the list pages meet the targets."""
+    rounds = f", median of {settings.rounds} interleaved rounds" if settings.rounds > 1 else ""
     print(f"\n{title}: {settings.orders:,} orders, gunicorn {settings.workers} sync workers, "
           f"wrk {settings.threads} threads x {settings.connections} connections, "
-          f"{settings.duration} s per page after {settings.warmup} s warm-up")
+          f"{settings.duration} s per page after {settings.warmup} s warm-up{rounds}")
     header = f"{'page':<40} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'KB/resp':>8} {'vs trivial':>11}"
+    if settings.rounds > 1:
+        header += f" {'req/s range':>16}"
     print(header)
     print("-" * len(header))
     for m in [trivial, *lists]:
         size_kb = m.bytes / m.requests / 1024 if m.requests else 0
         ratio = m.rps / trivial.rps if trivial.rps else 0
-        print(f"{m.path:<40} {m.rps:>9.1f} {m.p50_ms:>8.2f} {m.p95_ms:>8.2f} {m.p99_ms:>8.2f} "
-              f"{size_kb:>8.1f} {ratio:>10.1%}")
+        line = (f"{m.path:<40} {m.rps:>9.1f} {m.p50_ms:>8.2f} {m.p95_ms:>8.2f} {m.p99_ms:>8.2f} "
+                f"{size_kb:>8.1f} {ratio:>10.1%}")
+        if m.rps_range:
+            line += f" {m.rps_range[0]:>7.1f}-{m.rps_range[1]:<8.1f}"
+        print(line)
     for m in [trivial, *lists]:
         if m.failures:
             print(f"  WARNING: {m.path}: {m.failures} requests failed or were not HTTP 200")
@@ -345,9 +391,8 @@ def bench_backend(backend: str, settings: Settings) -> None:
                 cookie = log_in(base)
                 for path in (TRIVIAL_PATH, *LIST_PAGES):
                     check_page(base, path, cookie)
-                print("  measuring ...", flush=True)
-                trivial = measure(base, TRIVIAL_PATH, cookie, script, settings)
-                lists = [measure(base, path, cookie, script, settings) for path in LIST_PAGES]
+                print(f"  measuring; host before measuring: {host_load()}", flush=True)
+                trivial, *lists = measure_pages(base, [TRIVIAL_PATH, *LIST_PAGES], cookie, script, settings)
                 # The session must still hold at the end, or the figures measured redirects.
                 check_page(base, LIST_PAGES[0], cookie)
         print_table(title, trivial, lists, settings)
@@ -365,10 +410,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[list[str], Settings]:
     parser.add_argument("--connections", type=int, default=4, help="wrk connections (default 4)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every page N times, interleaved, and report the median round "
+                             "(default 1; use 3 or more on a busy host)")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     threads = max(1, min(args.threads, args.connections))  # wrk refuses more threads than connections
-    return backends, Settings(args.orders, args.duration, args.warmup, args.connections, threads, args.workers)
+    settings = Settings(args.orders, args.duration, args.warmup, args.connections, threads, args.workers,
+                        max(1, args.rounds))
+    return backends, settings
 
 
 def _exit_on_sigterm(_signum: int, _frame: object) -> None:
@@ -383,8 +433,12 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed (Debian: apt-get install -y wrk).", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    for backend in backends:
-        bench_backend(backend, settings)
+    try:
+        for backend in backends:
+            bench_backend(backend, settings)
+    except KeyboardInterrupt:
+        print("\ninterrupted; the server, database and temporary files are removed.", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -13,9 +13,18 @@ def test_production_refuses_the_default_secret_key(monkeypatch):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
-def test_production_starts_with_a_real_secret_key(monkeypatch):
+def test_production_refuses_to_start_without_an_encryption_key(monkeypatch):
     monkeypatch.setenv("KONTOR_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
+    monkeypatch.delenv("KONTOR_ENCRYPTION_KEY", raising=False)
+    with pytest.raises(ConfigError, match="KONTOR_ENCRYPTION_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_production_starts_with_real_keys(monkeypatch):
+    monkeypatch.setenv("KONTOR_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
+    monkeypatch.setenv("KONTOR_ENCRYPTION_KEY", "another-long-random-secret")
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
 

@@ -2,9 +2,11 @@
 
 Fixtures:
 - `live_server`: the app on a fresh SQLite copy of the migrated template, default statuses
-  and numbering seeded, an operator and a viewer, served by werkzeug on 127.0.0.1:<free port>
-  in a background thread. `live_server.app` gives an app context for seeding and for reading
-  the database back.
+  and numbering seeded, an admin, an operator and a viewer, served by werkzeug on
+  127.0.0.1:<free port> in a background thread, on the test Redis (emptied first).
+  `live_server.app` gives an app context for seeding and for reading the database back.
+- `live_workers`: real `worker.py` processes on the live server's SQLite file and Redis (see
+  tests/sync/conftest.py `Workers`); their logs are kept and shown when a test fails.
 - `browser`: one Chromium for the session (fails, never skips, when Chromium is missing).
 - `page`: a fresh browser context (own cookies) and page per test.
 - `sign_in`: signs a user in through the real login form.
@@ -13,12 +15,15 @@ Fixtures:
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+import redis
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -26,6 +31,7 @@ from app.extensions import db
 from app.settings.services import seed_defaults
 from tests.conftest import _config
 from tests.factories import make_user
+from tests.sync.conftest import ROOT, Workers
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,6 +58,7 @@ class LiveServer:
     app: object
     operator: Account
     viewer: Account
+    admin: Account
 
 
 def _account(user) -> Account:
@@ -60,21 +67,25 @@ def _account(user) -> Account:
 
 @pytest.fixture
 def live_server(sqlite_template, redis_server, tmp_path) -> Iterator[LiveServer]:
-    """Kontor served on 127.0.0.1 with a free port, on its own SQLite database."""
+    """Kontor served on 127.0.0.1 with a free port, on its own SQLite database and the test Redis."""
     path = tmp_path / "kontor.db"
     shutil.copy(sqlite_template, path)
+    # Jobs left by earlier tests carry the same stable ids (sync-op-1-g1 ...) and would block ours.
+    redis.Redis.from_url(redis_server).flushdb()
     app = create_app(_config(f"sqlite:///{path}"))
     with app.app_context():
         seed_defaults()
         operator = _account(make_user("operator", name="Olga Operator"))
         viewer = _account(make_user("viewer", name="Victor Viewer"))
+        admin = _account(make_user("admin", name="Adam Admin"))
         db.session.remove()
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="kontor-live-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, operator=operator, viewer=viewer)
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, operator=operator, viewer=viewer,
+                         admin=admin)
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -82,6 +93,50 @@ def live_server(sqlite_template, redis_server, tmp_path) -> Iterator[LiveServer]
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+class LoggedWorkers(Workers):
+    """`Workers` whose output goes to files (a pipe nobody reads could fill up and stall a worker)."""
+
+    def __init__(self, app, log_dir: Path) -> None:
+        super().__init__(app)
+        self.log_dir = log_dir
+        self.logs: list[Path] = []
+
+    def start(self, count: int = 1, queues: tuple[str, ...] = ("integrations",)) -> list[subprocess.Popen]:
+        started = []
+        for _ in range(count):
+            log = self.log_dir / f"worker-{len(self.logs) + 1}.log"
+            self.logs.append(log)
+            with log.open("wb") as output:
+                started.append(subprocess.Popen([sys.executable, "worker.py", *queues], cwd=ROOT, env=self.env(),
+                                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True))
+        self.processes += started
+        return started
+
+    def output(self, tail: int = 4000) -> str:
+        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-tail:]}" for log in self.logs
+                         if log.exists())
+
+
+@pytest.fixture
+def live_workers(live_server, tmp_path) -> Iterator[LoggedWorkers]:
+    """Start real workers with `live_workers.start()`; they share the live server's database and Redis."""
+    assert live_server.app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:////"), \
+        "workers need the live server's database as an absolute file path"
+    pool = LoggedWorkers(live_server.app, tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that used `live_workers` shows what the workers logged."""
+    report = yield
+    pool = getattr(item, "funcargs", {}).get("live_workers")
+    if report.when == "call" and report.failed and pool is not None:
+        report.sections.append(("worker output", pool.output()))
+    return report
 
 
 @pytest.fixture(scope="session")
