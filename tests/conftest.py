@@ -25,7 +25,8 @@ START_HINT = "Run `make services` (or `bash tests/ensure_services.sh`) to start 
 
 
 def _worker_suffix() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # Per process, so two test runs on one machine never drop each other's database.
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def _config(database_url: str, **extra) -> dict:

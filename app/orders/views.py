@@ -35,12 +35,12 @@ def home():
 def index():
     """List orders with filters from the URL; HTMX gets just the table."""
     filters = services.OrderFilters.from_args(request.args)
-    page = services.list_orders(filters)
+    page = services.list_orders(filters, columns=services.TABLE_COLUMNS)
     bulk_form = BulkStatusForm()
     bulk_form.status.choices = _status_choices()
     return render_page_or_fragment(
         "orders/index.html", "orders/_table.html", page=page, filters=filters, statuses=status_defs(),
-        payment_statuses=PAYMENT_STATUSES, sources=SOURCES, bulk_form=bulk_form,
+        payment_statuses=PAYMENT_STATUSES, sources=SOURCES, bulk_form=bulk_form, list_url=url_for("orders.index"),
     )
 
 
