@@ -42,6 +42,8 @@ class Config:
     SYNC_LEASE_SECONDS = 300
     # First wait before an undelivered operation is tried again (doubles up to an hour).
     SYNC_BACKOFF_INITIAL = 60
+    # Serve rendered order tables from Redis until an order changes (KONTOR_FRAGMENT_CACHE=0 turns it off).
+    FRAGMENT_CACHE = True
 
     @classmethod
     def from_environment(cls) -> dict:
@@ -58,6 +60,8 @@ class Config:
         if os.environ.get("KONTOR_ENCRYPTION_KEY"):
             settings["KONTOR_ENCRYPTION_KEY"] = os.environ["KONTOR_ENCRYPTION_KEY"]
         settings["DISABLED_EVENT_HANDLERS"] = _env_list("KONTOR_DISABLED_HANDLERS")
+        if os.environ.get("KONTOR_FRAGMENT_CACHE"):
+            settings["FRAGMENT_CACHE"] = os.environ["KONTOR_FRAGMENT_CACHE"] not in ("0", "false", "off")
         for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL"):
             if os.environ.get(f"KONTOR_{name}"):
                 settings[name] = float(os.environ[f"KONTOR_{name}"])

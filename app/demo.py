@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, insert, select, text
 
+from app.core import cache
 from app.core.types import utcnow
 from app.extensions import db
 from app.orders.models import (
@@ -181,6 +182,7 @@ def seed_demo_orders(count: int = 1000, seed: int = 7, batch: int = 2000) -> int
         db.session.commit()
         done += len(rows[Order])
     _advance_sequences()
+    cache.bump("orders")  # bulk inserts bypass the ORM's change tracking
     return done
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from app.core import cache
 from app.core.events import bus
+from app.orders.models import Order
 from app.orders.services import STATUS_CHANGED
 
 log = logging.getLogger("kontor.orders")
@@ -18,3 +23,21 @@ def log_status_change(payload: dict) -> None:
         payload["order_id"], payload["number"], payload["from_status"], payload["to_status"],
         payload["change_source"],
     )
+
+
+@sa_event.listens_for(Session, "after_flush")
+def _note_order_changes(session: Session, _context) -> None:
+    if any(isinstance(obj, Order) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info["kontor_orders_changed"] = True
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _invalidate_order_lists(session: Session) -> None:
+    """After a commit that changed orders, cached order lists are not served again."""
+    if session.info.pop("kontor_orders_changed", False):
+        cache.bump("orders")
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_order_changes(session: Session) -> None:
+    session.info.pop("kontor_orders_changed", None)

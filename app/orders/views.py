@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
-from app.core.auth import require_role
+from app.core import cache
+from app.core.auth import has_role, require_role
 from app.core.errors import Conflict, KontorError, NotFound, TransitionRefused, ValidationFailed
 from app.core.htmx import render_fragment, render_page_or_fragment, trigger
 from app.extensions import htmx
@@ -35,13 +37,29 @@ def home():
 def index():
     """List orders with filters from the URL; HTMX gets just the table."""
     filters = services.OrderFilters.from_args(request.args)
-    page = services.list_orders(filters, columns=services.TABLE_COLUMNS)
+    list_url = url_for("orders.index")
+    statuses = status_defs()
+    can_edit = has_role(current_user, "operator")
+
+    def render_table() -> str:
+        page = services.list_orders(filters, columns=services.TABLE_COLUMNS)
+        return render_template("orders/_table.html", page=page, filters=filters, statuses=statuses,
+                               payment_statuses=PAYMENT_STATUSES, sources=SOURCES, list_url=list_url)
+
+    # The table is the same for everyone with the same filters and role until an order changes.
+    table = Markup(cache.fragment(("orders-table", filters.url(list_url), can_edit), ("orders", "statuses"),
+                                  render_table))
+    if htmx and not htmx.boosted:
+        response = make_response(table)
+        response.vary.add("HX-Request")
+        return response
     bulk_form = BulkStatusForm()
     bulk_form.status.choices = _status_choices()
-    return render_page_or_fragment(
-        "orders/index.html", "orders/_table.html", page=page, filters=filters, statuses=status_defs(),
-        payment_statuses=PAYMENT_STATUSES, sources=SOURCES, bulk_form=bulk_form, list_url=url_for("orders.index"),
-    )
+    response = make_response(render_template(
+        "orders/index.html", table=table, filters=filters, statuses=statuses, payment_statuses=PAYMENT_STATUSES,
+        sources=SOURCES, bulk_form=bulk_form))
+    response.vary.add("HX-Request")
+    return response
 
 
 @bp.post("/orders/bulk-status")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from time import monotonic
+
+import redis
 from flask import g, has_request_context
 from sqlalchemy import case, func, select, update
 
+from app.core import cache
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
@@ -31,6 +35,7 @@ def seed_defaults() -> None:
     if db.session.scalar(select(func.count(NumberingScheme.id))) == 0:
         db.session.add(NumberingScheme())
     db.session.commit()
+    _forget_cached_statuses()
 
 
 def status_rows() -> list[OrderStatus]:
@@ -38,11 +43,27 @@ def status_rows() -> list[OrderStatus]:
     return list(db.session.scalars(select(OrderStatus).order_by(OrderStatus.position, OrderStatus.id)))
 
 
+# Statuses are read on nearly every page and change rarely: each process keeps them while the
+# shared "statuses" version in Redis is unchanged, and at most a minute in any case.
+_PROCESS_CACHE: dict = {"version": None, "defs": None, "until": 0.0}
+PROCESS_CACHE_SECONDS = 60
+
+
 def status_defs() -> dict[str, StatusDef]:
-    """Every status by code, in display order; read once per request."""
+    """Every status by code, in display order."""
     if has_request_context() and "kontor_statuses" in g:
         return g.kontor_statuses
-    defs = {row.code: row.as_def() for row in status_rows()}
+    try:
+        version = cache.versions(["statuses"])["statuses"]
+    except redis.RedisError:
+        version = None
+    entry = _PROCESS_CACHE
+    if version is not None and entry["version"] == version and entry["until"] > monotonic():
+        defs = entry["defs"]
+    else:
+        defs = {row.code: row.as_def() for row in status_rows()}
+        if version is not None:
+            entry.update(version=version, defs=defs, until=monotonic() + PROCESS_CACHE_SECONDS)
     if has_request_context():
         g.kontor_statuses = defs
     return defs
@@ -51,6 +72,8 @@ def status_defs() -> dict[str, StatusDef]:
 def _forget_cached_statuses() -> None:
     if has_request_context():
         g.pop("kontor_statuses", None)
+    _PROCESS_CACHE.update(version=None, defs=None)
+    cache.bump("statuses")
 
 
 def _validate_status(name: str, colour: str, group: str) -> None:
