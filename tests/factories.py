@@ -68,4 +68,4 @@ def map_status(integration, local_status: str, external_id: str, direction: str 
     from app.settings.services import status_defs
 
     state = next(s for s in integration.states if s.external_id == str(external_id))
-    return add_mapping(integration.id, local_status, state.id, direction, set(status_defs()))
+    return add_mapping(integration.id, local_status, state.id, direction, {code: status.name for code, status in status_defs().items()})

@@ -329,7 +329,7 @@ def sync_states(integration_id: int) -> dict[str, int]:
 
 
 def _validate_mapping(integration: Integration, local_status: str, state: PlatformState | None, direction: str,
-                      known_statuses: set[str], ignore_id: int | None = None) -> None:
+                      known_statuses: dict[str, str], ignore_id: int | None = None) -> None:
     if local_status not in known_statuses:
         raise ValidationFailed(f"There is no Kontor status “{local_status}”.", field="local_status")
     if state is None or state.integration_id != integration.id:
@@ -350,12 +350,13 @@ def _validate_mapping(integration: Integration, local_status: str, state: Platfo
         if (direction in ("pull", "both") and other.direction in ("pull", "both")
                 and other.platform_state_id == state.id):
             raise ValidationFailed(
-                f"“{state.name}” is already pulled into “{other.local_status}”; a platform state can be pulled "
+                f"“{state.name}” is already pulled into “{known_statuses.get(other.local_status, other.local_status)}”; "
+                "a platform state can be pulled "
                 "into only one Kontor status.", field="platform_state_id")
 
 
 def add_mapping(integration_id: int, local_status: str, platform_state_id: int, direction: str,
-                known_statuses: set[str]) -> StatusMapping:
+                known_statuses: dict[str, str]) -> StatusMapping:
     """Add a mapping row at the end (last in push priority)."""
     integration = get_integration(integration_id)
     state = db.session.get(PlatformState, platform_state_id)
@@ -377,7 +378,7 @@ def get_mapping(integration_id: int, mapping_id: int) -> StatusMapping:
 
 
 def update_mapping(integration_id: int, mapping_id: int, local_status: str, platform_state_id: int,
-                   direction: str, known_statuses: set[str]) -> StatusMapping:
+                   direction: str, known_statuses: dict[str, str]) -> StatusMapping:
     """Change a mapping row; a mistake leaves it as it was."""
     mapping = get_mapping(integration_id, mapping_id)
     state = db.session.get(PlatformState, platform_state_id)

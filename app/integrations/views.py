@@ -169,7 +169,7 @@ def add_mapping(integration_id: int):
         return _mappings_fragment(integration, form, "Choose a Kontor status, a platform state and a direction.", 422)
     try:
         services.add_mapping(integration_id, form.local_status.data, form.platform_state_id.data,
-                             form.direction.data, set(status_defs()))
+                             form.direction.data, {code: status.name for code, status in status_defs().items()})
     except ValidationFailed as error:
         db.session.rollback()
         return _mappings_fragment(services.get_integration(integration_id), form, error.message, 422)
@@ -191,7 +191,7 @@ def edit_mapping(integration_id: int, mapping_id: int):
     if form.validate_on_submit():
         try:
             services.update_mapping(integration_id, mapping_id, form.local_status.data, form.platform_state_id.data,
-                                    form.direction.data, set(status_defs()))
+                                    form.direction.data, {code: status.name for code, status in status_defs().items()})
             return _mappings_fragment(services.get_integration(integration_id))
         except ValidationFailed as failure:
             db.session.rollback()

@@ -9,7 +9,9 @@ from app.core.auth import role_required
 from app.core.htmx import render_fragment, render_page_or_fragment, trigger
 from app.extensions import db, htmx
 from app.integrations import services as integrations
-from app.orders.services import get_order
+from flask_login import current_user
+
+from app.orders.services import Actor, get_order, record_event
 from app.settings.services import status_defs
 from app.sync import outbox, push
 from app.sync.outbox import SyncOperation
@@ -63,7 +65,16 @@ def retry(operation_id: int):
         operation = outbox.retry_now(operation_id)
     except ValueError:
         abort(409)
+    _note(operation, "push_retry_requested", "asked to retry the push")
     return _respond(operation)
+
+
+def _note(operation: SyncOperation, kind: str, words: str) -> None:
+    """Put who retried or cancelled a push on the order's timeline."""
+    if operation.order is not None:
+        record_event(operation.order, kind, f"{current_user.name} {words} to {operation.integration.name}",
+                     Actor.user(current_user), level="warning" if kind.endswith("cancelled") else "ok")
+        db.session.commit()
 
 
 @bp.post("/operations/<int:operation_id>/cancel")
@@ -74,6 +85,7 @@ def cancel(operation_id: int):
         operation = outbox.cancel(operation_id)
     except ValueError:
         abort(409)
+    _note(operation, "push_cancelled", "cancelled the push")
     return _respond(operation)
 
 
@@ -83,5 +95,10 @@ def order_panel(order_id: int):
     order = get_order(order_id)
     if not htmx and request.method == "GET":
         return redirect(url_for("orders.detail", order_id=order_id))
-    return render_fragment("sync/_order_panel.html", order=order, summary=push.order_sync_summary(order),
-                           statuses=status_defs())
+    summary = push.order_sync_summary(order)
+    response = render_fragment("sync/_order_panel.html", order=order, summary=summary, statuses=status_defs())
+    operation = summary["operation"] if summary else None
+    if request.args.get("poll") and operation is not None and operation.state not in ("pending", "processing"):
+        # The push this panel was waiting for has an outcome: the timeline shows it now.
+        trigger(response, "push-finished")
+    return response

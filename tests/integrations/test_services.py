@@ -70,7 +70,7 @@ def test_unknown_status_or_state_and_read_only_states_are_refused(app):
     map_status(integration, "returned", "RETURNED", "pull")
     other = make_integration(states=PS_STATES)
     with pytest.raises(ValidationFailed, match="this platform's states"):
-        services.add_mapping(integration.id, "paid", other.states[0].id, "push", {"paid"})
+        services.add_mapping(integration.id, "paid", other.states[0].id, "push", {"paid": "Paid"})
     assert len(db.session.get(Integration, integration.id).mappings) == 1
 
 
@@ -80,7 +80,7 @@ def test_editing_a_mapping_into_a_mistake_leaves_it_unchanged(app):
     cancelled = map_status(integration, "cancelled", "6", "both")
     with pytest.raises(ValidationFailed):
         services.update_mapping(integration.id, cancelled.id, "cancelled", shipped.platform_state_id, "both",
-                                {"cancelled", "shipped"})
+                                {"cancelled": "Cancelled", "shipped": "Shipped"})
     db.session.rollback()
     db.session.expire_all()
     assert services.get_mapping(integration.id, cancelled.id).platform_state.external_id == "6"
