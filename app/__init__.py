@@ -47,10 +47,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     web.init_app(app)
 
     from app.accounts import views as accounts_views
+    from app.catalog import views as catalog_views
     from app.core import health
     from app.integrations import api as integrations_api, views as integrations_views
     from app.orders import api as orders_api, views as orders_views
     from app.settings import views as settings_views
+    from app.stock import views as stock_views
+    from app.suppliers import views as suppliers_views
     from app.sync import views as sync_views
 
     app.register_blueprint(health.bp)
@@ -59,6 +62,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(settings_views.bp)
     app.register_blueprint(integrations_views.bp)
     app.register_blueprint(sync_views.bp)
+    app.register_blueprint(catalog_views.bp)
+    app.register_blueprint(suppliers_views.bp)
+    app.register_blueprint(stock_views.bp)
     for api in (orders_api.bp, integrations_api.bp):
         app.register_blueprint(api)
         csrf.exempt(api)  # token-authenticated, no cookies
@@ -66,8 +72,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app import cli as kontor_cli
     from app.jobs import cli as jobs_cli
 
+    from app.suppliers import cli as suppliers_cli
+
     kontor_cli.init_app(app)
     jobs_cli.init_app(app)
+    suppliers_cli.init_app(app)
 
     # Handlers subscribe at import; importing them here registers them once per process.
     from app.jobs import handlers as job_handlers  # noqa: F401

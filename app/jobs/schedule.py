@@ -57,6 +57,21 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         interval=3600,
         description="Refreshes each enabled integration's list of platform order states.",
     ),
+    RecurringJob(
+        name="import_supplier_feeds",
+        func="app.jobs.tasks.import_all_feeds",
+        queue="import",
+        interval=3600,
+        description="Starts an import of every enabled, mapped supplier feed.",
+    ),
+    RecurringJob(
+        name="sync_availability",
+        func="app.jobs.tasks.sync_all_availability",
+        queue="integrations",
+        interval=1800,
+        lock_timeout=1800,
+        description="Writes linked products' availability into each PrestaShop shop that has it switched on.",
+    ),
 )
 
 

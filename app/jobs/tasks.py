@@ -117,3 +117,80 @@ def sync_all_platform_states() -> dict[str, str]:
         except PlatformError as error:
             outcomes[integration.name] = f"failed: {error.message}"
     return outcomes
+
+
+# --- supplier feeds, product links, availability ------------------------------------------
+
+
+def run_feed_import(import_id: int, limit: int | None = None) -> dict[str, Any]:
+    """Read a feed and enqueue its chunks on the import queue."""
+    from app.suppliers.services import run_import
+
+    def enqueue_chunk(import_id: int, number: int, rows: list) -> None:
+        enqueue("app.jobs.tasks.import_feed_chunk", import_id, rows, queue="import",
+                job_id=f"feed-import-{import_id}-chunk-{number}", timeout=1800)
+
+    feed_import = run_import(import_id, enqueue_chunk, limit=limit)
+    return {"state": feed_import.state, "rows": feed_import.rows_read, "chunks": feed_import.chunks_total}
+
+
+def import_feed_chunk(import_id: int, rows: list) -> dict[str, int]:
+    """Apply one chunk of a feed import."""
+    from app.suppliers.services import import_chunk
+
+    return import_chunk(import_id, rows)
+
+
+def import_all_feeds() -> dict[str, str]:
+    """Start an import of every enabled, mapped supplier feed (the hourly run)."""
+    from app.core.errors import ValidationFailed
+    from app.suppliers.services import list_feeds, start_import
+
+    started = {}
+    for feed in list_feeds():
+        if not feed.enabled:
+            continue
+        try:
+            feed_import = start_import(feed.id)
+        except ValidationFailed as error:
+            started[feed.name] = f"not started: {error.message}"
+            continue
+        enqueue("app.jobs.tasks.run_feed_import", feed_import.id, queue="import",
+                job_id=f"feed-import-{feed_import.id}", timeout=3600)
+        started[feed.name] = f"import {feed_import.id}"
+    return started
+
+
+def autolink_products(integration_id: int, create_missing: bool = False) -> dict[str, int]:
+    """Link a shop's products and combinations to Kontor products by SKU, then EAN."""
+    from app.catalog.services import autolink
+    from app.stock.links import shop_items
+
+    return autolink(integration_id, shop_items(integration_id), create_missing=create_missing)
+
+
+def sync_availability(integration_id: int, limit: int | None = None, dry_run: bool = False) -> dict[str, int]:
+    """Write linked products' availability into one PrestaShop shop."""
+    from app.stock.services import sync_availability as sync
+
+    return sync(integration_id, limit=limit, dry_run=dry_run).counts()
+
+
+def sync_all_availability() -> dict[str, Any]:
+    """Sync availability to every enabled PrestaShop integration that has it switched on (every 30 min)."""
+    from app.integrations.base import PlatformError
+    from app.integrations.services import list_integrations
+    from app.stock.services import sync_availability as sync
+
+    outcomes: dict[str, Any] = {}
+    for integration in list_integrations():
+        if integration.kind != "prestashop" or not integration.enabled:
+            continue
+        if not (integration.settings.get("availability") or {}).get("enabled"):
+            continue
+        try:
+            outcomes[integration.name] = sync(integration.id).counts()
+        except (PlatformError, Exception) as error:  # one shop's failure must not stop the others
+            log.exception("availability sync of %s failed", integration.name)
+            outcomes[integration.name] = f"failed: {error}"
+    return outcomes

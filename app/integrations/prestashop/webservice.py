@@ -123,3 +123,38 @@ class PrestaShopWebservice:
         # customer) already. The push retries the whole read-then-write, so it reads the state first.
         self._request("POST", "order_histories", params=params, data=body.encode(),
                       headers={"Content-Type": "application/xml"})
+
+    # --- stock and catalogue (availability sync and autolink without database access) -----------
+
+    STOCK_FIELDS = ("id", "id_product", "id_product_attribute", "id_shop", "id_shop_group", "quantity",
+                    "depends_on_stock", "out_of_stock", "location")
+
+    def stock_availables(self, id_product: int, id_product_attribute: int) -> list[dict[str, str]]:
+        """The stock_available rows (one per shop or shared group) of a product or combination."""
+        root = self._xml(self._call("GET", "stock_availables", params={
+            "filter[id_product]": f"[{id_product}]", "filter[id_product_attribute]": f"[{id_product_attribute}]",
+            "display": "full"}))
+        return [{name: (node.findtext(name) or "").strip() for name in self.STOCK_FIELDS
+                 if node.find(name) is not None} for node in root.iter("stock_available")]
+
+    def put_stock_available(self, values: dict[str, str]) -> None:
+        """Write back a whole stock_available resource (the webservice's PUT replaces it)."""
+        fields = "".join(f"<{name}><![CDATA[{escape(str(value))}]]></{name}>" for name, value in values.items())
+        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<prestashop xmlns:xlink="http://www.w3.org/1999/xlink">'
+                f"<stock_available>{fields}</stock_available></prestashop>")
+        self._request("PUT", f"stock_availables/{values['id']}", data=body.encode(),
+                      headers={"Content-Type": "application/xml"})
+
+    def catalogue(self) -> list[tuple[str, str, str, str, str]]:
+        """(id_product, id_product_attribute, reference, ean13, name) of every product and combination."""
+        items = []
+        products = self._xml(self._call("GET", "products", params={"display": "[id,reference,ean13,name]"}))
+        for node in products.iter("product"):
+            items.append(((node.findtext("id") or "").strip(), "0", (node.findtext("reference") or "").strip(),
+                          (node.findtext("ean13") or "").strip(), _language_text(node.find("name"), self.language_id)))
+        combinations = self._xml(self._call("GET", "combinations",
+                                            params={"display": "[id,id_product,reference,ean13]"}))
+        for node in combinations.iter("combination"):
+            items.append(((node.findtext("id_product") or "").strip(), (node.findtext("id") or "").strip(),
+                          (node.findtext("reference") or "").strip(), (node.findtext("ean13") or "").strip(), ""))
+        return items

@@ -1,0 +1,93 @@
+"""Product pages: the catalogue, one product with its shop links, manual link and unlink, autolink."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from app.catalog import services
+from app.catalog.forms import AutolinkForm, LinkForm, ProductForm
+from app.core.auth import role_required
+from app.core.errors import ValidationFailed
+from app.core.pagination import clamp_page
+from app.extensions import db
+from app.integrations.services import get_integration, list_integrations
+
+bp = Blueprint("catalog", __name__, url_prefix="/products")
+
+
+def _link_form(formdata=None) -> LinkForm:
+    form = LinkForm(formdata=formdata) if formdata is not None else LinkForm(formdata=None)
+    form.integration_id.choices = [(i.id, i.name) for i in list_integrations() if i.kind == "prestashop"]
+    return form
+
+
+@bp.get("")
+def index():
+    """The catalogue with search and link counts."""
+    q = (request.args.get("q") or "").strip()
+    linked = request.args.get("linked", "")
+    page = services.list_products(q, clamp_page(request.args.get("page")), linked=linked)
+    return render_template("catalog/index.html", page=page, q=q, linked=linked, counts=services.catalogue_counts(),
+                           form=ProductForm(formdata=None))
+
+
+@bp.post("")
+@role_required("operator")
+def create():
+    """Add a product by hand."""
+    form = ProductForm()
+    try:
+        product = services.create_product(form.sku.data or "", form.ean.data or "", form.name.data or "")
+        flash(f"Product {product.sku or product.ean} added.", "success")
+        return redirect(url_for("catalog.detail", product_id=product.id))
+    except ValidationFailed as error:
+        flash(error.message, "error")
+        return redirect(url_for("catalog.index"))
+
+
+@bp.route("/<int:product_id>", methods=["GET", "POST"])
+def detail(product_id: int):
+    """One product, its supplier stock and its links to shop products (link one by hand)."""
+    product = services.get_product(product_id)
+    form = _link_form(request.form if request.method == "POST" else None)
+    if request.method == "POST":
+        from app.core.auth import require_role
+
+        require_role("operator")
+        if form.validate_on_submit():
+            try:
+                services.link_product(product_id, form.integration_id.data, form.external_product_id.data or "",
+                                      form.external_combination_id.data or "0")
+                flash("Linked.", "success")
+                return redirect(url_for("catalog.detail", product_id=product_id))
+            except ValidationFailed as error:
+                db.session.rollback()
+                getattr(form, error.field or "external_product_id").errors.append(error.message)
+    return render_template("catalog/detail.html", product=product, form=form), 422 if form.errors else 200
+
+
+@bp.post("/links/<int:link_id>/delete")
+@role_required("operator")
+def unlink(link_id: int):
+    """Remove a link."""
+    from app.catalog.models import ProductLink
+
+    link = db.session.get(ProductLink, link_id)
+    product_id = link.product_id if link else None
+    services.unlink(link_id)
+    flash("Link removed.", "success")
+    return redirect(url_for("catalog.detail", product_id=product_id) if product_id else url_for("catalog.index"))
+
+
+@bp.post("/autolink/<int:integration_id>")
+@role_required("admin")
+def autolink(integration_id: int):
+    """Start linking a shop's products by SKU, then EAN (a background job)."""
+    from app.jobs.queues import enqueue
+
+    integration = get_integration(integration_id)
+    form = AutolinkForm()
+    enqueue("app.jobs.tasks.autolink_products", integration.id, bool(form.create_missing.data),
+            queue="integrations", job_id=f"autolink-{integration.id}", timeout=3600, replace_finished=True)
+    flash(f"Linking {integration.name}'s products has started; the counts appear under Last runs.", "success")
+    return redirect(url_for("integrations.detail", integration_id=integration_id))

@@ -1,0 +1,1 @@
+"""Stock and availability: what each shop may promise, from the suppliers' stock."""

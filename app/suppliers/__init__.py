@@ -1,0 +1,1 @@
+"""Supplier feeds: reading them, mapping their columns and importing stock into product links."""

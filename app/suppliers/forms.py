@@ -1,0 +1,40 @@
+"""Forms for supplier feeds."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from app.suppliers.services import FORMATS, MAPPING_FIELDS, SOURCE_TYPES
+
+
+class FeedForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(message="Give the feed a name."), Length(max=120)])
+    source_type = SelectField("Source", choices=list(SOURCE_TYPES.items()))
+    location = StringField("Address or path", validators=[Optional(), Length(max=500)],
+                           description="https://supplier.example/feed.csv, or /srv/feeds/supplier.csv")
+    upload = FileField("File")
+    format = SelectField("Format", choices=list(FORMATS.items()))
+    item_path = StringField("XML item element", validators=[Optional(), Length(max=200)],
+                            description="For XML: the element that repeats per product, e.g. product or offers/offer")
+    max_mb = IntegerField("Size limit (MB)", default=200, validators=[NumberRange(min=1, max=2000)])
+
+
+MAPPING_LABELS = {"sku": "SKU", "ean": "EAN", "stock_quantity": "Stock quantity", "delivery_days": "Delivery days",
+                  "purchase_price": "Purchase price"}
+
+
+class MappingForm(FlaskForm):
+    sku = SelectField(MAPPING_LABELS["sku"])
+    ean = SelectField(MAPPING_LABELS["ean"])
+    stock_quantity = SelectField(MAPPING_LABELS["stock_quantity"])
+    delivery_days = SelectField(MAPPING_LABELS["delivery_days"])
+    purchase_price = SelectField(MAPPING_LABELS["purchase_price"])
+
+    def set_headers(self, headers: list[str]) -> "MappingForm":
+        """Offer the feed's last seen headers in every dropdown."""
+        for name in MAPPING_FIELDS:
+            getattr(self, name).choices = [("", "— not in this feed —")] + [(h, h) for h in headers]
+        return self
