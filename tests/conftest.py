@@ -19,7 +19,7 @@ from app.settings.services import seed_defaults
 
 POSTGRES_ADMIN_URL = os.environ.get("KONTOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("KONTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.prestashop_db_fixtures"]
 
 START_HINT = "Run `make services` (or `bash tests/ensure_services.sh`) to start it."
 

@@ -1,0 +1,94 @@
+"""Availability sync into a real PrestaShop schema on MariaDB, driven from Kontor's links."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.catalog.models import ProductLink
+from app.catalog.services import autolink
+from app.extensions import db
+from app.integrations.models import IntegrationRun
+from app.stock.links import shop_items
+from app.stock.services import sync_availability
+from tests.factories import make_integration
+from tests.fakes import prestashop_db as shop_data
+
+TEXTS = {"1": {"available_now": "Dostępny", "available_later": "Wysyłka w {delivery_days} dni",
+               "unavailable": "Niedostępny"},
+         "2": {"available_now": "In stock", "available_later": "Ships in {delivery_days} days",
+               "unavailable": "Unavailable"},
+         "3": {"available_now": "Auf Lager", "available_later": "Lieferung in {delivery_days} Tagen",
+               "unavailable": "Nicht verfügbar"}}
+
+
+@pytest.fixture
+def shop(app, prestashop_db):
+    integration = make_integration("prestashop", credentials={"api_key": "K", "db_dsn": prestashop_db.dsn},
+                                   settings={"shop_url": "http://shop.test", "language_id": 1})
+    integration.settings = {**integration.settings,
+                            "database": {"prefix": "ps_", "shop_ids": list(shop_data.ALL_SHOPS),
+                                         "language_ids": list(shop_data.LANGUAGES), "only_changed": True},
+                            "availability": {"enabled": True, "threshold": 20, "texts": TEXTS}}
+    db.session.commit()
+    counts = autolink(integration.id, shop_items(integration.id), create_missing=True)
+    assert counts["created"] > 0
+    return integration
+
+
+def supply(integration, stock_by_product: dict[int, int], days: int = 4) -> None:
+    """Set every link's supplier stock as a feed import would."""
+    for link in db.session.scalars(select(ProductLink).where(ProductLink.integration_id == integration.id)):
+        stock = stock_by_product.get(int(link.external_product_id), 0)
+        link.supplier_availability = {"contractor_id": 99, "stock_quantity": stock, "delivery_days": days,
+                                      "purchase_price": None}
+    db.session.commit()
+
+
+def test_sync_writes_stock_and_texts_and_reports_missing_rows(shop, prestashop_db):
+    supply(shop, {1: 50, 2: 5})
+    result = sync_availability(shop.id)
+    assert result.changed > 0 and result.missing > 0
+    # Product 1 allowed in the independent shop and the shared group; product 2 denied.
+    assert prestashop_db.cell("stock_available", "out_of_stock", id_product=1, id_product_attribute=0,
+                              id_shop=shop_data.INDEPENDENT_SHOP, id_shop_group=0) == 1
+    assert prestashop_db.cell("stock_available", "out_of_stock", id_product=1, id_product_attribute=0,
+                              id_shop=0, id_shop_group=shop_data.SHARED_GROUP) == 1
+    assert prestashop_db.cell("stock_available", "out_of_stock", id_product=2, id_product_attribute=1,
+                              id_shop=0, id_shop_group=shop_data.SHARED_GROUP) == 0
+    assert prestashop_db.cell("product_lang", "available_later", id_product=1, id_shop=2, id_lang=1) == \
+        "Wysyłka w 4 dni"
+    assert prestashop_db.cell("product_lang", "available_later", id_product=2, id_shop=1, id_lang=3) == \
+        "Nicht verfügbar"
+    assert any("8" in row for row in result.missing_rows)
+    run = db.session.scalars(select(IntegrationRun).where(IntegrationRun.kind == "availability_sync")).one()
+    assert run.counts["changed"] == result.changed
+
+
+def test_only_changed_sends_nothing_the_second_time(shop, prestashop_db):
+    supply(shop, {1: 50})
+    sync_availability(shop.id)
+    again = sync_availability(shop.id)
+    assert again.changed == 0 and again.skipped_unchanged > 0
+    supply(shop, {1: 5})
+    third = sync_availability(shop.id)
+    assert third.changed > 0
+    assert prestashop_db.cell("stock_available", "out_of_stock", id_product=1, id_product_attribute=0,
+                              id_shop=shop_data.INDEPENDENT_SHOP, id_shop_group=0) == 0
+
+
+def test_dry_run_shows_the_diff_and_writes_nothing(shop, prestashop_db):
+    supply(shop, {1: 50, 2: 50})
+    before = prestashop_db.snapshot("stock_available", "product_lang")
+    result = sync_availability(shop.id, dry_run=True)
+    assert result.dry_run and result.changed > 0 and result.changed_rows
+    assert prestashop_db.snapshot("stock_available", "product_lang") == before
+    assert sync_availability(shop.id).changed == result.changed  # nothing was remembered by the dry run
+
+
+def test_cli_dry_run_prints_the_diff(app, shop):
+    supply(shop, {1: 50})
+    result = app.test_cli_runner().invoke(args=["prestashop", "sync-availability", "--integration", str(shop.id),
+                                                "--dry-run", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    assert "would change" in result.output and "~ stock_available" in result.output
