@@ -9,7 +9,8 @@ import argparse
 import os
 import sys
 
-from rq import Worker
+from rq import SimpleWorker, Worker
+from sqlalchemy.orm import configure_mappers
 
 from app import create_app
 from app.extensions import QUEUE_NAMES, db, redis_connection
@@ -21,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("queues", nargs="*", default=list(QUEUE_NAMES), help=f"queues, from: {' '.join(QUEUE_NAMES)}")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     parser.add_argument("--name", help="worker name (default: RQ's)")
+    parser.add_argument("--fork", action="store_true",
+                        help="run each job in a forked child (isolates memory; costs ~100 ms a job)")
     args = parser.parse_args(argv)
     unknown = [q for q in args.queues if q not in QUEUE_NAMES]
     if unknown:
@@ -28,17 +31,21 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app()
     with app.app_context():
-        # A forked work horse must not share the parent's database connections.
-        os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
+        # Set up the ORM once here, so no job pays for it (a forked child inherits it).
+        configure_mappers()
         queues = [redis_connection.queue(name) for name in args.queues]
-        worker = AppWorker(queues, connection=redis_connection.client, name=args.name)
+        worker_class = ForkingAppWorker if args.fork else AppWorker
+        if args.fork:
+            # A forked child must not share the parent's database connections.
+            os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
+        worker = worker_class(queues, connection=redis_connection.client, name=args.name)
         worker.flask_app = app
         worker.work(burst=args.burst, with_scheduler=True)
     return 0
 
 
-class AppWorker(Worker):
-    """An RQ worker that runs each job in a fresh app context and database session."""
+class AppContextJobs:
+    """Runs each job in a fresh app context, with the database session removed afterwards."""
 
     flask_app = None
 
@@ -48,6 +55,18 @@ class AppWorker(Worker):
                 return super().perform_job(job, queue, *args, **kwargs)
             finally:
                 db.session.remove()
+
+
+class AppWorker(AppContextJobs, SimpleWorker):
+    """The default: jobs run in the worker process, reusing its connections and compiled queries.
+
+    Status pushes are many and short; forking a cold child for each one cost more than the push.
+    Job timeouts still apply (RQ interrupts the job with a signal).
+    """
+
+
+class ForkingAppWorker(AppContextJobs, Worker):
+    """Each job in a forked child, for memory isolation (`--fork`)."""
 
 
 if __name__ == "__main__":

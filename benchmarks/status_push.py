@@ -385,6 +385,23 @@ def where_time_goes(fake, orders: list[tuple[int, str]], committed: dict[str, fl
     return {name: statistics.median(values) for name, values in stages.items() if values}
 
 
+def settle(order_ids: list[int], timeout: float = 15.0) -> None:
+    """Wait until the jobs whose POST arrived have closed their operations (the last commit comes after)."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.sync.outbox import SyncOperation
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()  # see the workers' commits
+        open_count = db.session.scalar(select(func.count()).select_from(SyncOperation).where(
+            SyncOperation.order_id.in_(order_ids), SyncOperation.state.in_(("pending", "processing"))))
+        if not open_count:
+            return
+        time.sleep(0.1)
+
+
 def outbox_summary(order_ids: list[int]) -> tuple[dict[str, int], int]:
     from sqlalchemy import func, select
 
@@ -501,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
                 pool.start(count, connection)
                 throughput(fake, pool, burst, result)
                 committed = steady_latency(fake, pool, steady, args.rate, result)
+                settle([order_id for order_id, _ in burst + steady])
                 result.breakdown = where_time_goes(fake, steady, committed)
                 result.outbox, result.retried = outbox_summary([order_id for order_id, _ in burst + steady])
                 pool.stop_all()

@@ -15,8 +15,6 @@ Fixtures:
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,7 @@ from app.extensions import db
 from app.settings.services import seed_defaults
 from tests.conftest import _config
 from tests.factories import make_user
-from tests.sync.conftest import ROOT, Workers
+from tests.sync.conftest import Workers
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -95,36 +93,12 @@ def live_server(sqlite_template, redis_server, tmp_path) -> Iterator[LiveServer]
             db.engine.dispose()
 
 
-class LoggedWorkers(Workers):
-    """`Workers` whose output goes to files (a pipe nobody reads could fill up and stall a worker)."""
-
-    def __init__(self, app, log_dir: Path) -> None:
-        super().__init__(app)
-        self.log_dir = log_dir
-        self.logs: list[Path] = []
-
-    def start(self, count: int = 1, queues: tuple[str, ...] = ("integrations",)) -> list[subprocess.Popen]:
-        started = []
-        for _ in range(count):
-            log = self.log_dir / f"worker-{len(self.logs) + 1}.log"
-            self.logs.append(log)
-            with log.open("wb") as output:
-                started.append(subprocess.Popen([sys.executable, "worker.py", *queues], cwd=ROOT, env=self.env(),
-                                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True))
-        self.processes += started
-        return started
-
-    def output(self, tail: int = 4000) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-tail:]}" for log in self.logs
-                         if log.exists())
-
-
 @pytest.fixture
-def live_workers(live_server, tmp_path) -> Iterator[LoggedWorkers]:
+def live_workers(live_server, tmp_path) -> Iterator[Workers]:
     """Start real workers with `live_workers.start()`; they share the live server's database and Redis."""
     assert live_server.app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:////"), \
         "workers need the live server's database as an absolute file path"
-    pool = LoggedWorkers(live_server.app, tmp_path)
+    pool = Workers(live_server.app, tmp_path)
     yield pool
     pool.stop_all()
 

@@ -38,9 +38,11 @@ def pg_app(postgres_url, redis_server):
 class Workers:
     """Real worker processes on the integrations queue, started and killed on demand."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, log_folder: Path) -> None:
         self.app = app
+        self.log_folder = log_folder
         self.processes: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
 
     def env(self) -> dict[str, str]:
         config = self.app.config
@@ -50,11 +52,21 @@ class Workers:
                 "KONTOR_SYNC_BACKOFF_INITIAL": "0.5", "KONTOR_PLATFORM_RETRY_SCALE": "0.01"}
 
     def start(self, count: int = 1, queues: tuple[str, ...] = ("integrations",)) -> list[subprocess.Popen]:
-        started = [subprocess.Popen([sys.executable, "worker.py", *queues], cwd=ROOT, env=self.env(),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-                   for _ in range(count)]
+        # Output goes to files: an unread pipe fills up and blocks the worker after ~100 jobs.
+        started = []
+        for _ in range(count):
+            log = self.log_folder / f"worker-{len(self.logs) + 1}.log"
+            self.logs.append(log)
+            with log.open("wb") as output:
+                started.append(subprocess.Popen([sys.executable, "worker.py", *queues], cwd=ROOT, env=self.env(),
+                                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True))
         self.processes += started
         return started
+
+    def output(self, tail: int = 4000) -> str:
+        """The end of each worker's log, for a failure message."""
+        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-tail:]}" for log in self.logs
+                         if log.exists())
 
     def kill(self, process: subprocess.Popen) -> None:
         """Kill a worker and its work horse at once, as a crash or an OOM kill would."""
@@ -73,8 +85,8 @@ class Workers:
 
 
 @pytest.fixture
-def workers(pg_app):
-    pool = Workers(pg_app)
+def workers(pg_app, tmp_path):
+    pool = Workers(pg_app, tmp_path)
     yield pool
     pool.stop_all()
 
