@@ -26,7 +26,7 @@ setup: migrate
 run: setup
 	@echo "Kontor on http://127.0.0.1:5000 (Ctrl-C stops web, worker and scheduler)"
 	@# The embedded Redis is a daemon shared by the three processes; stop it when they stop.
-	trap 'flask kontor stop-redis' EXIT; honcho start -f Procfile -p 5000 web worker scheduler
+	trap 'flask kontor stop-redis' EXIT; honcho start -f Procfile -p 5000 web worker sync scheduler
 
 services:
 	bash tests/ensure_services.sh

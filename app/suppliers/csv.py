@@ -4,12 +4,14 @@ Pure: a binary stream in, `FeedRow`s out; the file is never read whole (it is de
 chunks by `io.TextIOWrapper` and split by the stdlib `csv` reader, both in C), so memory stays
 flat however large the feed.
 
-Undecodable bytes never stop an import. A UTF-8 feed with stray cp1250 bytes (feeds glued
-together from several sources, or whose first 64 KB were plain ASCII) gets those bytes decoded as
-cp1250, which is what they nearly always are; in cp1250 feeds the five undefined bytes become
-U+FFFD. Rows are not flagged for it: the damage is almost always in a name or description nobody
-imports, and `typed_rows` refuses a SKU that contains U+FFFD (a stock or EAN with one is not a
-number anyway), so only the rows that would import wrongly are reported.
+Undecodable bytes never stop an import. In a UTF-8 feed, a line that is not valid UTF-8 is
+decoded as cp1250, which is what such lines nearly always are (feeds glued together from several
+sources, or whose first 64 KB were plain ASCII so the sniffer had nothing to go by); whole lines,
+because cp1250 letters often form valid UTF-8 pairs ("ÓŻ" is 0xD3 0xAF) and byte-by-byte repair
+would mangle them. In cp1250 feeds the five undefined bytes become U+FFFD. Rows are not flagged
+for it: the damage is almost always in a name or description nobody imports, and `typed_rows`
+refuses a SKU that contains U+FFFD (a stock or EAN with one is not a number anyway), so only the
+rows that would import wrongly are reported.
 """
 
 from __future__ import annotations
@@ -38,15 +40,7 @@ _LATIN2_LETTERS = bytes((0xB1, 0xB6, 0xBC, 0xA1, 0xA6, 0xAC))
 _C1_BYTES = bytes(range(0x80, 0xA0))
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-_FALLBACK_ERRORS = "kontor-feed-cp1250-fallback"
-
-
-def _decode_as_cp1250(error: UnicodeDecodeError) -> tuple[str, int]:
-    """Codec error handler: bytes that are not UTF-8 are decoded as cp1250 (U+FFFD if undefined)."""
-    return error.object[error.start:error.end].decode("cp1250", "replace"), error.end
-
-
-codecs.register_error(_FALLBACK_ERRORS, _decode_as_cp1250)
+_LONGEST_LINE = 1024 * 1024  # past this without a line break, a "line" is repaired in pieces
 
 
 @dataclass(frozen=True)
@@ -59,9 +53,8 @@ class CsvDialect:
     bom: bool = False
 
     @property
-    def errors(self) -> str:
-        """The codec error handler reading this feed (see the module docstring)."""
-        return _FALLBACK_ERRORS if codecs.lookup(self.encoding).name.startswith("utf-8") else "replace"
+    def is_utf8(self) -> bool:
+        return codecs.lookup(self.encoding).name in ("utf-8", "utf-8-sig")
 
 
 def sniff_csv(sample: bytes) -> CsvDialect:
@@ -155,6 +148,66 @@ class _Replayed(io.RawIOBase):
         return len(data)
 
 
+class _Utf8Repaired(io.RawIOBase):
+    """The bytes of a UTF-8 feed, with each line that is not valid UTF-8 converted from cp1250.
+
+    Works on whole chunks while they are valid UTF-8 (nearly always: one C-speed check each),
+    and line by line only in a chunk that is not.
+    """
+
+    def __init__(self, source: io.RawIOBase) -> None:
+        self._source = source
+        self._pending = b""           # the start of a line continued in the next chunk
+        self._out = memoryview(b"")   # repaired bytes not yet handed out
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._out:
+            if self._eof:
+                return 0
+            self._out = memoryview(_as_utf8(self._next_lines()))
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _next_lines(self) -> bytes:
+        """The next run of whole lines (or the rest of the stream, or an overlong line's piece)."""
+        while True:
+            data = self._source.read(_READ_CHUNK)
+            if not data:
+                self._eof = True
+                rest, self._pending = self._pending, b""
+                return rest
+            chunk = self._pending + data
+            cut = max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) + 1
+            if not cut and len(chunk) < _LONGEST_LINE:
+                self._pending = chunk
+                continue
+            cut = cut or len(chunk)
+            self._pending = chunk[cut:]
+            return chunk[:cut]
+
+
+def _as_utf8(chunk: bytes) -> bytes:
+    try:
+        chunk.decode("utf-8")
+        return chunk
+    except UnicodeDecodeError:
+        return b"\n".join(_line_as_utf8(line) for line in chunk.split(b"\n"))
+
+
+def _line_as_utf8(line: bytes) -> bytes:
+    try:
+        line.decode("utf-8")
+        return line
+    except UnicodeDecodeError:
+        return line.decode("cp1250", "replace").encode("utf-8")
+
+
 class CsvFeed:
     """An open CSV feed: `.headers`, `.dialect`, and an iterator of `FeedRow`.
 
@@ -168,8 +221,9 @@ class CsvFeed:
 
     def __init__(self, source: _Replayed, dialect: CsvDialect) -> None:
         self.dialect = dialect
-        self._text = io.TextIOWrapper(io.BufferedReader(source, _READ_CHUNK), encoding=dialect.encoding,
-                                      errors=dialect.errors, newline="")
+        raw = _Utf8Repaired(source) if dialect.is_utf8 else source
+        self._text = io.TextIOWrapper(io.BufferedReader(raw, _READ_CHUNK), encoding=dialect.encoding,
+                                      errors="replace", newline="")
         self._text._CHUNK_SIZE = _READ_CHUNK  # fewer, larger decode calls
         self._reader = csv.reader(self._text, delimiter=dialect.delimiter, quotechar=dialect.quotechar,
                                   doublequote=True, strict=False)

@@ -13,7 +13,7 @@ Decisions, so the invalid-rows report and the import agree:
   and is invalid only when there is no SKU to match it by.
 - Stock: integers, "12.0", "12,0", " 12 ", "1 234" are read; a fraction is rounded down (never
   promise more than there is); a negative stock becomes 0 (suppliers use -1 for "none");
-  anything else ("dużo", "10+", empty) makes the row invalid.
+  anything else ("dużo", "10+", empty, more than a 4-byte integer holds) makes the row invalid.
 - Delivery days and purchase price are optional: empty means None, but a value that is present
   and cannot be read makes the row invalid (better a visible report line than a silently wrong
   promise). Delivery days accept "3", "3 dni", "2-3 dni" (the longer bound), "48h" (whole days,
@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Iterable, Iterator
 
 GTIN_LENGTHS = frozenset((8, 12, 13, 14))
+MAX_NUMBER = 2_147_483_647  # the largest stock or delivery days a 4-byte integer column holds
 REPLACEMENT_CHARACTER = "\ufffd"
 
 
@@ -133,6 +134,8 @@ def typed_rows(rows: Iterable[FeedRow], mapping: ColumnMapping) -> Iterator[Supp
                 stock = _stock(raw)
             if stock < 0:
                 stock = 0
+            elif stock > MAX_NUMBER:
+                raise _BadValue(f"stock quantity {_quoted(raw)} is too large")
             days = None
             raw = get(days_col)
             if raw:
@@ -140,8 +143,8 @@ def typed_rows(rows: Iterable[FeedRow], mapping: ColumnMapping) -> Iterator[Supp
                     days = int(raw)
                 except ValueError:
                     days = _days(raw)
-                if days is not None and days < 0:
-                    days = None
+                if days is not None and not 0 <= days <= MAX_NUMBER:
+                    days = _days_out_of_range(raw, days)
             price = None
             raw = get(price_col)
             if raw:
@@ -246,6 +249,13 @@ def _days(raw: str) -> int | None:
     if (match.group("unit") or "").startswith(("h", "godz")):
         days = -(-days // 24)
     return days
+
+
+def _days_out_of_range(raw: str, days: int) -> None:
+    """A negative number of days means "unknown"; an enormous one is a mistake."""
+    if days > MAX_NUMBER:
+        raise _BadValue(f"delivery days {_quoted(raw)} is too large")
+    return None
 
 
 def _price(raw: str) -> Decimal | None:

@@ -178,8 +178,13 @@ class PrestaShopTestDatabase:
             return conn.execute(sa.text(f"SELECT COUNT(*) FROM {self.table(table)} WHERE {where}"), key).scalar()
 
     def snapshot(self, *tables: str) -> dict[str, list[dict]]:
-        """Every row and column of the tables, for before/after comparisons."""
-        return {table: self.rows(table) for table in tables}
+        """Every row and column of the tables (default: all of them), for before/after comparisons."""
+        return {table: self.rows(table) for table in tables or self.tables()}
+
+    def tables(self) -> list[str]:
+        """The PrestaShop tables of this database, without the prefix."""
+        names = sa.inspect(self.engine).get_table_names()
+        return sorted(name[len(self.prefix):] for name in names if name.startswith(self.prefix))
 
     def primary_key(self, table: str) -> list[str]:
         return sa.inspect(self.engine).get_pk_constraint(self.prefix + table)["constrained_columns"]

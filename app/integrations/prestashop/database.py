@@ -31,6 +31,7 @@ SAMPLE_SIZE = 20
 TEXT_MAX_LENGTH = 255
 # stock_available.out_of_stock: 0 deny orders, 1 allow orders, 2 use the shop's default.
 OUT_OF_STOCK_VALUES = (0, 1, 2)
+TABLE_ORDER = {"stock_available": 0, "product_lang": 1}
 REQUIRED_TABLES = ("product", "product_lang", "product_attribute", "stock_available", "shop")
 PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_]{0,32}$")
 
@@ -361,14 +362,18 @@ class PrestaShopDatabase:
         with self._connect() as conn:
             targets = self._stock_targets(conn, shop_ids)
             report.targets = [target.describe() for target in targets]
-            tables = (_stock_sql(self.table("stock_available"), targets), _text_sql(self.table("product_lang")))
+            writers = (_TableWriter(_stock_sql(self.table("stock_available"), targets), dry_run),
+                       _TableWriter(_text_sql(self.table("product_lang"), len(set(shop_ids))), dry_run))
             self._create_temporary_tables(conn, targets, shop_ids)
             try:
                 for chunk in chunks:
-                    _merge(report, self._apply_chunk_with_retries(conn, chunk, tables, dry_run,
-                                                                  _rooms(report, sample_size)))
+                    _merge(report, self._apply_chunk_with_retries(conn, chunk, writers, _rooms(report, sample_size)))
             finally:
                 self._drop_temporary_tables(conn)
+        # Chunks add their samples as they go; list them table by table, in key order, so the
+        # report does not depend on the chunk size.
+        report.changed_rows.sort(key=lambda row: TABLE_ORDER[row.table])
+        report.missing_rows.sort(key=lambda row: TABLE_ORDER[row.table])
         report.duration = time.perf_counter() - started
         return report
 
@@ -439,12 +444,12 @@ class PrestaShopDatabase:
             # drop it, and its temporary tables with it.
             conn.invalidate()
 
-    def _apply_chunk_with_retries(self, conn: Connection, chunk: _Chunk, tables: tuple[_TableSql, _TableSql],
-                                  dry_run: bool, rooms: dict[str, tuple[int, int]]) -> _ChunkResult:
+    def _apply_chunk_with_retries(self, conn: Connection, chunk: _Chunk, writers: tuple[_TableWriter, _TableWriter],
+                                  rooms: dict[str, tuple[int, int]]) -> _ChunkResult:
         attempt = 1
         while True:
             try:
-                result = self._apply_chunk(conn, chunk, tables, dry_run, rooms)
+                result = self._apply_chunk(conn, chunk, writers, rooms)
                 conn.commit()
                 return result
             except sa.exc.DBAPIError as error:
@@ -456,14 +461,15 @@ class PrestaShopDatabase:
                 time.sleep(0.2 * attempt)
                 attempt += 1
 
-    def _apply_chunk(self, conn: Connection, chunk: _Chunk, tables: tuple[_TableSql, _TableSql],
-                     dry_run: bool, rooms: dict[str, tuple[int, int]]) -> _ChunkResult:
+    def _apply_chunk(self, conn: Connection, chunk: _Chunk, writers: tuple[_TableWriter, _TableWriter],
+                     rooms: dict[str, tuple[int, int]]) -> _ChunkResult:
         self._load_chunk(conn, chunk)
-        stock_sql, text_sql = tables
+        stock, texts = writers
         result = _ChunkResult()
-        result.stock = _diff_and_update(conn, stock_sql, dry_run, rooms[stock_sql.name], result)
+        result.stock = stock.apply(conn, len(chunk.stock) * stock.sql.fanout, rooms[stock.sql.name], result)
         if chunk.texts:
-            result.texts = _diff_and_update(conn, text_sql, dry_run, rooms[text_sql.name], result)
+            expected = sum(len(text_set) for text_set in chunk.texts.values()) * texts.sql.fanout
+            result.texts = texts.apply(conn, expected, rooms[texts.sql.name], result)
         return result
 
     def _load_chunk(self, conn: Connection, chunk: _Chunk) -> None:
@@ -534,6 +540,10 @@ class _TableSql:
     before: tuple[tuple[str, str], ...]
     after: tuple[tuple[str, str], ...]
     missing_reason: Callable[[dict[str, int]], str]
+    fanout: int  # target rows per source row: stock targets, or shops for texts
+
+    def found(self) -> str:
+        return f"SELECT COUNT(*) FROM {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on}"
 
     def counts(self) -> str:
         return (f"SELECT COUNT(*), COUNT(x.{self.present}),"
@@ -592,10 +602,11 @@ def _stock_sql(target: str, targets: list[_StockTarget]) -> _TableSql:
               ("id_shop", "g.id_shop"), ("id_shop_group", "g.id_shop_group")),
         before=(("out_of_stock", "x.out_of_stock"),),
         after=(("out_of_stock", "t.out_of_stock"),),
-        missing_reason=reason)
+        missing_reason=reason,
+        fanout=len(targets))
 
 
-def _text_sql(target: str) -> _TableSql:
+def _text_sql(target: str, shop_count: int) -> _TableSql:
     def reason(key: dict[str, int]) -> str:
         return (f"no product_lang row for product {key['id_product']} in shop {key['id_shop']}, "
                 f"language {key['id_lang']}")
@@ -614,25 +625,63 @@ def _text_sql(target: str) -> _TableSql:
         keys=(("id_product", "t.id_product"), ("id_shop", "s.id_shop"), ("id_lang", "v.id_lang")),
         before=(("available_now", "x.available_now"), ("available_later", "x.available_later")),
         after=(("available_now", "v.available_now"), ("available_later", "v.available_later")),
-        missing_reason=reason)
+        missing_reason=reason,
+        fanout=shop_count)
 
 
-def _diff_and_update(conn: Connection, sql: _TableSql, dry_run: bool, room: tuple[int, int],
-                     result: _ChunkResult) -> TableCounts:
-    """Count, sample and (unless dry) update one table for the loaded chunk."""
-    expected, found, differing = (int(value) for value in _run(conn, sql.counts()).one())
-    changes_room, missing_room = room
-    # Samples are read before the UPDATE, so a dry run and a real run report the same rows.
-    if changes_room and differing:
-        result.changed_rows.extend(sql.change(row) for row in _run(conn, sql.changes(changes_room)))
-    if missing_room and expected > found:
-        result.missing_rows.extend(sql.missing_row(row) for row in _run(conn, sql.missing(missing_room)))
-    changed = differing
-    if differing and not dry_run:
-        # The WHERE keeps only rows that differ, so the row count means "changed" whether or not
-        # the connection reports found rows (SQLAlchemy sets CLIENT.FOUND_ROWS) or changed rows.
-        changed = _run(conn, sql.update()).rowcount
-    return TableCounts(changed=changed, unchanged=found - changed, missing=expected - found)
+class _TableWriter:
+    """Diffs and updates one table, chunk after chunk, in the cheaper order of statements.
+
+    A sync is mostly either a first run (nearly every row changes) or a re-run (nearly none do),
+    and the previous chunk predicts the next. Expecting few changes, it counts first and skips
+    the UPDATE when nothing differs (one pass over the rows). Expecting many, it updates first
+    and needs no count at all when every expected row changed (again one pass).
+    """
+
+    def __init__(self, sql: _TableSql, dry_run: bool) -> None:
+        self.sql = sql
+        self.dry_run = dry_run
+        self.expect_changes = False
+
+    def apply(self, conn: Connection, expected: int, room: tuple[int, int], result: _ChunkResult) -> TableCounts:
+        """Count, sample and (unless dry) update the rows of the loaded chunk."""
+        if self.expect_changes and not self.dry_run:
+            counts = self._update_first(conn, expected, room, result)
+        else:
+            counts = self._count_first(conn, room, result)
+        self.expect_changes = counts.changed * 2 > counts.changed + counts.unchanged
+        return counts
+
+    def _count_first(self, conn: Connection, room: tuple[int, int], result: _ChunkResult) -> TableCounts:
+        expected, found, differing = (int(value) for value in _run(conn, self.sql.counts()).one())
+        self._sample_changes(conn, room[0] if differing else 0, result)
+        self._sample_missing(conn, room[1] if found < expected else 0, result)
+        changed = differing
+        if differing and not self.dry_run:
+            changed = self._update(conn)
+        return TableCounts(changed=changed, unchanged=found - changed, missing=expected - found)
+
+    def _update_first(self, conn: Connection, expected: int, room: tuple[int, int],
+                      result: _ChunkResult) -> TableCounts:
+        self._sample_changes(conn, room[0], result)
+        changed = self._update(conn)
+        found = expected if changed == expected else int(_run(conn, self.sql.found()).scalar())
+        self._sample_missing(conn, room[1] if found < expected else 0, result)
+        return TableCounts(changed=changed, unchanged=found - changed, missing=expected - found)
+
+    def _update(self, conn: Connection) -> int:
+        # The WHERE keeps only rows that differ, so the row count means "changed" whether the
+        # connection reports found rows (SQLAlchemy sets CLIENT.FOUND_ROWS) or changed rows.
+        return _run(conn, self.sql.update()).rowcount
+
+    def _sample_changes(self, conn: Connection, room: int, result: _ChunkResult) -> None:
+        # Read before the UPDATE, so a dry run and a real run report the same rows.
+        if room:
+            result.changed_rows.extend(self.sql.change(row) for row in _run(conn, self.sql.changes(room)))
+
+    def _sample_missing(self, conn: Connection, room: int, result: _ChunkResult) -> None:
+        if room:
+            result.missing_rows.extend(self.sql.missing_row(row) for row in _run(conn, self.sql.missing(room)))
 
 
 # -- validating and chunking ----------------------------------------------------------------------
@@ -703,7 +752,7 @@ def _check_texts(texts: TextSet, id_product: int) -> None:
 def _rooms(report: AvailabilityReport, sample_size: int) -> dict[str, tuple[int, int]]:
     """How many more changed / missing sample rows the report takes, per table."""
     rooms = {}
-    for table in ("stock_available", "product_lang"):
+    for table in TABLE_ORDER:
         changes = sum(1 for row in report.changed_rows if row.table == table)
         missing = sum(1 for row in report.missing_rows if row.table == table)
         rooms[table] = (max(0, sample_size - changes), max(0, sample_size - missing))
