@@ -89,8 +89,9 @@ def _sniff_delimiter(text: str) -> str:
     Each candidate is tried with the csv reader itself, so quoted parts (decimal commas,
     semicolons in names, newlines) are ignored as they will be when reading.
     """
-    if text and text[-1] not in "\r\n":
-        text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1]  # drop the cut-off last line
+    last_break = max(text.rfind("\n"), text.rfind("\r"))
+    if 0 < last_break < len(text) - 1:
+        text = text[: last_break + 1]  # the last line may be cut off by the sample's end: drop it
     best, best_score = ",", (0.0, 0)
     for delimiter in DELIMITERS:
         try:

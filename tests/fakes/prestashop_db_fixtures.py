@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests.fakes.prestashop_db import (
-    MARIADB_ADMIN_URL,
     MariaDBUnavailable,
     PrestaShopTestDatabase,
     admin_engine,
@@ -25,8 +24,8 @@ def mariadb_admin() -> Iterator[Engine]:
     try:
         engine = admin_engine()
     except MariaDBUnavailable as error:
-        pytest.fail(f"{error}. The PrestaShop database tests need MariaDB at {MARIADB_ADMIN_URL} "
-                    f"(KONTOR_TEST_MARIADB_URL). {START_HINT}", pytrace=False)
+        pytest.fail(f"{error}. The PrestaShop database tests need it (set KONTOR_TEST_MARIADB_URL to use "
+                    f"another server). {START_HINT}", pytrace=False)
     yield engine
     engine.dispose()
 
