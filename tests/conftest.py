@@ -96,18 +96,23 @@ def database_url(request, tmp_path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-@pytest.fixture
-def app(database_url, redis_server):
-    """An app on a clean, migrated database with the default statuses and numbering."""
+def app_on(database_url: str, redis_url: str):
+    """Yield an app on a clean, migrated database with the default statuses and numbering."""
     app = create_app(_config(database_url))
     if database_url.startswith("postgresql"):
         _truncate_all(app)
-    redis.Redis.from_url(redis_server).flushdb()
+    redis.Redis.from_url(redis_url).flushdb()
     with app.app_context():
         seed_defaults()
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(database_url, redis_server):
+    """An app on a clean, migrated database (SQLite, then PostgreSQL)."""
+    yield from app_on(database_url, redis_server)
 
 
 @pytest.fixture

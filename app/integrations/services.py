@@ -8,6 +8,7 @@ from typing import Any, Callable, TypeVar
 
 from sqlalchemy import func, select
 
+from app.core import ordering
 from app.core.crypto import mask
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
@@ -396,15 +397,10 @@ def delete_mapping(integration_id: int, mapping_id: int) -> None:
 
 def move_mapping(integration_id: int, mapping_id: int, direction: str) -> None:
     """Move a mapping row up or down (up = tried earlier when pushing)."""
-    rows = list(get_integration(integration_id).mappings)
-    index = next((i for i, row in enumerate(rows) if row.id == mapping_id), None)
-    if index is None:
+    moved = ordering.move(get_integration(integration_id).mappings, mapping_id, direction)
+    if moved is None:
         raise NotFound("No such mapping.")
-    other = index - 1 if direction == "up" else index + 1
-    if 0 <= other < len(rows):
-        rows[index], rows[other] = rows[other], rows[index]
-        for position, row in enumerate(rows, start=1):
-            row.position = position * 10
+    if moved:
         db.session.commit()
 
 

@@ -9,7 +9,7 @@ from markupsafe import Markup
 from app.core import cache
 from app.core.auth import has_role, require_role
 from app.core.errors import Conflict, KontorError, NotFound, TransitionRefused, ValidationFailed
-from app.core.htmx import render_fragment, render_page_or_fragment, trigger
+from app.core.htmx import render_fragment, trigger
 from app.extensions import htmx
 from app.orders import services, workflow
 from app.orders.forms import VAT_CHOICES, BulkStatusForm, NoteForm, OrderForm, StatusChangeForm

@@ -11,7 +11,7 @@ import redis
 from flask import g, has_request_context
 from sqlalchemy import case, func, select, update
 
-from app.core import cache
+from app.core import cache, ordering
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
@@ -119,15 +119,10 @@ def update_status(status_id: int, name: str, colour: str, group: str, is_final: 
 
 def move_status(status_id: int, direction: str) -> None:
     """Move a status one place up or down in the list."""
-    rows = status_rows()
-    index = next((i for i, row in enumerate(rows) if row.id == status_id), None)
-    if index is None:
+    moved = ordering.move(status_rows(), status_id, direction)
+    if moved is None:
         raise NotFound("No such status.")
-    other = index - 1 if direction == "up" else index + 1
-    if 0 <= other < len(rows):
-        rows[index], rows[other] = rows[other], rows[index]
-        for position, row in enumerate(rows, start=1):
-            row.position = position * 10
+    if moved:
         db.session.commit()
         _forget_cached_statuses()
 

@@ -1,12 +1,10 @@
 """Background work with a real Redis and a real `worker.py` process."""
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from rq_scheduler import Scheduler
 
 from app.extensions import db, redis_connection

@@ -79,7 +79,7 @@ def test_operators_cannot_change_settings(client, app, login):
 
 
 def test_numbering_change_applies_to_the_next_order(client, app, login):
-    csrf = login(make_user("admin"))
+    login(make_user("admin"))
     page = client.get("/settings/numbering").get_data(as_text=True)
     assert re.search(r'id="number-preview">ZK/\d{4}/00001<', page)
     response = client.post("/settings/numbering", data={"csrf_token": csrf_from(page), "prefix": "WEB-{YY}{MM}-",

@@ -11,13 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 
-from app import create_app
 from app.extensions import db
 from app.jobs import tasks
-from app.settings.services import seed_defaults
-from tests.conftest import _config, _truncate_all
+from tests.conftest import app_on
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,14 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def pg_app(postgres_url, redis_server):
     """An app on a clean PostgreSQL database: worker processes and the test share it."""
-    app = create_app(_config(postgres_url))
-    _truncate_all(app)
-    redis.Redis.from_url(redis_server).flushdb()
-    with app.app_context():
-        seed_defaults()
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+    yield from app_on(postgres_url, redis_server)
 
 
 class Workers:

@@ -10,7 +10,6 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-import pytest
 import redis
 from sqlalchemy import func, select
 
