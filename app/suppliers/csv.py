@@ -210,7 +210,7 @@ def _line_as_utf8(line: bytes) -> bytes:
 
 
 class CsvFeed:
-    """An open CSV feed: `.headers`, `.dialect`, and an iterator of `FeedRow`.
+    """An open CSV feed: `.headers`, `.dialect`, `.header_line`, and an iterator of `FeedRow`.
 
     Rows come in file order; `line` is the physical line where the record starts, right even
     after quoted fields with newlines. Blank lines are skipped. A record with the wrong number
@@ -278,7 +278,10 @@ class CsvFeed:
                 return
             except csv.Error as error:
                 # The reader starts afresh on the next line, so one bad record costs one row.
-                yield FeedRow(start, {}, f"the record cannot be read: {error}")
+                problem = f"the record cannot be read: {error}"
+                if reader.line_num > start:
+                    problem += f" (it runs from line {start} to line {reader.line_num}: an unclosed quote?)"
+                yield FeedRow(start, {}, problem)
                 start = reader.line_num + 1
 
     def _odd_row(self, start: int, fields: list[str]) -> FeedRow | None:

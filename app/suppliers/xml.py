@@ -40,18 +40,21 @@ def read_xml(stream: BinaryIO, item: str, fields: dict[str, str] | None = None) 
 
     With `fields` ({header: path}) each row has exactly those headers ("" for a path the item
     lacks); without, each row has every leaf element and attribute of the item, keyed by its
-    path. `line` is the line of the item's start tag. Raises FeedError when the document is
-    refused (entities) or turns out malformed, possibly after some rows were yielded.
+    path. `line` is the line of the item's start tag. Raises FeedError at once for an `item`
+    that is not an element path, and while reading when the document is refused (entities)
+    or turns out malformed, possibly after some rows were yielded.
     """
     segments = _path(item)
     if not segments or any(part.startswith("@") for part in segments):
-        raise ValueError(f"not an element path: {item!r}")
+        # A setting the seller chose, so FeedError: shown in words rather than crashing the page.
+        raise FeedError(f"“{item}” is not an element path: give the repeating element's name, "
+                        f"e.g. product or products/product.")
     targets: dict[str, list[str]] | None = None
     if fields is not None:
         targets = {}
         for header, path in fields.items():
             targets.setdefault("/".join(_path(path)), []).append(header)
-    collector = _ItemCollector(tuple(segments), item.startswith("/"), targets)
+    collector = _ItemCollector(tuple(segments), item.strip().startswith("/"), targets)
     parser = DefusedXMLParser(target=collector, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     collector.locator = parser.parser  # the expat parser: its line is the one being reported
     return _parse(stream, parser, collector)
@@ -77,7 +80,7 @@ def _parse(stream: BinaryIO, parser: DefusedXMLParser, collector: _ItemCollector
     except DefusedXmlException as error:
         raise FeedError(_refusal(error)) from error
     except ParseError as error:
-        line, column = error.position
+        line, column = getattr(error, "position", ("?", "?"))
         raise FeedError(f"The XML feed is malformed at line {line}, column {column}: "
                         f"{str(error).split(':')[0]}.") from error
 
