@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,14 @@ def _worker_suffix() -> str:
     return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
+# Uploaded feeds and other instance files of the tests go here, never into the checkout.
+TEST_INSTANCE = tempfile.mkdtemp(prefix="kontor-test-instance-")
+
+
 def _config(database_url: str, **extra) -> dict:
     config = {key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()}
-    config.update({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": REDIS_URL, **extra})
+    config.update({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": REDIS_URL, "INSTANCE_PATH": TEST_INSTANCE,
+                   **extra})
     return config
 
 

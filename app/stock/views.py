@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from app.core.auth import require_role, role_required
 from app.core.errors import ValidationFailed
@@ -34,6 +36,30 @@ def _texts(raw: str) -> dict[str, dict[str, str]]:
                                    "unavailable.", field="texts")
         texts[parts[0]] = {"available_now": parts[1], "available_later": parts[2], "unavailable": parts[3]}
     return texts
+
+
+def _checked_dsn(raw: str) -> str:
+    # The message never repeats the DSN: it holds the database password.
+    dsn = raw.strip()
+    try:
+        url = make_url(dsn)
+    except ArgumentError:
+        url = None
+    if url is None or not url.drivername.startswith("mysql") or not url.host or not url.database:
+        raise ValidationFailed("The DSN must look like mysql://user:password@host:3306/database.", field="dsn")
+    return dsn
+
+
+def redacted(message: str, integration) -> str:
+    """An error message with the shop database's password blanked out."""
+    dsn = integration.credentials.get("db_dsn") if integration.credentials_encrypted else None
+    try:
+        password = make_url(dsn).password if dsn else None
+    except ArgumentError:
+        password = None
+    for secret in filter(None, (dsn, password)):
+        message = message.replace(secret, "•••")
+    return message
 
 
 def _form_data(integration) -> dict:
@@ -72,7 +98,7 @@ def settings(integration_id: int):
                     raise ValidationFailed(f"Add the texts for language {', '.join(missing)}.", field="texts")
                 integration.settings = {**integration.settings, "database": database, "availability": availability}
                 if form.dsn.data:
-                    integration.credentials = {**integration.credentials, "db_dsn": form.dsn.data.strip()}
+                    integration.credentials = {**integration.credentials, "db_dsn": _checked_dsn(form.dsn.data)}
                 db.session.commit()
                 flash("Availability settings saved.", "success")
                 return redirect(url_for("stock.settings", integration_id=integration_id))
@@ -94,10 +120,11 @@ def run(integration_id: int):
                                             limit=request.form.get("limit", type=int))
         error = None
     except (PlatformError, ValidationFailed) as failure:
-        result, error = None, failure.message
+        result, error = None, redacted(failure.message, get_integration(integration_id))
     except Exception as failure:  # a database that cannot be reached, a wrong DSN: say so on the page
         db.session.rollback()
-        result, error = None, f"{failure.__class__.__name__}: {str(failure).splitlines()[0][:300]}"
+        error = f"{failure.__class__.__name__}: {str(failure).splitlines()[0][:300]}"
+        result, error = None, redacted(error, get_integration(integration_id))
     if not htmx:
         flash(error or f"{result.changed} changed, {result.unchanged + result.skipped_unchanged} unchanged, "
                        f"{result.missing} missing.", "error" if error else "success")

@@ -3,8 +3,11 @@
 Fixtures:
 - `live_server`: the app on a fresh SQLite copy of the migrated template, default statuses
   and numbering seeded, an admin, an operator and a viewer, served by werkzeug on
-  127.0.0.1:<free port> in a background thread, on the test Redis (emptied first).
-  `live_server.app` gives an app context for seeding and for reading the database back.
+  127.0.0.1:<free port> in a background thread, on `live_redis` (emptied first), with its own
+  instance folder (uploaded feeds). `live_server.app` gives an app context for seeding and for
+  reading the database back.
+- `live_redis`: a Redis database this test process has to itself (see `_claim_redis_database`),
+  so another test run on the same machine neither empties our queues nor takes our jobs.
 - `live_workers`: real `worker.py` processes on the live server's SQLite file and Redis (see
   tests/sync/conftest.py `Workers`); their logs are kept and shown when a test fails.
 - `browser`: one Chromium for the session (fails, never skips, when Chromium is missing).
@@ -14,7 +17,9 @@ Fixtures:
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,14 +68,91 @@ def _account(user) -> Account:
     return Account(id=user.id, email=user.email, name=user.name, role=user.role)
 
 
+# Redis databases a browser test process may claim (the rest of the suite uses the test URL's own,
+# 15 by default). Workers of another run listening on the same queue names would otherwise take our
+# jobs and run them against their own database, and its set-up would empty our queues.
+CLAIMABLE_REDIS_DATABASES = range(14, 7, -1)
+CLAIM_KEY = "kontor-test:claimed-by"
+CLAIM_SECONDS = 6 * 3600
+
+
+def _claim_value() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claim_is_stale(value: bytes | None) -> bool:
+    """A claim left by a process of this machine that is gone (killed before it let go)."""
+    if value is None:
+        return True
+    host, _, pid = value.decode(errors="replace").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _claim_redis_database(base_url: str) -> str | None:
+    """The URL of a Redis database no other live test process holds, now claimed by this one."""
+    root = base_url.rsplit("/", 1)[0]
+    for number in CLAIMABLE_REDIS_DATABASES:
+        client = redis.Redis.from_url(f"{root}/{number}")
+        try:
+            if client.set(CLAIM_KEY, _claim_value(), nx=True, ex=CLAIM_SECONDS):
+                return f"{root}/{number}"
+            with client.pipeline() as pipe:  # take over a dead process's claim, unless another one just did
+                try:
+                    pipe.watch(CLAIM_KEY)
+                    if _claim_is_stale(pipe.get(CLAIM_KEY)):
+                        pipe.multi()
+                        pipe.set(CLAIM_KEY, _claim_value(), ex=CLAIM_SECONDS)
+                        pipe.execute()
+                        return f"{root}/{number}"
+                except redis.WatchError:
+                    continue
+        except redis.ResponseError:  # a server with fewer databases
+            return None
+        finally:
+            client.close()
+    return None
+
+
+@pytest.fixture(scope="session")
+def live_redis(redis_server) -> Iterator[str]:
+    """A Redis database of this test process's own (the test Redis itself if none is free)."""
+    url = _claim_redis_database(redis_server)
+    if url is None:
+        yield redis_server
+        return
+    yield url
+    client = redis.Redis.from_url(url)
+    if client.get(CLAIM_KEY) == _claim_value().encode():
+        client.flushdb()
+    client.close()
+
+
+def _empty_redis(url: str) -> None:
+    """Drop every key but our claim (never the claim: another process could take the database meanwhile)."""
+    client = redis.Redis.from_url(url)
+    keys = [key for key in client.scan_iter(count=1000) if key != CLAIM_KEY.encode()]
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start:start + 1000])
+    client.close()
+
+
 @pytest.fixture
-def live_server(sqlite_template, redis_server, tmp_path) -> Iterator[LiveServer]:
-    """Kontor served on 127.0.0.1 with a free port, on its own SQLite database and the test Redis."""
+def live_server(sqlite_template, live_redis, tmp_path) -> Iterator[LiveServer]:
+    """Kontor served on 127.0.0.1 with a free port, on its own SQLite database and Redis database."""
     path = tmp_path / "kontor.db"
     shutil.copy(sqlite_template, path)
     # Jobs left by earlier tests carry the same stable ids (sync-op-1-g1 ...) and would block ours.
-    redis.Redis.from_url(redis_server).flushdb()
-    app = create_app(_config(f"sqlite:///{path}"))
+    _empty_redis(live_redis)
+    # Uploaded feeds are kept under the instance folder: a test's own, not the checkout's.
+    app = create_app(_config(f"sqlite:///{path}", REDIS_URL=live_redis, INSTANCE_PATH=str(tmp_path / "instance")))
     with app.app_context():
         seed_defaults()
         operator = _account(make_user("operator", name="Olga Operator"))
