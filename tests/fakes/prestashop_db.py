@@ -111,7 +111,8 @@ def schema_statements(prefix: str = "ps_", collation: str = "") -> list[str]:
     return [statement.strip() for statement in re.split(r";\s*(?:\n|$)", text) if statement.strip()]
 
 
-# Not in the schema subset: shop_group holds share_stock in real shops (Doctrine's ShopGroup entity).
+# Not in the schema subset, so written here (not copied) with the columns of PrestaShop's ShopGroup
+# entity; real shops have it, and its share_stock says whether a group's shops share stock.
 SHOP_GROUP_DDL = """CREATE TABLE `{prefix}shop_group` (
   `id_shop_group` INT AUTO_INCREMENT NOT NULL,
   `name` VARCHAR(64) NOT NULL,
@@ -133,6 +134,7 @@ class PrestaShopTestDatabase:
     prefix: str
     admin: Engine
     engine: Engine = field(init=False)
+    _known_tables: set[str] = field(init=False, default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         self.engine = sa.create_engine(self.admin.url.set(database=self.name, query={"charset": "utf8mb4"}))
@@ -195,7 +197,12 @@ class PrestaShopTestDatabase:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{self.name}`")
 
     def _tables(self, sql: str) -> str:
-        return re.sub(r"\{(\w+)\}", lambda match: self.table(match.group(1)), sql)
+        # Only table names: a text such as '{delivery_days}' in the SQL stays as it is.
+        names = set(re.findall(r"\{(\w+)\}", sql))
+        if not names <= self._known_tables:
+            self._known_tables = set(self.tables())
+        return re.sub(r"\{(\w+)\}", lambda match: self.table(match.group(1))
+                      if match.group(1) in self._known_tables else match.group(0), sql)
 
 
 def create_database(admin: Engine, prefix: str = "ps_", *, collation: str = "",

@@ -63,12 +63,16 @@ class ShopItem:
 
 
 class Shop(NamedTuple):
+    """A shop of a multistore PrestaShop and the group it belongs to."""
+
     id_shop: int
     id_shop_group: int
     name: str
 
 
 class Language(NamedTuple):
+    """A language of the shop (product_lang rows exist per language)."""
+
     id_lang: int
     iso_code: str
     name: str
@@ -128,11 +132,15 @@ class AvailabilityReport:
     """The outcome of write_availability; a dry run reports the same diff without writing."""
 
     dry_run: bool
-    products: int = 0
+    products: int = 0  # writes given: products and combinations
     stock: TableCounts = field(default_factory=TableCounts)
     texts: TableCounts = field(default_factory=TableCounts)
     changed_rows: list[RowChange] = field(default_factory=list)
     missing_rows: list[MissingRow] = field(default_factory=list)
+    # Every write (id_product, id_product_attribute) that lacks at least one row in the shop: all
+    # of them, not a sample. A missing product_lang row counts against the write that carried
+    # the product's texts.
+    missing_keys: set[tuple[int, int]] = field(default_factory=set)
     targets: list[str] = field(default_factory=list)
     chunks: int = 0
     duration: float = 0.0
@@ -188,6 +196,7 @@ class _Chunk:
 
     stock: list[tuple[int, int, int]]
     texts: dict[int, TextSet]
+    text_owners: dict[int, int]  # id_product -> the id_product_attribute of the write carrying its texts
 
 
 @dataclass
@@ -196,6 +205,7 @@ class _ChunkResult:
     texts: TableCounts = field(default_factory=TableCounts)
     changed_rows: list[RowChange] = field(default_factory=list)
     missing_rows: list[MissingRow] = field(default_factory=list)
+    missing_keys: set[tuple[int, int]] = field(default_factory=set)
 
 
 def normalise_dsn(dsn: str) -> sa.URL:
@@ -203,7 +213,8 @@ def normalise_dsn(dsn: str) -> sa.URL:
     try:
         url = sa.make_url(dsn.strip())
     except sa.exc.ArgumentError as error:
-        raise ValueError(f"Not a database address: {dsn!r}. Expected mysql://user:password@host:3306/database.") from error
+        raise ValueError(f"Not a database address: {dsn!r}. "
+                         "Expected mysql://user:password@host:3306/database.") from error
     if url.get_backend_name() not in ("mysql", "mariadb"):
         raise ValueError(f"Not a MySQL/MariaDB address: {url.get_backend_name()}://… "
                          "Expected mysql://user:password@host:3306/database.")
@@ -219,13 +230,12 @@ def normalise_dsn(dsn: str) -> sa.URL:
 class PrestaShopDatabase:
     """One PrestaShop database, reached directly over MySQL."""
 
-    def __init__(self, dsn: str, prefix: str = DEFAULT_PREFIX, *, connect_timeout: int = 10,
-                 engine: Engine | None = None) -> None:
+    def __init__(self, dsn: str, prefix: str = DEFAULT_PREFIX, *, connect_timeout: int = 10) -> None:
         if not PREFIX_PATTERN.match(prefix):
             raise ValueError(f"Table prefix {prefix!r} may hold only letters, digits and underscores.")
         self.prefix = prefix
         self.url = normalise_dsn(dsn)
-        self.engine = engine or sa.create_engine(
+        self.engine: Engine = sa.create_engine(
             self.url, pool_pre_ping=True, pool_recycle=1800, connect_args={"connect_timeout": connect_timeout})
 
     def close(self) -> None:
@@ -362,6 +372,7 @@ class PrestaShopDatabase:
         with self._connect() as conn:
             targets = self._stock_targets(conn, shop_ids)
             report.targets = [target.describe() for target in targets]
+            conn.commit()  # temporary tables are created outside any transaction (GTID-safe)
             writers = (_TableWriter(_stock_sql(self.table("stock_available"), targets), dry_run),
                        _TableWriter(_text_sql(self.table("product_lang"), len(set(shop_ids))), dry_run))
             self._create_temporary_tables(conn, targets, shop_ids)
@@ -379,21 +390,23 @@ class PrestaShopDatabase:
 
     def _stock_targets(self, conn: Connection, shop_ids: Sequence[int]) -> list[_StockTarget]:
         """Which stock_available row serves each configured shop, one target per shared group."""
-        rows = conn.execute(sa.text(
-            f"SELECT id_shop, id_shop_group FROM {self.table('shop')} WHERE id_shop IN :ids"
-        ).bindparams(sa.bindparam("ids", expanding=True)), {"ids": [int(s) for s in shop_ids]}).all()
-        group_of = {int(shop): int(group) for shop, group in rows}
-        unknown = [s for s in shop_ids if int(s) not in group_of]
+        group_of = {int(shop): int(group) for shop, group in conn.execute(sa.text(
+            f"SELECT id_shop, id_shop_group FROM {self.table('shop')} ORDER BY id_shop"))}
+        unknown = [shop for shop in shop_ids if int(shop) not in group_of]
         if unknown:
             raise PrestaShopDatabaseError(
                 f"Shop {', '.join(map(str, unknown))} does not exist in {self.table('shop')}.")
-        sharing = self._groups_sharing_stock(conn, set(group_of.values()))
-        targets: dict[tuple[int, int], list[int]] = {}
-        for shop in dict.fromkeys(int(s) for s in shop_ids):
+        configured = list(dict.fromkeys(int(shop) for shop in shop_ids))
+        sharing = self._groups_sharing_stock(conn, {group_of[shop] for shop in configured})
+        targets: dict[tuple[int, int], tuple[int, ...]] = {}
+        for shop in configured:
             group = group_of[shop]
-            key = (0, group) if group in sharing else (shop, 0)
-            targets.setdefault(key, []).append(shop)
-        return [_StockTarget(key[0], key[1], tuple(shops)) for key, shops in targets.items()]
+            if group in sharing:
+                # Every shop of the group sells from this row, configured or not: say so.
+                targets[(0, group)] = tuple(s for s, g in group_of.items() if g == group)
+            else:
+                targets[(shop, 0)] = (shop,)
+        return [_StockTarget(id_shop, id_shop_group, shops) for (id_shop, id_shop_group), shops in targets.items()]
 
     def _groups_sharing_stock(self, conn: Connection, groups: set[int]) -> set[int]:
         if self.prefix + "shop_group" in self._tables_present(conn):
@@ -466,10 +479,12 @@ class PrestaShopDatabase:
         self._load_chunk(conn, chunk)
         stock, texts = writers
         result = _ChunkResult()
-        result.stock = stock.apply(conn, len(chunk.stock) * stock.sql.fanout, rooms[stock.sql.name], result)
+        result.stock = stock.apply(conn, len(chunk.stock) * stock.sql.fanout, rooms[stock.sql.name], result,
+                                   lambda key: (key["id_product"], key["id_product_attribute"]))
         if chunk.texts:
             expected = sum(len(text_set) for text_set in chunk.texts.values()) * texts.sql.fanout
-            result.texts = texts.apply(conn, expected, rooms[texts.sql.name], result)
+            result.texts = texts.apply(conn, expected, rooms[texts.sql.name], result,
+                                       lambda key: (key["id_product"], chunk.text_owners[key["id_product"]]))
         return result
 
     def _load_chunk(self, conn: Connection, chunk: _Chunk) -> None:
@@ -555,10 +570,10 @@ class _TableSql:
         return (f"SELECT {columns} FROM {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on}"
                 f" WHERE {self.differs} ORDER BY {self._order()} LIMIT {int(limit)}")
 
-    def missing(self, limit: int) -> str:
+    def missing(self) -> str:
         columns = ", ".join(expression for _, expression in self.keys)
         return (f"SELECT {columns} FROM {self.sources} LEFT JOIN {self.target} x ON {self.on}"
-                f" WHERE x.{self.present} IS NULL ORDER BY {self._order()} LIMIT {int(limit)}")
+                f" WHERE x.{self.present} IS NULL ORDER BY {self._order()}")
 
     def update(self) -> str:
         return (f"UPDATE {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on}"
@@ -573,8 +588,10 @@ class _TableSql:
             before={name: _plain(value) for (name, _), value in zip(self.before, values[key_count:])},
             after={name: _plain(value) for (name, _), value in zip(self.after, values[key_count + before_count:])})
 
-    def missing_row(self, row: Sequence) -> MissingRow:
-        key = {name: int(value) for (name, _), value in zip(self.keys, row)}
+    def key(self, row: Sequence) -> dict[str, int]:
+        return {name: int(value) for (name, _), value in zip(self.keys, row)}
+
+    def missing_row(self, key: dict[str, int]) -> MissingRow:
         return MissingRow(table=self.name, key=key, reason=self.missing_reason(key))
 
     def _order(self) -> str:
@@ -643,30 +660,33 @@ class _TableWriter:
         self.dry_run = dry_run
         self.expect_changes = False
 
-    def apply(self, conn: Connection, expected: int, room: tuple[int, int], result: _ChunkResult) -> TableCounts:
-        """Count, sample and (unless dry) update the rows of the loaded chunk."""
+    def apply(self, conn: Connection, expected: int, room: tuple[int, int], result: _ChunkResult,
+              write_key: Callable[[dict[str, int]], tuple[int, int]]) -> TableCounts:
+        """Count, sample and (unless dry) update the rows of the loaded chunk.
+
+        `write_key` names the write a missing row belongs to, for the report's missing_keys.
+        """
         if self.expect_changes and not self.dry_run:
-            counts = self._update_first(conn, expected, room, result)
+            counts = self._update_first(conn, expected, room[0], result)
         else:
-            counts = self._count_first(conn, room, result)
+            counts = self._count_first(conn, room[0], result)
+        if counts.missing:
+            self._collect_missing(conn, room[1], result, write_key)
         self.expect_changes = counts.changed * 2 > counts.changed + counts.unchanged
         return counts
 
-    def _count_first(self, conn: Connection, room: tuple[int, int], result: _ChunkResult) -> TableCounts:
+    def _count_first(self, conn: Connection, room: int, result: _ChunkResult) -> TableCounts:
         expected, found, differing = (int(value) for value in _run(conn, self.sql.counts()).one())
-        self._sample_changes(conn, room[0] if differing else 0, result)
-        self._sample_missing(conn, room[1] if found < expected else 0, result)
+        self._sample_changes(conn, room if differing else 0, result)
         changed = differing
         if differing and not self.dry_run:
             changed = self._update(conn)
         return TableCounts(changed=changed, unchanged=found - changed, missing=expected - found)
 
-    def _update_first(self, conn: Connection, expected: int, room: tuple[int, int],
-                      result: _ChunkResult) -> TableCounts:
-        self._sample_changes(conn, room[0], result)
+    def _update_first(self, conn: Connection, expected: int, room: int, result: _ChunkResult) -> TableCounts:
+        self._sample_changes(conn, room, result)
         changed = self._update(conn)
         found = expected if changed == expected else int(_run(conn, self.sql.found()).scalar())
-        self._sample_missing(conn, room[1] if found < expected else 0, result)
         return TableCounts(changed=changed, unchanged=found - changed, missing=expected - found)
 
     def _update(self, conn: Connection) -> int:
@@ -679,9 +699,12 @@ class _TableWriter:
         if room:
             result.changed_rows.extend(self.sql.change(row) for row in _run(conn, self.sql.changes(room)))
 
-    def _sample_missing(self, conn: Connection, room: int, result: _ChunkResult) -> None:
-        if room:
-            result.missing_rows.extend(self.sql.missing_row(row) for row in _run(conn, self.sql.missing(room)))
+    def _collect_missing(self, conn: Connection, room: int, result: _ChunkResult,
+                         write_key: Callable[[dict[str, int]], tuple[int, int]]) -> None:
+        # All of them (rows a shop lacks are few), so the caller knows every write that did not land.
+        keys = [self.sql.key(row) for row in _run(conn, self.sql.missing())]
+        result.missing_keys.update(write_key(key) for key in keys)
+        result.missing_rows.extend(self.sql.missing_row(key) for key in keys[:room])
 
 
 # -- validating and chunking ----------------------------------------------------------------------
@@ -689,51 +712,62 @@ class _TableWriter:
 
 def _chunks(writes: Sequence[AvailabilityWrite], language_ids: Sequence[int], chunk_size: int) -> Iterator[_Chunk]:
     """Validated writes in id order, about chunk_size rows each, never splitting a product."""
-    stock, texts = _validated(writes, language_ids)
-    chunk = _Chunk([], {})
+    stock, texts, owners = _validated(writes, language_ids)
+    chunk = _Chunk([], {}, {})
     for row in stock:
         id_product = row[0]
         if len(chunk.stock) >= chunk_size and id_product != chunk.stock[-1][0]:
             yield chunk
-            chunk = _Chunk([], {})
+            chunk = _Chunk([], {}, {})
         chunk.stock.append(row)
         if id_product in texts:
             chunk.texts[id_product] = texts[id_product]
+            chunk.text_owners[id_product] = owners[id_product]
     if chunk.stock:
         yield chunk
 
 
 def _validated(writes: Sequence[AvailabilityWrite], language_ids: Sequence[int]
-               ) -> tuple[list[tuple[int, int, int]], dict[int, TextSet]]:
-    """(id_product, id_product_attribute, out_of_stock) sorted, and each product's texts.
+               ) -> tuple[list[tuple[int, int, int]], dict[int, TextSet], dict[int, int]]:
+    """(id_product, id_product_attribute, out_of_stock) sorted, each product's texts, and which
+    combination's write carried them.
 
     Tight on purpose: it runs once per write, 100,000 times in a big sync.
     """
     languages = sorted({int(language) for language in language_ids})
-    stock: dict[tuple[int, int], int] = {}
+    stock: list[tuple[int, int, int]] = []
     texts: dict[int, TextSet] = {}
-    checked: set[tuple] = set()
+    owners: dict[int, int] = {}
+    checked: set[TextSet] = set()
     for write in writes:
-        id_product, id_attribute, out_of_stock = write.id_product, write.id_product_attribute, write.out_of_stock
-        if type(id_product) is not int or type(id_attribute) is not int or id_product <= 0 or id_attribute < 0:
-            raise ValueError(f"Not a PrestaShop product/combination id: {id_product!r}/{id_attribute!r}.")
-        if out_of_stock not in OUT_OF_STOCK_VALUES or type(out_of_stock) is not int:
+        id_product, id_attribute = int(write.id_product), int(write.id_product_attribute)
+        out_of_stock = write.out_of_stock
+        if id_product <= 0 or id_attribute < 0:
+            raise ValueError(f"Not a PrestaShop product/combination id: {id_product}/{id_attribute}.")
+        if out_of_stock not in OUT_OF_STOCK_VALUES:
             raise ValueError(f"out_of_stock must be 0, 1 or 2, not {out_of_stock!r} (product {id_product}).")
-        key = (id_product, id_attribute)
-        if key in stock:
-            raise ValueError(f"Product {id_product} combination {id_attribute} is listed twice.")
-        stock[key] = out_of_stock
-        if write.texts is None:
+        stock.append((id_product, id_attribute, int(out_of_stock)))
+        by_language = write.texts
+        if by_language is None:
             continue
-        chosen = tuple((language, *write.texts[language]) for language in languages if language in write.texts)
+        chosen = tuple([(language, *by_language[language]) for language in languages if language in by_language])
         if chosen not in checked:
             _check_texts(chosen, id_product)
             checked.add(chosen)
-        if texts.get(id_product, chosen) != chosen:
+        if texts.setdefault(id_product, chosen) != chosen:
             raise ValueError(f"Product {id_product} is given two different availability texts.")
-        if chosen:
-            texts[id_product] = chosen
-    return [(p, a, o) for (p, a), o in sorted(stock.items())], texts
+        owners.setdefault(id_product, id_attribute)
+    stock.sort()
+    _refuse_duplicates(stock)
+    return stock, {id_product: chosen for id_product, chosen in texts.items() if chosen}, owners
+
+
+def _refuse_duplicates(stock: list[tuple[int, int, int]]) -> None:
+    if len({(p, a) for p, a, _ in stock}) == len(stock):
+        return
+    for previous, row in zip(stock, stock[1:]):
+        if previous[:2] == row[:2]:
+            raise ValueError(f"Product {row[0]} combination {row[1]} is listed twice.")
 
 
 def _check_texts(texts: TextSet, id_product: int) -> None:
@@ -764,6 +798,7 @@ def _merge(report: AvailabilityReport, result: _ChunkResult) -> None:
     report.texts.add(result.texts)
     report.changed_rows.extend(result.changed_rows)
     report.missing_rows.extend(result.missing_rows)
+    report.missing_keys.update(result.missing_keys)
 
 
 def _run(conn: Connection, statement: str):
