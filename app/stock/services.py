@@ -7,14 +7,17 @@ default), a product whose computed availability equals what was last written is 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, select, text
 
 from app.catalog.models import ProductLink
+from app.core import bulk
 from app.core.errors import ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
@@ -42,7 +45,9 @@ class SyncResult:
     via: str = "database"
 
     def counts(self) -> dict[str, int]:
-        return {"changed": self.changed, "unchanged": self.unchanged + self.skipped_unchanged, "missing": self.missing}
+        """Shop rows changed, already right and missing, and links not sent because nothing changed."""
+        return {"changed": self.changed, "unchanged": self.unchanged, "missing": self.missing,
+                "not sent": self.skipped_unchanged}
 
 
 def database_settings(integration: Integration) -> dict[str, Any]:
@@ -56,42 +61,93 @@ def database_settings(integration: Integration) -> dict[str, Any]:
 
 
 def _plan(integration: Integration, rules: AvailabilityRules, limit: int | None, only_changed: bool):
-    """Decide every link's availability; return (writes, link ids with their new key, skipped count)."""
+    """Decide every link's availability; return (writes, what to remember per write, skipped, considered).
+
+    Runs once per link, 100,000 times in a big shop, so it reads only what the rule needs (the
+    supplier's stock and delivery days, extracted by the database) and decides each distinct
+    (stock, delivery days) once. Links' metadata has few distinct values (what was written, when),
+    so each is parsed once, and the metadata to remember is built once per (old metadata, key).
+    """
     from app.integrations.prestashop.database import AvailabilityWrite
 
+    supplier = ProductLink.supplier_availability
     query = (select(ProductLink.id, ProductLink.external_product_id, ProductLink.external_combination_id,
-                    ProductLink.supplier_availability, ProductLink.meta)
+                    supplier["stock_quantity"].as_string(), supplier["delivery_days"].as_string(),
+                    cast(ProductLink.meta, Text))
              .where(ProductLink.integration_id == integration.id).order_by(ProductLink.id))
     if limit:
         query = query.limit(limit)
     rows = db.session.execute(query).all()
-    by_product: dict[str, list] = {}
-    for row in rows:
-        by_product.setdefault(row.external_product_id, []).append(row)
+    links_per_product = Counter(row[1] for row in rows)
+    decided: dict[tuple, tuple[Availability, list, list]] = {}
+    metas: dict[str | None, dict] = {None: {}}
     writes, remembered, skipped = [], [], 0
-    for product_id, product_rows in by_product.items():
-        decisions = [(row, decide(row.supplier_availability, rules)) for row in product_rows]
-        text_owner = _text_owner(decisions)
-        for row, availability in decisions:
-            texts = text_owner[1].texts if row is text_owner[0] else None
-            key = [availability.key(), texts is not None]
-            if only_changed and (row.meta or {}).get("written") == key:
-                skipped += 1
-                continue
-            if not product_id.isdigit() or not str(row.external_combination_id).isdigit():
-                continue
-            writes.append(AvailabilityWrite(int(product_id), int(row.external_combination_id),
-                                            availability.out_of_stock, texts or None))
-            remembered.append((row.id, key, row.meta or {}))
+    # product id -> (link id, combination id, decision, metadata) of each of its links
+    with_combinations: dict[str, list[tuple]] = {}
+
+    def plan(link_id: int, product_id: str, combination_id: str, decision: tuple, meta: dict, texts: bool) -> None:
+        nonlocal skipped
+        availability, with_texts, without_texts = decision
+        key = with_texts if texts else without_texts
+        if only_changed and meta.get("written") == key:
+            skipped += 1
+            return
+        if not product_id.isdigit() or not str(combination_id).isdigit():
+            return
+        writes.append(AvailabilityWrite(int(product_id), int(combination_id), availability.out_of_stock,
+                                        (availability.texts or None) if texts else None))
+        remembered.append((link_id, meta, key))
+
+    for link_id, product_id, combination_id, stock, days, meta_text in rows:
+        decision = decided.get((stock, days))
+        if decision is None:
+            availability = decide({"stock_quantity": _json_value(stock), "delivery_days": _json_value(days)}, rules)
+            # (availability, key when this link sets the product's texts, key when it does not)
+            key = availability.key()
+            decision = decided[(stock, days)] = (availability, [key, True], [key, False])
+        meta = metas.get(meta_text)
+        if meta is None:
+            meta = metas[meta_text] = json.loads(meta_text) or {}
+        if links_per_product[product_id] == 1:  # most products: no combinations, so the link sets the texts
+            plan(link_id, product_id, combination_id, decision, meta, True)
+        else:
+            with_combinations.setdefault(product_id, []).append((link_id, combination_id, decision, meta))
+    for product_id, product_rows in with_combinations.items():
+        owner, best = _text_owner(product_rows), _best(product_rows)
+        for row in product_rows:
+            decision = row[2]
+            if row is owner and str(row[1]) == "0":
+                # PrestaShop reads a product's own row (and its texts) for the whole product: it may
+                # be ordered as soon as any of its combinations may, and says what the best one says.
+                decision = best[2]
+            plan(row[0], product_id, row[1], decision, row[3], row is owner)
     return writes, remembered, skipped, len(rows)
 
 
-def _text_owner(decisions: list[tuple[Any, Availability]]):
-    """The link whose decision sets the product's texts: the product itself, else its best combination."""
-    for row, availability in decisions:
-        if str(row.external_combination_id) == "0":
-            return row, availability
-    return max(decisions, key=lambda pair: (pair[1].out_of_stock, -int(pair[0].id)))
+def _best(product_rows: list[tuple]):
+    """The link of a product whose decision is most generous (orders allowed), the product row on a tie."""
+    return max(product_rows, key=lambda row: (row[2][0].out_of_stock, str(row[1]) == "0", -int(row[0])))
+
+
+def _json_value(raw: Any) -> Any:
+    """A JSON scalar as the database extracted it (text on PostgreSQL) back as the value it holds."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _text_owner(product_rows: list[tuple]):
+    """The link whose decision sets the product's texts: the product itself, else its best combination.
+
+    Rows are (link id, combination id, (availability, ...), metadata), as _plan collects them.
+    """
+    for row in product_rows:
+        if str(row[1]) == "0":
+            return row
+    return _best(product_rows)
 
 
 def sync_availability(integration_id: int, *, limit: int | None = None, dry_run: bool = False) -> SyncResult:
@@ -108,14 +164,14 @@ def sync_availability(integration_id: int, *, limit: int | None = None, dry_run:
     writes, remembered, skipped, considered = _plan(integration, rules, limit, settings["only_changed"])
     result = SyncResult(integration_id, dry_run, considered=considered, skipped_unchanged=skipped)
     if dsn:
-        report = PrestaShopDatabase(dsn, settings["prefix"]).write_availability(
-            writes, shop_ids=settings["shop_ids"], language_ids=settings["language_ids"], dry_run=dry_run)
+        with PrestaShopDatabase(dsn, settings["prefix"]) as shop:
+            report = shop.write_availability(writes, shop_ids=settings["shop_ids"],
+                                             language_ids=settings["language_ids"], dry_run=dry_run)
         result.changed, result.unchanged, result.missing = report.changed, report.unchanged, report.missing
         result.changed_rows = [_describe_change(row) for row in report.changed_rows]
         result.missing_rows = [row.reason for row in report.missing_rows]
-        # A row missing in the shop is reported on every run until the shop has it.
-        missing_keys = {(row.key.get("id_product"), row.key.get("id_product_attribute", 0))
-                        for row in report.missing_rows}
+        # Not remembered as written, so a row missing in the shop is reported on every run until it exists.
+        missing_keys = set(report.missing_keys)
     else:
         from app.stock.webservice import write_availability_webservice
 
@@ -137,16 +193,36 @@ def sync_availability(integration_id: int, *, limit: int | None = None, dry_run:
 
 def _describe_change(row) -> str:
     key = ", ".join(f"{name} {value}" for name, value in row.key.items())
-    changes = "; ".join(f"{column}: {row.before.get(column)!r} → {value!r}" for column, value in row.after.items())
+    changes = "; ".join(f"{column}: {row.before.get(column)!r} → {value!r}" for column, value in row.after.items()
+                        if row.before.get(column) != value)
     return f"{row.table} ({key}): {changes}"
 
 
-def _remember(writes, remembered: list[tuple[int, list, dict]], missing_keys: set) -> None:
-    """Note on each link what was written, so an unchanged product is not sent next time."""
+def _remember(writes, remembered: list[tuple[int, dict, list]], missing_keys: set) -> None:
+    """Note on each link what was written, so an unchanged product is not sent next time.
+
+    Set-based: the links' new metadata goes into a temporary table and one UPDATE sets it. Many
+    links share the same old metadata and key, so each new value is serialised once.
+    """
     now = utcnow().isoformat()
-    rows = [{"id": link_id, "meta": {**meta, "written": key, "written_at": now}}
-            for write, (link_id, key, meta) in zip(writes, remembered)
-            if (write.id_product, write.id_product_attribute) not in missing_keys]
-    for start in range(0, len(rows), 5000):
-        db.session.execute(update(ProductLink), rows[start:start + 5000])
+    serialised: dict[tuple[int, int], str] = {}
+    rows = []
+    for write, (link_id, meta, key) in zip(writes, remembered):
+        if (write.id_product, write.id_product_attribute) in missing_keys:
+            continue
+        # The metas and keys are shared objects that live as long as `remembered`, so id() is stable.
+        value = serialised.get((id(meta), id(key)))
+        if value is None:
+            value = serialised[(id(meta), id(key))] = json.dumps({**meta, "written": key, "written_at": now})
+        rows.append((link_id, value))
+    if not rows:
+        return
+    connection = db.session.connection()
+    bulk.begin_write(connection)
+    bulk.without_jit(connection)
+    bulk.temp_table(connection, "written_links", "id INTEGER PRIMARY KEY, meta TEXT")
+    bulk.load(connection, "written_links", ("id", "meta"), rows)
+    meta = "CAST(w.meta AS json)" if connection.dialect.name == "postgresql" else "w.meta"
+    connection.execute(text(f"UPDATE integration_product_links SET metadata = {meta} FROM written_links w"
+                            " WHERE integration_product_links.id = w.id"))
     db.session.commit()

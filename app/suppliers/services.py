@@ -341,6 +341,8 @@ def _finish(import_id: int) -> None:
 def import_chunk(import_id: int, rows: list[tuple]) -> dict[str, int]:
     """Apply one chunk of (line, sku, ean, payload) rows in one transaction; safe to run again."""
     connection = db.session.connection()
+    bulk.begin_write(connection)
+    bulk.without_jit(connection)
     bulk.temp_table(connection, "feed_chunk", "line INTEGER, sku VARCHAR(64), ean VARCHAR(32), payload TEXT")
     bulk.temp_table(connection, "feed_match", "line INTEGER, product_id INTEGER")
     bulk.load(connection, "feed_chunk", ("line", "sku", "ean", "payload"), rows)

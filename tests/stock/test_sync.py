@@ -92,3 +92,19 @@ def test_cli_dry_run_prints_the_diff(app, shop):
                                                 "--dry-run", "--limit", "3"])
     assert result.exit_code == 0, result.output
     assert "would change" in result.output and "~ stock_available" in result.output
+
+
+def test_a_product_may_be_ordered_when_one_of_its_combinations_may(shop, prestashop_db):
+    # Only size M (combination 2) of product 2 has stock at the supplier; the product itself has none.
+    for link in db.session.scalars(select(ProductLink).where(ProductLink.integration_id == shop.id)):
+        allowed = (link.external_product_id, link.external_combination_id) == ("2", "2")
+        link.supplier_availability = {"contractor_id": 99, "stock_quantity": 30 if allowed else 0,
+                                      "delivery_days": 4, "purchase_price": None}
+    db.session.commit()
+    sync_availability(shop.id)
+    shop_row = {"id_shop": shop_data.INDEPENDENT_SHOP, "id_shop_group": 0}
+    assert prestashop_db.cell("stock_available", "out_of_stock", id_product=2, id_product_attribute=2, **shop_row) == 1
+    assert prestashop_db.cell("stock_available", "out_of_stock", id_product=2, id_product_attribute=0, **shop_row) == 1
+    assert prestashop_db.cell("stock_available", "out_of_stock", id_product=2, id_product_attribute=1, **shop_row) == 0
+    assert prestashop_db.cell("product_lang", "available_later", id_product=2, id_shop=1, id_lang=1) == \
+        "Wysyłka w 4 dni"
