@@ -385,7 +385,7 @@ def test_feed_stock_becomes_availability_in_the_prestashop_database(live_server,
     expect(result.locator("#availability-summary")).to_contain_text("Dry run — nothing was written.")
     # 14 links; product 7 is not in shop 1, product 8 has no shared stock row, combination 9/5 no row in shop 1.
     dry_run = _summary(page)
-    assert dry_run == {"linked": len(links), "not_sent": 0, "changed": 102, "right": 1, "missing": 6}, dry_run
+    assert dry_run == {"linked": len(links), "not_sent": 0, "changed": 99, "right": 4, "missing": 6}, dry_run
     expect(result.get_by_role("heading", name=re.compile(r"^Would change \(first \d+\)$"))).to_be_visible()
     changes = result.locator("ul.diff").first.locator("li")
     expect(changes.first).to_be_visible()
@@ -415,11 +415,12 @@ def test_feed_stock_becomes_availability_in_the_prestashop_database(live_server,
         assert [_later(prestashop_db, 1, shop, lang) for lang in shop_data.LANGUAGES] == \
             ["Wysyłka w 4 dni", "Ships in 4 days", "Lieferung in 4 Tagen"]
         assert prestashop_db.cell("product_lang", "available_now", id_product=1, id_shop=shop, id_lang=1) == "Dostępny"
-    # The T-shirt's sizes: S (5 < 20) denied, M (30) allowed. Its product row and texts are left unchecked:
-    # they follow the T-shirt's own link, which no feed supplies (so "unavailable" while size M can be ordered).
+    # The T-shirt's sizes: S (5 < 20) denied, M (30) allowed; the T-shirt itself follows its best size.
     for shop, group in (independent, shared):
         assert _out_of_stock(prestashop_db, 2, 1, shop, group) == 0
         assert _out_of_stock(prestashop_db, 2, 2, shop, group) == 1
+        assert _out_of_stock(prestashop_db, 2, 0, shop, group) == 1
+    assert _later(prestashop_db, 2, shop_data.INDEPENDENT_SHOP, 1).startswith("Wysyłka w")
     # WS-10 (0 in stock): denied, "unavailable" in every language.
     assert _out_of_stock(prestashop_db, 10, 0, *independent) == 0
     assert [_later(prestashop_db, 10, 2, lang) for lang in shop_data.LANGUAGES] == \
