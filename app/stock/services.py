@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,14 +165,27 @@ def sync_availability(integration_id: int, *, limit: int | None = None, dry_run:
     writes, remembered, skipped, considered = _plan(integration, rules, limit, settings["only_changed"])
     result = SyncResult(integration_id, dry_run, considered=considered, skipped_unchanged=skipped)
     if dsn:
-        with PrestaShopDatabase(dsn, settings["prefix"]) as shop:
-            report = shop.write_availability(writes, shop_ids=settings["shop_ids"],
-                                             language_ids=settings["language_ids"], dry_run=dry_run)
+        with PrestaShopDatabase(dsn, settings["prefix"]) as shop, ThreadPoolExecutor(max_workers=1) as pool:
+            # The shop (another database) is written while the links are noted here; a failed write
+            # rolls the notes back, and rows missing in the shop are un-noted once the report says which.
+            writing = pool.submit(shop.write_availability, writes, shop_ids=settings["shop_ids"],
+                                  language_ids=settings["language_ids"], dry_run=dry_run)
+            try:
+                if not dry_run:
+                    _store_meta(_written_meta(writes, remembered))
+                report = writing.result()
+            except BaseException:
+                db.session.rollback()
+                raise
         result.changed, result.unchanged, result.missing = report.changed, report.unchanged, report.missing
         result.changed_rows = [_describe_change(row) for row in report.changed_rows]
         result.missing_rows = [row.reason for row in report.missing_rows]
-        # Not remembered as written, so a row missing in the shop is reported on every run until it exists.
-        missing_keys = set(report.missing_keys)
+        if not dry_run:
+            # Not noted as written, so a row missing in the shop is reported on every run until it exists.
+            _store_meta([(link_id, json.dumps(meta)) for write, (link_id, meta, _key) in zip(writes, remembered)
+                         if (write.id_product, write.id_product_attribute) in report.missing_keys])
+            db.session.commit()
+        missing_keys = None
     else:
         from app.stock.webservice import write_availability_webservice
 
@@ -180,8 +194,9 @@ def sync_availability(integration_id: int, *, limit: int | None = None, dry_run:
         result.changed, result.unchanged, result.missing = report["changed"], report["unchanged"], report["missing"]
         result.changed_rows, result.missing_rows = report["changed_rows"], report["missing_rows"]
         missing_keys = report.get("missing_keys", set())
-    if not dry_run:
-        _remember(writes, remembered, missing_keys)
+    if not dry_run and missing_keys is not None:
+        _store_meta(_written_meta(writes, remembered, missing_keys))
+        db.session.commit()
     result.duration = time.monotonic() - clock
     db.session.add(IntegrationRun(
         integration_id=integration_id, kind="availability_dry_run" if dry_run else "availability_sync",
@@ -198,23 +213,27 @@ def _describe_change(row) -> str:
     return f"{row.table} ({key}): {changes}"
 
 
-def _remember(writes, remembered: list[tuple[int, dict, list]], missing_keys: set) -> None:
-    """Note on each link what was written, so an unchanged product is not sent next time.
+def _written_meta(writes, remembered: list[tuple[int, dict, list]], skip: set = frozenset()) -> list[tuple[int, str]]:
+    """(link id, new metadata as JSON) noting what was written, so an unchanged product is not sent next time.
 
-    Set-based: the links' new metadata goes into a temporary table and one UPDATE sets it. Many
-    links share the same old metadata and key, so each new value is serialised once.
+    Many links share the same old metadata and key, so each new value is serialised once.
     """
     now = utcnow().isoformat()
     serialised: dict[tuple[int, int], str] = {}
     rows = []
     for write, (link_id, meta, key) in zip(writes, remembered):
-        if (write.id_product, write.id_product_attribute) in missing_keys:
+        if (write.id_product, write.id_product_attribute) in skip:
             continue
         # The metas and keys are shared objects that live as long as `remembered`, so id() is stable.
         value = serialised.get((id(meta), id(key)))
         if value is None:
             value = serialised[(id(meta), id(key))] = json.dumps({**meta, "written": key, "written_at": now})
         rows.append((link_id, value))
+    return rows
+
+
+def _store_meta(rows: list[tuple[int, str]]) -> None:
+    """Set links' metadata in one set-based UPDATE (the caller commits)."""
     if not rows:
         return
     connection = db.session.connection()
@@ -225,4 +244,3 @@ def _remember(writes, remembered: list[tuple[int, dict, list]], missing_keys: se
     meta = "CAST(w.meta AS json)" if connection.dialect.name == "postgresql" else "w.meta"
     connection.execute(text(f"UPDATE integration_product_links SET metadata = {meta} FROM written_links w"
                             " WHERE integration_product_links.id = w.id"))
-    db.session.commit()
