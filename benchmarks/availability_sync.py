@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+from benchmarks.support import emptied_redis, throwaway_postgresql  # noqa: E402
 
 PG_SERVER = "postgres@127.0.0.1:5432"
 PG_DATABASE = "kontor_bench_avail"
@@ -175,38 +175,13 @@ def kontor_database(kind: str, url: str) -> Iterator[None]:
     if kind == "sqlite":
         yield
         return
-    admin = sa.create_engine(f"postgresql+psycopg://{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    drop = sa.text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-    try:
-        with admin.connect() as conn:
-            conn.execute(drop)  # a leftover from an earlier, killed run
-            conn.execute(sa.text(f'CREATE DATABASE "{PG_DATABASE}"'))
-        try:
-            yield
-        finally:
-            with admin.connect() as conn:
-                conn.execute(drop)
-            print(f"cleanup: dropped PostgreSQL database {PG_DATABASE}", flush=True)
-    finally:
-        admin.dispose()
+    with throwaway_postgresql(PG_DATABASE, PG_SERVER):
+        yield
 
 
-@contextlib.contextmanager
-def redis_database() -> Iterator[redis.Redis]:
+def redis_database():
     """Redis database 10, empty at the start and flushed at the end."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    client.ping()
-    leftover = client.dbsize()
-    if leftover:
-        print(f"note: {REDIS_URL} held {leftover} keys (an earlier run?); flushing it", flush=True)
-    client.flushdb()
-    try:
-        yield client
-    finally:
-        with contextlib.suppress(redis.RedisError):
-            client.flushdb()
-            print(f"cleanup: flushed {REDIS_URL}", flush=True)
-        client.close()
+    return emptied_redis(REDIS_URL)
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from benchmarks.bench_app import TRIVIAL_PATH  # noqa: E402
+from benchmarks.support import throwaway_postgresql  # noqa: E402
 
 HOST = "127.0.0.1"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -126,20 +127,9 @@ def sqlite_database(workdir: Path) -> Iterator[tuple[str, str]]:
 
 @contextlib.contextmanager
 def postgresql_database() -> Iterator[tuple[str, str]]:
-    """A throwaway PostgreSQL database, dropped on the way out whatever happened."""
-    admin = sa.create_engine(f"postgresql+psycopg://{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    drop = sa.text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-    try:
-        with admin.connect() as conn:
-            conn.execute(drop)  # a leftover from an earlier, killed run
-            conn.execute(sa.text(f'CREATE DATABASE "{PG_DATABASE}"'))
-        try:
-            yield f"postgresql+psycopg://{PG_SERVER}/{PG_DATABASE}", f"postgresql://{PG_SERVER}/{PG_DATABASE}"
-        finally:
-            with admin.connect() as conn:
-                conn.execute(drop)
-    finally:
-        admin.dispose()
+    """A throwaway PostgreSQL database; yields (SQLAlchemy URL, DATABASE_URL for the server)."""
+    with throwaway_postgresql(PG_DATABASE, PG_SERVER) as url:
+        yield url, f"postgresql://{PG_SERVER}/{PG_DATABASE}"
 
 
 def prepare_database(url: str, orders: int) -> None:
