@@ -46,7 +46,6 @@ import logging
 import os
 import pstats
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,8 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a plain script, sys.path[0] is benchmarks/; the app (and tests/fakes) live one level up.
 sys.path.insert(0, str(ROOT))
 
-import redis  # noqa: E402
-from benchmarks.support import emptied_redis, throwaway_postgresql  # noqa: E402
+from benchmarks.support import WorkerPool, emptied_redis, throwaway_postgresql  # noqa: E402
 
 PG_SERVER = "postgres@127.0.0.1:5432"
 PG_DATABASE = "kontor_bench_avail"
@@ -212,65 +210,6 @@ def bench_app(url: str) -> Iterator[object]:
 
 
 # --- workers -------------------------------------------------------------------------------------
-
-
-class WorkerPool:
-    """`worker.py import` processes, each in its own session so that stopping reaches it and only it."""
-
-    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
-        self.log_dir, self.env = log_dir, env
-        self.timeline = ""
-        self.processes: list[tuple[subprocess.Popen, Path]] = []
-
-    def start(self, count: int, connection: redis.Redis) -> None:
-        from rq import Queue, Worker
-
-        for n in range(count):
-            log_path = self.log_dir / f"worker-{n + 1}.log"
-            with open(log_path, "wb") as log:
-                process = subprocess.Popen([sys.executable, "worker.py", QUEUE], cwd=ROOT, env=self.env,
-                                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            self.processes.append((process, log_path))
-        queue = Queue(QUEUE, connection=connection)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            self.check_alive()
-            if len(Worker.all(queue=queue)) >= count:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{count} worker(s) did not register with Redis within 60 s")
-
-    def check_alive(self) -> None:
-        for process, log_path in self.processes:
-            if process.poll() is not None:
-                raise RuntimeError(f"a worker exited with {process.returncode}:\n{tail(log_path)}")
-
-    def stop_all(self) -> None:
-        """TERM (warm shutdown), then KILL whatever is left after 15 s; only the processes started here."""
-        if not self.processes:
-            return
-        for process, _ in self.processes:
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        for process, _ in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        print(f"cleanup: stopped {len(self.processes)} worker(s)", flush=True)
-        self.processes.clear()
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {path.name} ---\n{tail(path)}" for _, path in self.processes)
-
-
-def tail(path: Path, chars: int = 3000) -> str:
-    with contextlib.suppress(OSError):
-        return path.read_text(errors="replace")[-chars:]
-    return "(no log)"
 
 
 # --- the Kontor side -----------------------------------------------------------------------------
@@ -537,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.enter_context(kontor_database(args.kontor_db, url))
         connection = stack.enter_context(redis_database())
         stack.enter_context(bench_app(url))
-        pool = WorkerPool(folder, worker_env(url))
+        pool = WorkerPool(folder, QUEUE, worker_env(url))
         stack.callback(pool.stop_all)
 
         from app.catalog.services import autolink

@@ -27,7 +27,6 @@ import contextlib
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,8 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a plain script, sys.path[0] is benchmarks/; the app (and tests/fakes) live one level up.
 sys.path.insert(0, str(ROOT))
 
-import redis  # noqa: E402
-from benchmarks.support import emptied_redis, throwaway_postgresql  # noqa: E402
+from benchmarks.support import WorkerPool, emptied_redis, throwaway_postgresql  # noqa: E402
 
 PG_SERVER = "postgres@127.0.0.1:5432"
 PG_DATABASE = "kontor_bench_push"
@@ -150,65 +148,6 @@ def bench_app() -> Iterator[object]:
 
 
 # --- workers ---------------------------------------------------------------------------------
-
-
-class WorkerPool:
-    """`worker.py integrations` processes, each in its own session so that stopping reaches its work horse."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.processes: list[tuple[subprocess.Popen, Path]] = []
-
-    def start(self, count: int, connection: redis.Redis) -> None:
-        from rq import Queue, Worker
-
-        env = worker_env()
-        for n in range(count):
-            log_path = self.log_dir / f"worker-{len(self.processes) + 1}.log"
-            log = open(log_path, "wb")
-            process = subprocess.Popen([sys.executable, "worker.py", QUEUE], cwd=ROOT, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
-            log.close()
-            self.processes.append((process, log_path))
-        queue = Queue(QUEUE, connection=connection)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            for process, log_path in self.processes:
-                if process.poll() is not None:
-                    raise RuntimeError(f"worker exited with {process.returncode}:\n{tail(log_path)}")
-            if len(Worker.all(queue=queue)) >= count:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{count} worker(s) did not register with Redis within 60 s")
-
-    def check_alive(self) -> None:
-        for process, log_path in self.processes:
-            if process.poll() is not None:
-                raise RuntimeError(f"a worker died (exit {process.returncode}):\n{tail(log_path)}")
-
-    def stop_all(self) -> None:
-        """TERM (warm shutdown), then KILL whatever is left after 15 s."""
-        for process, _ in self.processes:
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        for process, _ in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self.processes.clear()
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {path.name} ---\n{tail(path)}" for _, path in self.processes)
-
-
-def tail(path: Path, chars: int = 3000) -> str:
-    with contextlib.suppress(OSError):
-        return path.read_text(errors="replace")[-chars:]
-    return "(no log)"
 
 
 # --- fixtures in the database --------------------------------------------------------------------
@@ -472,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         connection = stack.enter_context(redis_database())
         fake = stack.enter_context(FakePrestaShop(latency=args.latency))
         stack.enter_context(bench_app())
-        pool = WorkerPool(log_dir)
+        pool = WorkerPool(log_dir, QUEUE, worker_env())
         stack.callback(pool.stop_all)
 
         integration = create_shop_integration(fake)

@@ -1,14 +1,21 @@
-"""Set-up the benchmark scripts share: a throwaway PostgreSQL database and an emptied Redis database."""
+"""Set-up the benchmark scripts share: a throwaway PostgreSQL database, an emptied Redis database, workers."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Iterator
 
 import redis
 import sqlalchemy as sa
 
 PG_SERVER = "postgres@127.0.0.1:5432"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
@@ -46,3 +53,66 @@ def emptied_redis(url: str) -> Iterator[redis.Redis]:
             client.flushdb()
             print(f"cleanup: flushed {url}", flush=True)
         client.close()
+
+
+def tail(path: Path, chars: int = 3000) -> str:
+    """The end of a log file, or a word that there is none."""
+    with contextlib.suppress(OSError):
+        return path.read_text(errors="replace")[-chars:]
+    return "(no log)"
+
+
+class WorkerPool:
+    """`worker.py <queue>` processes, each in its own session so that stopping reaches it and only it."""
+
+    def __init__(self, log_dir: Path, queue: str, env: dict[str, str]) -> None:
+        self.log_dir, self.queue, self.env = log_dir, queue, env
+        self.timeline = ""
+        self.processes: list[tuple[subprocess.Popen, Path]] = []
+
+    def start(self, count: int, connection: redis.Redis) -> None:
+        """Start `count` workers and wait until they have registered with Redis."""
+        from rq import Queue, Worker
+
+        for _ in range(count):
+            log_path = self.log_dir / f"worker-{len(self.processes) + 1}.log"
+            with open(log_path, "wb") as log:
+                process = subprocess.Popen([sys.executable, "worker.py", self.queue], cwd=ROOT, env=self.env,
+                                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.processes.append((process, log_path))
+        queue = Queue(self.queue, connection=connection)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            self.check_alive()
+            if len(Worker.all(queue=queue)) >= count:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{count} worker(s) did not register with Redis within 60 s")
+
+    def check_alive(self) -> None:
+        """Raise with the log's end if a worker has exited."""
+        for process, log_path in self.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"a worker exited with {process.returncode}:\n{tail(log_path)}")
+
+    def stop_all(self) -> None:
+        """TERM (warm shutdown), then KILL whatever is left after 15 s; only the processes started here."""
+        if not self.processes:
+            return
+        for process, _ in self.processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for process, _ in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        print(f"cleanup: stopped {len(self.processes)} worker(s)", flush=True)
+        self.processes.clear()
+
+    def logs(self) -> str:
+        """The end of every worker's log."""
+        return "\n".join(f"--- {path.name} ---\n{tail(path)}" for _, path in self.processes)
