@@ -237,6 +237,14 @@ def start_import(feed_id: int) -> FeedImport:
     return feed_import
 
 
+def get_import(import_id: int) -> FeedImport:
+    """The feed import, or NotFound."""
+    feed_import = db.session.get(FeedImport, import_id)
+    if feed_import is None:
+        raise NotFound(f"Import {import_id} does not exist.")
+    return feed_import
+
+
 def latest_import(feed_id: int) -> FeedImport | None:
     return db.session.scalar(select(FeedImport).where(FeedImport.integration_id == feed_id)
                              .order_by(FeedImport.id.desc()))

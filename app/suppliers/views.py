@@ -10,7 +10,6 @@ from app.core.htmx import render_fragment
 from app.extensions import db, htmx
 from app.suppliers import services
 from app.suppliers.forms import MAPPING_LABELS, FeedForm, MappingForm
-from app.suppliers.models import FeedImport
 from app.suppliers.parsing import FeedError
 
 bp = Blueprint("suppliers", __name__, url_prefix="/feeds")
@@ -139,9 +138,7 @@ def start_import(feed_id: int):
 @bp.get("/imports/<int:import_id>")
 def progress(import_id: int):
     """An import's progress bar (polls itself until the import finishes)."""
-    feed_import = db.session.get(FeedImport, import_id)
-    if feed_import is None:
-        return render_fragment("_error.html", 404, message="No such import.")
+    feed_import = services.get_import(import_id)
     if not htmx:
         return redirect(url_for("suppliers.detail", feed_id=feed_import.integration_id))
     return render_fragment("suppliers/_progress.html", feed_import=feed_import)
@@ -150,9 +147,7 @@ def progress(import_id: int):
 @bp.get("/imports/<int:import_id>/problems.csv")
 def problems(import_id: int):
     """Download the rows an import could not read, with line numbers and reasons."""
-    feed_import = db.session.get(FeedImport, import_id)
-    if feed_import is None:
-        return render_fragment("_error.html", 404, message="No such import.")
+    feed_import = services.get_import(import_id)
     return Response(stream_with_context(services.problems_csv(import_id)), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=feed-{feed_import.integration_id}-"
                                                     f"import-{import_id}-problems.csv"})
