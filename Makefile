@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export FLASK_APP := app:create_app
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install services migrate setup stop-redis benchmark-order-list clean
+.PHONY: run test install services migrate setup stop-redis bench-deps benchmark-order-list clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,10 @@ test: install services
 stop-redis: install
 	flask kontor stop-redis
 
-benchmark-order-list: install services
+bench-deps: install services
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+
+benchmark-order-list: install
 	$(BIN)/python benchmarks/order_list.py
 
 clean:

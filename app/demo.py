@@ -102,7 +102,12 @@ def seed_demo_orders(count: int = 1000, seed: int = 7, batch: int = 2000) -> int
             email = f"{first.lower()}.{last.lower()}{n % 97}@example.pl".translate(str.maketrans("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ"))
             city, postcode = rng.choice(CITIES)
             delivery, carrier, kind = rng.choice(DELIVERY)
-            ordered_at = now - timedelta(minutes=rng.randint(5, 60 * 24 * 180))
+            path = _path_to(status)
+            steps = ["draft"] + [s for s in path if s != "draft"]
+            gaps = [rng.randint(10, 600) for _ in steps]
+            # Everything an order carries (timeline, payment, shipment) lies between ordered_at and now.
+            span = timedelta(minutes=max(sum(gaps), 90)) + (timedelta(days=1) if "shipped" in path else timedelta())
+            ordered_at = now - span - timedelta(minutes=rng.randint(5, 60 * 24 * 180))
             items = []
             for _ in range(rng.randint(1, 4)):
                 product, sku, price = rng.choice(PRODUCTS)
@@ -149,9 +154,8 @@ def seed_demo_orders(count: int = 1000, seed: int = 7, batch: int = 2000) -> int
                                            "paid_at": ordered_at + timedelta(minutes=rng.randint(1, 90))})
                 ids[OrderPayment] += 1
             at = ordered_at
-            path = _path_to(status)
             previous = None
-            for step in ["draft"] + [s for s in path if s != "draft"]:
+            for step, gap in zip(steps, gaps):
                 rows[OrderStatusHistory].append({
                     "id": ids[OrderStatusHistory], "order_id": order_id, "from_status": previous, "to_status": step,
                     "changed_by": "Demo data" if source in ("manual", "api") else source.capitalize(),
@@ -160,9 +164,10 @@ def seed_demo_orders(count: int = 1000, seed: int = 7, batch: int = 2000) -> int
                 })
                 ids[OrderStatusHistory] += 1
                 previous = step
-                at = at + timedelta(minutes=rng.randint(10, 600))
-            rows[Order][-1]["status_changed_at"] = at
-            rows[Order][-1]["updated_at"] = at
+                last_change = at
+                at = at + timedelta(minutes=gap)
+            rows[Order][-1]["status_changed_at"] = last_change
+            rows[Order][-1]["updated_at"] = last_change
             if "shipped" in path:
                 rows[OrderShipment].append({
                     "id": ids[OrderShipment], "order_id": order_id, "carrier": carrier or "Własny",

@@ -38,7 +38,7 @@ import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from benchmarks.bench_app import TRIVIAL_PATH  # noqa: E402
-from benchmarks.support import throwaway_postgresql  # noqa: E402
+from benchmarks.support import ensure_benchmark_tools, throwaway_postgresql  # noqa: E402
 
 HOST = "127.0.0.1"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -419,9 +419,7 @@ def _exit_on_sigterm(_signum: int, _frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark for the chosen backends."""
     backends, settings = parse_args(argv)
-    if not shutil.which("wrk"):
-        print("wrk is not installed (Debian: apt-get install -y wrk).", file=sys.stderr)
-        return 2
+    ensure_benchmark_tools("wrk")
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         for backend in backends:

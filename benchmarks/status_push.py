@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a plain script, sys.path[0] is benchmarks/; the app (and tests/fakes) live one level up.
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.support import WorkerPool, emptied_redis, throwaway_postgresql  # noqa: E402
+from benchmarks.support import WorkerPool, emptied_redis, ensure_benchmark_tools, throwaway_postgresql  # noqa: E402
 
 PG_SERVER = "postgres@127.0.0.1:5432"
 PG_DATABASE = "kontor_bench_push"
@@ -394,6 +394,7 @@ def _interrupted(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    ensure_benchmark_tools()
     steady_count = max(1, round(args.rate * args.seconds))
 
     # SIGTERM (e.g. a CI timeout) unwinds like Ctrl-C, so every `finally` below cleans up.

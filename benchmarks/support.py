@@ -12,10 +12,28 @@ from pathlib import Path
 from typing import Iterator
 
 import redis
+import shutil
 import sqlalchemy as sa
 
 PG_SERVER = "postgres@127.0.0.1:5432"
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def ensure_benchmark_tools(*commands: str) -> None:
+    """Start PostgreSQL, MariaDB and Redis, and install missing commands (Debian packages), as `make test` does."""
+    print("set-up: making sure PostgreSQL, MariaDB and Redis are up (tests/ensure_services.sh)", flush=True)
+    subprocess.run(["bash", str(ROOT / "tests" / "ensure_services.sh")], check=True)
+    missing = [command for command in commands if not shutil.which(command)]
+    if not missing:
+        return
+    print(f"set-up: installing {', '.join(missing)} (apt-get)", flush=True)
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+    still = [command for command in missing if not shutil.which(command)]
+    if still:
+        raise SystemExit(f"could not install {', '.join(still)}; install it by hand (Debian: apt-get install {' '.join(still)})")
 
 
 @contextlib.contextmanager

@@ -1,22 +1,19 @@
 """Local stand-ins for third-party platforms: real HTTP servers speaking the platforms' formats.
 
-The sample bodies and the Allegro OpenAPI spec live in ../shared/fixtures (see its SOURCE files);
-set KONTOR_FIXTURES_DIR to use another copy.
+The sample bodies, PrestaShop's schema and Allegro's OpenAPI spec live in tests/fixtures, each folder
+with a file saying where its data comes from.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def fixture_path(*parts: str) -> Path:
-    """A file under the shared fixtures folder; a clear error (never a skip) when it is missing."""
-    path = Path(os.environ.get("KONTOR_FIXTURES_DIR", DEFAULT_FIXTURES_DIR)).joinpath(*parts)
+    """A file under tests/fixtures; a clear error (never a skip) when it is missing."""
+    path = FIXTURES_DIR.joinpath(*parts)
     if not path.exists():
-        raise FileNotFoundError(
-            f"Test fixture {path} is missing. The fakes need the shared platform fixtures "
-            f"(../shared/fixtures next to the project, or KONTOR_FIXTURES_DIR).")
+        raise FileNotFoundError(f"Test fixture {path} is missing from the repository (tests/fixtures).")
     return path

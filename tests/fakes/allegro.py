@@ -1,6 +1,6 @@
 """A fake Allegro: REST API (/me, checkout forms, fulfillment) and OAuth (/auth/oauth) on one port.
 
-Bodies follow ../shared/fixtures/allegro: the checkout form is checkout-form.example.json; the
+Bodies follow tests/fixtures/allegro: the checkout form is checkout-form.example.json; the
 error bodies are the real ones in errors.examples.json (ErrorsHolder for the REST API,
 error/error_description for OAuth) and the token and device bodies those in auth.examples.json.
 Where the sources give no exact text (409, RETURNED, Accept/Content-Type refusals, expired

@@ -1,6 +1,6 @@
 """Check requests (and the fake's responses) against Allegro's official OpenAPI spec.
 
-The spec (../shared/fixtures/allegro/openapi.yaml, 1.4 MB) is parsed once per process and the
+The spec (tests/fixtures/allegro/openapi.yaml, 1.4 MB) is parsed once per process and the
 parse is cached as JSON under .pytest_cache, keyed by the file's SHA-256, because YAML parsing
 takes about half a second and JSON loading a few milliseconds.
 

@@ -1,7 +1,7 @@
 """A fake PrestaShop webservice (/api/...) speaking PrestaShop's XML, with fault injection.
 
 Shapes and messages follow the recorded PrestaShop 1.6.1 bodies in
-../shared/fixtures/prestashop/webservice and classes/webservice/WebserviceRequest.php (auth
+tests/fixtures/prestashop/webservice and classes/webservice/WebserviceRequest.php (auth
 errors 16-21, "Id(s) not exists" 87, POST checks 41/91, XML error 127, 405 code 25, headers).
 Two deliberate simplifications, both for the status push: an order_histories POST for an order
 that does not exist answers 404, and one for an order state that does not exist answers 400

@@ -1,6 +1,6 @@
 """Throwaway MariaDB databases with PrestaShop's real schema, and shops to fill them with.
 
-The schema is ../shared/fixtures/prestashop/db_structure_subset.sql with its placeholders replaced
+The schema is tests/fixtures/prestashop/db_structure_subset.sql with its placeholders replaced
 the way PrestaShop's installer does: PREFIX_ -> the table prefix, ENGINE_TYPE -> InnoDB,
 COLLATION -> '' or a COLLATE clause.
 

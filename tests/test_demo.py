@@ -1,0 +1,34 @@
+"""Demo data looks like a real shop's past: nothing happens after now."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.core.types import utcnow
+from app.demo import seed_demo_orders
+from app.extensions import db
+from app.orders.models import Order, OrderNote, OrderPayment, OrderShipment, OrderStatusHistory
+
+
+def test_demo_orders_never_lie_in_the_future(app):
+    assert seed_demo_orders(300) == 300
+    now = utcnow()
+    latest = {
+        "ordered_at": db.session.scalar(select(func.max(Order.ordered_at))),
+        "status_changed_at": db.session.scalar(select(func.max(Order.status_changed_at))),
+        "updated_at": db.session.scalar(select(func.max(Order.updated_at))),
+        "timeline": db.session.scalar(select(func.max(OrderStatusHistory.at))),
+        "paid_at": db.session.scalar(select(func.max(OrderPayment.paid_at))),
+        "shipped_at": db.session.scalar(select(func.max(OrderShipment.shipped_at))),
+        "note": db.session.scalar(select(func.max(OrderNote.created_at))),
+    }
+    future = {name: at for name, at in latest.items() if at is not None and at > now}
+    assert not future, f"demo data after {now}: {future}"
+
+
+def test_an_orders_status_since_is_its_last_timeline_entry(app):
+    seed_demo_orders(50)
+    for order in db.session.scalars(select(Order)):
+        last = db.session.scalar(select(func.max(OrderStatusHistory.at)).where(OrderStatusHistory.order_id == order.id))
+        assert order.status_changed_at == last
+        assert order.ordered_at <= last
