@@ -44,6 +44,10 @@ class Config:
     SYNC_BACKOFF_INITIAL = 60
     # Serve rendered order tables from Redis until an order changes (KONTOR_FRAGMENT_CACHE=0 turns it off).
     FRAGMENT_CACHE = True
+    # Path feeds read only regular files inside this folder (KONTOR_FEEDS_DIR; None: instance/feeds).
+    FEEDS_DIR: str | None = None
+    # Hosts URL feeds may reach although they resolve to a private or local address (KONTOR_FEED_ALLOWED_HOSTS).
+    FEED_ALLOWED_HOSTS: frozenset[str] = frozenset()
 
     @classmethod
     def from_environment(cls) -> dict:
@@ -60,6 +64,9 @@ class Config:
         if os.environ.get("KONTOR_ENCRYPTION_KEY"):
             settings["KONTOR_ENCRYPTION_KEY"] = os.environ["KONTOR_ENCRYPTION_KEY"]
         settings["DISABLED_EVENT_HANDLERS"] = _env_list("KONTOR_DISABLED_HANDLERS")
+        if os.environ.get("KONTOR_FEEDS_DIR"):
+            settings["FEEDS_DIR"] = os.environ["KONTOR_FEEDS_DIR"]
+        settings["FEED_ALLOWED_HOSTS"] = _env_list("KONTOR_FEED_ALLOWED_HOSTS")
         if os.environ.get("KONTOR_FRAGMENT_CACHE"):
             settings["FRAGMENT_CACHE"] = os.environ["KONTOR_FRAGMENT_CACHE"] not in ("0", "false", "off")
         for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL"):

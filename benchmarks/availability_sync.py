@@ -250,10 +250,10 @@ def create_feed(path: Path) -> int:
 
 
 def import_in_process(feed_id: int):
-    from app.suppliers import services
+    from app.suppliers import imports
 
-    feed_import = services.start_import(feed_id)
-    return services.run_import(feed_import.id, lambda import_id, _n, rows: services.import_chunk(import_id, rows))
+    feed_import = imports.start_import(feed_id)
+    return imports.run_import(feed_import.id, lambda import_id, _n, rows: imports.import_chunk(import_id, rows))
 
 
 def import_via_workers(feed_id: int, pool: WorkerPool, timeout: float = 900):
@@ -262,10 +262,10 @@ def import_via_workers(feed_id: int, pool: WorkerPool, timeout: float = 900):
 
     from app.extensions import db, redis_connection
     from app.jobs.queues import enqueue
-    from app.suppliers import services
+    from app.suppliers import imports
     from app.suppliers.models import FeedImport
 
-    feed_import = services.start_import(feed_id)
+    feed_import = imports.start_import(feed_id)
     import_id = feed_import.id
     enqueued = time.time()
     enqueue("app.jobs.tasks.run_feed_import", import_id, queue=QUEUE, job_id=f"feed-import-{import_id}",
@@ -369,9 +369,9 @@ STOPWATCH = Stopwatch()
 def watch_the_app() -> None:
     from app.integrations.prestashop.database import PrestaShopDatabase
     from app.stock import services as stock_services
-    from app.suppliers import services as supplier_services
+    from app.suppliers import imports as supplier_imports
 
-    STOPWATCH.wrap(supplier_services, "import_chunk", "applying chunks (import_chunk)")
+    STOPWATCH.wrap(supplier_imports, "import_chunk", "applying chunks (import_chunk)")
     STOPWATCH.wrap(stock_services, "_plan", "deciding (_plan)")
     STOPWATCH.wrap(PrestaShopDatabase, "write_availability", "writing the shop (write_availability)")
     STOPWATCH.wrap(stock_services, "_remember", "remembering (_remember)")
@@ -472,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kontor-bench-avail-")))
         stack.callback(print, f"cleanup: removed {folder}", flush=True)
+        # Path feeds are read only from the feeds folder; the script and its workers read this one.
+        os.environ["KONTOR_FEEDS_DIR"] = str(folder)
         url = database_url(args.kontor_db, folder)
         shop = stack.enter_context(shop_database(args.products))
         stack.enter_context(kontor_database(args.kontor_db, url))

@@ -11,6 +11,7 @@ from app.extensions import redis_connection
 
 
 FINISHED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
 def enqueue(func: str, *args: Any, queue: str = "default", job_id: str | None = None, timeout: int = 600,
@@ -36,3 +37,11 @@ def enqueue(func: str, *args: Any, queue: str = "default", job_id: str | None = 
             return rq_queue.enqueue_call(func, **options)
         except DuplicateJobError:
             return None
+
+
+def any_waiting(job_ids: list[str]) -> bool:
+    """True if any of these jobs is still in a queue, waiting for a worker (not started, not gone)."""
+    if not job_ids:
+        return False
+    jobs = Job.fetch_many(job_ids, connection=redis_connection.client)
+    return any(job is not None and job.get_status(refresh=False) in WAITING for job in jobs)

@@ -65,6 +65,15 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         description="Starts an import of every enabled, mapped supplier feed.",
     ),
     RecurringJob(
+        name="fail_stalled_imports",
+        func="app.jobs.tasks.fail_stalled_feed_imports",
+        queue="default",  # not "import": it must run while a long import holds that queue's worker
+        interval=300,
+        lock_timeout=300,
+        description="Marks supplier feed imports that made no progress for 15 minutes as failed, so none "
+                    "stays “importing” after a worker died or a job was lost.",
+    ),
+    RecurringJob(
         name="sync_availability",
         func="app.jobs.tasks.sync_all_availability",
         queue="integrations",

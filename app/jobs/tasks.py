@@ -11,7 +11,7 @@ from typing import Any
 from app.core.health import HEARTBEAT_KEY
 from app.core.types import utcnow
 from app.extensions import redis_connection
-from app.jobs.queues import enqueue
+from app.jobs.queues import any_waiting, enqueue
 from app.jobs.schedule import find
 
 log = logging.getLogger("kontor.jobs")
@@ -124,7 +124,7 @@ def sync_all_platform_states() -> dict[str, str]:
 
 def run_feed_import(import_id: int, limit: int | None = None) -> dict[str, Any]:
     """Read a feed and enqueue its chunks on the import queue."""
-    from app.suppliers.services import run_import
+    from app.suppliers.imports import run_import
 
     def enqueue_chunk(import_id: int, number: int, rows: list) -> None:
         enqueue("app.jobs.tasks.import_feed_chunk", import_id, rows, queue="import",
@@ -136,7 +136,7 @@ def run_feed_import(import_id: int, limit: int | None = None) -> dict[str, Any]:
 
 def import_feed_chunk(import_id: int, rows: list) -> dict[str, int]:
     """Apply one chunk of a feed import."""
-    from app.suppliers.services import import_chunk
+    from app.suppliers.imports import import_chunk
 
     return import_chunk(import_id, rows)
 
@@ -144,7 +144,8 @@ def import_feed_chunk(import_id: int, rows: list) -> dict[str, int]:
 def import_all_feeds() -> dict[str, str]:
     """Start an import of every enabled, mapped supplier feed (the hourly run)."""
     from app.core.errors import ValidationFailed
-    from app.suppliers.services import list_feeds, start_import
+    from app.suppliers.imports import start_import
+    from app.suppliers.services import list_feeds
 
     started = {}
     for feed in list_feeds():
@@ -159,6 +160,22 @@ def import_all_feeds() -> dict[str, str]:
                 job_id=f"feed-import-{feed_import.id}", timeout=3600)
         started[feed.name] = f"import {feed_import.id}"
     return started
+
+
+def fail_stalled_feed_imports() -> dict[str, int]:
+    """Mark feed imports failed that made no progress for 15 minutes, unless their jobs still wait in the queue."""
+    from app.suppliers.imports import fail_stalled, stalled_imports
+
+    outcome = {"failed": 0, "waiting": 0}
+    for feed_import in stalled_imports():
+        jobs = [f"feed-import-{feed_import.id}"]
+        if feed_import.state == "importing":
+            jobs += [f"feed-import-{feed_import.id}-chunk-{n}" for n in range(feed_import.chunks_total)]
+        if any_waiting(jobs):  # queued behind other work is not stalled
+            outcome["waiting"] += 1
+        elif fail_stalled(feed_import.id):
+            outcome["failed"] += 1
+    return outcome
 
 
 def autolink_products(integration_id: int, create_missing: bool = False) -> dict[str, int]:

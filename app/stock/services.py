@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Text, cast, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from app.catalog.models import ProductLink
 from app.core import bulk
@@ -152,11 +154,52 @@ def _text_owner(product_rows: list[tuple]):
 
 
 def sync_availability(integration_id: int, *, limit: int | None = None, dry_run: bool = False) -> SyncResult:
-    """Compute and write the availability of every linked product of a PrestaShop integration."""
+    """Compute and write the availability of every linked product of a PrestaShop integration.
+
+    A run that fails (dry run included) is recorded in the integration's run log with its error
+    in words, the shop database's password blanked out, and the error is raised again.
+    """
+    started = utcnow()
+    integration = get_integration(integration_id)
+    try:
+        return _sync_availability(integration, started, limit=limit, dry_run=dry_run)
+    except BaseException as error:
+        db.session.rollback()
+        message = failure_message(error, integration)
+        log.warning("availability sync of integration %s failed: %s", integration_id, message)
+        db.session.add(IntegrationRun(
+            integration_id=integration_id, kind="availability_dry_run" if dry_run else "availability_sync",
+            started_at=started, finished_at=utcnow(), ok=False, message=message))
+        db.session.commit()
+        raise
+
+
+def failure_message(error: BaseException, integration: Integration) -> str:
+    """Why a sync failed, in words, without the shop database's password."""
+    message = getattr(error, "message", None)
+    if not isinstance(message, str) or not message:
+        lines = str(error).strip().splitlines()
+        message = f"{error.__class__.__name__}: {lines[0][:300]}" if lines else error.__class__.__name__
+    return redacted(message, integration)
+
+
+def redacted(message: str, integration: Integration) -> str:
+    """A message with the shop database's DSN and password blanked out."""
+    dsn = integration.credentials.get("db_dsn") if integration.credentials_encrypted else None
+    try:
+        password = make_url(dsn).password if dsn else None
+    except ArgumentError:
+        password = None
+    for secret in filter(None, (dsn, password)):
+        message = message.replace(secret, "•••")
+    return message
+
+
+def _sync_availability(integration: Integration, started, *, limit: int | None, dry_run: bool) -> SyncResult:
     from app.integrations.prestashop.database import PrestaShopDatabase
 
-    started, clock = utcnow(), time.monotonic()
-    integration = get_integration(integration_id)
+    clock = time.monotonic()
+    integration_id = integration.id
     if integration.kind != "prestashop":
         raise ValidationFailed("Availability is synced to PrestaShop integrations.")
     settings = database_settings(integration)

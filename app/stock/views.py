@@ -10,7 +10,6 @@ from app.core.auth import require_role, role_required
 from app.core.errors import ValidationFailed
 from app.core.htmx import render_fragment
 from app.extensions import db, htmx
-from app.integrations.base import PlatformError
 from app.integrations.services import get_integration
 from app.stock import services
 from app.stock.forms import AvailabilityForm
@@ -48,18 +47,6 @@ def _checked_dsn(raw: str) -> str:
     if url is None or not url.drivername.startswith("mysql") or not url.host or not url.database:
         raise ValidationFailed("The DSN must look like mysql://user:password@host:3306/database.", field="dsn")
     return dsn
-
-
-def redacted(message: str, integration) -> str:
-    """An error message with the shop database's password blanked out."""
-    dsn = integration.credentials.get("db_dsn") if integration.credentials_encrypted else None
-    try:
-        password = make_url(dsn).password if dsn else None
-    except ArgumentError:
-        password = None
-    for secret in filter(None, (dsn, password)):
-        message = message.replace(secret, "•••")
-    return message
 
 
 def _form_data(integration) -> dict:
@@ -119,12 +106,10 @@ def run(integration_id: int):
         result = services.sync_availability(integration_id, dry_run=dry_run,
                                             limit=request.form.get("limit", type=int))
         error = None
-    except (PlatformError, ValidationFailed) as failure:
-        result, error = None, redacted(failure.message, get_integration(integration_id))
     except Exception as failure:  # a database that cannot be reached, a wrong DSN: say so on the page
+        # The run log has it too (sync_availability records every failed run).
         db.session.rollback()
-        error = f"{failure.__class__.__name__}: {str(failure).splitlines()[0][:300]}"
-        result, error = None, redacted(error, get_integration(integration_id))
+        result, error = None, services.failure_message(failure, get_integration(integration_id))
     if not htmx:
         flash(error or f"{result.changed} changed, {result.unchanged + result.skipped_unchanged} unchanged, "
                        f"{result.missing} missing.", "error" if error else "success")

@@ -19,7 +19,8 @@ prestashop_cli = AppGroup("prestashop", help="PrestaShop shops: product links an
 @feeds_cli.command("list")
 def list_feeds() -> None:
     """Show the supplier feeds and their last import."""
-    from app.suppliers.services import latest_import, list_feeds as feeds
+    from app.suppliers.imports import latest_import
+    from app.suppliers.services import list_feeds as feeds
 
     for feed in feeds():
         last = latest_import(feed.id)
@@ -34,7 +35,7 @@ def list_feeds() -> None:
 def import_feed(feed_id: int, limit: int | None, enqueue: bool) -> None:
     """Import a supplier feed now and print what happened."""
     from app.jobs.queues import enqueue as put
-    from app.suppliers.services import import_chunk, run_import, start_import
+    from app.suppliers.imports import import_chunk, run_import, start_import
 
     try:
         feed_import = start_import(feed_id)

@@ -303,11 +303,12 @@ class CsvFeed:
 
 
 def _clean_headers(raw: list[str]) -> list[str]:
-    """Header names stripped (of a stray BOM too), blanks named column_N, repeats made unique."""
+    """Header names stripped (of a stray BOM and NUL bytes too), blanks named column_N, repeats made unique."""
     headers: list[str] = []
     seen: set[str] = set()
     for position, name in enumerate(raw, start=1):
-        name = " ".join(name.replace("\ufeff", "").split()) or f"column_{position}"
+        # A NUL byte cannot be stored with the headers in PostgreSQL, nor chosen in a form.
+        name = " ".join(name.replace("\ufeff", "").replace("\x00", "").split()) or f"column_{position}"
         unique, n = name, 2
         while unique in seen:
             unique, n = f"{name}_{n}", n + 1

@@ -34,6 +34,8 @@ class FeedImport(db.Model):
     source: Mapped[str] = mapped_column(String(500), default="")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Moved on by every step (reading, each chunk); the stalled-import check looks at it.
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     integration: Mapped[Integration] = relationship()
 

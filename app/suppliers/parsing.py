@@ -22,6 +22,8 @@ Decisions, so the invalid-rows report and the import agree:
   currency ("zł", "PLN", "€" ...); a lone "1.234" is read as a decimal point. A negative price is
   invalid.
 - A SKU containing U+FFFD (bytes the reader could not decode) is invalid: it would never match.
+  So is a SKU with a NUL byte or longer than a product's SKU can be (64 characters): the database
+  cannot store the first, and no product can have the second.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Iterable, Iterator
 GTIN_LENGTHS = frozenset((8, 12, 13, 14))
 MAX_NUMBER = 2_147_483_647  # the largest stock or delivery days a 4-byte integer column holds
 REPLACEMENT_CHARACTER = "\ufffd"
+MAX_SKU_LENGTH = 64  # products.sku
 
 
 class FeedError(Exception):
@@ -128,7 +131,7 @@ def typed_rows(rows: Iterable[FeedRow], mapping: ColumnMapping) -> Iterator[Supp
             ean = get(ean_col, "")
             if ean and not (ean.isdigit() and ean.isascii() and len(ean) in gtin_lengths):
                 ean = _ean(ean, sku)
-            if not sku or replacement in sku:
+            if not sku or replacement in sku or "\x00" in sku or len(sku) > MAX_SKU_LENGTH:
                 _check_key(sku, ean)
             raw = get(stock_col, "")
             try:
@@ -168,6 +171,11 @@ def _check_key(sku: str, ean: str) -> None:
     if REPLACEMENT_CHARACTER in sku:
         raise _BadValue(f"SKU {_quoted(sku)} has characters that could not be decoded "
                         f"(is the feed's encoding right?)")
+    if "\x00" in sku:
+        raise _BadValue(f"SKU {_quoted(sku.replace(chr(0), REPLACEMENT_CHARACTER))} contains a NUL byte, "
+                        f"which cannot be stored")
+    if len(sku) > MAX_SKU_LENGTH:
+        raise _BadValue(f"SKU {_quoted(sku)} is longer than {MAX_SKU_LENGTH} characters: no product has it")
 
 
 def _quoted(value: str, limit: int = 40) -> str:

@@ -1,4 +1,8 @@
-"""Supplier feed pages: list, add, column mapping with preview, imports with progress and problem reports."""
+"""Supplier feed pages: list, add, column mapping with preview, imports with progress and problem reports.
+
+Viewers see the feeds and their imports; what shows the feed's content (preview, invalid rows)
+and what starts work (mapping, import) needs an operator; where a feed comes from, an admin.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from app.core.auth import require_role, role_required
 from app.core.errors import ValidationFailed
 from app.core.htmx import render_fragment
 from app.extensions import db, htmx
-from app.suppliers import services
+from app.suppliers import imports, services
 from app.suppliers.forms import MAPPING_LABELS, FeedForm, MappingForm
 from app.suppliers.parsing import FeedError
 
@@ -20,7 +24,14 @@ def index():
     """Every supplier feed with its last import."""
     feeds = services.list_feeds()
     return render_template("suppliers/index.html", feeds=feeds,
-                           last={feed.id: services.latest_import(feed.id) for feed in feeds})
+                           last={feed.id: imports.latest_import(feed.id) for feed in feeds})
+
+
+def _feed_form(**kwargs) -> FeedForm:
+    form = FeedForm(**kwargs)
+    form.location.description = (f"https://supplier.example/feed.csv, or a file in the feeds folder "
+                                 f"{services.feeds_dir()}, e.g. supplier.csv")
+    return form
 
 
 def _save(feed, form: FeedForm):
@@ -36,7 +47,7 @@ def _save(feed, form: FeedForm):
 @role_required("admin")
 def create():
     """Add a supplier feed."""
-    form = FeedForm()
+    form = _feed_form()
     if form.validate_on_submit():
         try:
             feed = _save(None, form)
@@ -53,7 +64,7 @@ def create():
 def edit(feed_id: int):
     """Change where a feed comes from and its format."""
     feed = services.get_feed(feed_id)
-    form = FeedForm(data={"name": feed.name, **feed.settings}) if request.method == "GET" else FeedForm()
+    form = _feed_form(data={"name": feed.name, **feed.settings}) if request.method == "GET" else _feed_form()
     if form.validate_on_submit():
         try:
             _save(feed, form)
@@ -72,10 +83,11 @@ def detail(feed_id: int):
     form = MappingForm(formdata=None, data=feed.settings.get("mapping") or {})
     form.set_headers(feed.settings.get("headers") or [])
     return render_template("suppliers/detail.html", feed=feed, form=form, labels=MAPPING_LABELS,
-                           imports=services.recent_imports(feed.id), latest=services.latest_import(feed.id))
+                           imports=imports.recent_imports(feed.id), latest=imports.latest_import(feed.id))
 
 
 @bp.get("/<int:feed_id>/preview")
+@role_required("operator")
 def preview(feed_id: int):
     """The first 20 rows as they will be read, and the headers for the mapping (fragment)."""
     feed = services.get_feed(feed_id)
@@ -95,7 +107,7 @@ def preview(feed_id: int):
 
 
 @bp.post("/<int:feed_id>/mapping")
-@role_required("admin")
+@role_required("operator")
 def save_mapping(feed_id: int):
     """Save the column mapping; the preview is read again with it."""
     try:
@@ -122,7 +134,7 @@ def start_import(feed_id: int):
 
     require_role("operator")
     try:
-        feed_import = services.start_import(feed_id)
+        feed_import = imports.start_import(feed_id)
     except ValidationFailed as error:
         if htmx:
             return render_fragment("_error.html", 422, message=error.message)
@@ -138,16 +150,17 @@ def start_import(feed_id: int):
 @bp.get("/imports/<int:import_id>")
 def progress(import_id: int):
     """An import's progress bar (polls itself until the import finishes)."""
-    feed_import = services.get_import(import_id)
+    feed_import = imports.get_import(import_id)
     if not htmx:
         return redirect(url_for("suppliers.detail", feed_id=feed_import.integration_id))
     return render_fragment("suppliers/_progress.html", feed_import=feed_import)
 
 
 @bp.get("/imports/<int:import_id>/problems.csv")
+@role_required("operator")
 def problems(import_id: int):
-    """Download the rows an import could not read, with line numbers and reasons."""
-    feed_import = services.get_import(import_id)
-    return Response(stream_with_context(services.problems_csv(import_id)), mimetype="text/csv",
+    """Download the rows an import could not read, with line numbers and reasons (they show the feed's content)."""
+    feed_import = imports.get_import(import_id)
+    return Response(stream_with_context(imports.problems_csv(import_id)), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=feed-{feed_import.integration_id}-"
                                                     f"import-{import_id}-problems.csv"})

@@ -78,7 +78,7 @@ def test_schedule_is_registered_once_and_follows_the_table(app):
     sync_schedule(scheduler)
     ids = sorted(job.id for job in scheduler.get_jobs())
     assert ids == sorted(f"{SCHEDULED_ID_PREFIX}{job.name}" for job in SCHEDULE)
-    job = next(iter(scheduler.get_jobs()))
+    job = next(job for job in scheduler.get_jobs() if job.id == f"{SCHEDULED_ID_PREFIX}heartbeat")
     assert job.meta["interval"] == 60 and job.origin == "default"
 
 

@@ -9,7 +9,7 @@ from app.catalog.models import Product, ProductLink
 from app.catalog.services import create_product, link_product
 from app.extensions import db
 from app.jobs import tasks
-from app.suppliers import services
+from app.suppliers import imports, services
 from app.suppliers.models import FeedImport, FeedProblem
 from tests.factories import make_integration
 
@@ -25,8 +25,8 @@ FEED = (
 )
 
 
-def write_feed(tmp_path, text: str = FEED, encoding: str = "cp1250") -> str:
-    path = tmp_path / "feed.csv"
+def write_feed(folder, text: str = FEED, encoding: str = "cp1250") -> str:
+    path = folder / "feed.csv"
     path.write_bytes(text.encode(encoding))
     return str(path)
 
@@ -43,8 +43,8 @@ def catalogue(app):
 
 
 @pytest.fixture
-def feed(app, tmp_path):
-    feed = services.save_feed(None, name="Hurtownia Ąę", source_type="path", location=write_feed(tmp_path),
+def feed(app, feeds_folder):
+    feed = services.save_feed(None, name="Hurtownia Ąę", source_type="path", location=write_feed(feeds_folder),
                               format="csv")
     services.preview(feed.id)
     services.save_mapping(feed.id, {"sku": "kod", "ean": "ean", "stock_quantity": "stan", "delivery_days": "dni",
@@ -53,8 +53,8 @@ def feed(app, tmp_path):
 
 
 def run(feed_id: int, chunk_size: int | None = None, limit: int | None = None, monkeypatch=None) -> FeedImport:
-    feed_import = services.start_import(feed_id)
-    return services.run_import(feed_import.id, lambda import_id, _n, rows: services.import_chunk(import_id, rows),
+    feed_import = imports.start_import(feed_id)
+    return imports.run_import(feed_import.id, lambda import_id, _n, rows: imports.import_chunk(import_id, rows),
                                limit=limit)
 
 
@@ -96,11 +96,11 @@ def test_running_an_import_again_ends_in_the_same_state(catalogue, feed):
 
 
 def test_an_import_that_died_halfway_can_be_run_again(catalogue, feed, monkeypatch):
-    monkeypatch.setattr(services, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 2)
     chunks: list = []
-    dead = services.start_import(feed.id)
-    services.run_import(dead.id, lambda import_id, n, rows: chunks.append(rows))
-    services.import_chunk(dead.id, chunks[0])  # the worker died after the first chunk
+    dead = imports.start_import(feed.id)
+    imports.run_import(dead.id, lambda import_id, n, rows: chunks.append(rows))
+    imports.import_chunk(dead.id, chunks[0])  # the worker died after the first chunk
     db.session.expire_all()
     assert db.session.get(FeedImport, dead.id).state == "importing"
     result = run(feed.id)
@@ -113,20 +113,20 @@ def test_limit_reads_only_the_first_rows(catalogue, feed):
     assert result.rows_read == 2 and result.matched == 2
 
 
-def test_a_missing_file_fails_the_import_in_words(catalogue, app):
-    feed = services.save_feed(None, name="Gone", source_type="path", location="/nonexistent/feed.csv", format="csv")
+def test_a_missing_file_fails_the_import_in_words(catalogue, app, feeds_folder):
+    feed = services.save_feed(None, name="Gone", source_type="path", location="gone.csv", format="csv")
     feed.settings = {**feed.settings, "mapping": {"sku": "kod", "stock_quantity": "stan"}}
     db.session.commit()
     result = run(feed.id)
-    assert result.state == "failed" and "does not exist" in result.error
+    assert result.state == "failed" and f"There is no file {feeds_folder / 'gone.csv'}" in result.error
 
 
-def test_import_needs_a_mapping_first(app, tmp_path):
+def test_import_needs_a_mapping_first(app, feeds_folder):
     from app.core.errors import ValidationFailed
 
-    feed = services.save_feed(None, name="New", source_type="path", location=write_feed(tmp_path), format="csv")
+    feed = services.save_feed(None, name="New", source_type="path", location=write_feed(feeds_folder), format="csv")
     with pytest.raises(ValidationFailed, match="Map the feed's columns"):
-        services.start_import(feed.id)
+        imports.start_import(feed.id)
     with pytest.raises(ValidationFailed, match="stock quantity"):
         services.save_mapping(feed.id, {"sku": "kod"})
 
@@ -134,8 +134,8 @@ def test_import_needs_a_mapping_first(app, tmp_path):
 def test_the_job_flow_reads_then_applies_chunks_on_the_import_queue(catalogue, feed, monkeypatch):
     from app.extensions import redis_connection
 
-    monkeypatch.setattr(services, "CHUNK_SIZE", 3)
-    feed_import = services.start_import(feed.id)
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 3)
+    feed_import = imports.start_import(feed.id)
     outcome = tasks.run_feed_import(feed_import.id)
     assert outcome["chunks"] == 2
     queue = redis_connection.queue("import")
