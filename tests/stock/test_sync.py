@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import select
 
@@ -108,3 +110,44 @@ def test_a_product_may_be_ordered_when_one_of_its_combinations_may(shop, prestas
     assert prestashop_db.cell("stock_available", "out_of_stock", id_product=2, id_product_attribute=1, **shop_row) == 0
     assert prestashop_db.cell("product_lang", "available_later", id_product=2, id_shop=1, id_lang=1) == \
         "Wysyłka w 4 dni"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_failed_sync_leaves_a_run_with_its_error_in_words(app, client, login, dry_run):
+    from app.stock.services import sync_availability as sync
+
+    from tests.factories import make_user
+
+    dsn = f"mysql+pymysql://kontor:s3cret@127.0.0.1:{_closed_port()}/shop"
+    integration = make_integration("prestashop", credentials={"api_key": "K", "db_dsn": dsn})
+    with pytest.raises(Exception):
+        sync(integration.id, dry_run=dry_run)
+    run = db.session.scalars(select(IntegrationRun).where(IntegrationRun.integration_id == integration.id)).one()
+    assert run.kind == ("availability_dry_run" if dry_run else "availability_sync")
+    assert not run.ok and run.finished_at is not None
+    assert "Can't connect to MySQL server" in run.message and "s3cret" not in run.message
+    login(make_user("viewer"))
+    page = html.unescape(client.get(f"/integrations/{integration.id}").get_data(as_text=True))
+    assert "failed" in page and run.message in page and "s3cret" not in page
+
+
+def test_a_failed_sync_from_the_page_is_in_the_run_log_too(app, client, login):
+    from tests.factories import make_user
+
+    integration = make_integration("prestashop", credentials={
+        "api_key": "K", "db_dsn": f"mysql+pymysql://kontor:s3cret@127.0.0.1:{_closed_port()}/shop"})
+    csrf = login(make_user("operator"))
+    response = client.post(f"/integrations/{integration.id}/availability/run", data={"dry_run": "1"},
+                           headers={"HX-Request": "true", "X-CSRFToken": csrf})
+    body = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422 and "s3cret" not in body
+    run = db.session.scalars(select(IntegrationRun).where(IntegrationRun.integration_id == integration.id)).one()
+    assert run.kind == "availability_dry_run" and not run.ok and run.message in body
