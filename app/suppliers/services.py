@@ -6,6 +6,7 @@ app.suppliers.sources; importing a feed is app.suppliers.imports.
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -76,7 +77,7 @@ def save_feed(feed: Integration | None, *, name: str, source_type: str, location
               item_path: str = "", max_mb: int = DEFAULT_MAX_MB, upload: BinaryIO | None = None,
               upload_name: str = "") -> Integration:
     """Create or change a supplier feed; an uploaded file is stored under instance/feeds/<id>/."""
-    location = location.strip()
+    location = location.strip() if source_type != "upload" else ""  # an upload has no address to keep
     if not name.strip():
         raise ValidationFailed("Give the feed a name, e.g. the supplier's.", field="name")
     if source_type not in SOURCE_TYPES:
@@ -104,8 +105,14 @@ def save_feed(feed: Integration | None, *, name: str, source_type: str, location
         folder = upload_folder(feed)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / ("upload.xml" if format == "xml" else "upload.csv")
-        with open(target, "wb") as handle:
-            _copy_capped(upload, handle, feed.settings["max_mb"])
+        partial = target.with_name(target.name + ".part")
+        try:
+            with open(partial, "wb") as handle:
+                _copy_capped(upload, handle, feed.settings["max_mb"])
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a refused replacement leaves the previous upload as it was
+            raise
+        os.replace(partial, target)
         feed.settings = {**feed.settings, "upload_file": str(target), "upload_name": upload_name}
     db.session.commit()
     return feed
@@ -127,9 +134,12 @@ def open_feed(feed: Integration) -> Iterator[BinaryIO]:
     limit = int(settings.get("max_mb", DEFAULT_MAX_MB)) * MB
     source_type = settings.get("source_type")
     if source_type == "upload":
-        if not settings.get("upload_file"):
+        stored = Path(settings.get("upload_file") or "")
+        # Kontor wrote this path itself (see save_feed), but the web and worker processes may have
+        # different instance folders: so check its shape, not its folder: <feed id>/upload.csv|xml.
+        if stored.name not in ("upload.csv", "upload.xml") or stored.parent.name != str(feed.id):
             raise FeedError("No file has been uploaded for this feed yet.")
-        opened = sources.open_file(settings["upload_file"], upload_folder(feed), limit)
+        opened = sources.open_file(stored.name, stored.parent, limit)
     elif source_type == "path":
         opened = sources.open_file(settings.get("location") or "", feeds_dir(), limit)
     elif source_type == "url":

@@ -23,6 +23,7 @@ from app.suppliers.parsing import FeedError
 from tests.factories import make_user
 
 CSV = "kod;stan\nA-1;5\nB-2;7\n"
+MB = 1024 * 1024
 
 
 def stored_feed(source_type: str, location: str, **settings) -> Integration:
@@ -316,3 +317,36 @@ def test_operators_preview_map_and_import_but_do_not_change_the_source(client, l
                                                       "location": "/etc/passwd", "format": "csv", "max_mb": "200"})
     assert edit.status_code == 403
     assert db.session.get(Integration, feed.id).settings["location"] == "supplier.csv"
+
+
+# --- uploads ------------------------------------------------------------------------------------
+
+
+def test_an_uploaded_feed_is_read_from_its_own_folder(app):
+    feed = services.save_feed(None, name="Upload", source_type="upload", location="/etc/passwd", format="csv",
+                              upload=io.BytesIO(CSV.encode()), upload_name="stany.csv")
+    assert feed.settings["location"] == "" and feed.settings["upload_file"].endswith(f"/{feed.id}/upload.csv")
+    assert len(services.preview(feed.id)["raw"]) == 2
+
+
+def test_an_upload_setting_pointing_elsewhere_reads_nothing(app):
+    feed = stored_feed("upload", "", upload_file="/etc/passwd")
+    with pytest.raises(FeedError, match="No file has been uploaded"):
+        services.preview(feed.id)
+
+
+def test_an_upload_over_the_size_limit_is_refused_next_to_the_field(app):
+    with pytest.raises(ValidationFailed, match="larger than the 1 MB limit") as refused:
+        services.save_feed(None, name="Big", source_type="upload", location="", format="csv", max_mb=1,
+                           upload=io.BytesIO(b"x" * (MB + 1)), upload_name="big.csv")
+    assert refused.value.field == "upload"
+
+
+def test_a_refused_replacement_upload_keeps_the_previous_file(app):
+    feed = services.save_feed(None, name="Upload", source_type="upload", location="", format="csv",
+                              upload=io.BytesIO(CSV.encode()), upload_name="stany.csv")
+    with pytest.raises(ValidationFailed, match="larger than"):
+        services.save_feed(feed, name="Upload", source_type="upload", location="", format="csv", max_mb=1,
+                           upload=io.BytesIO(b"x" * (MB + 1)), upload_name="big.csv")
+    db.session.rollback()
+    assert len(services.preview(feed.id)["raw"]) == 2
