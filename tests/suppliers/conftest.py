@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -26,12 +27,16 @@ class FeedServer(FakeServer):
         super().__init__()
         self.files: dict[str, bytes] = {}
         self.redirects: dict[str, str] = {}
+        self.gzipped: dict[str, bytes] = {}  # sent with Content-Encoding: gzip
 
     def handle(self, request: Request) -> Response:
         if request.path in self.redirects:
             return Response("", status=302, headers={"Location": self.redirects[request.path]})
         if request.path == "/endless.csv":
             return Response(_endless(), content_type="text/csv")
+        if request.path in self.gzipped:
+            return Response(gzip.compress(self.gzipped[request.path]), content_type="text/csv",
+                            headers={"Content-Encoding": "gzip"})
         if request.path in self.files:
             return Response(self.files[request.path], content_type="text/csv")
         return Response("not found", status=404, content_type="text/plain")

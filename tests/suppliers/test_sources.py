@@ -350,3 +350,117 @@ def test_a_refused_replacement_upload_keeps_the_previous_file(app):
                            upload=io.BytesIO(b"x" * (MB + 1)), upload_name="big.csv")
     db.session.rollback()
     assert len(services.preview(feed.id)["raw"]) == 2
+
+
+# --- https: pinned to the checked address, still verified by name ----------------------------------
+
+
+def _certificates(folder: Path, hostname: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for `hostname`: (ca.pem, server.pem, server.key)."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(timezone.utc)
+
+    def certificate(subject, issuer, public_key, signing_key, ca: bool, extra=()):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
+                   .not_valid_after(now + timedelta(hours=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
+        for extension in extra:
+            builder = builder.add_extension(extension, critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Kontor test CA")])
+    ca = certificate(ca_name, ca_name, ca_key.public_key(), ca_key, True,
+                     [x509.KeyUsage(False, False, False, False, False, True, True, False, False)])
+    server = certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]), ca_name,
+                         server_key.public_key(), ca_key, False,
+                         [x509.SubjectAlternativeName([x509.DNSName(hostname)]),
+                          x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                          x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH])])
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    return paths
+
+
+@pytest.fixture
+def tls_feed_server(tmp_path, monkeypatch):
+    """An https server (http.server thread on 127.0.0.1) with a certificate for feeds.example.test only.
+
+    Both feeds.example.test and other.example.test resolve to 127.0.0.1 through the feed resolver.
+    """
+    import http.server
+    import ssl
+    import threading
+
+    ca, certificate, key = _certificates(tmp_path, "feeds.example.test")
+    seen = {"sni": [], "host": []}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen["host"].append(self.headers["Host"])
+            body = CSV.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    context.sni_callback = lambda sock, name, ctx: seen["sni"].append(name)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    real_resolve = sources.resolve
+    monkeypatch.setattr(sources, "resolve", lambda host, port: ["127.0.0.1"] if host.endswith(".example.test")
+                        else real_resolve(host, port))
+    try:
+        yield server.server_address[1], ca, seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_https_connects_to_the_checked_address_with_the_name_in_sni_and_host(tls_feed_server):
+    port, ca, seen = tls_feed_server
+    url = f"https://feeds.example.test:{port}/stock.csv"
+    with sources.open_url(url, 10_000, {"feeds.example.test"}, ca_certs=str(ca)) as stream:
+        assert stream.read(100).startswith(b"kod;stan")
+    assert seen["sni"] == ["feeds.example.test"] and seen["host"] == [f"feeds.example.test:{port}"]
+
+
+def test_https_still_checks_the_certificate_against_the_name(tls_feed_server):
+    port, ca, seen = tls_feed_server
+    with pytest.raises(FeedError, match="TLS certificate could not be verified"):
+        with sources.open_url(f"https://other.example.test:{port}/stock.csv", 10_000, {"other.example.test"},
+                              ca_certs=str(ca)):
+            pass
+    with pytest.raises(FeedError, match="TLS certificate could not be verified"):  # not a CA anyone trusts
+        with sources.open_url(f"https://feeds.example.test:{port}/stock.csv", 10_000, {"feeds.example.test"}):
+            pass
+    assert seen["host"] == []  # no request was sent over either connection
+
+
+def test_a_compressed_answer_counts_its_unpacked_bytes(feed_server):
+    feed_server.gzipped["/small-on-the-wire.csv"] = b"kod;stan\n" + b"A;1\n" * (MB // 2)  # 2 MB, ~6 KB gzipped
+    feed = services.save_feed(None, name="Gzip", source_type="url", location=feed_server.url("/small-on-the-wire.csv"),
+                              format="csv", max_mb=1)
+    with pytest.raises(FeedError, match="larger than the 1 MB limit"):
+        with services.open_feed(feed) as stream:
+            while stream.read(64 * 1024):
+                pass
