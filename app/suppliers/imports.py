@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import func, insert, select, text, update
@@ -186,21 +186,28 @@ def _read_and_hand_over(feed_import: FeedImport, enqueue_chunk: Callable[[int, i
     return db.session.get(FeedImport, import_id, populate_existing=True)
 
 
-def _fail(import_id: int, message: str, *, stalled_before=None) -> FeedImport:
-    """Mark an unfinished import failed with `message` and note it in the feed's run log."""
+def _fail(import_id: int, message: str) -> FeedImport:
+    """Mark an unfinished import failed with `message` (see _close_as_failed); the import as it now is."""
+    _close_as_failed(import_id, message)
+    return db.session.get(FeedImport, import_id, populate_existing=True)
+
+
+def _close_as_failed(import_id: int, message: str, stalled_before: datetime | None = None) -> bool:
+    """Mark the import failed, and note it in the feed's run log, unless it finished (or moved on since
+    `stalled_before`); True if this call closed it."""
     conditions = [FeedImport.id == import_id, FeedImport.state.in_(ACTIVE_STATES)]
     if stalled_before is not None:
         conditions.append(func.coalesce(FeedImport.progress_at, FeedImport.started_at) < stalled_before)
-    failed = db.session.execute(update(FeedImport).where(*conditions).values(
-        state="failed", error=_storable(message, 2000), finished_at=utcnow(), progress_at=utcnow())).rowcount
-    feed_import = db.session.get(FeedImport, import_id, populate_existing=True)
-    if failed:
-        db.session.add(IntegrationRun(integration_id=feed_import.integration_id, kind="feed_import", ok=False,
-                                      started_at=feed_import.started_at, message=_storable(message, 2000),
-                                      finished_at=utcnow()))
+    message = _storable(message, 2000)
+    started = db.session.execute(update(FeedImport).where(*conditions).values(
+        state="failed", error=message, finished_at=utcnow(), progress_at=utcnow())
+        .returning(FeedImport.integration_id, FeedImport.started_at)).one_or_none()
+    if started is not None:
+        db.session.add(IntegrationRun(integration_id=started.integration_id, kind="feed_import", ok=False,
+                                      started_at=started.started_at, message=message, finished_at=utcnow()))
         log.warning("feed import %s failed: %s", import_id, message)
     db.session.commit()
-    return feed_import
+    return started is not None
 
 
 def _finish(import_id: int) -> None:
@@ -326,12 +333,9 @@ def stalled_imports(minutes: int = STALL_MINUTES) -> list[FeedImport]:
 
 def fail_stalled(import_id: int, minutes: int = STALL_MINUTES) -> bool:
     """Mark an import failed if it still made no progress for `minutes`; True if it was."""
-    cutoff = utcnow() - timedelta(minutes=minutes)
-    feed_import = _fail(import_id, f"The import made no progress for {minutes} minutes (its worker stopped or its "
-                                   f"job was lost), so it was stopped. Rows already imported stay; run the "
-                                   f"import again.", stalled_before=cutoff)
-    return feed_import.state == "failed" and feed_import.finished_at is not None and \
-        feed_import.error.startswith("The import made no progress")
+    return _close_as_failed(import_id, f"The import made no progress for {minutes} minutes (its worker stopped or "
+                                       f"its job was lost), so it was stopped. Rows already imported stay; run the "
+                                       f"import again.", stalled_before=utcnow() - timedelta(minutes=minutes))
 
 
 def problems_csv(import_id: int) -> Iterator[str]:
