@@ -136,8 +136,9 @@ def open_feed(feed: Integration) -> Iterator[BinaryIO]:
     if source_type == "upload":
         stored = Path(settings.get("upload_file") or "")
         # Kontor wrote this path itself (see save_feed), but the web and worker processes may have
-        # different instance folders: so check its shape, not its folder: <feed id>/upload.csv|xml.
-        if stored.name not in ("upload.csv", "upload.xml") or stored.parent.name != str(feed.id):
+        # different instance folders: so check its shape, not its folder: feeds/<feed id>/upload.csv|xml.
+        if stored.name not in ("upload.csv", "upload.xml") or stored.parent.name != str(feed.id) \
+                or stored.parent.parent.name != "feeds":
             raise FeedError("No file has been uploaded for this feed yet.")
         opened = sources.open_file(stored.name, stored.parent, limit)
     elif source_type == "path":
