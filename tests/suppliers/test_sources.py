@@ -187,7 +187,8 @@ def test_a_feed_on_an_allowed_local_server_is_previewed(client, login, feed_serv
     "http://[::1]:{port}/", "http://[::ffff:127.0.0.1]:{port}/", "http://0.0.0.0:{port}/",
     "http://10.0.0.1/feed.csv", "http://172.16.5.4/", "http://192.168.1.1/", "http://100.64.0.1/",
     "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://[fc00::1]/", "http://224.0.0.1/",
-    "http://240.0.0.1/", "http://255.255.255.255/", "https://127.0.0.1:{port}/"])
+    "http://240.0.0.1/", "http://255.255.255.255/", "https://127.0.0.1:{port}/",
+    "http://2130706433:{port}/", "http://0x7f000001:{port}/", "http://127.1:{port}/"])  # 127.0.0.1 spelled oddly
 def test_local_private_and_reserved_addresses_are_refused_before_connecting(app, other_server, url):
     url = url.format(port=other_server.port)
     with pytest.raises(FeedError, match="points to a local or private network address"):
