@@ -89,6 +89,14 @@ def test_main_pages_work_without_any_csp_violation(live_server, page, sign_in, s
 
     page.goto(f"{live_server.url}/orders/{order_ids[1]}")
     expect(page.locator("h1")).to_contain_text(numbers[1])
+    # The status panel swaps itself: htmx must not copy style attributes while settling (the CSP refuses that).
+    page.locator("#status-select").select_option(label="Paid")
+    page.locator("#order-status").get_by_role("button", name="Change status").click()
+    expect(page.locator("#order-status .status-current")).to_have_text("Paid")
+    expect(page.locator("#order-timeline .event").first).to_contain_text("Awaiting payment → Paid")
+    page.locator("#status-select").select_option(label="Returned")  # refused: the panel swaps with the reason
+    page.locator("#order-status").get_by_role("button", name="Change status").click()
+    expect(page.locator("#status-error")).to_contain_text("A return can only be requested after shipping")
     screenshot(page, "csp-order-page")
     _assert_clean(page, errors, "an order page")
 
