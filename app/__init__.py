@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import ROOT, Config, check_production_safety
 from app.extensions import csrf, db, htmx, login_manager, migrate, redis_connection
@@ -26,6 +27,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     check_production_safety(app.config)
+    if app.config["TRUSTED_PROXIES"]:
+        proxies = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -70,11 +74,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         csrf.exempt(api)  # token-authenticated, no cookies
 
     from app import cli as kontor_cli
+    from app.accounts import cli as accounts_cli
     from app.jobs import cli as jobs_cli
 
     from app.suppliers import cli as suppliers_cli
 
     kontor_cli.init_app(app)
+    accounts_cli.init_app(app)
     jobs_cli.init_app(app)
     suppliers_cli.init_app(app)
 

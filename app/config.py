@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from dotenv import load_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("KONTOR_INSTANCE_PATH", ROOT / "instance"))
 
 DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me"
+MIN_SECRET_LENGTH = 32
+MAKE_SECRET_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+MAKE_ENCRYPTION_KEY = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
 
 
 class ConfigError(RuntimeError):
@@ -37,6 +41,16 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Proxies in front of the app (load balancer, nginx) whose X-Forwarded-For/-Proto are believed; the client
+    # address is what sign-in throttling counts, so it must not be the proxy's.
+    TRUSTED_PROXIES = 0
+    # Sign-in throttling: after this many failures an account / a client address waits LOGIN_LOCK_SECONDS,
+    # doubling with each further failure up to LOGIN_MAX_LOCK_SECONDS.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 5
+    LOGIN_LOCK_SECONDS = 30
+    LOGIN_MAX_LOCK_SECONDS = 900
     ORDERS_PER_PAGE = 50
     # How long a worker may hold an outbox operation before others may take it over.
     SYNC_LEASE_SECONDS = 300
@@ -72,6 +86,9 @@ class Config:
         for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL"):
             if os.environ.get(f"KONTOR_{name}"):
                 settings[name] = float(os.environ[f"KONTOR_{name}"])
+        for name in ("TRUSTED_PROXIES", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_ADDRESS"):
+            if os.environ.get(f"KONTOR_{name}"):
+                settings[name] = _env_int(f"KONTOR_{name}")
         if env == "production":
             settings["SESSION_COOKIE_SECURE"] = True
             settings["REMEMBER_COOKIE_SECURE"] = True
@@ -89,6 +106,13 @@ class TestConfig(Config):
     SYNC_LEASE_SECONDS = 5
 
 
+def _env_int(name: str) -> int:
+    value = os.environ[name].strip()
+    if not value.isascii() or not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.")
+    return int(value)
+
+
 def _normalise_database_url(url: str) -> str:
     # Heroku-style URLs and bare postgresql:// should use the psycopg 3 driver we ship.
     if url.startswith("postgres://"):
@@ -98,19 +122,41 @@ def _normalise_database_url(url: str) -> str:
     return url
 
 
+def is_fernet_key(value: str) -> bool:
+    """True if `value` is a Fernet key (32 url-safe base64 bytes)."""
+    try:
+        Fernet(value.encode())
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def check_production_safety(config: dict) -> None:
-    """Refuse to run in production with a default secret key or without an encryption key."""
+    """Refuse to run in production with a missing, default or short secret key or a weak encryption key."""
     if config.get("ENV_NAME") != "production":
         return
-    if config.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY):
+    secret = config.get("SECRET_KEY") or ""
+    if secret in ("", DEFAULT_SECRET_KEY):
         raise ConfigError(
             "KONTOR_ENV=production but SECRET_KEY is not set (or is the development default). "
-            "Set SECRET_KEY to a long random value, e.g. "
-            "python -c 'import secrets; print(secrets.token_urlsafe(48))'."
+            f"Set SECRET_KEY to a long random value, e.g. {MAKE_SECRET_KEY}."
         )
-    if not config.get("KONTOR_ENCRYPTION_KEY"):
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"KONTOR_ENV=production but SECRET_KEY has only {len(secret)} characters; it signs sessions and "
+            f"needs at least {MIN_SECRET_LENGTH}. Make one with {MAKE_SECRET_KEY}."
+        )
+    key = config.get("KONTOR_ENCRYPTION_KEY") or ""
+    if not key:
         raise ConfigError(
             "KONTOR_ENV=production but KONTOR_ENCRYPTION_KEY is not set; platform credentials are encrypted "
-            "with it. Generate one with python -c 'from cryptography.fernet import Fernet; "
-            "print(Fernet.generate_key().decode())' and keep it safe: without it stored credentials are lost."
+            f"with it. Generate one with {MAKE_ENCRYPTION_KEY} and keep it safe: without it stored credentials "
+            "are lost."
+        )
+    if not is_fernet_key(key) and len(key) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"KONTOR_ENV=production but KONTOR_ENCRYPTION_KEY is neither a Fernet key nor a passphrase of at least "
+            f"{MIN_SECRET_LENGTH} characters (it has {len(key)}). Generate a Fernet key with {MAKE_ENCRYPTION_KEY}. "
+            "If credentials are already stored, they were encrypted with the current key: re-enter them after "
+            "changing it."
         )

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts.models import ROLES, ApiToken, User
+from app.accounts import throttle
+from app.accounts.models import ROLES, ApiToken, LoginAttempt, User
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
 
 TOKEN_PREFIX = "kontor_"
+# Failed sign-ins older than this are dropped from the list admins see.
+LOGIN_ATTEMPTS_KEPT = timedelta(days=90)
+
+SESSION_REFERENCE = re.compile(r"(\d{1,10}):(\d{1,9})", re.ASCII)
+
+log = logging.getLogger(__name__)
 
 
 def create_user(email: str, name: str, password: str, role: str = "operator") -> User:
     """Add a user; the e-mail must be new and the role one of admin/operator/viewer."""
-    email = email.strip().lower()
+    email = normalise_email(email)
     if role not in ROLES:
         raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.", field="role")
     if len(password) < 8:
@@ -42,8 +53,27 @@ def update_user(user: User, *, name: str, role: str, active: bool, password: str
         if len(password) < 8:
             raise ValidationFailed("The password needs at least 8 characters.", field="password")
         user.password_hash = generate_password_hash(password)
+    if password or (user.active and not active):
+        user.end_sessions()
     user.name, user.role, user.active = name.strip() or user.email, role, active
     db.session.commit()
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere: every session and remember-me cookie stops working."""
+    user.end_sessions()
+    db.session.commit()
+
+
+def user_for_session(reference: str) -> User | None:
+    """The active user a session's `id:version` reference names, or None if that session was ended."""
+    match = SESSION_REFERENCE.fullmatch(reference)
+    if match is None or int(match[1]) >= 2**31:
+        return None
+    user = db.session.get(User, int(match[1]))
+    if user is None or not user.active or user.session_version != int(match[2]):
+        return None
     return user
 
 
@@ -51,14 +81,59 @@ def _active_admins() -> int:
     return len(db.session.scalars(select(User.id).where(User.role == "admin", User.active.is_(True))).all())
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The active user with these credentials, or None."""
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
-        return None
-    user.last_login_at = utcnow()
+@dataclass(frozen=True)
+class SignIn:
+    """The answer to a sign-in: the user, or why not (retry_after > 0: throttled, try again in that many s)."""
+
+    user: User | None
+    retry_after: int = 0
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def normalise_email(email: str) -> str:
+    """An e-mail as stored: trimmed, lower case, without NUL (which PostgreSQL cannot hold)."""
+    return email.replace("\x00", "").strip().lower()[:255]
+
+
+def sign_in(email: str, password: str, client_address: str, user_agent: str = "") -> SignIn:
+    """Check credentials, unless repeated failures lock this account or address; failures are recorded."""
+    email = normalise_email(email)
+    address = (client_address or "unknown")[:64]
+    wait = throttle.retry_after(email, address)
+    if wait:
+        log.warning("Sign-in refused for %r from %s: locked for %d s more", email, address, wait)
+        return SignIn(None, retry_after=wait)
+    user = db.session.scalar(select(User).where(User.email == email))
+    # Unknown e-mails cost the same hashing as known ones, so timing does not tell which e-mails exist.
+    password_ok = check_password_hash(user.password_hash if user else _dummy_hash(), password)
+    if user is not None and user.active and password_ok:
+        throttle.clear_account(email)
+        user.last_login_at = utcnow()
+        db.session.commit()
+        return SignIn(user)
+    outcome = "unknown_email" if user is None else "wrong_password" if not password_ok else "switched_off"
+    _record_failure(email, user, address, user_agent, outcome)
+    locked = throttle.record_failure(email, address)
+    if locked:
+        _record_failure(email, user, address, user_agent, "locked")
+    return SignIn(None)
+
+
+def _record_failure(email: str, user: User | None, address: str, user_agent: str, outcome: str) -> None:
+    log.warning("Failed sign-in for %r from %s: %s", email, address, outcome)
+    db.session.add(LoginAttempt(email=email, user=user, client_address=address,
+                                user_agent=user_agent.replace("\x00", "")[:255], outcome=outcome))
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < utcnow() - LOGIN_ATTEMPTS_KEPT))
     db.session.commit()
-    return user
+
+
+def recent_login_attempts(limit: int = 200) -> list[LoginAttempt]:
+    """The latest failed sign-ins, newest first."""
+    return list(db.session.scalars(select(LoginAttempt).order_by(LoginAttempt.id.desc()).limit(limit)))
 
 
 def ensure_admin() -> tuple[User, str | None]:
@@ -85,15 +160,37 @@ def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
     return token, raw
 
 
-def revoke_api_token(token_id: int) -> ApiToken:
-    """Revoke a token; requests with it are refused from now on."""
-    token = db.session.get(ApiToken, token_id)
+def get_api_token(token_id: int) -> ApiToken:
+    """The token with that id (NotFound if none)."""
+    token = db.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
     if token is None:
         raise NotFound("No such API token.")
+    return token
+
+
+def revoke_api_token(token_id: int) -> ApiToken:
+    """Revoke a token; requests with it are refused from now on."""
+    token = get_api_token(token_id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.commit()
     return token
+
+
+def revoke_api_tokens_named(user: User, name: str) -> list[ApiToken]:
+    """Revoke every unrevoked token of `user` called `name`; the tokens revoked."""
+    tokens = list(db.session.scalars(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.name == name.strip(), ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)))
+    now = utcnow()
+    for token in tokens:
+        token.revoked_at = now
+    db.session.commit()
+    return tokens
+
+
+def user_by_email(email: str) -> User | None:
+    """The user with that e-mail (any case), or None."""
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
 def user_for_token(raw: str) -> User | None:

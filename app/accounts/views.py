@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -13,6 +11,7 @@ from app.accounts.models import User
 from app.core.auth import role_required
 from app.core.errors import NotFound, ValidationFailed
 from app.core.htmx import render_fragment
+from app.core.web import local_path
 from app.extensions import db, login_manager
 
 bp = Blueprint("accounts", __name__)
@@ -22,15 +21,12 @@ login_manager.login_message = "Please sign in to continue."
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def load_user(reference: str) -> User | None:
+    return services.user_for_session(reference)
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an absolute URL here would make the login form an open redirect.
-    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("orders.index")
+def _wait_text(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 120 else f"{-(-seconds // 60)} minutes"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -41,10 +37,17 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
-        if user:
-            login_user(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")))
+        result = services.sign_in(form.email.data, form.password.data, request.remote_addr or "",
+                                  request.user_agent.string)
+        if result.user:
+            login_user(result.user, remember=form.remember.data)
+            # Only a plain path of this site: anything else (another host, CR/LF, backslashes) is an attack.
+            return redirect(local_path(request.args.get("next")) or url_for("orders.index"))
+        if result.retry_after:
+            error = (f"Too many failed sign-ins for this account or from this address. "
+                     f"Try again in {_wait_text(result.retry_after)}.")
+            page = render_template("accounts/login.html", form=form, error=error)
+            return page, 429, {"Retry-After": str(result.retry_after)}
         error = "Wrong e-mail or password, or the account is switched off."
     return render_template("accounts/login.html", form=form, error=error), 401 if error else 200
 
@@ -52,7 +55,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out."""
+    """Sign out, ending this user's sessions on the server (a copied cookie stops working too)."""
+    services.end_sessions(current_user._get_current_object())
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("accounts.login"))
@@ -85,12 +89,21 @@ def edit_user(user_id: int):
         try:
             services.update_user(user, name=form.name.data, role=form.role.data, active=form.active.data,
                                  password=form.password.data or None)
+            if user.id == current_user.id and user.active:
+                login_user(user)  # a new password ends the other sessions, not the one that set it
             flash(f"Saved {user.email}.", "success")
             return redirect(url_for("accounts.users"))
         except ValidationFailed as error:
             db.session.rollback()
             getattr(form, error.field or "role").errors.append(error.message)
     return render_template("accounts/user_edit.html", form=form, user=user)
+
+
+@bp.get("/settings/users/sign-in-attempts")
+@role_required("admin")
+def login_attempts():
+    """Failed sign-ins, newest first: who tried which e-mail from where."""
+    return render_template("accounts/login_attempts.html", attempts=services.recent_login_attempts())
 
 
 @bp.route("/settings/api-tokens", methods=["GET", "POST"])

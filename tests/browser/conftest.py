@@ -11,7 +11,8 @@ Fixtures:
 - `live_workers`: real `worker.py` processes on the live server's SQLite file and Redis (see
   tests/sync/conftest.py `Workers`); their logs are kept and shown when a test fails.
 - `browser`: one Chromium for the session (fails, never skips, when Chromium is missing).
-- `page`: a fresh browser context (own cookies) and page per test.
+- `page`: a fresh browser context (own cookies) and page per test; JavaScript errors, 5xx answers and
+  Content-Security-Policy violations are kept on `page.problems`.
 - `sign_in`: signs a user in through the real login form.
 """
 
@@ -231,6 +232,9 @@ def page(browser):
     page = context.new_page()
     page.problems = []
     page.on("pageerror", lambda error: page.problems.append(f"JavaScript error: {error}"))
+    # Whatever the Content-Security-Policy refuses (an inline handler, a style="" attribute, eval) is a problem.
+    page.on("console", lambda m: page.problems.append(f"CSP violation on {page.url}: {m.text}")
+            if m.type == "error" and "Content Security Policy" in m.text else None)
     page.on("response", lambda r: page.problems.append(f"HTTP {r.status} on {r.request.method} {r.url}")
             if r.status >= 500 else None)
     yield page
