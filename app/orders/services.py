@@ -241,6 +241,7 @@ def change_status(order_id: int, new_status: str, actor: Actor, comment: str = "
     after-commit handlers run only once the change is durable.
     """
     comment = params.text_arg(comment, "comment", max_length=COMMENT_MAX_LENGTH)
+    _known_status(new_status)
     try:
         order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True) \
             if params.is_id(order_id) else None
@@ -285,8 +286,14 @@ class BulkOutcome:
     reason: str = ""
 
 
+def _known_status(code: str) -> None:
+    if code not in status_defs():
+        raise ValidationFailed(f"There is no status “{params.clean_text(code, 40)}”.", field="status")
+
+
 def bulk_change_status(order_ids: Iterable[int], new_status: str, actor: Actor) -> list[BulkOutcome]:
     """Change each order on its own; one refused order never stops or undoes the others."""
+    _known_status(new_status)
     outcomes = []
     seen: set[int] = set()
     for order_id in order_ids:
