@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from app.accounts.api_auth import protect
 from app.core import params
-from app.core.errors import NotFound, answer_in_json
+from app.core.errors import NotFound, ValidationFailed, answer_in_json
 from app.integrations import services
 from app.integrations.base import PlatformError
 
@@ -18,7 +18,9 @@ answer_in_json(bp)
 @bp.post("/sync/prestashop")
 def sync_prestashop_states():
     """Refresh the order states of the PrestaShop integration `store_id` now."""
-    store_id = params.id_arg(request.args.get("store_id"), "store_id", what="integration")
+    if not request.args.get("store_id"):
+        raise ValidationFailed("Give the integration id as ?store_id=<id>.")
+    store_id = params.id_arg(request.args["store_id"], "store_id", what="integration")
     integration = services.get_integration(store_id)
     if integration.kind != "prestashop":
         raise NotFound(f"Integration {store_id} is not a PrestaShop store.")

@@ -228,9 +228,9 @@ def test_connection(integration_id: int) -> Integration:
     integration = get_integration(integration_id)
     try:
         message = call_platform(integration, lambda client: client.check_connection())
-        integration.connection_state, integration.connection_message = "ok", message
+        integration.connection_state, integration.connection_message = "ok", params.clean_text(message)
     except PlatformError as error:
-        integration.connection_state, integration.connection_message = "error", error.message
+        integration.connection_state, integration.connection_message = "error", params.clean_text(error.message)
     integration.connection_checked_at = utcnow()
     db.session.commit()
     return integration
@@ -282,7 +282,7 @@ def poll_allegro_connection(integration_id: int) -> str:
 
 def _end_device_flow(integration: Integration, state: str, message: str) -> None:
     integration.settings = {k: v for k, v in integration.settings.items() if k != "device"}
-    integration.connection_state, integration.connection_message = state, message
+    integration.connection_state, integration.connection_message = state, params.clean_text(message)
     integration.connection_checked_at = utcnow()
     db.session.commit()
 
@@ -324,7 +324,7 @@ def sync_states(integration_id: int) -> dict[str, int]:
         return counts
     except Exception as error:
         db.session.rollback()
-        message = error.message if isinstance(error, PlatformError) else \
+        message = params.clean_text(error.message) if isinstance(error, PlatformError) else \
             f"The states could not be stored ({error.__class__.__name__}); nothing was changed."
         if not isinstance(error, PlatformError):
             log.exception("states sync of integration %s failed", integration_id)

@@ -116,8 +116,9 @@ class OrderForm(FlaskForm):
 
 
     def platform_link(self) -> PlatformLink | None:
-        """The platform order chosen on the form; None when the form has no such fields."""
-        if "integration_id" not in self._fields:
+        """The platform order chosen on the form; None (leave the link alone) when the post has no such fields."""
+        if "integration_id" not in self._fields or not (self.integration_id.raw_data or
+                                                        self.external_order_id.raw_data):
             return None
         chosen = self.integration_id.data or ""
         return PlatformLink(integration_id=int(chosen) if chosen.isdigit() else None,

@@ -11,7 +11,7 @@ from app.core.auth import has_role, require_role
 from app.core.errors import BadParameter, Conflict, KontorError, NotFound, TransitionRefused, ValidationFailed
 from app.core.htmx import render_fragment, trigger
 from app.extensions import htmx
-from app.orders import links, services, workflow
+from app.orders import links, listing, services, workflow
 from app.orders.forms import VAT_CHOICES, BulkStatusForm, NoteForm, OrderForm, StatusChangeForm
 from app.orders.models import FULFILLMENT_STATUSES, PAYMENT_STATUSES, SOURCES
 from app.settings.services import status_defs
@@ -36,13 +36,13 @@ def home():
 @bp.get("/orders")
 def index():
     """List orders with filters from the URL; HTMX gets just the table."""
-    filters = services.OrderFilters.from_args(request.args)
+    filters = listing.OrderFilters.from_args(request.args)
     list_url = url_for("orders.index")
     statuses = status_defs()
     can_edit = has_role(current_user, "operator")
 
     def render_table() -> str:
-        page = services.list_orders(filters, columns=services.TABLE_COLUMNS)
+        page = listing.list_orders(filters, columns=listing.TABLE_COLUMNS)
         return render_template("orders/_table.html", page=page, filters=filters, statuses=statuses,
                                payment_statuses=PAYMENT_STATUSES, sources=SOURCES, list_url=list_url)
 
@@ -185,7 +185,6 @@ def _order_form(order=None) -> OrderForm:
         (str(i.id), f"{i.name} ({i.kind_name})") for i in links.sales_channels()]
     if order is not None and request.method == "GET":
         form.integration_id.data = str(order.integration_id or "")
-    if order is not None and request.method == "GET":
         form.revision.data = str(order.revision)
         for kind in ("shipping", "billing"):
             address = order.address(kind)

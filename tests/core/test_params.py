@@ -85,3 +85,28 @@ def test_amounts_must_fit_numeric_12_2():
     for bad in ("NaN", "Infinity", "1e20", "abc"):
         with pytest.raises(BadParameter):
             params.money_arg(bad, "price")
+
+
+def test_the_id_converter_matches_only_ids_a_row_can_have():
+    from werkzeug.routing import Map, Rule
+    from werkzeug.exceptions import NotFound as NoRoute
+
+    urls = Map([Rule("/orders/<id:order_id>", endpoint="order")], converters={"id": params.IdConverter}).bind("x")
+    assert urls.match("/orders/2147483647") == ("order", {"order_id": 2147483647})
+    with pytest.raises(NoRoute):
+        urls.match("/orders/2147483648")
+
+
+def test_form_validators_refuse_nul_and_read_lengths_from_the_model():
+    from werkzeug.datastructures import MultiDict
+    from wtforms import DecimalField, Form, StringField
+
+    class Sample(Form):
+        name = StringField(validators=params.text_validators(Order.customer_name))
+        price = DecimalField(validators=[params.FitsMoney()])
+
+    form = Sample(MultiDict({"name": "An\x00na", "price": "NaN"}))
+    assert not form.validate()
+    assert "NUL" in form.errors["name"][0] and "Enter an amount" in form.errors["price"][0]
+    assert not Sample(MultiDict({"name": "x" * 201, "price": "1"})).validate()
+    assert Sample(MultiDict({"name": "x" * 200, "price": "9999999999.99"})).validate()

@@ -115,3 +115,19 @@ def test_the_api_links_and_unlinks(client, app):
     unlinked = client.delete(f"/api/v1/orders/{order.id}/link", headers=api)
     assert unlinked.status_code == 200 and unlinked.json["integration_id"] is None
     assert unlinked.json["source"] == "manual"
+
+
+def test_a_post_without_the_link_fields_leaves_the_link_alone(client, app, login):
+    login(make_user("operator"))
+    shop = make_integration("prestashop", name="Sklep")
+    order = make_order(source="prestashop", integration_id=shop.id, external_order_id="900")
+    page = client.get(f"/orders/{order.id}/edit").get_data(as_text=True)
+    saved = client.post(f"/orders/{order.id}/edit", data={
+        "csrf_token": csrf_from(page), "customer_name": "Anna Nowak", "currency": "PLN",
+        "payment_status": "pending", "fulfillment_status": "unassigned", "items-0-name": "Kubek",
+        "items-0-quantity": "1", "items-0-unit_price_gross": "29.90", "items-0-vat_rate": "23",
+        "revision": str(order.revision)})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert (order.integration_id, order.external_order_id, order.source) == (shop.id, "900", "prestashop")
