@@ -46,8 +46,11 @@ def int_arg(raw: Any, name: str, *, default: int | None = None, minimum: int | N
         raise BadParameter(f"The {_label(name, label)} must be a whole number.", field=name)
     text = str(raw).strip()
     digits = text[1:] if text[:1] in "+-" else text
-    if not digits.isascii() or not digits.isdigit() or len(digits) > 30:
-        raise BadParameter(f"The {_label(name, label)} must be a whole number, not “{text[:40]}”.", field=name)
+    if not digits.isascii() or not digits.isdigit():
+        raise BadParameter(f"The {_label(name, label)} must be a whole number, not “{clean_text(text, 40)}”.",
+                           field=name)
+    if len(digits) > 30:  # Python itself refuses to read numbers of a few thousand digits
+        raise BadParameter(f"The {_label(name, label)} is far too large.", field=name)
     value = int(text)
     if minimum is not None and value < minimum:
         raise BadParameter(f"The {_label(name, label)} must be at least {minimum}.", field=name)
@@ -67,13 +70,6 @@ def id_arg(raw: Any, name: str, *, what: str) -> int:
     value = int_arg(raw, name, minimum=None, maximum=None, label=f"{what} id")
     if value is None:
         raise BadParameter(f"Give the {what} id as “{name}”.", field=name)
-    if not is_id(value):
-        raise NotFound(f"There is no {what} {value}.")
-    return value
-
-
-def check_id(value: int, what: str) -> int:
-    """`value` if a row can have it, else NotFound (for ids from routes and services)."""
     if not is_id(value):
         raise NotFound(f"There is no {what} {value}.")
     return value
@@ -194,11 +190,6 @@ class FitsMoney:
         if not isinstance(value, Decimal) or not fits_money(value):
             # Stop here: NaN would make the range validators after this one raise.
             raise StopValidation(f"Enter an amount up to {MONEY_MAX}.")
-
-
-def strip_nul(value: Any) -> Any:
-    """WTForms filter: drop NUL bytes (for fields where they can only be a paste accident)."""
-    return value.replace(NUL, "") if isinstance(value, str) else value
 
 
 # --- routes ----------------------------------------------------------------------------------
