@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
-from wtforms.validators import Length, Optional
+from wtforms.validators import Optional
+
+from app.catalog.models import Product, ProductLink
+from app.core.params import text_validators
 
 
 class ProductForm(FlaskForm):
-    sku = StringField("SKU", validators=[Optional(), Length(max=64)])
-    ean = StringField("EAN", validators=[Optional(), Length(max=32)])
-    name = StringField("Name", validators=[Optional(), Length(max=255)])
+    sku = StringField("SKU", validators=[Optional(), *text_validators(Product.sku)])
+    ean = StringField("EAN", validators=[Optional(), *text_validators(Product.ean)])
+    name = StringField("Name", validators=[Optional(), *text_validators(Product.name)])
 
 
 class LinkForm(FlaskForm):
     integration_id = SelectField("Shop", coerce=int)
-    external_product_id = StringField("Shop product id", validators=[Length(max=64)])
+    external_product_id = StringField("Shop product id", validators=text_validators(ProductLink.external_product_id))
     external_combination_id = StringField("Combination id (0 = the product)", default="0",
-                                          validators=[Optional(), Length(max=64)])
+                                          validators=[Optional(), *text_validators(ProductLink.external_combination_id)])
 
 
 class AutolinkForm(FlaskForm):

@@ -8,6 +8,7 @@ from typing import Iterable
 
 from sqlalchemy import func, insert, or_, select
 
+from app.core import params
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import Page
 from app.core.types import utcnow
@@ -28,7 +29,8 @@ class ShopItemRef:
 
 
 def get_product(product_id: int) -> Product:
-    product = db.session.get(Product, product_id)
+    """The product with that id, or NotFound."""
+    product = db.session.get(Product, product_id) if params.is_id(product_id) else None
     if product is None:
         raise NotFound(f"Product {product_id} does not exist.")
     return product
@@ -47,6 +49,8 @@ def list_products(q: str = "", page: int = 1, per_page: int = 50, linked: str = 
     elif linked == "no":
         query = query.where(~has_links)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    # A page past the end shows the last one (and keeps the offset within the database's range).
+    page = max(1, min(page, -(-total // per_page)))
     rows = db.session.scalars(query.order_by(Product.sku, Product.id).offset((page - 1) * per_page).limit(per_page))
     return Page(items=list(rows), page=page, per_page=per_page, total=total)
 
@@ -60,12 +64,15 @@ def catalogue_counts() -> dict[str, int]:
 
 def create_product(sku: str, ean: str, name: str) -> Product:
     """Add a product; it needs a SKU or an EAN to be matched to shops and feeds."""
-    sku, ean = sku.strip(), "".join(ch for ch in ean if ch.isdigit())
+    sku = params.text_arg(sku, "sku", max_length=params.column_length(Product.sku), label="SKU")
+    ean = params.text_arg("".join(ch for ch in ean if ch.isdigit()), "ean",
+                          max_length=params.column_length(Product.ean), label="EAN")
+    name = params.text_arg(name, "name", max_length=params.column_length(Product.name))
     if not (sku or ean):
         raise ValidationFailed("A product needs a SKU or an EAN.", field="sku")
     if sku and db.session.scalar(select(Product.id).where(Product.sku == sku)):
         raise ValidationFailed(f"A product with SKU {sku} already exists.", field="sku")
-    product = Product(sku=sku, ean=ean, name=name.strip())
+    product = Product(sku=sku, ean=ean, name=name)
     db.session.add(product)
     db.session.commit()
     return product
@@ -75,12 +82,14 @@ def link_product(product_id: int, integration_id: int, external_product_id: str,
                  external_combination_id: str = "0") -> ProductLink:
     """Link a product to a shop product (and combination) by hand."""
     product = get_product(product_id)
-    integration = db.session.get(Integration, integration_id)
+    integration = db.session.get(Integration, integration_id) if params.is_id(integration_id) else None
     if integration is None or integration.kind != "prestashop":
         raise ValidationFailed("Choose a PrestaShop integration.", field="integration_id")
     external_product_id = external_product_id.strip()
     external_combination_id = (external_combination_id or "0").strip()
-    if not external_product_id.isdigit() or not external_combination_id.isdigit():
+    if not (external_product_id.isascii() and external_product_id.isdigit() and len(external_product_id) <= 20
+            and external_combination_id.isascii() and external_combination_id.isdigit()
+            and len(external_combination_id) <= 20):
         raise ValidationFailed("Product and combination ids are numbers (combination 0 = the product itself).",
                                field="external_product_id")
     taken = db.session.scalar(select(ProductLink).where(
@@ -98,7 +107,7 @@ def link_product(product_id: int, integration_id: int, external_product_id: str,
 
 def unlink(link_id: int) -> None:
     """Remove a link (the shop product is no longer kept in step)."""
-    link = db.session.get(ProductLink, link_id)
+    link = db.session.get(ProductLink, link_id) if params.is_id(link_id) else None
     if link is None:
         raise NotFound("No such link.")
     db.session.delete(link)

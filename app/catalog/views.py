@@ -6,13 +6,15 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from app.catalog import services
 from app.catalog.forms import AutolinkForm, LinkForm, ProductForm
-from app.core.auth import role_required
+from app.core import params
+from app.core.auth import require_role, role_required
 from app.core.errors import ValidationFailed
-from app.core.pagination import clamp_page
+from app.catalog.models import ProductLink
 from app.extensions import db
 from app.integrations.services import get_integration, list_integrations
 
 bp = Blueprint("catalog", __name__, url_prefix="/products")
+SEARCH_MAX_LENGTH = 100
 
 
 def _link_form(formdata=None) -> LinkForm:
@@ -21,28 +23,35 @@ def _link_form(formdata=None) -> LinkForm:
     return form
 
 
+def _catalogue(form: ProductForm, status: int = 200):
+    q = params.text_arg(request.args.get("q"), "q", max_length=SEARCH_MAX_LENGTH, label="search text")
+    linked = request.args.get("linked", "")
+    if linked not in ("", "yes", "no"):
+        raise ValidationFailed("Show linked products with linked=yes or linked=no.", field="linked")
+    page = services.list_products(q, params.page_arg(request.args.get("page")), linked=linked)
+    return render_template("catalog/index.html", page=page, q=q, linked=linked, counts=services.catalogue_counts(),
+                           form=form), status
+
+
 @bp.get("")
 def index():
     """The catalogue with search and link counts."""
-    q = (request.args.get("q") or "").strip()
-    linked = request.args.get("linked", "")
-    page = services.list_products(q, clamp_page(request.args.get("page")), linked=linked)
-    return render_template("catalog/index.html", page=page, q=q, linked=linked, counts=services.catalogue_counts(),
-                           form=ProductForm(formdata=None))
+    return _catalogue(ProductForm(formdata=None))
 
 
 @bp.post("")
 @role_required("operator")
 def create():
-    """Add a product by hand."""
+    """Add a product by hand; a refused one shows the catalogue again with the reason next to the field."""
     form = ProductForm()
-    try:
-        product = services.create_product(form.sku.data or "", form.ean.data or "", form.name.data or "")
-        flash(f"Product {product.sku or product.ean} added.", "success")
-        return redirect(url_for("catalog.detail", product_id=product.id))
-    except ValidationFailed as error:
-        flash(error.message, "error")
-        return redirect(url_for("catalog.index"))
+    if form.validate_on_submit():
+        try:
+            product = services.create_product(form.sku.data or "", form.ean.data or "", form.name.data or "")
+            flash(f"Product {product.sku or product.ean} added.", "success")
+            return redirect(url_for("catalog.detail", product_id=product.id))
+        except ValidationFailed as error:
+            getattr(form, error.field or "sku").errors.append(error.message)
+    return _catalogue(form, 422)
 
 
 @bp.route("/<int:product_id>", methods=["GET", "POST"])
@@ -51,8 +60,6 @@ def detail(product_id: int):
     product = services.get_product(product_id)
     form = _link_form(request.form if request.method == "POST" else None)
     if request.method == "POST":
-        from app.core.auth import require_role
-
         require_role("operator")
         if form.validate_on_submit():
             try:
@@ -70,9 +77,7 @@ def detail(product_id: int):
 @role_required("operator")
 def unlink(link_id: int):
     """Remove a link."""
-    from app.catalog.models import ProductLink
-
-    link = db.session.get(ProductLink, link_id)
+    link = db.session.get(ProductLink, link_id) if params.is_id(link_id) else None
     product_id = link.product_id if link else None
     services.unlink(link_id)
     flash("Link removed.", "success")

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
+from flask import Blueprint, jsonify
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger("kontor.errors")
+
 
 class KontorError(Exception):
     """Base of the errors services raise with a message meant for people."""
@@ -25,6 +32,16 @@ class ValidationFailed(KontorError):
     http_status = 422
 
 
+class BadParameter(ValidationFailed):
+    """A query-string, form or JSON value that cannot be read as what it should be (app.core.params).
+
+    A ValidationFailed, so code that shows validation errors next to a field shows these too.
+    """
+
+    code = "bad_parameter"
+    http_status = 400
+
+
 class TransitionRefused(KontorError):
     code = "transition_refused"
     http_status = 409
@@ -38,3 +55,21 @@ class PermissionDenied(KontorError):
 class Conflict(KontorError):
     code = "conflict"
     http_status = 409
+
+
+def answer_in_json(bp: Blueprint) -> None:
+    """Make every error of an API blueprint a JSON `{error: {code, message}}`, a crash included."""
+
+    @bp.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        code = (error.name or "error").lower().replace(" ", "_")
+        return jsonify(error={"code": code, "message": error.description or error.name}), error.code or 500
+
+    @bp.errorhandler(InternalServerError)
+    def _crash(error: InternalServerError):
+        original = getattr(error, "original_exception", None)
+        if original is not None:
+            log.error("API request failed", exc_info=original)
+        return jsonify(error={"code": "internal_error",
+                              "message": "The request failed on Kontor's side and was logged; "
+                                         "tell the admin if it keeps happening."}), 500

@@ -5,20 +5,22 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from app.accounts.api_auth import protect
-from app.core.errors import NotFound, ValidationFailed
+from app.core import params
+from app.core.errors import NotFound, ValidationFailed, answer_in_json
 from app.integrations import services
 from app.integrations.base import PlatformError
 
 bp = Blueprint("integrations_api", __name__, url_prefix="/api/v1")
 protect(bp)
+answer_in_json(bp)
 
 
 @bp.post("/sync/prestashop")
 def sync_prestashop_states():
     """Refresh the order states of the PrestaShop integration `store_id` now."""
-    store_id = request.args.get("store_id", type=int)
-    if store_id is None:
+    if not request.args.get("store_id"):
         raise ValidationFailed("Give the integration id as ?store_id=<id>.")
+    store_id = params.id_arg(request.args["store_id"], "store_id", what="integration")
     integration = services.get_integration(store_id)
     if integration.kind != "prestashop":
         raise NotFound(f"Integration {store_id} is not a PrestaShop store.")

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import func, select
 
-from app.core import ordering
+from app.core import ordering, params
 from app.core.crypto import mask
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db, redis_connection
 from app.integrations.allegro.auth import AllegroAuth, AuthorizationPending
 from app.integrations.allegro.client import ENVIRONMENTS, AllegroClient
-from app.integrations.base import AuthenticationFailed, OrderStatusClient, PlatformError
+from app.integrations.base import AuthenticationFailed, OrderStatusClient, PlatformError, PlatformStateDTO
 from app.integrations.models import (
     DIRECTIONS,
 
@@ -40,7 +42,7 @@ TOKEN_REFRESH_MARGIN = timedelta(seconds=60)
 
 def get_integration(integration_id: int) -> Integration:
     """The integration, or NotFound."""
-    integration = db.session.get(Integration, integration_id)
+    integration = db.session.get(Integration, integration_id) if params.is_id(integration_id) else None
     if integration is None:
         raise NotFound(f"Integration {integration_id} does not exist.")
     return integration
@@ -226,9 +228,9 @@ def test_connection(integration_id: int) -> Integration:
     integration = get_integration(integration_id)
     try:
         message = call_platform(integration, lambda client: client.check_connection())
-        integration.connection_state, integration.connection_message = "ok", message
+        integration.connection_state, integration.connection_message = "ok", params.clean_text(message)
     except PlatformError as error:
-        integration.connection_state, integration.connection_message = "error", error.message
+        integration.connection_state, integration.connection_message = "error", params.clean_text(error.message)
     integration.connection_checked_at = utcnow()
     db.session.commit()
     return integration
@@ -280,7 +282,7 @@ def poll_allegro_connection(integration_id: int) -> str:
 
 def _end_device_flow(integration: Integration, state: str, message: str) -> None:
     integration.settings = {k: v for k, v in integration.settings.items() if k != "device"}
-    integration.connection_state, integration.connection_message = state, message
+    integration.connection_state, integration.connection_message = state, params.clean_text(message)
     integration.connection_checked_at = utcnow()
     db.session.commit()
 
@@ -288,21 +290,61 @@ def _end_device_flow(integration: Integration, state: str, message: str) -> None
 # --- platform states -----------------------------------------------------------
 
 
+HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+
+
+def clean_state(dto: PlatformStateDTO) -> PlatformStateDTO:
+    """A platform state as Kontor can store it: no NUL bytes, cut to the columns, a colour only if it is #rgb/#rrggbb.
+
+    Platforms hand out whatever their admins typed (`RoyalBlue`, `rgba(0,0,0,.5)`); a colour that
+    does not fit is dropped rather than failing the sync.
+    """
+    colour = params.clean_text(dto.colour)
+    return replace(
+        dto, external_id=params.clean_text(dto.external_id, params.column_length(PlatformState.external_id)),
+        name=params.clean_text(dto.name, params.column_length(PlatformState.name)),
+        colour=colour.lower() if HEX_COLOUR.fullmatch(colour) else "",
+    )
+
+
 def sync_states(integration_id: int) -> dict[str, int]:
-    """Fetch the platform's order states and store them; states no longer listed are deactivated."""
+    """Fetch the platform's order states and store them; states no longer listed are deactivated.
+
+    Every attempt leaves a run in the integration's history; a failed one carries its error in
+    words and raises PlatformError, whatever went wrong.
+    """
     integration = get_integration(integration_id)
-    run = IntegrationRun(integration_id=integration.id, kind="states_sync")
-    db.session.add(run)
+    started = utcnow()
     try:
         fetched = call_platform(integration, lambda client: client.fetch_states())
-    except PlatformError as error:
-        run.ok, run.message, run.finished_at = False, error.message, utcnow()
+        counts = _store_states(integration, fetched)
+        db.session.add(IntegrationRun(integration_id=integration_id, kind="states_sync", started_at=started,
+                                      finished_at=utcnow(), counts=counts, message=f"{counts['states']} states"))
         db.session.commit()
-        raise
+        return counts
+    except Exception as error:
+        db.session.rollback()
+        message = params.clean_text(error.message) if isinstance(error, PlatformError) else \
+            f"The states could not be stored ({error.__class__.__name__}); nothing was changed."
+        if not isinstance(error, PlatformError):
+            log.exception("states sync of integration %s failed", integration_id)
+        db.session.add(IntegrationRun(integration_id=integration_id, kind="states_sync", started_at=started,
+                                      finished_at=utcnow(), ok=False, message=message))
+        db.session.commit()
+        if isinstance(error, PlatformError):
+            raise
+        raise PlatformError(message) from error
+
+
+def _store_states(integration: Integration, fetched: list[PlatformStateDTO]) -> dict[str, int]:
     existing = {s.external_id: s for s in integration.states}
     counts = {"added": 0, "updated": 0, "deactivated": 0}
     now = utcnow()
-    for position, dto in enumerate(fetched):
+    seen: set[str] = set()
+    for position, dto in enumerate(clean_state(dto) for dto in fetched):
+        if not dto.external_id or dto.external_id in seen:
+            continue
+        seen.add(dto.external_id)
         state = existing.pop(dto.external_id, None)
         if state is None:
             db.session.add(PlatformState(integration=integration, external_id=dto.external_id, name=dto.name,
@@ -319,11 +361,8 @@ def sync_states(integration_id: int) -> dict[str, int]:
             state.active = False
             counts["deactivated"] += 1
     integration.states_synced_at = now
-    run.counts = {"states": len(fetched), **counts}
-    run.message = f"{len(fetched)} states"
-    run.finished_at = utcnow()
-    db.session.commit()
-    return run.counts
+    db.session.flush()
+    return {"states": len(seen), **counts}
 
 
 # --- status mappings -------------------------------------------------------------
@@ -360,7 +399,7 @@ def add_mapping(integration_id: int, local_status: str, platform_state_id: int, 
                 known_statuses: dict[str, str]) -> StatusMapping:
     """Add a mapping row at the end (last in push priority)."""
     integration = get_integration(integration_id)
-    state = db.session.get(PlatformState, platform_state_id)
+    state = db.session.get(PlatformState, platform_state_id) if params.is_id(platform_state_id) else None
     _validate_mapping(integration, local_status, state, direction, known_statuses)
     last = db.session.scalar(select(func.max(StatusMapping.position))
                              .where(StatusMapping.integration_id == integration_id)) or 0
@@ -372,7 +411,8 @@ def add_mapping(integration_id: int, local_status: str, platform_state_id: int, 
 
 
 def get_mapping(integration_id: int, mapping_id: int) -> StatusMapping:
-    mapping = db.session.get(StatusMapping, mapping_id)
+    """The integration's mapping row with that id, or NotFound."""
+    mapping = db.session.get(StatusMapping, mapping_id) if params.is_id(mapping_id) else None
     if mapping is None or mapping.integration_id != integration_id:
         raise NotFound("No such mapping.")
     return mapping
@@ -382,7 +422,7 @@ def update_mapping(integration_id: int, mapping_id: int, local_status: str, plat
                    direction: str, known_statuses: dict[str, str]) -> StatusMapping:
     """Change a mapping row; a mistake leaves it as it was."""
     mapping = get_mapping(integration_id, mapping_id)
-    state = db.session.get(PlatformState, platform_state_id)
+    state = db.session.get(PlatformState, platform_state_id) if params.is_id(platform_state_id) else None
     _validate_mapping(mapping.integration, local_status, state, direction, known_statuses, ignore_id=mapping.id)
     mapping.local_status, mapping.platform_state, mapping.direction = local_status, state, direction
     db.session.commit()

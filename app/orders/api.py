@@ -1,4 +1,4 @@
-"""JSON API v1 for orders: dictionaries, list, detail, status change, bulk status change."""
+"""JSON API v1 for orders: dictionaries, list, detail, status change, bulk status change, platform link."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from app.accounts.api_auth import api_user, protect
-from app.core.errors import ValidationFailed
+from app.core.errors import BadParameter, ValidationFailed, answer_in_json
 from app.core.types import utcnow
-from app.orders import services
+from app.orders import listing, services
+from app.orders.links import PlatformLink
 from app.orders.models import Order
 
 bp = Blueprint("orders_api", __name__, url_prefix="/api/v1")
 protect(bp)
+answer_in_json(bp)
 
 MAX_BULK = 1000
 
@@ -76,6 +78,13 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
+def _status_code(body: dict[str, Any]) -> str:
+    status = body.get("status") or body.get("new_state")
+    if not isinstance(status, str) or not status:
+        raise ValidationFailed("Give the new status code as \"status\".")
+    return status
+
+
 @bp.get("/init")
 def init():
     """Statuses and the other dictionaries a client needs to show orders."""
@@ -94,10 +103,10 @@ def init():
 @bp.get("/orders")
 def list_orders():
     """A page of orders, filtered like the order list page."""
-    filters = services.OrderFilters.from_args(request.args)
+    filters = listing.OrderFilters.from_args(request.args)
     if filters.errors:
-        raise ValidationFailed(" ".join(filters.errors))
-    page = services.list_orders(filters)
+        raise BadParameter(" ".join(filters.errors))
+    page = listing.list_orders(filters)
     return jsonify(
         orders=[order_summary(o) for o in page.items],
         pagination={"page": page.page, "limit": page.per_page, "total": page.total, "pages": page.pages},
@@ -114,10 +123,11 @@ def get_order(order_id: int):
 def change_status(order_id: int):
     """Change one order's status: {"status": "paid", "comment": "..."}."""
     body = _json_body()
-    status = body.get("status") or body.get("new_state")
-    if not isinstance(status, str) or not status:
-        raise ValidationFailed("Give the new status code as \"status\".")
-    change = services.change_status(order_id, status, _actor(), str(body.get("comment") or ""))
+    status = _status_code(body)
+    comment = body.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        raise ValidationFailed("Give the comment as text.")
+    change = services.change_status(order_id, status, _actor(), comment or "")
     return jsonify(id_order=change.order_id, old_state=change.old_status, new_state=change.new_status)
 
 
@@ -126,13 +136,11 @@ def bulk_status():
     """Change many orders' status: {"order_ids": [1, 2], "status": "shipped"}; each order on its own."""
     body = _json_body()
     ids = body.get("order_ids") or body.get("ids")
-    status = body.get("status") or body.get("new_state")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ValidationFailed("Give \"order_ids\" as a non-empty list of order ids (integers).")
     if len(ids) > MAX_BULK:
         raise ValidationFailed(f"At most {MAX_BULK} orders per request.")
-    if not isinstance(status, str) or not status:
-        raise ValidationFailed("Give the new status code as \"status\".")
+    status = _status_code(body)
     outcomes = services.bulk_change_status(ids, status, _actor())
     successful = [{"id_order": o.order_id, "old_state": o.old_status, "new_state": o.new_status}
                   for o in outcomes if o.changed]
@@ -141,3 +149,23 @@ def bulk_status():
     return jsonify(successful=successful, failed=failed,
                    summary={"total": len(outcomes), "successful_count": len(successful),
                             "failed_count": len(failed)})
+
+
+@bp.put("/orders/<int:order_id>/link")
+def link_order(order_id: int):
+    """Link an order to its platform order: {"integration_id": 3, "external_order_id": "1024"}."""
+    body = _json_body()
+    integration_id, external_id = body.get("integration_id"), body.get("external_order_id")
+    if isinstance(integration_id, bool) or not isinstance(integration_id, int):
+        raise ValidationFailed("Give \"integration_id\" as the id (an integer) of a shop or marketplace integration.")
+    if not isinstance(external_id, (str, int)) or isinstance(external_id, bool):
+        raise ValidationFailed("Give \"external_order_id\" as the order's id on the platform (text).")
+    order = services.set_platform_link(order_id, PlatformLink(integration_id, str(external_id)), _actor())
+    return jsonify(order_summary(order))
+
+
+@bp.delete("/orders/<int:order_id>/link")
+def unlink_order(order_id: int):
+    """Undo an order's link to a platform order; the order keeps everything else."""
+    order = services.set_platform_link(order_id, PlatformLink(None), _actor())
+    return jsonify(order_summary(order))

@@ -18,47 +18,66 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
-from app.orders.models import FULFILLMENT_STATUSES, PAYMENT_STATUSES
+from app.core.params import FitsMoney, NoNul, text_validators
+from app.orders.models import (
+    COMMENT_MAX_LENGTH,
+    CUSTOMER_COMMENT_MAX_LENGTH,
+    FULFILLMENT_STATUSES,
+    NOTE_MAX_LENGTH,
+    PAYMENT_STATUSES,
+    Order,
+    OrderAddress,
+    OrderItem,
+)
+from app.orders.links import PlatformLink
 from app.orders.services import AddressInput, ItemInput, OrderInput
 
 VAT_CHOICES = [("23", "23%"), ("8", "8%"), ("5", "5%"), ("0", "0%")]
 
 
 class ItemForm(Form):
-    name = StringField("Product", validators=[Optional(), Length(max=255)])
-    sku = StringField("SKU", validators=[Optional(), Length(max=64)])
-    ean = StringField("EAN", validators=[Optional(), Length(max=32)])
+    name = StringField("Product", validators=[Optional(), *text_validators(OrderItem.name)])
+    sku = StringField("SKU", validators=[Optional(), *text_validators(OrderItem.sku)])
+    ean = StringField("EAN", validators=[Optional(), *text_validators(OrderItem.ean)])
     quantity = IntegerField("Qty", default=1, validators=[Optional(), NumberRange(min=1, max=100000)])
-    unit_price_gross = DecimalField("Unit price (gross)", places=2, validators=[Optional(), NumberRange(min=0)])
+    unit_price_gross = DecimalField("Unit price (gross)", places=2,
+                                    validators=[Optional(), FitsMoney(), NumberRange(min=0)])
     vat_rate = SelectField("VAT", choices=VAT_CHOICES, default="23")
-    discount_gross = DecimalField("Discount", places=2, default=Decimal("0"), validators=[Optional(), NumberRange(min=0)])
+    discount_gross = DecimalField("Discount", places=2, default=Decimal("0"),
+                                  validators=[Optional(), FitsMoney(), NumberRange(min=0)])
 
 
 class AddressForm(Form):
-    name = StringField("Name", validators=[Optional(), Length(max=200)])
-    company = StringField("Company", validators=[Optional(), Length(max=200)])
-    vat_id = StringField("VAT ID", validators=[Optional(), Length(max=32)])
-    street = StringField("Street", validators=[Optional(), Length(max=255)])
-    postcode = StringField("Postcode", validators=[Optional(), Length(max=20)])
-    city = StringField("City", validators=[Optional(), Length(max=120)])
-    country_code = StringField("Country", default="PL", validators=[Optional(), Length(min=2, max=2)])
-    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    name = StringField("Name", validators=[Optional(), *text_validators(OrderAddress.name)])
+    company = StringField("Company", validators=[Optional(), *text_validators(OrderAddress.company)])
+    vat_id = StringField("VAT ID", validators=[Optional(), *text_validators(OrderAddress.vat_id)])
+    street = StringField("Street", validators=[Optional(), *text_validators(OrderAddress.street)])
+    postcode = StringField("Postcode", validators=[Optional(), *text_validators(OrderAddress.postcode)])
+    city = StringField("City", validators=[Optional(), *text_validators(OrderAddress.city)])
+    country_code = StringField("Country", default="PL", validators=[Optional(), NoNul(), Length(min=2, max=2)])
+    phone = StringField("Phone", validators=[Optional(), *text_validators(OrderAddress.phone)])
 
 
 class OrderForm(FlaskForm):
     revision = HiddenField()
     customer_name = StringField("Customer name", validators=[DataRequired(message="The customer needs a name."),
-                                                             Length(max=200)])
-    customer_email = StringField("E-mail", validators=[Optional(), Email(check_deliverability=False)])
-    customer_phone = StringField("Phone", validators=[Optional(), Length(max=40)])
-    currency = StringField("Currency", default="PLN", validators=[DataRequired(), Length(min=3, max=3)])
-    delivery_method = StringField("Delivery method", validators=[Optional(), Length(max=120)])
+                                                             *text_validators(Order.customer_name)])
+    customer_email = StringField("E-mail", validators=[Optional(), *text_validators(Order.customer_email),
+                                                       Email(check_deliverability=False)])
+    customer_phone = StringField("Phone", validators=[Optional(), *text_validators(Order.customer_phone)])
+    currency = StringField("Currency", default="PLN", validators=[DataRequired(), NoNul(), Length(min=3, max=3)])
+    delivery_method = StringField("Delivery method", validators=[Optional(), *text_validators(Order.delivery_method)])
     shipping_gross = DecimalField("Shipping cost (gross)", places=2, default=Decimal("0"),
-                                  validators=[Optional(), NumberRange(min=0)])
+                                  validators=[Optional(), FitsMoney(), NumberRange(min=0)])
     payment_status = SelectField("Payment", choices=list(PAYMENT_STATUSES.items()), default="pending")
     fulfillment_status = SelectField("Fulfillment", choices=list(FULFILLMENT_STATUSES.items()), default="unassigned")
     status = SelectField("Status", default="draft")
-    customer_comment = TextAreaField("Customer's comment", validators=[Optional(), Length(max=2000)])
+    customer_comment = TextAreaField("Customer's comment", validators=[
+        Optional(), *text_validators(max_length=CUSTOMER_COMMENT_MAX_LENGTH)])
+    # The platform order this order is (linked by hand for orders that came in before the import existed).
+    integration_id = SelectField("Platform", coerce=str, default="")
+    external_order_id = StringField("Platform order id", validators=[
+        Optional(), *text_validators(Order.external_order_id)])
     shipping = FormField(AddressForm)
     billing = FormField(AddressForm)
     items = FieldList(FormField(ItemForm), min_entries=1)
@@ -91,18 +110,29 @@ class OrderForm(FlaskForm):
             delivery_method=self.delivery_method.data or "", shipping_gross=self.shipping_gross.data or Decimal("0"),
             payment_status=self.payment_status.data, fulfillment_status=self.fulfillment_status.data,
             customer_comment=self.customer_comment.data or "", items=items, addresses=addresses,
-            removed_addresses=tuple(removed),
+            removed_addresses=tuple(removed), link=self.platform_link(),
             status=(self._fields["status"].data if "status" in self._fields else None) or "draft",
         )
 
 
+    def platform_link(self) -> PlatformLink | None:
+        """The platform order chosen on the form; None (leave the link alone) when the post has no such fields."""
+        if "integration_id" not in self._fields or not (self.integration_id.raw_data or
+                                                        self.external_order_id.raw_data):
+            return None
+        chosen = self.integration_id.data or ""
+        return PlatformLink(integration_id=int(chosen) if chosen.isdigit() else None,
+                            external_order_id=self.external_order_id.data or "")
+
+
 class StatusChangeForm(FlaskForm):
     status = SelectField("New status", validators=[DataRequired(message="Choose the status to move the order to.")])
-    comment = StringField("Comment", validators=[Optional(), Length(max=500)])
+    comment = StringField("Comment", validators=[Optional(), *text_validators(max_length=COMMENT_MAX_LENGTH)])
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("Note", validators=[DataRequired(message="Write something first."), Length(max=5000)])
+    body = TextAreaField("Note", validators=[DataRequired(message="Write something first."),
+                                             *text_validators(max_length=NOTE_MAX_LENGTH)])
 
 
 class BulkStatusForm(FlaskForm):

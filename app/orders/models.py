@@ -39,6 +39,10 @@ CHANGE_SOURCES = {
 ADDRESS_KINDS = {"customer": "Customer", "billing": "Billing", "shipping": "Shipping", "pickup": "Pickup point"}
 
 Money = Numeric(12, 2)
+# Text columns with no length in the database still have one for people: the forms and the API share these.
+COMMENT_MAX_LENGTH = 500
+NOTE_MAX_LENGTH = 5000
+CUSTOMER_COMMENT_MAX_LENGTH = 2000
 
 
 class Order(db.Model):

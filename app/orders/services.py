@@ -1,26 +1,29 @@
-"""Order rules that touch the database: status changes, lists, edits, notes and the timeline."""
+"""Order rules that touch the database: status changes, edits, notes and the timeline (the list: listing.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
-from urllib.parse import urlencode
+from typing import Any, Iterable
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.core import params
 from app.core.errors import Conflict, NotFound, TransitionRefused, ValidationFailed
 from app.core.events import bus
-from app.core.pagination import Page, clamp_page
 from app.core.types import utcnow
 from app.extensions import db
-from app.orders import workflow
+from app.orders import links, workflow
+from app.orders.links import PlatformLink
 from app.orders.models import (
     ADDRESS_KINDS,
     CHANGE_SOURCES,
+    COMMENT_MAX_LENGTH,
+    NOTE_MAX_LENGTH,
     FULFILLMENT_STATUSES,
     PAYMENT_STATUSES,
     SOURCES,
@@ -56,136 +59,6 @@ class Actor:
 
 # --- reading -----------------------------------------------------------------
 
-SORTS = {
-    "ordered_at": Order.ordered_at,
-    "number": Order.number,
-    "customer": Order.customer_name,
-    "total": Order.total_gross,
-    "status": Order.status,
-}
-
-
-@dataclass(frozen=True)
-class OrderFilters:
-    """The order list's filters, as they appear in the URL."""
-
-    status: tuple[str, ...] = ()
-    payment_status: str = ""
-    source: str = ""
-    date_from: date | None = None
-    date_to: date | None = None
-    q: str = ""
-    sort: str = "ordered_at"
-    direction: str = "desc"
-    page: int = 1
-    per_page: int = 50
-    errors: tuple[str, ...] = field(default=(), compare=False)
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, Any], per_page: int = 50, max_per_page: int = 200) -> "OrderFilters":
-        """Parse query-string arguments; unusable values are dropped and reported in `errors`."""
-        errors: list[str] = []
-        getlist = args.getlist if hasattr(args, "getlist") else (lambda k: [args[k]] if k in args else [])
-        statuses = tuple(s for raw in getlist("status") for s in str(raw).split(",") if s)
-        payment = args.get("payment_status", "") or ""
-        if payment and payment not in PAYMENT_STATUSES:
-            errors.append(f"Unknown payment status “{payment}”.")
-            payment = ""
-        source = args.get("source", "") or ""
-        if source and source not in SOURCES:
-            errors.append(f"Unknown source “{source}”.")
-            source = ""
-        dates = {}
-        for key in ("date_from", "date_to"):
-            raw = args.get(key) or ""
-            try:
-                dates[key] = date.fromisoformat(raw) if raw else None
-            except ValueError:
-                errors.append(f"“{raw}” is not a date (use YYYY-MM-DD).")
-                dates[key] = None
-        sort = args.get("sort") or "ordered_at"
-        if sort not in SORTS:
-            sort = "ordered_at"
-        direction = "asc" if args.get("direction") == "asc" else "desc"
-        limit = args.get("limit") or args.get("per_page")
-        size = per_page
-        if limit:
-            try:
-                size = min(max(1, int(limit)), max_per_page)
-            except ValueError:
-                errors.append(f"“{limit}” is not a number of rows.")
-        return cls(
-            status=statuses, payment_status=payment, source=source, q=(args.get("q") or "").strip()[:100],
-            sort=sort, direction=direction, page=clamp_page(args.get("page")), per_page=size,
-            errors=tuple(errors), **dates,
-        )
-
-    def url(self, base: str, **overrides: Any) -> str:
-        """`base` with these filters (some replaced) as the query string; cheaper than url_for per link."""
-        args = self.query_args(**overrides)
-        return f"{base}?{urlencode(args, doseq=True)}" if args else base
-
-    def query_args(self, **overrides: Any) -> dict[str, Any]:
-        """These filters as URL arguments (defaults left out), with some replaced."""
-        values: dict[str, Any] = {
-            "status": list(self.status), "payment_status": self.payment_status, "source": self.source,
-            "date_from": self.date_from.isoformat() if self.date_from else "",
-            "date_to": self.date_to.isoformat() if self.date_to else "", "q": self.q,
-            "sort": self.sort if self.sort != "ordered_at" else "",
-            "direction": self.direction if self.direction != "desc" else "",
-            "page": self.page if self.page != 1 else "",
-        }
-        values.update(overrides)
-        return {k: v for k, v in values.items() if v not in ("", None, [], ())}
-
-
-def _conditions(filters: OrderFilters) -> list:
-    conditions = []
-    if filters.status:
-        conditions.append(Order.status.in_(filters.status))
-    if filters.payment_status:
-        conditions.append(Order.payment_status == filters.payment_status)
-    if filters.source:
-        conditions.append(Order.source == filters.source)
-    if filters.date_from:
-        conditions.append(Order.ordered_at >= datetime.combine(filters.date_from, time.min, timezone.utc))
-    if filters.date_to:
-        conditions.append(
-            Order.ordered_at < datetime.combine(filters.date_to + timedelta(days=1), time.min, timezone.utc))
-    if filters.q:
-        needle = f"%{filters.q.lower()}%"
-        conditions.append(or_(
-            func.lower(Order.number).like(needle),
-            func.lower(Order.customer_name).like(needle),
-            func.lower(Order.customer_email).like(needle),
-            func.lower(Order.external_order_id).like(needle),
-        ))
-    return conditions
-
-
-# What the order list page shows; loading only these keeps the JSON column and the rest out.
-TABLE_COLUMNS = (Order.number, Order.external_order_id, Order.ordered_at, Order.customer_name,
-                 Order.customer_email, Order.source, Order.status, Order.payment_status, Order.total_gross,
-                 Order.currency)
-
-
-def list_orders(filters: OrderFilters, columns: tuple | None = None) -> Page:
-    """One page of orders matching the filters, with the total count; `columns` limits what is loaded."""
-    conditions = _conditions(filters)
-    # count(*) straight on the table lets PostgreSQL answer from the index alone.
-    total = db.session.scalar(select(func.count()).select_from(Order).where(*conditions))
-    column = SORTS[filters.sort]
-    ordering = [column.asc() if filters.direction == "asc" else column.desc(), Order.id.desc()]
-    pages = max(1, -(-total // filters.per_page))
-    page = min(filters.page, pages)
-    query = select(Order).where(*conditions)
-    if columns:
-        query = query.options(load_only(*columns))
-    rows = db.session.scalars(
-        query.order_by(*ordering).offset((page - 1) * filters.per_page).limit(filters.per_page)
-    ).all()
-    return Page(items=rows, page=page, per_page=filters.per_page, total=total)
-
 
 def get_order(order_id: int, *, full: bool = False) -> Order:
     """The order with that id, or NotFound; `full` loads its related rows in a few queries."""
@@ -196,7 +69,7 @@ def get_order(order_id: int, *, full: bool = False) -> Order:
             selectinload(Order.shipments), selectinload(Order.history), selectinload(Order.notes),
             selectinload(Order.events),
         ]
-    order = db.session.get(Order, order_id, options=options)
+    order = db.session.get(Order, order_id, options=options) if params.is_id(order_id) else None
     if order is None:
         raise NotFound(f"Order {order_id} does not exist.")
     return order
@@ -221,8 +94,11 @@ def change_status(order_id: int, new_status: str, actor: Actor, comment: str = "
     inside the transaction (so in-transaction handlers can add rows atomically), and its
     after-commit handlers run only once the change is durable.
     """
+    comment = params.text_arg(comment, "comment", max_length=COMMENT_MAX_LENGTH)
+    _known_status(new_status)
     try:
-        order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True)
+        order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True) \
+            if params.is_id(order_id) else None
         if order is None:
             raise NotFound(f"Order {order_id} does not exist.")
         decision = workflow.check_transition(order.status, new_status, status_defs())
@@ -234,7 +110,7 @@ def change_status(order_id: int, new_status: str, actor: Actor, comment: str = "
         order.status_changed_at = now
         entry = OrderStatusHistory(
             order=order, from_status=old_status, to_status=new_status, changed_by=actor.name,
-            user_id=actor.user_id, change_source=actor.source, comment=comment.strip(), at=now,
+            user_id=actor.user_id, change_source=actor.source, comment=comment, at=now,
         )
         db.session.add(entry)
         db.session.flush()
@@ -264,8 +140,14 @@ class BulkOutcome:
     reason: str = ""
 
 
+def _known_status(code: str) -> None:
+    if code not in status_defs():
+        raise ValidationFailed(f"There is no status “{params.clean_text(code, 40)}”.", field="status")
+
+
 def bulk_change_status(order_ids: Iterable[int], new_status: str, actor: Actor) -> list[BulkOutcome]:
     """Change each order on its own; one refused order never stops or undoes the others."""
+    _known_status(new_status)
     outcomes = []
     seen: set[int] = set()
     for order_id in order_ids:
@@ -276,7 +158,8 @@ def bulk_change_status(order_ids: Iterable[int], new_status: str, actor: Actor) 
             change = change_status(order_id, new_status, actor)
             outcomes.append(BulkOutcome(order_id, change.number, True, change.old_status, change.new_status))
         except (NotFound, TransitionRefused, Conflict) as error:
-            number = db.session.scalar(select(Order.number).where(Order.id == order_id)) or ""
+            number = (db.session.scalar(select(Order.number).where(Order.id == order_id)) or "") \
+                if params.is_id(order_id) else ""
             outcomes.append(BulkOutcome(order_id, number, False, code=error.code, reason=error.message))
     return outcomes
 
@@ -286,7 +169,7 @@ def bulk_change_status(order_ids: Iterable[int], new_status: str, actor: Actor) 
 
 def add_note(order_id: int, body: str, actor: Actor) -> OrderNote:
     """Attach a note to an order."""
-    body = body.strip()
+    body = params.text_arg(body, "body", max_length=NOTE_MAX_LENGTH, label="note")
     if not body:
         raise ValidationFailed("A note cannot be empty.", field="body")
     order = get_order(order_id)
@@ -395,9 +278,53 @@ class OrderInput:
     # Address kinds the person emptied: those addresses are removed.
     removed_addresses: tuple[str, ...] = ()
     status: str = "draft"
+    # None leaves the order's platform link as it is.
+    link: PlatformLink | None = None
+
+
+_ORDER_TEXT = {"customer_name": (Order.customer_name, "customer name"),
+               "customer_email": (Order.customer_email, "e-mail"), "customer_phone": (Order.customer_phone, "phone"),
+               "delivery_method": (Order.delivery_method, "delivery method"),
+               "customer_comment": (Order.customer_comment, "customer's comment")}
+_ITEM_TEXT = {"name": OrderItem.name, "sku": OrderItem.sku, "ean": OrderItem.ean}
+_ADDRESS_TEXT = {name: getattr(OrderAddress, name) for name in (
+    "name", "company", "vat_id", "street", "postcode", "city", "country_code", "phone", "email", "point_id")}
+
+
+def _validate_text(data: OrderInput) -> None:
+    # Each value must fit its column as stored (stripped), with no NUL byte.
+    for name, (column, label) in _ORDER_TEXT.items():
+        params.text_arg(getattr(data, name), name, max_length=params.column_length(column), label=label)
+    for number, item in enumerate(data.items, start=1):
+        for name, column in _ITEM_TEXT.items():
+            params.text_arg(getattr(item, name), "items", max_length=params.column_length(column),
+                            label=f"item {number} {name}")
+    for address in data.addresses:
+        for name, column in _ADDRESS_TEXT.items():
+            params.text_arg(getattr(address, name), address.kind, max_length=params.column_length(column),
+                            label=f"{address.kind} address {name.replace('_', ' ')}")
+
+
+def _validate_amounts(data: OrderInput) -> None:
+    # Every amount stored is numeric(12,2); an item's line and the order's total must fit too.
+    top = params.MONEY_MAX
+    if not params.fits_money(data.shipping_gross):
+        raise ValidationFailed(f"The shipping cost is too large (at most {top}).", field="shipping_gross")
+    total = data.shipping_gross
+    for number, item in enumerate(data.items, start=1):
+        line = item.unit_price_gross * item.quantity - item.discount_gross \
+            if params.fits_money(item.unit_price_gross) and params.fits_money(item.discount_gross) else None
+        if line is None or not params.fits_money(line):
+            raise ValidationFailed(f"Item {number}: {item.quantity} × {item.unit_price_gross} is more than an order "
+                                   f"line can hold (at most {top}).", field="items")
+        total += line
+    if not params.fits_money(total):
+        raise ValidationFailed(f"The order's total {total} is more than an order can hold (at most {top}).",
+                               field="items")
 
 
 def _validate(data: OrderInput) -> None:
+    _validate_text(data)
     if not data.customer_name.strip():
         raise ValidationFailed("The customer needs a name.", field="customer_name")
     if data.payment_status not in PAYMENT_STATUSES:
@@ -408,6 +335,7 @@ def _validate(data: OrderInput) -> None:
         raise ValidationFailed("Currency must be a three-letter code such as PLN or EUR.", field="currency")
     if not data.items:
         raise ValidationFailed("An order needs at least one item.", field="items")
+    _validate_amounts(data)
     for number, item in enumerate(data.items, start=1):
         if not item.name.strip():
             raise ValidationFailed(f"Item {number} needs a name.", field="items")
@@ -480,6 +408,7 @@ def create_order(data: OrderInput, actor: Actor) -> Order:
     _validate(data)
     if data.status not in status_defs():
         raise ValidationFailed(f"There is no status “{data.status}”.", field="status")
+    integration = links.check(data.link, None) if data.link else None
     try:
         order = Order(number=next_order_number(), source="api" if actor.source == "api" else "manual",
                       status=data.status, meta={})
@@ -489,7 +418,11 @@ def create_order(data: OrderInput, actor: Actor) -> Order:
                                           changed_by=actor.name, user_id=actor.user_id,
                                           change_source=actor.source))
         record_event(order, "created", f"Order {order.number} created", actor)
+        _link(order, data.link, integration, actor)
         db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(LINK_RACE)
     except Exception:
         db.session.rollback()
         raise
@@ -499,6 +432,7 @@ def create_order(data: OrderInput, actor: Actor) -> Order:
 def update_order(order_id: int, data: OrderInput, actor: Actor, expected_revision: int | None = None) -> Order:
     """Save an edit of customer, items, addresses and payment/fulfillment status (not the status)."""
     _validate(data)
+    integration = links.check(data.link, order_id) if data.link else None
     try:
         order = get_order(order_id)
         if expected_revision is not None and order.revision != expected_revision:
@@ -511,10 +445,42 @@ def update_order(order_id: int, data: OrderInput, actor: Actor, expected_revisio
         changed = [key for key in before if before[key] != after[key]]
         detail = ", ".join(f"{key} {before[key]} → {after[key]}" for key in changed)
         record_event(order, "edited", "Order edited", actor, data={"detail": detail})
+        _link(order, data.link, integration, actor)
         db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(LINK_RACE)
     except StaleDataError:
         db.session.rollback()
         raise Conflict("Someone changed this order while you were editing it; reload to see their change.")
+    except Exception:
+        db.session.rollback()
+        raise
+    return order
+
+
+LINK_RACE = "That platform order was linked to another order at the same moment; reload and check."
+
+
+def _link(order: Order, link: PlatformLink | None, integration, actor: Actor) -> None:
+    change = links.apply(order, link, integration) if link else None
+    if change:
+        record_event(order, "linked", change, actor)
+
+
+def set_platform_link(order_id: int, link: PlatformLink, actor: Actor) -> Order:
+    """Link the order to its platform order (or unlink it with `integration_id=None`), on its own."""
+    integration = links.check(link, order_id)
+    try:
+        order = get_order(order_id)
+        _link(order, link, integration, actor)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(LINK_RACE)
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("The order was changed by someone else at the same moment; reload it and try again.")
     except Exception:
         db.session.rollback()
         raise

@@ -6,12 +6,12 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import current_user
 from markupsafe import Markup
 
-from app.core import cache
+from app.core import cache, params
 from app.core.auth import has_role, require_role
-from app.core.errors import Conflict, KontorError, NotFound, TransitionRefused, ValidationFailed
+from app.core.errors import BadParameter, Conflict, KontorError, NotFound, TransitionRefused, ValidationFailed
 from app.core.htmx import render_fragment, trigger
 from app.extensions import htmx
-from app.orders import services, workflow
+from app.orders import links, listing, services, workflow
 from app.orders.forms import VAT_CHOICES, BulkStatusForm, NoteForm, OrderForm, StatusChangeForm
 from app.orders.models import FULFILLMENT_STATUSES, PAYMENT_STATUSES, SOURCES
 from app.settings.services import status_defs
@@ -36,28 +36,30 @@ def home():
 @bp.get("/orders")
 def index():
     """List orders with filters from the URL; HTMX gets just the table."""
-    filters = services.OrderFilters.from_args(request.args)
+    filters = listing.OrderFilters.from_args(request.args)
     list_url = url_for("orders.index")
     statuses = status_defs()
     can_edit = has_role(current_user, "operator")
 
     def render_table() -> str:
-        page = services.list_orders(filters, columns=services.TABLE_COLUMNS)
+        page = listing.list_orders(filters, columns=listing.TABLE_COLUMNS)
         return render_template("orders/_table.html", page=page, filters=filters, statuses=statuses,
                                payment_statuses=PAYMENT_STATUSES, sources=SOURCES, list_url=list_url)
 
-    # The table is the same for everyone with the same filters and role until an order changes.
-    table = Markup(cache.fragment(("orders-table", filters.url(list_url), can_edit), ("orders", "statuses"),
-                                  render_table))
+    # The table is the same for everyone with the same filters and role until an order changes; the
+    # warnings about unusable filters are part of it, so they are part of the key.
+    table = Markup(cache.fragment(("orders-table", filters.url(list_url), can_edit, *filters.errors),
+                                  ("orders", "statuses"), render_table))
+    status = 400 if filters.errors else 200
     if htmx and not htmx.boosted:
-        response = make_response(table)
+        response = make_response(table, status)
         response.vary.add("HX-Request")
         return response
     bulk_form = BulkStatusForm()
     bulk_form.status.choices = _status_choices()
     response = make_response(render_template(
         "orders/index.html", table=table, filters=filters, statuses=statuses, payment_statuses=PAYMENT_STATUSES,
-        sources=SOURCES, bulk_form=bulk_form))
+        sources=SOURCES, bulk_form=bulk_form), status)
     response.vary.add("HX-Request")
     return response
 
@@ -68,7 +70,10 @@ def bulk_status():
     require_role("operator")
     form = BulkStatusForm()
     form.status.choices = _status_choices()
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    try:
+        ids = params.id_list(request.form.getlist("ids"), "ids", what="order")
+    except BadParameter as bad:
+        return render_fragment("orders/_bulk_result.html", 400, outcomes=[], message=bad.message)
     if not form.validate_on_submit() or not ids:
         message = "Select at least one order." if not ids else "Choose the status to move the orders to."
         return render_fragment("orders/_bulk_result.html", 422, outcomes=[], message=message)
@@ -168,14 +173,18 @@ def add_note(order_id: int):
 @bp.get("/orders/item-row")
 def item_row():
     """One empty item row for the order form (added with HTMX)."""
-    index = request.args.get("index", type=int, default=0)
+    index = params.int_arg(request.args.get("index"), "index", default=0, minimum=0, maximum=1000,
+                           label="row number")
     return render_fragment("orders/_item_row.html", row=None, index=index, vat_choices=VAT_CHOICES)
 
 
 def _order_form(order=None) -> OrderForm:
     form = OrderForm(obj=order) if order is not None and request.method == "GET" else OrderForm()
     form.status.choices = _status_choices()
+    form.integration_id.choices = [("", "— not linked —")] + [
+        (str(i.id), f"{i.name} ({i.kind_name})") for i in links.sales_channels()]
     if order is not None and request.method == "GET":
+        form.integration_id.data = str(order.integration_id or "")
         form.revision.data = str(order.revision)
         for kind in ("shipping", "billing"):
             address = order.address(kind)
@@ -187,6 +196,15 @@ def _order_form(order=None) -> OrderForm:
             form.items.append_entry(item)
             form.items[-1].form.vat_rate.data = str(int(item.vat_rate))
     return form
+
+
+def _place_error(form: OrderForm, error: KontorError) -> str | None:
+    """Show a service's refusal next to its field when the form has it; otherwise it goes above the form."""
+    field = form._fields.get(error.field or "")
+    if field is None or not isinstance(field.errors, list):
+        return error.message
+    field.errors.append(error.message)
+    return None
 
 
 @bp.route("/orders/new", methods=["GET", "POST"])
@@ -201,7 +219,7 @@ def create():
             flash(f"Order {order.number} created.", "success")
             return redirect(url_for("orders.detail", order_id=order.id))
         except KontorError as invalid:
-            error = invalid.message
+            error = _place_error(form, invalid)
     status = 422 if request.method == "POST" else 200
     return render_template("orders/form.html", form=form, order=None, error=error, vat_choices=VAT_CHOICES), status
 
@@ -221,6 +239,6 @@ def edit(order_id: int):
             flash("Order saved.", "success")
             return redirect(url_for("orders.detail", order_id=order_id))
         except (ValidationFailed, Conflict, NotFound) as invalid:
-            error = invalid.message
+            error = _place_error(form, invalid)
     status = 422 if request.method == "POST" else 200
     return render_template("orders/form.html", form=form, order=order, error=error, vat_choices=VAT_CHOICES), status

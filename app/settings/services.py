@@ -11,7 +11,7 @@ import redis
 from flask import g, has_request_context
 from sqlalchemy import case, func, select, update
 
-from app.core import cache, ordering
+from app.core import cache, ordering, params
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
@@ -107,7 +107,7 @@ def add_status(code: str, name: str, colour: str, group: str, is_final: bool = F
 
 def update_status(status_id: int, name: str, colour: str, group: str, is_final: bool) -> OrderStatus:
     """Rename, recolour or regroup a status; its code stays, so orders keep pointing at it."""
-    status = db.session.get(OrderStatus, status_id)
+    status = db.session.get(OrderStatus, status_id) if params.is_id(status_id) else None
     if status is None:
         raise NotFound("No such status.")
     _validate_status(name, colour, group)

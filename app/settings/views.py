@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
+from app.core import params
 from app.core.auth import require_role, role_required
 from app.core.errors import NotFound, ValidationFailed
 from app.core.htmx import render_fragment, render_page_or_fragment
@@ -17,7 +18,7 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
 def _status_or_404(status_id: int) -> OrderStatus:
-    status = db.session.get(OrderStatus, status_id)
+    status = db.session.get(OrderStatus, status_id) if params.is_id(status_id) else None
     if status is None:
         raise NotFound("No such status.")
     return status

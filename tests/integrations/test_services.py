@@ -6,7 +6,9 @@ from sqlalchemy import text
 from app.core.errors import ValidationFailed
 from app.extensions import db
 from app.integrations import services
+from app.integrations.base import PlatformError
 from app.integrations.models import Integration
+from app.jobs.tasks import sync_all_platform_states
 from tests.factories import make_integration, map_status
 
 PS_STATES = [("2", "Payment accepted"), ("3", "Processing in progress"), ("4", "Shipped"), ("6", "Canceled")]
@@ -84,3 +86,45 @@ def test_editing_a_mapping_into_a_mistake_leaves_it_unchanged(app):
     db.session.rollback()
     db.session.expire_all()
     assert services.get_mapping(integration.id, cancelled.id).platform_state.external_id == "6"
+
+
+# --- platform states: cleaned on the way in, every attempt in the run log --------------------------
+
+
+def _shop_on(fake, **credentials):
+    return make_integration("prestashop", settings={"shop_url": fake.url, "language_id": 1},
+                            credentials=credentials or {"api_key": fake.api_key})
+
+
+def test_states_with_colours_and_names_that_do_not_fit_are_stored_as_far_as_they_fit(app, fake_prestashop):
+    fake_prestashop.add_state(20, {"1": "Czeka na dostawcę " * 20}, color="RoyalBlue")
+    fake_prestashop.add_state(21, {"1": "Półprzezroczysty"}, color="rgba(10, 20, 30, 0.5)")
+    fake_prestashop.add_state(22, {"1": "Krótki kolor"}, color="#ABC")
+    shop = _shop_on(fake_prestashop)
+    counts = services.sync_states(shop.id)
+    assert counts["states"] == 16 and counts["added"] == 16
+    states = {s.external_id: s for s in db.session.get(Integration, shop.id).states}
+    assert states["20"].colour == "" and len(states["20"].name) == 200
+    assert states["21"].colour == "" and states["21"].name == "Półprzezroczysty"
+    assert states["22"].colour == "#abc"
+    run = services.recent_runs(shop.id)[0]
+    assert run.kind == "states_sync" and run.ok and run.message == "16 states"
+
+
+def test_a_failed_states_sync_leaves_a_run_with_its_error_in_words(app, fake_prestashop):
+    shop = _shop_on(fake_prestashop, api_key="WRONG-KEY")
+    with pytest.raises(PlatformError) as failure:
+        services.sync_states(shop.id)
+    run = services.recent_runs(shop.id)[0]
+    assert run.kind == "states_sync" and not run.ok and run.finished_at is not None
+    assert run.message == failure.value.message and run.message
+    assert db.session.get(Integration, shop.id).states == []
+
+
+def test_the_hourly_states_job_records_a_failed_run_and_goes_on(app, fake_prestashop):
+    broken = _shop_on(fake_prestashop, api_key="WRONG-KEY")
+    working = _shop_on(fake_prestashop)
+    outcomes = sync_all_platform_states()
+    assert outcomes[broken.name].startswith("failed: ") and outcomes[working.name] == "13 states"
+    assert [r.ok for r in services.recent_runs(broken.id)] == [False]
+    assert [r.ok for r in services.recent_runs(working.id)] == [True]

@@ -2,8 +2,9 @@
 
 import re
 
+from app.accounts.services import create_api_token
 from app.extensions import db
-from app.integrations.models import Integration, StatusMapping
+from app.integrations.models import Integration, IntegrationRun, StatusMapping
 from app.orders.services import Actor, change_status
 from app.sync import outbox
 from app.sync.outbox import SyncOperation
@@ -116,3 +117,36 @@ def test_order_page_shows_the_platform_panel_for_platform_orders(client, app, lo
     assert 'id="order-sync"' in client.get(f"/orders/{order.id}").get_data(as_text=True)
     panel = words(client.get(f"/sync/orders/{order.id}", headers=HX))
     assert "Sklep Ania" in panel and "Payment accepted" in panel
+
+
+def test_sync_states_button_stores_odd_colours_and_shows_a_failure_in_the_run_log(client, app, login,
+                                                                                  fake_prestashop):
+    csrf = login(make_user("operator"))
+    fake_prestashop.add_state(20, {"1": "Niebieski"}, color="RoyalBlue")
+    shop = make_integration("prestashop", settings={"shop_url": fake_prestashop.url, "language_id": 1},
+                            credentials={"api_key": fake_prestashop.api_key})
+    done = client.post(f"/integrations/{shop.id}/states/sync", headers={**HX, "X-CSRFToken": csrf})
+    assert done.status_code == 200 and "14 states" in words(done) and "Niebieski" in words(done)
+    broken = make_integration("prestashop", settings={"shop_url": fake_prestashop.url, "language_id": 1},
+                              credentials={"api_key": "WRONG-KEY"})
+    failed = client.post(f"/integrations/{broken.id}/states/sync", headers={**HX, "X-CSRFToken": csrf})
+    assert failed.status_code != 500
+    page = words(client.get(f"/integrations/{broken.id}"))
+    run = IntegrationRun.query.filter_by(integration_id=broken.id).one()
+    assert not run.ok and run.message and run.message in page
+
+
+def test_api_states_sync_answers_json_and_records_a_failed_run(client, app, fake_prestashop):
+    _, raw = create_api_token(make_user("operator"), "sync")
+    api = {"Authorization": f"Bearer {raw}"}
+    fake_prestashop.add_state(20, {"1": "Przezroczysty"}, color="rgba(0,0,0,.5)")
+    shop = make_integration("prestashop", settings={"shop_url": fake_prestashop.url, "language_id": 1},
+                            credentials={"api_key": fake_prestashop.api_key})
+    done = client.post(f"/api/v1/sync/prestashop?store_id={shop.id}", headers=api)
+    assert done.status_code == 200 and done.json["counts"]["states"] == 14
+    broken = make_integration("prestashop", settings={"shop_url": fake_prestashop.url, "language_id": 1},
+                              credentials={"api_key": "WRONG-KEY"})
+    failed = client.post(f"/api/v1/sync/prestashop?store_id={broken.id}", headers=api)
+    assert failed.status_code == 502 and failed.json["error"]["code"] == "platform_error"
+    run = IntegrationRun.query.filter_by(integration_id=broken.id).one()
+    assert not run.ok and run.message == failed.json["error"]["message"]
