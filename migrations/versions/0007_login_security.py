@@ -1,7 +1,7 @@
 """session versions (ending a user's sessions on the server) and the failed sign-in log
 
 Revision ID: 0007_login_security
-Revises: 0005_link_fillfactor
+Revises: 0006_feed_safety
 Create Date: 2026-12-02 07:30:00
 
 Every user starts at session version 1; a session carries the version it was made with, so
@@ -11,7 +11,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0007_login_security'
-down_revision = '0005_link_fillfactor'
+down_revision = '0006_feed_safety'
 branch_labels = None
 depends_on = None
 
