@@ -72,7 +72,7 @@ def allegro_carrier(carrier: str, table: dict[str, str], carriers: Callable[[], 
     for known in carriers():
         if known.id != OTHER_CARRIER and wanted in (_folded(known.id), _folded(known.name)):
             return known.id, ""
-    return OTHER_CARRIER, carrier[:ALLEGRO_CARRIER_NAME_MAX]
+    return OTHER_CARRIER, carrier[:ALLEGRO_CARRIER_NAME_MAX].strip()
 
 
 # --- delivery per platform -----------------------------------------------------------------------

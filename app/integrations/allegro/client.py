@@ -124,7 +124,7 @@ class AllegroClient:
         """
         body: dict = {"carrierId": carrier_id, "waybill": waybill}
         if carrier_id == "OTHER":
-            body["carrierName"] = carrier_name[:30]
+            body["carrierName"] = carrier_name[:30].strip()
         if line_item_ids:
             body["lineItems"] = [{"id": item_id} for item_id in line_item_ids]
         try:
