@@ -162,13 +162,23 @@ def push_shipment(operation_id: int) -> str:
     if deliver is None:
         return close("skipped", f"Tracking {number} not sent: {integration.kind_name} does not take tracking "
                                 "numbers from Kontor.", "warning")
-    if integration.kind == "prestashop":
-        newer = _newer_tracking_number(order, shipment)
-        if newer:
-            return close("skipped", f"Tracking {number} not sent to {name}: tracking {newer} was added after it, "
-                                    "and PrestaShop keeps one number per order.")
+    one_number = integration.kind == "prestashop"
+    order_id, shipment_id = order.id, shipment.id
+
+    def superseded(newer: str) -> str:
+        return close("skipped", f"Tracking {number} not sent to {name}: tracking {newer} was added after it, "
+                                "and PrestaShop keeps one number per order.")
+
+    newer = _newer_tracking_number(order_id, shipment_id) if one_number else ""
+    if newer:
+        return superseded(newer)
 
     def before_write() -> None:
+        if one_number:
+            db.session.commit()  # end the snapshot: see a shipment added since the attempt began
+            newer = _newer_tracking_number(order_id, shipment_id)
+            if newer:
+                raise _Superseded(newer)
         # Noted durably before the write, so a later attempt that finds the number there knows
         # it is most likely this write, applied although its answer never arrived.
         if not operation.payload.get("write_sent"):
@@ -177,6 +187,8 @@ def push_shipment(operation_id: int) -> str:
 
     try:
         already, how = deliver(integration, order, payload, before_write)
+    except _Superseded as overtaken:
+        return superseded(overtaken.newer)
     except PlatformError as error:
         return _failed(operation, order, integration, error, actor)
     if already and operation.payload.get("write_sent"):
@@ -188,9 +200,19 @@ def push_shipment(operation_id: int) -> str:
     return close("done", message)
 
 
-def _newer_tracking_number(order: Order, shipment: OrderShipment) -> str:
-    later = [s for s in order.shipments if s.id > shipment.id and s.tracking_number]
-    return later[-1].tracking_number if later else ""
+class _Superseded(Exception):
+    """A newer tracking number of the order arrived while this one was on its way."""
+
+    def __init__(self, newer: str) -> None:
+        super().__init__(newer)
+        self.newer = newer
+
+
+def _newer_tracking_number(order_id: int, shipment_id: int) -> str:
+    """The latest tracking number added to the order after this shipment, if any."""
+    return db.session.scalar(select(OrderShipment.tracking_number).where(
+        OrderShipment.order_id == order_id, OrderShipment.id > shipment_id, OrderShipment.tracking_number != "")
+        .order_by(OrderShipment.id.desc()).limit(1)) or ""
 
 
 def _data(operation: SyncOperation) -> dict:

@@ -106,3 +106,24 @@ def test_prestashop_gets_the_number_once_and_mails_only_when_switched_on(pg_app,
     results = [op.result for op in db.session.scalars(select(SyncOperation).order_by(SyncOperation.id))]
     assert "confirmed on the platform after an unanswered write" in results[0]
     assert results[1] == "Tracking 0000222 sent to Sklep z mailem (with the customer e-mailed)."
+
+
+def test_a_number_added_while_an_older_one_is_on_its_way_to_prestashop_wins(pg_app, workers, fake_prestashop):
+    shop = make_integration("prestashop", direction="push", name="Sklep Ania", settings={
+        "shop_url": fake_prestashop.url, "language_id": 1}, credentials={"api_key": fake_prestashop.api_key})
+    external_id = fake_prestashop.add_order()
+    order = make_order("paid", integration_id=shop.id, external_order_id=external_id)
+    fake_prestashop.delay_next(1, seconds=3, on="GET /api/order_carriers")
+    workers.start(1)
+
+    add_shipment(order.id, ShipmentInput("DPD", "OLD-1"), MANUAL)
+    wait_until(lambda: any(r.path == "/api/order_carriers" for r in fake_prestashop.requests_log), timeout=30,
+               sweep=False, every=0.05)
+    add_shipment(order.id, ShipmentInput("DPD", "NEW-2"), MANUAL)  # while the first push reads the shop
+
+    wait_until(lambda: open_operations() == 0, timeout=60, report=outbox_report)
+    assert fake_prestashop.tracking_numbers(external_id) == ["NEW-2"]
+    assert [p["tracking_number"] for p in fake_prestashop.carrier_puts] == ["NEW-2"]
+    first, second = db.session.scalars(select(SyncOperation).order_by(SyncOperation.id)).all()
+    assert first.state == "skipped" and "tracking NEW-2 was added after it" in first.result
+    assert second.state == "done"
