@@ -263,3 +263,14 @@ def test_an_order_without_a_carrier_row_fails_and_says_so(shop, fake_prestashop,
     operation = ship(order, "6000123")
 
     assert operation.state == "failed" and "no order_carriers row" in operation.last_error
+
+
+def test_the_outbox_hands_each_kind_to_its_own_deliverer(app):
+    assert set(outbox.DELIVERERS) >= {"status_push", SHIPMENT_PUSH}
+    assert outbox.deliver(12345) == "the operation no longer exists"
+    stray = make_integration("prestashop")
+    operation = outbox.record("stock_push", stray.id, {}, order_id=None)
+    db.session.commit()
+    with pytest.raises(LookupError, match="No deliverer registered for sync operations of kind 'stock_push'"):
+        outbox.deliver(operation.id)
+    assert db.session.get(SyncOperation, operation.id).state == "pending"  # left for a Kontor that knows it
