@@ -105,7 +105,7 @@ def _deliver_prestashop(client, external_order_id: str, shipment: dict, send_ema
         return True, ""
     before_write()
     client.put_order_carrier({**row, "tracking_number": number}, send_email=send_email)
-    return False, "with the customer e-mailed" if send_email else "without e-mailing the customer"
+    return False, "the shop asked to e-mail the customer" if send_email else "no e-mail to the customer"
 
 
 def _via_allegro(integration: Integration, order: Order, payload: dict, before_write) -> tuple[bool, str]:

@@ -40,7 +40,7 @@ def test_a_shipment_added_on_the_order_page_reaches_the_shop(live_server, live_w
 
     panel = page.locator("#order-sync")
     expect(panel.locator(".shipment-push-state")).to_have_text("sent", timeout=PUSH_TIMEOUT_MS)
-    expect(panel).to_contain_text("Tracking 0000111222 sent to Sklep Kubki (with the customer e-mailed).")
+    expect(panel).to_contain_text("Tracking 0000111222 sent to Sklep Kubki (the shop asked to e-mail the customer).")
     expect(page.locator("#order-timeline")).to_contain_text("Shipment added: DPD, tracking 0000111222")
     screenshot(page, "order-shipment-pushed")
     assert fake_prestashop.tracking_numbers(external_id) == ["0000111222"]

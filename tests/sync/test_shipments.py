@@ -224,7 +224,7 @@ def test_prestashop_gets_the_number_on_the_order_carrier_and_mails_per_the_switc
     [put] = fake_prestashop.carrier_puts
     assert put["sendemail"] is switch
     assert [m["template"] for m in fake_prestashop.emails] == (["in_transit"] if switch else [])
-    assert ("with the customer e-mailed" if switch else "without e-mailing the customer") in operation.result
+    assert ("the shop asked to e-mail the customer" if switch else "no e-mail to the customer") in operation.result
     [row] = fake_prestashop.order_carriers.values()
     assert (row["id_carrier"], row["shipping_cost_tax_incl"]) == ("2", "8.610000")  # the rest of the row kept
 

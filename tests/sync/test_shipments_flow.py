@@ -105,7 +105,7 @@ def test_prestashop_gets_the_number_once_and_mails_only_when_switched_on(pg_app,
         (mailed_order.external_order_id, "in_transit")]
     results = [op.result for op in db.session.scalars(select(SyncOperation).order_by(SyncOperation.id))]
     assert "confirmed on the platform after an unanswered write" in results[0]
-    assert results[1] == "Tracking 0000222 sent to Sklep z mailem (with the customer e-mailed)."
+    assert results[1] == "Tracking 0000222 sent to Sklep z mailem (the shop asked to e-mail the customer)."
 
 
 def test_a_number_added_while_an_older_one_is_on_its_way_to_prestashop_wins(pg_app, workers, fake_prestashop):
