@@ -87,7 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Handlers subscribe at import; importing them here registers them once per process.
     from app.jobs import handlers as job_handlers  # noqa: F401
     from app.orders import handlers as order_handlers  # noqa: F401
-    from app.sync import push  # noqa: F401
+    from app.sync import push, shipments  # noqa: F401
 
     return app
 

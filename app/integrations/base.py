@@ -40,6 +40,23 @@ class RemoteOrderState:
     revision: str | None = None
 
 
+@dataclass(frozen=True)
+class CarrierDTO:
+    """A carrier the platform knows (Allegro's /order/carriers)."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RemoteShipment:
+    """A tracking number the platform already has on an order."""
+
+    waybill: str
+    carrier_id: str = ""
+    carrier_name: str = ""
+
+
 class PlatformError(Exception):
     """The platform refused or failed a call; `message` is meant for the seller."""
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, URL
+import re
+
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, URL, ValidationError
 
 from app.integrations.models import DIRECTIONS, MAPPING_DIRECTIONS
 
@@ -17,13 +19,43 @@ class PrestaShopForm(FlaskForm):
                             description="PrestaShop > Advanced parameters > Webservice. Leave empty to keep the stored key.")
     language_id = IntegerField("Language id for state names", default=1, validators=[NumberRange(min=1)])
     send_email = BooleanField("Send e-mail to the customer on status change (sendemail=1)")
+    tracking_email = BooleanField("E-mail the customer when the tracking number is set (sendemail=1)")
 
     def settings(self) -> dict:
         return {"shop_url": self.shop_url.data.strip().rstrip("/"), "language_id": self.language_id.data,
-                "send_email": bool(self.send_email.data)}
+                "send_email": bool(self.send_email.data), "tracking_email": bool(self.tracking_email.data)}
 
     def secrets(self) -> dict:
         return {"api_key": (self.api_key.data or "").strip()}
+
+
+class CarrierTableField(TextAreaField):
+    """Kontor carrier names to Allegro carrier ids, one "name = ID" a line; `data` is the mapping."""
+
+    LINE = re.compile(r"^\s*(?P<name>[^=]*?)\s*=\s*(?P<id>[A-Za-z0-9_]{1,60})\s*$")
+
+    def _value(self) -> str:
+        if isinstance(self.data, dict):
+            return "\n".join(f"{name} = {carrier_id}" for name, carrier_id in self.data.items())
+        return self.data or ""
+
+    def process_formdata(self, valuelist: list) -> None:
+        self.raw_text = valuelist[0] if valuelist else ""
+        self.data, self.problems = {}, []
+        for number, line in enumerate(self.raw_text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            match = self.LINE.match(line)
+            if not match or not match["name"]:
+                self.problems.append(f"Line {number}: write it as “Kontor carrier = ALLEGRO_ID”, "
+                                     "e.g. “InPost = INPOST”.")
+                continue
+            self.data[" ".join(match["name"].split())] = match["id"].upper()
+
+    def pre_validate(self, form) -> None:
+        if getattr(self, "problems", None):
+            self.data = self.raw_text  # shown again as typed, to be fixed
+            raise ValidationError(" ".join(self.problems))
 
 
 class AllegroForm(FlaskForm):
@@ -36,10 +68,15 @@ class AllegroForm(FlaskForm):
     api_url = StringField("API URL override", validators=[Optional(), URL(require_tld=False)],
                           description="Leave empty; only for a proxy or a test server.")
     auth_url = StringField("Auth URL override", validators=[Optional(), URL(require_tld=False)])
+    carriers = CarrierTableField(
+        "Carriers for tracking numbers", render_kw={"rows": 4},
+        description="One a line: Kontor carrier = Allegro carrier id (GET /order/carriers). Other carriers are "
+                    "matched to Allegro's list by name; a carrier that matches none goes as OTHER with its name.")
 
     def settings(self) -> dict:
         return {"environment": self.environment.data, "client_id": self.client_id.data.strip(),
-                "api_url": (self.api_url.data or "").strip(), "auth_url": (self.auth_url.data or "").strip()}
+                "api_url": (self.api_url.data or "").strip(), "auth_url": (self.auth_url.data or "").strip(),
+                "carriers": dict(self.carriers.data or {})}
 
     def secrets(self) -> dict:
         return {"client_secret": (self.client_secret.data or "").strip()}

@@ -71,10 +71,10 @@ def last_runs() -> dict[str, dict]:
 
 
 def process_sync_operation(operation_id: int) -> str:
-    """Deliver one outbox operation."""
-    from app.sync.push import push_status_change
+    """Deliver one outbox operation (by its kind: status push, shipment push ...)."""
+    from app.sync import outbox
 
-    return push_status_change(operation_id)
+    return outbox.deliver(operation_id)
 
 
 def sweep_outbox() -> dict[str, int]:

@@ -9,9 +9,9 @@ from flask import Blueprint, jsonify, request
 from app.accounts.api_auth import api_user, protect
 from app.core.errors import BadParameter, ValidationFailed, answer_in_json
 from app.core.types import utcnow
-from app.orders import listing, services
+from app.orders import listing, services, shipments
 from app.orders.links import PlatformLink
-from app.orders.models import Order
+from app.orders.models import Order, OrderShipment
 
 bp = Blueprint("orders_api", __name__, url_prefix="/api/v1")
 protect(bp)
@@ -61,14 +61,20 @@ def order_detail(order: Order) -> dict[str, Any]:
                             "phone": a.phone, "email": a.email, "point_id": a.point_id} for a in order.addresses},
         payments=[{"id": p.id, "method": p.method, "amount": _money(p.amount), "currency": p.currency,
                    "status": p.status, "paid_at": _iso(p.paid_at)} for p in order.payments],
-        shipments=[{"id": s.id, "carrier": s.carrier, "service": s.service, "tracking_number": s.tracking_number,
-                    "status": s.status, "shipped_at": _iso(s.shipped_at)} for s in order.shipments],
+        shipments=[shipment_detail(s) for s in order.shipments],
         status_history=[{"from": h.from_status, "to": h.to_status, "changed_by": h.changed_by,
                          "change_source": h.change_source, "comment": h.comment, "at": _iso(h.at)}
                         for h in order.history],
         notes=[{"body": n.body, "author": n.author, "at": _iso(n.created_at)} for n in order.notes],
     )
     return data
+
+
+def shipment_detail(shipment: OrderShipment) -> dict[str, Any]:
+    """One parcel of an order."""
+    return {"id": shipment.id, "carrier": shipment.carrier, "service": shipment.service,
+            "tracking_number": shipment.tracking_number, "status": shipment.status,
+            "shipped_at": _iso(shipment.shipped_at), "created_at": _iso(shipment.created_at)}
 
 
 def _json_body() -> dict[str, Any]:
@@ -169,3 +175,19 @@ def unlink_order(order_id: int):
     """Undo an order's link to a platform order; the order keeps everything else."""
     order = services.set_platform_link(order_id, PlatformLink(None), _actor())
     return jsonify(order_summary(order))
+
+
+@bp.post("/orders/<int:order_id>/shipments")
+def add_shipment(order_id: int):
+    """Add a parcel: {"carrier": "DPD", "tracking_number": "...", "service": "..."}; a platform order gets it too."""
+    body = _json_body()
+    values = {}
+    for name in ("carrier", "tracking_number", "service"):
+        value = body.get(name, "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise ValidationFailed(f"Give \"{name}\" as a string.", field=name)
+        values[name] = value
+    shipment = shipments.add_shipment(order_id, shipments.ShipmentInput(**values), _actor())
+    return jsonify(shipment_detail(shipment)), 201

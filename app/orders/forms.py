@@ -31,6 +31,7 @@ from app.orders.models import (
 )
 from app.orders.links import PlatformLink
 from app.orders.services import AddressInput, ItemInput, OrderInput
+from app.orders.shipments import ShipmentInput
 
 VAT_CHOICES = [("23", "23%"), ("8", "8%"), ("5", "5%"), ("0", "0%")]
 
@@ -137,3 +138,14 @@ class NoteForm(FlaskForm):
 
 class BulkStatusForm(FlaskForm):
     status = SelectField("Move selected to", validators=[DataRequired(message="Choose the status to move the orders to.")])
+
+
+class ShipmentForm(FlaskForm):
+    carrier = StringField("Carrier", validators=[DataRequired(message="Name the carrier, e.g. InPost or DPD."),
+                                                 Length(max=60)])
+    tracking_number = StringField("Tracking number", validators=[
+        DataRequired(message="Enter the tracking number from the label."), Length(max=64)])
+    service = StringField("Service", validators=[Optional(), Length(max=60)])
+
+    def to_input(self) -> ShipmentInput:
+        return ShipmentInput(self.carrier.data or "", self.tracking_number.data or "", self.service.data or "")

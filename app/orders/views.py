@@ -11,8 +11,8 @@ from app.core.auth import has_role, require_role
 from app.core.errors import BadParameter, Conflict, KontorError, NotFound, TransitionRefused, ValidationFailed
 from app.core.htmx import render_fragment, trigger
 from app.extensions import htmx
-from app.orders import links, listing, services, workflow
-from app.orders.forms import VAT_CHOICES, BulkStatusForm, NoteForm, OrderForm, StatusChangeForm
+from app.orders import links, listing, services, shipments, workflow
+from app.orders.forms import VAT_CHOICES, BulkStatusForm, NoteForm, OrderForm, ShipmentForm, StatusChangeForm
 from app.orders.models import FULFILLMENT_STATUSES, PAYMENT_STATUSES, SOURCES
 from app.settings.services import status_defs
 
@@ -107,6 +107,7 @@ def detail(order_id: int):
     return render_template(
         "orders/detail.html", order=order, statuses=statuses, form=form, allowed=allowed, error=None,
         note_form=NoteForm(formdata=None), timeline=services.timeline(order), sources=SOURCES,
+        shipment_form=ShipmentForm(formdata=None),
         payment_statuses=PAYMENT_STATUSES, fulfillment_statuses=FULFILLMENT_STATUSES,
     )
 
@@ -168,6 +169,32 @@ def add_note(order_id: int):
     order = services.get_order(order_id, full=True)
     return render_fragment("orders/_timeline.html", 422 if error else 200, order=order,
                            timeline=services.timeline(order), note_form=form, note_error=error)
+
+
+@bp.post("/orders/<int:order_id>/shipments")
+def add_shipment(order_id: int):
+    """Add a parcel (carrier, tracking number); a platform order gets the number too, via the outbox."""
+    require_role("operator")
+    form = ShipmentForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            shipment = shipments.add_shipment(order_id, form.to_input(), _actor())
+            form = ShipmentForm(formdata=None)
+            if not htmx:
+                flash(f"Shipment {shipment.tracking_number} added.", "success")
+                return redirect(url_for("orders.detail", order_id=order_id))
+        except ValidationFailed as invalid:
+            getattr(form, invalid.field or "tracking_number").errors.append(invalid.message)
+            status = 422
+    else:
+        status = 422
+    if not htmx:
+        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(url_for("orders.detail", order_id=order_id))
+    response = render_fragment("orders/_shipments.html", status, order=services.get_order(order_id, full=True),
+                               shipment_form=form)
+    return trigger(response, "timeline-changed") if status == 200 else response
 
 
 @bp.get("/orders/item-row")

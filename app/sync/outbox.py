@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from flask import current_app
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, or_, select, update
@@ -66,13 +66,15 @@ class SyncOperation(db.Model):
         return f"sync-op-{self.id}-g{self.generation}"
 
 
-def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: int | None = None) -> SyncOperation:
+def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: int | None = None, *,
+           collapse: bool = True) -> SyncOperation:
     """Add an operation in the caller's transaction; a pending one of the same kind for the order is replaced.
 
     Collapsing keeps only the latest wish: three quick status changes become one push of the last.
+    `collapse=False` is for operations that each carry something of their own (two parcels' numbers).
     """
     now = utcnow()
-    if order_id is not None:
+    if order_id is not None and collapse:
         pending = db.session.scalar(
             select(SyncOperation).where(
                 SyncOperation.order_id == order_id, SyncOperation.kind == kind,
@@ -98,6 +100,30 @@ def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: in
     db.session.flush()
     _announce(operation)
     return operation
+
+
+# kind -> the function that delivers one operation of that kind (by id), returning the outcome in words.
+DELIVERERS: dict[str, Callable[[int], str]] = {}
+
+
+def delivers(kind: str) -> Callable[[Callable[[int], str]], Callable[[int], str]]:
+    """Register the decorated function as the deliverer of operations of `kind`."""
+
+    def register(func: Callable[[int], str]) -> Callable[[int], str]:
+        DELIVERERS[kind] = func
+        return func
+
+    return register
+
+
+def deliver(operation_id: int) -> str:
+    """Hand one operation to the deliverer of its kind."""
+    kind = db.session.scalar(select(SyncOperation.kind).where(SyncOperation.id == operation_id))
+    if kind is None:
+        return "the operation no longer exists"
+    if kind not in DELIVERERS:
+        raise LookupError(f"No deliverer registered for sync operations of kind {kind!r}.")
+    return DELIVERERS[kind](operation_id)
 
 
 def _announce(operation: SyncOperation) -> None:

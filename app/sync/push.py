@@ -45,6 +45,7 @@ def _actor(integration: Integration) -> Actor:
     return Actor(f"Sync to {integration.name}", "automation")
 
 
+@outbox.delivers(STATUS_PUSH)
 def push_status_change(operation_id: int) -> str:
     """Deliver one status push; returns the outcome in words. Safe to run twice."""
     operation = outbox.claim(operation_id)

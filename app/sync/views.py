@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from app.orders.services import Actor, get_order, record_event
 from app.settings.services import status_defs
-from app.sync import outbox, push
+from app.sync import outbox, push, shipments
 from app.sync.outbox import SyncOperation
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
@@ -96,9 +96,12 @@ def order_panel(order_id: int):
     if not htmx and request.method == "GET":
         return redirect(url_for("orders.detail", order_id=order_id))
     summary = push.order_sync_summary(order)
-    response = render_fragment("sync/_order_panel.html", order=order, summary=summary, statuses=status_defs())
+    shipment_pushes = shipments.order_shipment_pushes(order) if summary else []
     operation = summary["operation"] if summary else None
-    if request.args.get("poll") and operation is not None and operation.state not in ("pending", "processing"):
+    busy = any(op.state in ("pending", "processing") for op in [operation, *shipment_pushes] if op is not None)
+    response = render_fragment("sync/_order_panel.html", order=order, summary=summary, statuses=status_defs(),
+                               shipment_pushes=shipment_pushes, busy=busy)
+    if request.args.get("poll") and not busy:
         # The push this panel was waiting for has an outcome: the timeline shows it now.
         trigger(response, "push-finished")
     return response

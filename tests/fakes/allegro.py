@@ -1,10 +1,13 @@
-"""A fake Allegro: REST API (/me, checkout forms, fulfillment) and OAuth (/auth/oauth) on one port.
+"""A fake Allegro: REST API (/me, checkout forms, fulfillment, tracking numbers, carriers) and OAuth
+(/auth/oauth) on one port.
 
 Bodies follow tests/fixtures/allegro: the checkout form is checkout-form.example.json; the
 error bodies are the real ones in errors.examples.json (ErrorsHolder for the REST API,
 error/error_description for OAuth) and the token and device bodies those in auth.examples.json.
 Where the sources give no exact text (409, RETURNED, Accept/Content-Type refusals, expired
-tokens) the fake uses the same shapes with wording of its own. Every API request is checked
+tokens, refused tracking numbers) the fake uses the same shapes with wording of its own. The
+carriers list starts with the spec's example (POCZTA_POLSKA, DHL, YUN_EXPRESS, OTHER) and adds a
+few common Polish carriers with ids of the same form. Every API request is checked
 against the official spec (allegro_spec); violations are answered like Allegro would (406, 415,
 422) and recorded in `spec_violations`.
 """
@@ -29,6 +32,10 @@ AUTH_PREFIX = "/auth/oauth"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 ACCESS_TOKEN_TTL = 43199  # what Allegro answers: 12 hours less a second
 INCORRECT_DATA = "The request contains incorrect data. Contact the author of the application."  # the spec's example
+CARRIERS = ({"id": "POCZTA_POLSKA", "name": "Poczta Polska"}, {"id": "DHL", "name": "DHL"},
+            {"id": "YUN_EXPRESS", "name": "Yun Express"}, {"id": "INPOST", "name": "InPost"},
+            {"id": "DPD", "name": "DPD"}, {"id": "UPS", "name": "UPS"}, {"id": "GLS", "name": "GLS"},
+            {"id": "OTHER"})
 SELLER = {"id": "46968690", "login": "Kontor_Test_Seller", "firstName": "Amadeusz", "lastName": "Iksiński",
           "email": "user-email@allegro.pl", "baseMarketplace": {"id": "allegro-pl"}}
 
@@ -47,8 +54,10 @@ def error_body(code: str, message: str | None, *, user_message: str | None = Non
 class FakeAllegro(FakeServer):
     """Allegro's API and OAuth server for one seller and one application.
 
-    State (read or change under `lock`): `orders` {checkout form id: {"status", "revision"}},
+    State (read or change under `lock`): `orders` {checkout form id: {"status", "revision", "line_items"}},
     `fulfillment_puts` (accepted PUTs: order_id, status, revision sent, new_revision, at),
+    `shipments` {checkout form id: [CheckoutFormAddWaybillCreated bodies]}, `shipment_posts` (accepted
+    POSTs: order_id, waybill, carrier_id, carrier_name, line_items, at),
     `spec_violations` (method, path, violations), `refresh_count`, `requests_log`.
     """
 
@@ -62,6 +71,8 @@ class FakeAllegro(FakeServer):
         self.seller = dict(SELLER)
         self.orders: dict[str, dict[str, str]] = {}
         self.fulfillment_puts: list[dict] = []
+        self.shipments: dict[str, list[dict]] = {}
+        self.shipment_posts: list[dict] = []
         self.spec_violations: list[dict] = []
         self.refresh_count = 0
         self.access_tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
@@ -80,12 +91,30 @@ class FakeAllegro(FakeServer):
 
     # --- helpers for tests -------------------------------------------------------------------
 
-    def add_order(self, order_id: str | None = None, status: str = "NEW", revision: str | None = None) -> str:
-        """Put a checkout form on the account; returns its id (a UUID, as Allegro's are)."""
+    def add_order(self, order_id: str | None = None, status: str = "NEW", revision: str | None = None,
+                  line_items: list[str] | None = None) -> str:
+        """Put a checkout form on the account; returns its id (a UUID, as Allegro's are).
+
+        `line_items` are the line item ids (default: two UUIDs derived from the order id).
+        """
         with self.lock:
             order_id = order_id or str(uuid.UUID(int=self.random.getrandbits(128), version=1))
-            self.orders[order_id] = {"status": status, "revision": revision or self._new_revision()}
+            items = line_items if line_items is not None else [
+                str(uuid.uuid5(uuid.NAMESPACE_URL, f"{order_id}/line-item/{n}")) for n in (1, 2)]
+            self.orders[order_id] = {"status": status, "revision": revision or self._new_revision(),
+                                     "line_items": list(items)}
             return order_id
+
+    def add_waybill(self, order_id: str, waybill: str, carrier_id: str = "DPD") -> None:
+        """A tracking number added elsewhere (Moje Allegro, the carrier) shows in the order's shipments."""
+        with self.lock:
+            self.shipments.setdefault(order_id, []).append(self._shipment_body(
+                order_id, waybill, carrier_id, None, self.orders[order_id]["line_items"]))
+
+    def waybills(self, order_id: str) -> list[str]:
+        """The tracking numbers the order has, in the order they were added."""
+        with self.lock:
+            return [s["waybill"] for s in self.shipments.get(order_id, [])]
 
     def issue_tokens(self, expires_in: int | None = None) -> tuple[str, str]:
         """A fresh (access token, refresh token) pair, as if the seller had connected."""
@@ -142,11 +171,17 @@ class FakeAllegro(FakeServer):
             return refused
         if template == "/me":
             return _json(200, self.seller)
+        if template == "/order/carriers":
+            return _json(200, {"carriers": [dict(c) for c in CARRIERS]})
         order_id = path.split("/")[3]
         if template == "/order/checkout-forms/{id}":
             return self._get_checkout_form(order_id)
         if template == "/order/checkout-forms/{id}/fulfillment" and method == "PUT":
             return self._put_fulfillment(request, order_id)
+        if template == "/order/checkout-forms/{id}/shipments" and method == "GET":
+            return self._get_shipments(order_id)
+        if template == "/order/checkout-forms/{id}/shipments" and method == "POST":
+            return self._post_shipment(request, order_id)
         return _json(501, error_body("NotImplemented", f"FakeAllegro does not serve {method} {template}"))
 
     # --- API ---------------------------------------------------------------------------------
@@ -193,7 +228,56 @@ class FakeAllegro(FakeServer):
         body = copy.deepcopy(_checkout_form_example())
         body.update(id=order_id, revision=order["revision"])
         body["fulfillment"]["status"] = order["status"]
+        example_item = body["lineItems"][0]
+        body["lineItems"] = [{**copy.deepcopy(example_item), "id": item_id} for item_id in order["line_items"]]
         return _json(200, body)
+
+    def _get_shipments(self, order_id: str) -> Response:
+        if order_id not in self.orders:
+            return _json(404, error_body("NotFoundException", "Checkout form not found",
+                                         user_message="The order was not found."))
+        return _json(200, {"shipments": copy.deepcopy(self.shipments.get(order_id, []))})
+
+    def _post_shipment(self, request: Request, order_id: str) -> Response:
+        path = request.path
+        order = self.orders.get(order_id)
+        if order is None:
+            return _json(404, error_body("NotFoundException", "Checkout form not found", path=path,
+                                         user_message="The order was not found."))
+        body = request.get_json(force=True) or {}
+        carrier_id, waybill = body["carrierId"], body["waybill"]  # required by the spec, checked before
+        if carrier_id not in {c["id"] for c in CARRIERS}:
+            return _json(400, error_body("IllegalArgumentException", f"Unknown carrier id: {carrier_id}",
+                                         path="carrierId", user_message="The carrier is not supported."))
+        carrier_name = body.get("carrierName") if carrier_id == "OTHER" else None
+        if carrier_id == "OTHER" and not carrier_name:
+            return _json(400, error_body("IllegalArgumentException", "carrierName is required for carrier OTHER",
+                                         path="carrierName", user_message="Enter the carrier's name."))
+        if not waybill.strip():
+            return _json(400, error_body("IllegalArgumentException", "waybill must not be blank", path="waybill",
+                                         user_message="Enter the tracking number."))
+        items = [item["id"] for item in body.get("lineItems") or []] or list(order["line_items"])
+        unknown = [item for item in items if item not in order["line_items"]]
+        if unknown:
+            return _json(400, error_body("IllegalArgumentException", f"Line items not in the order: {unknown}",
+                                         path="lineItems", user_message="The items are not from this order."))
+        # The spec names no refusal for a number the order already has, so the fake takes it again:
+        # a client that resends after a lost answer leaves a second entry, which the tests look for.
+        created = self._shipment_body(order_id, waybill, carrier_id, carrier_name, items)
+        self.shipments.setdefault(order_id, []).append(created)
+        self.shipment_posts.append({"order_id": order_id, "waybill": waybill, "carrier_id": carrier_id,
+                                    "carrier_name": carrier_name, "line_items": items, "at": time.time()})
+        return _json(201, created)
+
+    def _shipment_body(self, order_id: str, waybill: str, carrier_id: str, carrier_name: str | None,
+                       items: list[str]) -> dict:
+        shipment_id = base64.b64encode(f"{carrier_id}:{waybill}:{len(self.shipment_posts)}".encode()).decode()
+        body = {"id": shipment_id, "waybill": waybill, "carrierId": carrier_id,
+                "lineItems": [{"id": item} for item in items],
+                "createdAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())}
+        if carrier_name:
+            body["carrierName"] = carrier_name
+        return body
 
     def _put_fulfillment(self, request: Request, order_id: str) -> Response:
         path = request.path

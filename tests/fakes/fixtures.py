@@ -9,11 +9,12 @@ import pytest
 from app.integrations.allegro.client import AllegroClient
 from app.integrations.prestashop.webservice import PrestaShopWebservice
 from app.sync.push import _deliver
+from app.sync.shipments import _deliver_allegro, _deliver_prestashop
 from tests.fakes.allegro import FakeAllegro
 from tests.fakes.prestashop import FakePrestaShop
 from tests.fakes.server import FakeServer
 
-RETRYING_CALLS = (AllegroClient._call, PrestaShopWebservice._call, _deliver)
+RETRYING_CALLS = (AllegroClient._call, PrestaShopWebservice._call, _deliver, _deliver_allegro, _deliver_prestashop)
 
 
 @pytest.fixture

@@ -34,10 +34,17 @@ REALM = ('Basic realm="Welcome to PrestaShop Webservice, please enter the authen
          'No password required."')
 STATE_FIELDS = ("unremovable", "delivery", "hidden", "send_email", "module_name", "invoice", "color", "logable",
                 "shipped", "paid", "pdf_delivery", "pdf_invoice", "deleted")
-RESOURCES = {"order_states": ("GET",), "orders": ("GET",), "order_histories": ("GET", "POST")}
+RESOURCES = {"order_states": ("GET",), "orders": ("GET",), "order_histories": ("GET", "POST"),
+             "order_carriers": ("GET", "PUT")}
+# OrderCarrier's webservice fields (classes/order/OrderCarrier.php), in the order the shop lists them.
+ORDER_CARRIER_FIELDS = ("id", "id_order", "id_carrier", "id_order_invoice", "weight", "shipping_cost_tax_excl",
+                        "shipping_cost_tax_incl", "tracking_number", "date_add")
+ORDER_CARRIER_LINKS = {"id_order": "orders", "id_carrier": "carriers"}
+# Validate::isTrackingNumber; the column holds 64 characters.
+TRACKING_NUMBER = re.compile(r"^[~:#,%&_=\(\)\[\]\.\? \+\-@/a-zA-Z0-9]+$")
 # Other resource names a real shop lists, for its "Did you mean" message.
 OTHER_RESOURCES = ("addresses", "carriers", "carts", "categories", "combinations", "countries", "currencies",
-                   "customers", "languages", "order_carriers", "order_details", "order_invoices",
+                   "customers", "languages", "order_details", "order_invoices",
                    "order_payments", "products", "shops", "stock_availables")
 
 # Test data made up for these tests, not PrestaShop's own Polish translation.
@@ -81,7 +88,10 @@ class FakePrestaShop(FakeServer):
 
     `orders` maps order id to its current state id; every POST to order_histories lands in
     `history_posts` ({id, order_id, state_id, sendemail, at}) and, with sendemail=1 and a state that
-    mails, in `emails` ({order_id, state_id, template}). Read or change state under `lock`.
+    mails, in `emails` ({order_id, state_id, template}). Each order has an order_carrier row in
+    `order_carriers` (id -> fields); every accepted PUT of one lands in `carrier_puts` ({id, order_id,
+    tracking_number, sendemail, at}) and, with sendemail=1, an "in_transit" mail in `emails`.
+    Read or change state under `lock`.
     """
 
     def __init__(self, *, api_key: str = DEFAULT_API_KEY, version: str = "8.1.7",
@@ -94,6 +104,8 @@ class FakePrestaShop(FakeServer):
         self.orders: dict[str, str] = {}
         self.history_posts: list[dict] = []
         self.emails: list[dict] = []
+        self.order_carriers: dict[str, dict[str, str]] = {}
+        self.carrier_puts: list[dict] = []
         self._updated: dict[str, str] = {}
 
     @property
@@ -101,12 +113,27 @@ class FakePrestaShop(FakeServer):
         """The shop's base URL (the webservice is under /api)."""
         return self.base_url
 
-    def add_order(self, order_id: str | int | None = None, state: str | int = "10") -> str:
-        """Put an order in the shop in `state` (default 10, awaiting bank wire); returns its id."""
+    def add_order(self, order_id: str | int | None = None, state: str | int = "10", *, carrier: bool = True) -> str:
+        """Put an order in the shop in `state` (default 10, awaiting bank wire); returns its id.
+
+        With `carrier` (the default) the order has an order_carrier row without a tracking number.
+        """
         with self.lock:
             order_id = str(order_id or max((int(key) for key in self.orders), default=0) + 1)
             self.orders[order_id] = str(state)
+            if carrier:
+                row_id = str(max((int(key) for key in self.order_carriers), default=0) + 1)
+                self.order_carriers[row_id] = {
+                    "id": row_id, "id_order": order_id, "id_carrier": "2", "id_order_invoice": "0",
+                    "weight": "0.000000", "shipping_cost_tax_excl": "7.000000", "shipping_cost_tax_incl": "8.610000",
+                    "tracking_number": "", "date_add": datetime.now().strftime("%Y-%m-%d %H:%M:%S")}
             return order_id
+
+    def tracking_numbers(self, order_id: str) -> list[str]:
+        """The tracking numbers on the order's order_carrier rows (empty ones left out)."""
+        with self.lock:
+            return [row["tracking_number"] for row in self.order_carriers.values()
+                    if row["id_order"] == str(order_id) and row["tracking_number"]]
 
     def add_state(self, state_id: str | int, names: dict[str, str], *, color: str = "#34209E",
                   deleted: bool = False, send_email: bool = False, template: str = "") -> None:
@@ -167,6 +194,10 @@ class FakePrestaShop(FakeServer):
         object_id = segments[1] if len(segments) > 1 and segments[1] else None
         if resource == "order_histories" and request.method == "POST":
             return self._post_order_history(request, started)
+        if resource == "order_carriers" and request.method == "PUT":
+            return self._put_order_carrier(request, object_id, started)
+        if resource == "order_carriers":
+            return self._get_order_carriers(request, object_id, started)
         if resource == "order_states":
             return self._get_states(request, object_id, started)
         if resource == "orders" and object_id:
@@ -288,6 +319,66 @@ class FakePrestaShop(FakeServer):
                 f"{cdata(history['order_id'])}</id_order>\n"
                 f"\t<date_add>{cdata(history['date_add'])}</date_add>\n"
                 "</order_history>\n" + XML_TAIL)
+
+    # --- order carriers ----------------------------------------------------------------------
+
+    def _get_order_carriers(self, request: Request, object_id: str | None, started: float) -> Response:
+        if object_id is not None:
+            row = self.order_carriers.get(object_id)
+            if row is None:
+                return self._errors(404, [(87, f"Id(s) not exists: {object_id}")], started)
+            return self._ok(XML_HEAD + self._order_carrier_xml(row) + XML_TAIL, started)
+        rows = sorted(self.order_carriers.values(), key=lambda row: int(row["id"]))
+        wanted = request.args.get("filter[id_order]")
+        if wanted is not None:
+            rows = [row for row in rows if row["id_order"] == wanted.strip("[]")]
+        if request.args.get("display") != "full":
+            return self._list_links("order_carriers", "order_carrier", [row["id"] for row in rows], started)
+        items = "".join(self._order_carrier_xml(row) for row in rows)
+        return self._ok(XML_HEAD + f"<order_carriers>\n{items}</order_carriers>\n" + XML_TAIL, started)
+
+    def _order_carrier_xml(self, row: dict[str, str]) -> str:
+        lines = []
+        for name in ORDER_CARRIER_FIELDS:
+            link = ORDER_CARRIER_LINKS.get(name)
+            href = f' xlink:href="{self.url}/api/{link}/{row[name]}"' if link else ""
+            lines.append(f"\t<{name}{href}>{cdata(row[name])}</{name}>")
+        return "<order_carrier>\n" + "\n".join(lines) + "\n</order_carrier>\n"
+
+    def _put_order_carrier(self, request: Request, object_id: str | None, started: float) -> Response:
+        body = request.get_data(as_text=True)
+        try:
+            entity = ElementTree.fromstring(body).find("order_carrier")
+        except Exception as error:  # PrestaShop reports unreadable XML as a 500 with code 127
+            message = f"XML error : {error}\nXML length : {len(body)}\nOriginal XML : {body}"
+            return self._errors(500, [(127, message)], started)
+        given_id = (entity.findtext("id") or "").strip() if entity is not None else ""
+        if entity is None or not given_id:
+            return self._errors(400, [(90, "id is required when modifying a resource")], started)
+        if object_id is not None and given_id != object_id:
+            return self._errors(400, [(89, "id is invalid")], started)
+        row = self.order_carriers.get(given_id)
+        if row is None:
+            return self._errors(404, [(87, f"Id(s) not exists: {given_id}")], started)
+        values = {name: (entity.findtext(name) or "").strip() for name in ORDER_CARRIER_FIELDS
+                  if entity.find(name) is not None}
+        for name in ("id_order", "id_carrier"):
+            if not values.get(name):
+                message = f'Validation error: "Property OrderCarrier->{name} is empty"'
+                return self._errors(400, [(85, message)], started)
+        number = values.get("tracking_number", "")
+        if number and (len(number) > 64 or not TRACKING_NUMBER.match(number)):
+            message = 'Validation error: "Property OrderCarrier->tracking_number is not valid"'
+            return self._errors(400, [(85, message)], started)
+        # A PUT replaces the resource: fields left out are emptied, as the shop's update does.
+        row.update({name: values.get(name, "") for name in ORDER_CARRIER_FIELDS if name != "id"})
+        sendemail = request.args.get("sendemail", "") not in ("", "0")
+        self.carrier_puts.append({"id": given_id, "order_id": row["id_order"], "tracking_number": number,
+                                  "sendemail": sendemail, "at": time.time()})
+        if sendemail:
+            self.emails.append({"order_id": row["id_order"], "state_id": None, "template": "in_transit",
+                                "tracking_number": number})
+        return self._ok(XML_HEAD + self._order_carrier_xml(row) + XML_TAIL, started)
 
     # --- responses ---------------------------------------------------------------------------
 

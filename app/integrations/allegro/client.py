@@ -6,9 +6,11 @@ import requests
 
 from app.integrations.base import (
     AuthenticationFailed,
+    CarrierDTO,
     PlatformError,
     PlatformStateDTO,
     RemoteOrderState,
+    RemoteShipment,
     RevisionConflict,
     send,
     with_retries,
@@ -94,3 +96,41 @@ class AllegroClient:
         params = {"checkoutForm.revision": revision} if revision else None
         self._call("PUT", f"/order/checkout-forms/{external_order_id}/fulfillment", params=params,
                    json={"status": state_id}, headers={"Content-Type": MEDIA_TYPE})
+
+    # --- tracking numbers ---------------------------------------------------------------------
+
+    def fetch_carriers(self) -> list[CarrierDTO]:
+        """The carriers Allegro accepts as `carrierId` (OTHER among them)."""
+        body = self._call("GET", "/order/carriers").json()
+        return [CarrierDTO(str(c.get("id") or ""), str(c.get("name") or c.get("id") or ""))
+                for c in body.get("carriers") or [] if c.get("id")]
+
+    def fetch_line_item_ids(self, external_order_id: str) -> list[str]:
+        """The ids of the checkout form's line items (what a parcel is attached to)."""
+        body = self._call("GET", f"/order/checkout-forms/{external_order_id}").json()
+        return [str(item["id"]) for item in body.get("lineItems") or [] if item.get("id")]
+
+    def fetch_shipments(self, external_order_id: str) -> list[RemoteShipment]:
+        """The tracking numbers the order has on Allegro, from any channel."""
+        body = self._call("GET", f"/order/checkout-forms/{external_order_id}/shipments").json()
+        return [RemoteShipment(str(s.get("waybill") or ""), str(s.get("carrierId") or ""),
+                               str(s.get("carrierName") or "")) for s in body.get("shipments") or []]
+
+    def add_shipment(self, external_order_id: str, carrier_id: str, waybill: str, *, carrier_name: str = "",
+                     line_item_ids: list[str] | tuple[str, ...] = ()) -> None:
+        """Add a tracking number to the order's line items (HTTP 201). Sent once, never retried here.
+
+        A lost answer may hide an applied write: the caller re-reads the order's shipments first.
+        """
+        body: dict = {"carrierId": carrier_id, "waybill": waybill}
+        if carrier_id == "OTHER":
+            body["carrierName"] = carrier_name[:30].strip()
+        if line_item_ids:
+            body["lineItems"] = [{"id": item_id} for item_id in line_item_ids]
+        try:
+            type(self)._call.__wrapped__(self, "POST", f"/order/checkout-forms/{external_order_id}/shipments",
+                                         json=body, headers={"Content-Type": MEDIA_TYPE})
+        except RevisionConflict as conflict:
+            # On this resource 409 means the number is used in too many orders, not a stale revision.
+            raise PlatformError(f"Allegro refused tracking number {waybill}: it is already used in too many "
+                                "orders (HTTP 409).", conflict.status) from conflict

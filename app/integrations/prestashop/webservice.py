@@ -38,6 +38,11 @@ def parse_errors(body: bytes | str) -> str:
     return "; ".join(m for m in messages if m)
 
 
+def _cdata(value: object) -> str:
+    """`value` as CDATA, taken literally by the shop (a ']]>' inside is split across two sections)."""
+    return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
 def _language_text(element, language_id: str) -> str:
     if element is None:
         return ""
@@ -158,3 +163,28 @@ class PrestaShopWebservice:
             items.append(((node.findtext("id_product") or "").strip(), (node.findtext("id") or "").strip(),
                           (node.findtext("reference") or "").strip(), (node.findtext("ean13") or "").strip(), ""))
         return items
+
+    # --- tracking numbers -----------------------------------------------------------------------
+
+    ORDER_CARRIER_FIELDS = ("id", "id_order", "id_carrier", "id_order_invoice", "weight", "shipping_cost_tax_excl",
+                            "shipping_cost_tax_incl", "tracking_number", "date_add")
+
+    def order_carriers(self, external_order_id: str) -> list[dict[str, str]]:
+        """The order's order_carrier rows (carrier, weight, tracking number), oldest first."""
+        root = self._xml(self._call("GET", "order_carriers", params={
+            "filter[id_order]": f"[{external_order_id}]", "display": "full"}))
+        rows = [{name: (node.findtext(name) or "").strip() for name in self.ORDER_CARRIER_FIELDS
+                 if node.find(name) is not None} for node in root.iter("order_carrier")]
+        return sorted(rows, key=lambda row: int(row["id"]) if row.get("id", "").isdigit() else 0)
+
+    def put_order_carrier(self, values: dict[str, str], *, send_email: bool = False) -> None:
+        """Write back a whole order_carrier row; with `send_email` the shop mails the customer "in transit".
+
+        Not retried here: a lost answer may hide an applied write (and a sent e-mail); the caller
+        re-reads the row before trying again.
+        """
+        fields = "".join(f"<{name}>{_cdata(value)}</{name}>" for name, value in values.items())
+        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<prestashop xmlns:xlink="http://www.w3.org/1999/xlink">'
+                f"<order_carrier>{fields}</order_carrier></prestashop>")
+        self._request("PUT", f"order_carriers/{values['id']}", params={"sendemail": "1"} if send_email else None,
+                      data=body.encode(), headers={"Content-Type": "application/xml"})
