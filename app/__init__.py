@@ -49,12 +49,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.accounts import views as accounts_views
     from app.catalog import views as catalog_views
     from app.core import health
+    from app.inbound import views as inbound_views
     from app.integrations import api as integrations_api, views as integrations_views
     from app.orders import api as orders_api, views as orders_views
     from app.settings import views as settings_views
     from app.stock import views as stock_views
     from app.suppliers import views as suppliers_views
     from app.sync import views as sync_views
+    from app.webhooks import views as webhooks_views
 
     app.register_blueprint(health.bp)
     app.register_blueprint(accounts_views.bp)
@@ -65,9 +67,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(suppliers_views.bp)
     app.register_blueprint(stock_views.bp)
+    app.register_blueprint(inbound_views.bp)
     for api in (orders_api.bp, integrations_api.bp):
         app.register_blueprint(api)
         csrf.exempt(api)  # token-authenticated, no cookies
+    app.register_blueprint(webhooks_views.bp)
+    csrf.exempt(webhooks_views.bp)  # signature-authenticated, no cookies
 
     from app import cli as kontor_cli
     from app.jobs import cli as jobs_cli

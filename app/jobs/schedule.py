@@ -51,6 +51,14 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         description="Enqueues due sync operations again, so a lost job, dead worker or flushed Redis loses nothing.",
     ),
     RecurringJob(
+        name="sweep_inbound",
+        func="app.jobs.tasks.sweep_inbound",
+        queue="orders",
+        interval=60,
+        lock_timeout=120,
+        description="Enqueues stored deliveries not yet processed (lost job, dead worker) and failed ones due a retry.",
+    ),
+    RecurringJob(
         name="sync_platform_states",
         func="app.jobs.tasks.sync_all_platform_states",
         queue="integrations",

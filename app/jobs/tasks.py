@@ -96,6 +96,25 @@ def sweep_outbox() -> dict[str, int]:
     return {"enqueued": enqueued, "reclaimed": reclaimed}
 
 
+def process_inbound_event(event_id: int) -> str:
+    """Apply one stored delivery (webhook, polled order)."""
+    from app.inbound.services import process_event
+
+    return process_event(event_id)
+
+
+def sweep_inbound() -> dict[str, int]:
+    """Enqueue stored deliveries that are due: never processed (lost job, dead worker) or failed and due a retry."""
+    from app.inbound import ledger
+
+    enqueued = 0
+    for event_id, job_id in ledger.due():
+        if enqueue("app.jobs.tasks.process_inbound_event", event_id, queue="orders", job_id=job_id,
+                   replace_finished=True):
+            enqueued += 1
+    return {"enqueued": enqueued}
+
+
 def sync_platform_states(integration_id: int) -> dict[str, int]:
     """Refresh one integration's platform states."""
     from app.integrations.services import sync_states
