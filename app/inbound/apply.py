@@ -21,10 +21,15 @@ from app.extensions import db
 from app.integrations.base import PlatformDeletion, PlatformOrder, PlatformRefund
 from app.integrations.models import Integration
 from app.integrations.services import state_name
+from app.integrations.shopify.mapping import STATES as SHOPIFY_STATES
+from app.integrations.woocommerce.mapping import STATES as WOOCOMMERCE_STATES
 from app.orders.models import Order, OrderAddress, OrderItem, OrderPayment, OrderShipment, OrderStatusHistory
 from app.orders.services import Actor, apply_totals, move_status, record_event
 from app.settings.services import next_order_number, status_defs
 
+# Names of the states Kontor knows without asking the shop (used before "Sync states" ran).
+BUILT_IN_STATES = {"shopify": {s.external_id: s.name for s in SHOPIFY_STATES},
+                   "woocommerce": {s.external_id: s.name for s in WOOCOMMERCE_STATES}}
 ORDER_SOURCES = {"shopify": "shopify", "woocommerce": "woocommerce", "allegro": "allegro",
                  "prestashop": "prestashop", "generic": "webhook"}
 
@@ -57,6 +62,14 @@ def platform_name(integration: Integration) -> str:
 def platform_actor(integration: Integration) -> Actor:
     """Changes that come from the platform: change_source=platform, so they are never pushed back."""
     return Actor(platform_name(integration), "platform")
+
+
+def state_label(integration: Integration, state_id: str) -> str:
+    """The platform state's name: the synced one, else the built-in one, else the id."""
+    if not state_id:
+        return "—"
+    name = state_name(integration, state_id)
+    return BUILT_IN_STATES.get(integration.kind, {}).get(state_id, name) if name == state_id else name
 
 
 def pulled_status(integration: Integration, state_id: str) -> str | None:
@@ -134,17 +147,17 @@ def apply_order(integration: Integration, incoming: PlatformOrder, occurred_at: 
     order.meta = {**(order.meta or {}), "platform_version": version, "platform_number": incoming.number}
     order.platform_state, order.platform_state_at = incoming.state, utcnow()
     actor = platform_actor(integration)
-    state_label = state_name(integration, incoming.state) if incoming.state else "—"
+    label = state_label(integration, incoming.state)
     if created:
         db.session.add(OrderStatusHistory(order=order, from_status=None, to_status=order.status, changed_by=actor.name,
                                           change_source="platform",
-                                          comment=f"{name}: {state_label}" if incoming.state else ""))
+                                          comment=f"{name}: {label}" if incoming.state else ""))
         record_event(order, "imported", f"Order {incoming.number} received from {name}", actor)
         db.session.flush()
         return Applied("created", f"Created order {order.number} from {name} order {incoming.number}.", order.id)
     message = f"Updated order {order.number} from {name}."
     if incoming.state != previous_state and integration.sync_direction in ("pull", "both"):
-        message += " " + _follow_state(order, integration, incoming.state, state_label, target, actor)
+        message += " " + _follow_state(order, integration, incoming.state, label, target, actor)
     db.session.flush()
     return Applied("updated", message.strip(), order.id)
 

@@ -95,7 +95,8 @@ def order_from_api_shape(data: Any) -> PlatformOrder:
             raise MalformedPayload(f"Unknown address kind “{kind}” (use {', '.join(ADDRESS_KINDS)}).")
         addresses.append((kind, PlatformAddress(**{f: str(address.get(f) or "") for f in ADDRESS_FIELDS})))
     payments = tuple(PlatformPayment(amount=_money(p.get("amount"), "Payment"), method=str(p.get("method") or ""),
-                                     external_payment_id=str(p.get("id") or ""), status=str(p.get("status") or "completed"),
+                                     external_payment_id=str(p.get("id") or ""),
+                                     status=str(p.get("status") or "completed"),
                                      paid_at=_time(p.get("paid_at"), "paid_at"))
                      for p in data.get("payments") or [] if isinstance(p, dict))
     shipments = tuple(PlatformShipment(external_id=str(s.get("id") or s.get("tracking_number") or n),
@@ -111,7 +112,8 @@ def order_from_api_shape(data: Any) -> PlatformOrder:
     if len(currency) != 3 or not currency.isalpha():
         raise MalformedPayload("currency must be a three-letter code such as PLN or EUR.")
     return PlatformOrder(
-        external_id=order_id, state=str(data.get("status") or ""), updated_at=_time(data.get("updated_at"), "updated_at"),
+        external_id=order_id, state=str(data.get("status") or ""),
+        updated_at=_time(data.get("updated_at"), "updated_at"),
         number=str(data.get("number") or order_id), currency=currency,
         ordered_at=_time(data.get("ordered_at"), "ordered_at"), customer_name=str(customer.get("name") or ""),
         customer_email=str(customer.get("email") or ""), customer_phone=str(customer.get("phone") or ""),

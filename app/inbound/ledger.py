@@ -81,6 +81,7 @@ def rejections(integration_id: int) -> WebhookRejection | None:
 
 
 def lease_seconds() -> float:
+    """How long a worker may hold an event before the sweeper hands it to another (the outbox's lease)."""
     return float(current_app.config.get("SYNC_LEASE_SECONDS", 300))
 
 

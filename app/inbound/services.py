@@ -8,6 +8,7 @@ from typing import Any
 
 from app.extensions import db
 from app.inbound import apply, generic, ledger
+from app.inbound.polling import POLL_TOPIC
 from app.inbound.models import InboundEvent
 from app.integrations.base import MalformedPayload
 from app.integrations.shopify import mapping as shopify
@@ -27,14 +28,14 @@ def _apply(event: InboundEvent) -> apply.Applied:
     integration = event.integration
     topic = event.topic
     if event.kind == "shopify":
-        if topic in shopify.ORDER_TOPICS:
+        if topic in shopify.ORDER_TOPICS or topic == POLL_TOPIC:
             return apply.apply_order(integration, shopify.order_from_shopify(_json(event)), event.occurred_at)
         if topic in shopify.REFUND_TOPICS:
             return apply.apply_refund(integration, shopify.refund_from_shopify(_json(event)))
     elif event.kind == "woocommerce":
         if topic == "order.deleted":
             return apply.apply_deletion(integration, woocommerce.deletion_from_woocommerce(_json(event)))
-        if topic in woocommerce.TOPICS:
+        if topic in woocommerce.TOPICS or topic == POLL_TOPIC:
             return apply.apply_order(integration, woocommerce.order_from_woocommerce(_json(event)), event.occurred_at)
     elif event.kind == "generic":
         kind, data = generic.unwrap(_json(event))

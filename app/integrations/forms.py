@@ -76,7 +76,8 @@ class ShopifyForm(_WebhookSecrets, FlaskForm):
     shop_domain = StringField("Shop domain", validators=[DataRequired(), Length(max=255)],
                               description="your-shop.myshopify.com")
     api_token = PasswordField("Admin API access token", validators=[Optional(), Length(max=200)],
-                              description="From the custom app's API credentials (shpat_…). Leave empty to keep the stored token.")
+                              description="From the custom app's API credentials (shpat_…). "
+                                          "Leave empty to keep the stored token.")
     api_url = StringField("API URL override", validators=[Optional(), URL(require_tld=False)],
                           description="Leave empty; only for a proxy or a test server.")
 
@@ -97,7 +98,8 @@ class WooCommerceForm(_WebhookSecrets, FlaskForm):
     site_url = StringField("Site URL", validators=[DataRequired(), URL(require_tld=False)],
                            description="The shop's address, e.g. https://shop.example.com")
     consumer_key = PasswordField("REST API consumer key", validators=[Optional(), Length(max=200)],
-                                 description="WooCommerce > Settings > Advanced > REST API (ck_…). Leave empty to keep it.")
+                                 description="WooCommerce > Settings > Advanced > REST API (ck_…). "
+                                             "Leave empty to keep it.")
     consumer_secret = PasswordField("REST API consumer secret", validators=[Optional(), Length(max=200)],
                                     description="cs_… Leave empty to keep the stored secret.")
 

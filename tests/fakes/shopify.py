@@ -9,6 +9,7 @@ write is in `writes`.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -94,6 +95,8 @@ class FakeShopify(FakeServer):
         if request.headers.get("X-Shopify-Access-Token") != self.token:
             return _json({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, 401)
         path = request.path.split("/admin/api/", 1)[-1].split("/", 1)[-1]
+        if request.method == "GET" and path == "orders.json":
+            return self._list(request)
         if request.method == "GET" and path == "shop.json":
             return _json({"shop": {"name": "Kontor Test", "myshopify_domain": "kontor-test.myshopify.com"}})
         if path.startswith("orders/"):
@@ -109,6 +112,26 @@ class FakeShopify(FakeServer):
         if request.method != "GET":
             self.writes.append((request.method, path))
         return _json({"errors": "Not Found"}, 404)
+
+
+    def _list(self, request: Request) -> Response:
+        """orders.json?updated_at_min=&status=any&limit=, oldest change first, paged with Link: rel="next"."""
+        limit = min(int(request.args.get("limit", 50)), 250)
+        if "page_info" in request.args:
+            # Shopify refuses filters next to page_info: they travel inside the cursor.
+            since, offset = json.loads(base64.urlsafe_b64decode(request.args["page_info"]))
+        else:
+            since, offset = request.args.get("updated_at_min"), 0
+        chosen = sorted((o for o in self.orders.values()
+                         if not since or datetime.fromisoformat(o["updated_at"]) >= datetime.fromisoformat(since)),
+                        key=lambda o: (datetime.fromisoformat(o["updated_at"]), o["id"]))
+        page = chosen[offset:offset + limit]
+        response = _json({"orders": page})
+        if offset + limit < len(chosen):
+            cursor = base64.urlsafe_b64encode(json.dumps([since, offset + limit]).encode()).decode()
+            response.headers["Link"] = (f'<{self.base_url}{request.path}?limit={limit}&page_info={cursor}>; '
+                                        'rel="next"')
+        return response
 
 
 def _json(data: Any, status: int = 200) -> Response:

@@ -86,7 +86,7 @@ class FakeWooCommerce(FakeServer):
                           "data": {"status": 401}}, 401)
         path = request.path.removeprefix("/wp-json/wc/v3/")
         if request.method == "GET" and path == "orders":
-            return _json(list(self.orders.values())[: int(request.args.get("per_page", 10))])
+            return self._list(request)
         if path.startswith("orders/"):
             order_id = path.split("/")[1]
             if order_id not in self.orders:
@@ -100,6 +100,19 @@ class FakeWooCommerce(FakeServer):
                 self.orders[order_id].update({k: v for k, v in body.items() if k == "status"})
                 return _json(self.orders[order_id])
         return _json({"code": "rest_no_route", "message": "No route was found.", "data": {"status": 404}}, 404)
+
+
+    def _list(self, request: Request) -> Response:
+        """orders?modified_after=&dates_are_gmt=true&per_page=&page=, X-WP-Total and X-WP-TotalPages headers."""
+        per_page = min(int(request.args.get("per_page", 10)), 100)
+        page = int(request.args.get("page", 1))
+        since = request.args.get("modified_after")
+        chosen = sorted((o for o in self.orders.values() if not since or o["date_modified_gmt"] > since[:19]),
+                        key=lambda o: (o["date_modified_gmt"], o["id"]))
+        response = _json(chosen[(page - 1) * per_page: page * per_page])
+        response.headers["X-WP-Total"] = str(len(chosen))
+        response.headers["X-WP-TotalPages"] = str(max(1, -(-len(chosen) // per_page)))
+        return response
 
 
 def _json(data: Any, status: int = 200) -> Response:

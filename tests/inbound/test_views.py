@@ -48,7 +48,7 @@ def test_deliveries_page_lists_processed_and_failed_with_the_reason(client, app,
     text = words(page)
     assert "1 processed" in text and "1 failed" in text
     assert "Cannot read the delivery: The body is not valid JSON" in text
-    assert "1 deliveries refused (bad or missing signature)" in text
+    assert "1 delivery refused (bad or missing signature)" in text
     assert "Reprocess" not in text  # viewers only look
     failed = words(client.get(f"/integrations/{shop.id}/deliveries?state=failed"))
     assert "not valid JSON" in failed and "1001" not in failed

@@ -224,3 +224,34 @@ def test_generic_webhook_with_standard_signatures(client, app):
     order = db.session.scalar(select(Order))
     assert (order.source, order.status, order.currency, str(order.total_gross)) == ("webhook", "paid", "EUR", "25.00")
     assert order.address("shipping").city == "Wrocław"
+
+
+def signed(kind: str, secret: str, message_id: str) -> tuple[bytes, dict]:
+    """A delivery of each scheme, signed with `secret`."""
+    if kind == "shopify":
+        return fake_shopify.delivery(fake_shopify.shopify_order(1001), secret, webhook_id=message_id)
+    if kind == "woocommerce":
+        order = fake_woocommerce.woocommerce_order(501, minute=len(message_id))
+        return fake_woocommerce.delivery(order, secret, delivery_id=message_id)
+    return generic_delivery({**GENERIC_ORDER, "updated_at": None}, message_id, secret=secret)
+
+
+SIGNATURE_HEADERS = {"shopify": "X-Shopify-Hmac-Sha256", "woocommerce": "X-WC-Webhook-Signature",
+                     "generic": "webhook-signature"}
+SECRETS = {"shopify": ("shop-new", "shop-old"), "woocommerce": ("wc-new", "wc-old"),
+           "generic": ("whsec_bmV3LWtleQ==", "whsec_b2xkLWtleQ==")}
+
+
+@pytest.mark.parametrize("kind", ["shopify", "woocommerce", "generic"])
+def test_every_scheme_accepts_both_rotated_secrets_and_refuses_bad_or_missing_ones(client, app, kind):
+    new, old = SECRETS[kind]
+    shop = make_integration(kind, credentials={"api_token": "t", "consumer_key": "k", "consumer_secret": "s",
+                                               "webhook_secret": new, "webhook_secret_previous": old})
+    url = f"/webhooks/{kind}/{shop.id}"
+    assert post(client, url, *signed(kind, new, "m-new")).status_code == 200
+    assert post(client, url, *signed(kind, old, "m-old-1")).status_code == 200
+    assert post(client, url, *signed(kind, "whsec_d3Jvbmc=", "m-bad")).status_code == 401
+    body, headers = signed(kind, new, "m-missing")
+    del headers[SIGNATURE_HEADERS[kind]]
+    assert post(client, url, body, headers).status_code == 401
+    assert len(events()) == 2 and rejections(shop.id) == 2

@@ -122,7 +122,8 @@ def order_from_shopify(data: Any) -> PlatformOrder:
     financial = data.get("financial_status") or "pending"
     payments = ()
     if financial in ("paid", "partially_refunded", "refunded"):
-        payments = (PlatformPayment(amount=_money(data.get("total_price"), "Total"), external_payment_id=f"order-{data['id']}",
+        payments = (PlatformPayment(amount=_money(data.get("total_price"), "Total"),
+                                    external_payment_id=f"order-{data['id']}",
                                     method=", ".join(data.get("payment_gateway_names") or []) or "Shopify",
                                     paid_at=parse_time(data.get("processed_at") or data.get("created_at"))),)
     shipments = tuple(

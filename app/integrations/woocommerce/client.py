@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Callable
 
 import requests
 
@@ -16,6 +17,8 @@ from app.integrations.base import (
 )
 from app.integrations.woocommerce.mapping import STATES
 
+PAGE_SIZE = 100  # the most the REST API gives per page
+
 
 class WooCommerceClient:
     """Calls to one shop's /wp-json/wc/v3."""
@@ -27,18 +30,22 @@ class WooCommerceClient:
         self.session.auth = (consumer_key, consumer_secret)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "Kontor"})
 
-    def _request(self, method: str, path: str, **kwargs) -> Any:
+    def _response(self, method: str, path: str, **kwargs) -> requests.Response:
+        """One call, not retried; refusals become PlatformError in words."""
         response = send(self.session, method, f"{self.base}/{path.lstrip('/')}", allow_redirects=False, **kwargs)
         if response.status_code == 401:
             raise AuthenticationFailed("WooCommerce refused the REST API keys (HTTP 401).", 401)
         if response.status_code >= 400:
             try:
                 detail = response.json().get("message") or ""
-            except ValueError:
+            except (ValueError, AttributeError):
                 detail = response.text[:200]
             raise PlatformError(f"WooCommerce answered HTTP {response.status_code}: {detail}", response.status_code)
+        return response
+
+    def _request(self, method: str, path: str, **kwargs) -> Any:
         try:
-            return response.json()
+            return self._response(method, path, **kwargs).json()
         except ValueError as error:
             raise PlatformError("WooCommerce answered with something that is not JSON.") from error
 
@@ -47,6 +54,30 @@ class WooCommerceClient:
         """List one order: proves the keys may read orders."""
         self._request("GET", "orders", params={"per_page": 1})
         return "Connected: the REST API keys may read orders."
+
+    @with_retries
+    def _orders_page(self, params: dict) -> tuple[list[dict[str, Any]], int]:
+        response = self._response("GET", "orders", params=params)
+        try:
+            orders = response.json()
+            pages = int(response.headers.get("X-WP-TotalPages") or 1)
+        except ValueError as error:
+            raise PlatformError("WooCommerce answered with something that is not a list of orders.") from error
+        if not isinstance(orders, list):
+            raise PlatformError("WooCommerce answered with something that is not a list of orders.")
+        return orders, pages
+
+    def changed_orders(self, since: datetime, on_page: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Every order modified after `since` (raw JSON), handed over page by page, oldest change first."""
+        page = 1
+        while True:
+            orders, pages = self._orders_page({
+                "modified_after": since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+                "dates_are_gmt": "true", "per_page": PAGE_SIZE, "page": page, "orderby": "modified", "order": "asc"})
+            on_page(orders)
+            if page >= pages or not orders:
+                return
+            page += 1
 
     def fetch_states(self) -> list[PlatformStateDTO]:
         """WooCommerce's built-in order statuses."""

@@ -76,7 +76,8 @@ def _item(line: dict[str, Any]) -> PlatformOrderItem:
     net = _money(line.get("total"), "Total")
     rate = (_money(line.get("total_tax"), "Tax") / net * 100).quantize(Decimal("1")) if net else Decimal("0")
     return PlatformOrderItem(
-        name=line.get("name") or "Item", quantity=quantity, unit_price_gross=(before / quantity).quantize(Decimal("0.01")),
+        name=line.get("name") or "Item", quantity=quantity,
+        unit_price_gross=(before / quantity).quantize(Decimal("0.01")),
         vat_rate=rate, sku=line.get("sku") or "", external_item_id=str(line.get("id") or ""),
         discount_gross=max(Decimal("0"), before - after),
     )
@@ -100,7 +101,8 @@ def order_from_woocommerce(data: Any) -> PlatformOrder:
     total = _money(data.get("total"), "Total")
     payments = ()
     if paid_at:
-        payments = (PlatformPayment(amount=total, external_payment_id=data.get("transaction_id") or f"order-{data['id']}",
+        payments = (PlatformPayment(amount=total,
+                                    external_payment_id=data.get("transaction_id") or f"order-{data['id']}",
                                     method=data.get("payment_method_title") or data.get("payment_method") or "",
                                     paid_at=paid_at),)
     payment_status = "refunded" if status == "refunded" else "paid" if paid_at or status in PAID_STATES else "pending"
