@@ -44,6 +44,7 @@ class Applied:
 
     @property
     def ledger_state(self) -> str:
+        """How the ledger files it: an older version or a skipped message is "ignored"."""
         return "ignored" if self.outcome in ("older", "skipped") else "processed"
 
 
