@@ -39,7 +39,8 @@ SECRET_FIELDS = {"prestashop": ("api_key",), "allegro": ("client_secret",),
                  "shopify": ("api_token", *WEBHOOK_SECRETS), "woocommerce": ("consumer_key", "consumer_secret",
                                                                         *WEBHOOK_SECRETS),
                  "generic": WEBHOOK_SECRETS}
-SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+# Every Shopify shop has a <name>.myshopify.com domain for the Admin API; nothing else is called.
+SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 TOKEN_REFRESH_MARGIN = timedelta(seconds=60)
 
 
@@ -79,7 +80,8 @@ def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, s
             raise ValidationFailed("Enter the Client Secret of your Allegro application.", field="client_secret")
     elif kind == "shopify":
         if not SHOP_DOMAIN.match(settings.get("shop_domain", "")):
-            raise ValidationFailed("Enter the shop's domain, e.g. your-shop.myshopify.com.", field="shop_domain")
+            raise ValidationFailed("Enter the shop's myshopify.com domain, e.g. your-shop.myshopify.com "
+                                   "(Shopify admin › Settings › Domains).", field="shop_domain")
         if not (secrets.get("api_token") or existing.get("api_token")):
             raise ValidationFailed("Enter the Admin API access token of the shop's custom app.", field="api_token")
     elif kind == "woocommerce":

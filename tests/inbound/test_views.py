@@ -13,6 +13,7 @@ from app.inbound import ledger
 from app.inbound.models import InboundEvent
 from app.inbound.services import process_event
 from app.integrations.models import Integration
+from app.integrations.services import sync_states
 from app.jobs import tasks
 from tests.conftest import csrf_from
 from tests.factories import make_integration, make_user
@@ -124,3 +125,14 @@ def test_woocommerce_form_asks_for_what_is_missing(client, app, login):
         "consumer_key": "ck_1", "consumer_secret": "cs_1", "initial_status": "awaiting_payment"})
     assert response.status_code == 422 and "Enter the webhook secret" in words(response)
     assert db.session.scalars(db.select(Integration)).all() == []
+
+
+def test_shopify_needs_its_myshopify_domain_and_lists_its_states_without_a_call(client, app, login):
+    login(make_user("admin"))
+    page = client.get("/integrations/new/shopify").get_data(as_text=True)
+    response = client.post("/integrations/new/shopify", data={
+        "csrf_token": csrf_from(page), "name": "Sklep", "shop_domain": "127.0.0.1:8080",
+        "api_token": "shpat_x", "webhook_secret": "s", "initial_status": "paid"})
+    assert response.status_code == 422 and "myshopify.com domain" in words(response)
+    shop = make_integration("shopify")
+    assert sync_states(shop.id)["states"] == 10
