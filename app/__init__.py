@@ -75,12 +75,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(webhooks_views.bp)  # signature-authenticated, no cookies
 
     from app import cli as kontor_cli
+    from app.inbound import cli as inbound_cli
     from app.jobs import cli as jobs_cli
 
     from app.suppliers import cli as suppliers_cli
 
     kontor_cli.init_app(app)
     jobs_cli.init_app(app)
+    inbound_cli.init_app(app)
     suppliers_cli.init_app(app)
 
     # Handlers subscribe at import; importing them here registers them once per process.

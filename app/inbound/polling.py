@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from app.core.errors import ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
 from app.inbound import ledger
@@ -41,11 +42,13 @@ def _key(integration: Integration, order: dict) -> tuple[str, str]:
     return str(order.get("id") or ""), str(order.get("date_modified_gmt") or order.get("date_modified") or "")
 
 
-def poll_orders(integration_id: int) -> dict[str, int]:
-    """Store every order the shop changed since the last poll in the ledger; returns the counts."""
+def poll_orders(integration_id: int, since: datetime | None = None) -> dict[str, int]:
+    """Store every order the shop changed since the last poll (or `since`) in the ledger; returns the counts."""
     integration = integrations.get_integration(integration_id)
+    if integration.kind not in POLLED_KINDS:
+        raise ValidationFailed(f"Kontor does not poll {integration.kind_name} integrations for orders.")
     started = utcnow()
-    since = _since(integration)
+    since = since or _since(integration)
     run = IntegrationRun(integration_id=integration.id, kind="order_poll", started_at=started)
     counts = {"orders": 0, "new": 0, "known": 0}
 

@@ -86,3 +86,19 @@ def test_woocommerce_poll_pages_by_modified_after(app, woo_fake, monkeypatch):
     process_all()
     assert db.session.scalar(select(func.count(Order.id))) == 5
     assert all(e.state == "processed" for e in db.session.scalars(select(InboundEvent)))
+
+
+def test_flask_orders_import_fetches_and_applies_now(app, woo_fake):
+    shop = make_integration("woocommerce", settings={"site_url": woo_fake.url},
+                            credentials={"consumer_key": woo_fake.consumer_key,
+                                         "consumer_secret": woo_fake.consumer_secret, "webhook_secret": "wc-secret"})
+    woo_fake.orders["501"] = fake_woocommerce.woocommerce_order(501, minute=1)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["orders", "import", "--integration", str(shop.id), "--since", "2026-11-01",
+                                 "--process"])
+    assert result.exit_code == 0, result.output
+    assert "1 orders changed, 1 new" in result.output and "1 applied, 0 failed" in result.output
+    assert db.session.scalar(select(Order.external_order_id)) == "501"
+    generic = make_integration("generic")
+    result = runner.invoke(args=["orders", "import", "--integration", str(generic.id)])
+    assert result.exit_code != 0 and "does not poll" in result.output
