@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from app.integrations.woocommerce import mapping as woocommerce_mapping
 from app.webhooks import signatures
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+log = logging.getLogger("kontor.webhooks")
 
 MAX_BODY = 1024 * 1024
 WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d+$")
@@ -60,6 +62,7 @@ def _headers() -> dict[str, str]:
 
 
 def _refused(integration: Integration, reason: str):
+    log.warning("webhook delivery for integration %s refused from %s: %s", integration.id, request.remote_addr, reason)
     ledger.count_rejection(integration.id, reason)
     return _error(401, "bad_signature", reason)
 
