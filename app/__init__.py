@@ -53,12 +53,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.accounts import views as accounts_views
     from app.catalog import views as catalog_views
     from app.core import health
+    from app.inbound import views as inbound_views
     from app.integrations import api as integrations_api, views as integrations_views
     from app.orders import api as orders_api, views as orders_views
     from app.settings import views as settings_views
     from app.stock import views as stock_views
     from app.suppliers import views as suppliers_views
     from app.sync import views as sync_views
+    from app.webhooks import views as webhooks_views
 
     app.register_blueprint(health.bp)
     app.register_blueprint(accounts_views.bp)
@@ -69,12 +71,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(suppliers_views.bp)
     app.register_blueprint(stock_views.bp)
+    app.register_blueprint(inbound_views.bp)
     for api in (orders_api.bp, integrations_api.bp):
         app.register_blueprint(api)
         csrf.exempt(api)  # token-authenticated, no cookies
+    app.register_blueprint(webhooks_views.bp)
+    csrf.exempt(webhooks_views.bp)  # signature-authenticated, no cookies
 
     from app import cli as kontor_cli
     from app.accounts import cli as accounts_cli
+    from app.inbound import cli as inbound_cli
     from app.jobs import cli as jobs_cli
 
     from app.suppliers import cli as suppliers_cli
@@ -82,6 +88,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     kontor_cli.init_app(app)
     accounts_cli.init_app(app)
     jobs_cli.init_app(app)
+    inbound_cli.init_app(app)
     suppliers_cli.init_app(app)
 
     # Handlers subscribe at import; importing them here registers them once per process.

@@ -50,7 +50,12 @@ def make_integration(kind: str = "prestashop", *, direction: str = "both", name:
     from app.integrations.models import Integration, PlatformState
 
     defaults = {"prestashop": ({"shop_url": "http://shop.test", "language_id": 1}, {"api_key": "KEY123"}),
-                "allegro": ({"environment": "sandbox", "client_id": "client"}, {"client_secret": "secret"})}[kind]
+                "allegro": ({"environment": "sandbox", "client_id": "client"}, {"client_secret": "secret"}),
+                "shopify": ({"shop_domain": "kontor-test.myshopify.com"},
+                            {"api_token": "shpat_test_token", "webhook_secret": "shopify-secret"}),
+                "woocommerce": ({"site_url": "http://shop.test"},
+                                {"consumer_key": "ck_test", "consumer_secret": "cs_test", "webhook_secret": "wc-secret"}),
+                "generic": ({}, {"webhook_secret": "whsec_" + "a2V5LWZvci1nZW5lcmljLXdlYmhvb2tz"})}[kind]
     integration = Integration(kind=kind, name=name or f"{kind} {next(_sequence)}", sync_direction=direction,
                               settings=settings or defaults[0])
     integration.credentials = credentials or defaults[1]

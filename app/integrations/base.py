@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Callable, Protocol
 
 import requests
@@ -165,3 +167,99 @@ def _short(error: Exception) -> str:
         if needle in text:
             return words
     return text.split("(Caused by")[0].strip()[:200] or error.__class__.__name__
+
+
+# --- orders coming in from platforms -------------------------------------------------------
+
+
+class MalformedPayload(ValueError):
+    """A platform's order data that cannot be read; the message says what is wrong, for the seller."""
+
+
+@dataclass(frozen=True)
+class PlatformAddress:
+    name: str = ""
+    company: str = ""
+    vat_id: str = ""
+    street: str = ""
+    postcode: str = ""
+    city: str = ""
+    country_code: str = ""
+    phone: str = ""
+    email: str = ""
+    point_id: str = ""
+
+
+@dataclass(frozen=True)
+class PlatformOrderItem:
+    name: str
+    quantity: int
+    unit_price_gross: Decimal
+    vat_rate: Decimal = Decimal("0")
+    sku: str = ""
+    ean: str = ""
+    external_item_id: str = ""
+    discount_gross: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True)
+class PlatformPayment:
+    amount: Decimal
+    external_payment_id: str = ""
+    method: str = ""
+    status: str = "completed"
+    paid_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PlatformShipment:
+    external_id: str
+    carrier: str = ""
+    service: str = ""
+    tracking_number: str = ""
+    status: str = "created"
+    shipped_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PlatformOrder:
+    """An order as a platform has it now; `state` is the platform's own state id (for pull mappings)."""
+
+    external_id: str
+    state: str
+    updated_at: datetime | None = None
+    number: str = ""
+    currency: str = "PLN"
+    ordered_at: datetime | None = None
+    customer_name: str = ""
+    customer_email: str = ""
+    customer_phone: str = ""
+    items: tuple[PlatformOrderItem, ...] = ()
+    # Keyed by Kontor's address kinds: customer, billing, shipping, pickup.
+    addresses: tuple[tuple[str, PlatformAddress], ...] = ()
+    payments: tuple[PlatformPayment, ...] = ()
+    shipments: tuple[PlatformShipment, ...] = ()
+    shipping_gross: Decimal = Decimal("0")
+    # The platform's own total, kept as the truth when given (discounts, rounding, taxes are its business).
+    total_gross: Decimal | None = None
+    payment_status: str = "pending"
+    delivery_method: str = ""
+    customer_comment: str = ""
+
+
+@dataclass(frozen=True)
+class PlatformRefund:
+    """Money given back on a platform order."""
+
+    order_external_id: str
+    refund_id: str
+    amount: Decimal
+    created_at: datetime | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PlatformDeletion:
+    """The platform deleted (or trashed) the order."""
+
+    order_external_id: str

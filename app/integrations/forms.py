@@ -9,6 +9,7 @@ from wtforms import BooleanField, IntegerField, PasswordField, SelectField, Stri
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, URL, ValidationError
 
 from app.integrations.models import DIRECTIONS, MAPPING_DIRECTIONS
+from app.settings.services import status_defs
 
 
 class PrestaShopForm(FlaskForm):
@@ -82,7 +83,91 @@ class AllegroForm(FlaskForm):
         return {"client_secret": (self.client_secret.data or "").strip()}
 
 
-FORMS = {"prestashop": PrestaShopForm, "allegro": AllegroForm}
+class _WebhookSecrets:
+    """Two webhook secrets: deliveries signed with either are accepted while the platform rotates them."""
+
+    webhook_secret = PasswordField("Webhook secret", validators=[Optional(), Length(max=200)],
+                                   description="Leave empty to keep the stored secret.")
+    webhook_secret_previous = PasswordField(
+        "Previous webhook secret", validators=[Optional(), Length(max=200)],
+        description="During a rotation: the old secret, still accepted until you remove it.")
+    forget_previous_secret = BooleanField("Forget the previous webhook secret")
+    initial_status = SelectField("Status of new orders", validate_choice=False,
+                                 description="Used when no pull mapping matches the platform's state.")
+
+    def _webhook_secrets(self) -> dict:
+        secrets = {"webhook_secret": (self.webhook_secret.data or "").strip(),
+                   "webhook_secret_previous": (self.webhook_secret_previous.data or "").strip()}
+        if self.forget_previous_secret.data:
+            secrets["webhook_secret_previous"] = None
+        return secrets
+
+
+def _with_statuses(form: FlaskForm) -> FlaskForm:
+    form.initial_status.choices = [(s.code, s.name) for s in status_defs().values()]
+    return form
+
+
+class ShopifyForm(_WebhookSecrets, FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    shop_domain = StringField("Shop domain", validators=[DataRequired(), Length(max=255)],
+                              description="your-shop.myshopify.com")
+    api_token = PasswordField("Admin API access token", validators=[Optional(), Length(max=200)],
+                              description="From the custom app's API credentials (shpat_…). "
+                                          "Leave empty to keep the stored token.")
+    api_url = StringField("API URL override", validators=[Optional(), URL(require_tld=False)],
+                          description="Leave empty; only for a proxy or a test server.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _with_statuses(self)
+
+    def settings(self) -> dict:
+        return {"shop_domain": self.shop_domain.data.strip().lower().removeprefix("https://").rstrip("/"),
+                "api_url": (self.api_url.data or "").strip().rstrip("/"), "initial_status": self.initial_status.data}
+
+    def secrets(self) -> dict:
+        return {"api_token": (self.api_token.data or "").strip(), **self._webhook_secrets()}
+
+
+class WooCommerceForm(_WebhookSecrets, FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    site_url = StringField("Site URL", validators=[DataRequired(), URL(require_tld=False)],
+                           description="The shop's address, e.g. https://shop.example.com")
+    consumer_key = PasswordField("REST API consumer key", validators=[Optional(), Length(max=200)],
+                                 description="WooCommerce > Settings > Advanced > REST API (ck_…). "
+                                             "Leave empty to keep it.")
+    consumer_secret = PasswordField("REST API consumer secret", validators=[Optional(), Length(max=200)],
+                                    description="cs_… Leave empty to keep the stored secret.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _with_statuses(self)
+
+    def settings(self) -> dict:
+        return {"site_url": self.site_url.data.strip().rstrip("/"), "initial_status": self.initial_status.data}
+
+    def secrets(self) -> dict:
+        return {"consumer_key": (self.consumer_key.data or "").strip(),
+                "consumer_secret": (self.consumer_secret.data or "").strip(), **self._webhook_secrets()}
+
+
+class GenericForm(_WebhookSecrets, FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _with_statuses(self)
+
+    def settings(self) -> dict:
+        return {"initial_status": self.initial_status.data}
+
+    def secrets(self) -> dict:
+        return self._webhook_secrets()
+
+
+FORMS = {"prestashop": PrestaShopForm, "allegro": AllegroForm, "shopify": ShopifyForm,
+         "woocommerce": WooCommerceForm, "generic": GenericForm}
 
 
 class DirectionForm(FlaskForm):

@@ -12,7 +12,8 @@ from app.core.crypto import decrypt_json, encrypt_json
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
 
-KINDS = {"prestashop": "PrestaShop", "allegro": "Allegro"}
+KINDS = {"prestashop": "PrestaShop", "allegro": "Allegro", "shopify": "Shopify", "woocommerce": "WooCommerce",
+         "generic": "Other shop (webhooks)"}
 DIRECTIONS = {
     "off": "Off",
     "pull": "Platform → Kontor",

@@ -29,11 +29,19 @@ from app.integrations.models import (
     SyncCursor,
 )
 from app.integrations.prestashop.webservice import PrestaShopWebservice
+from app.integrations.shopify.client import ShopifyClient
+from app.integrations.woocommerce.client import WooCommerceClient
 
 log = logging.getLogger("kontor.integrations")
 T = TypeVar("T")
 
-SECRET_FIELDS = {"prestashop": ("api_key",), "allegro": ("client_secret",)}
+WEBHOOK_SECRETS = ("webhook_secret", "webhook_secret_previous")
+SECRET_FIELDS = {"prestashop": ("api_key",), "allegro": ("client_secret",),
+                 "shopify": ("api_token", *WEBHOOK_SECRETS), "woocommerce": ("consumer_key", "consumer_secret",
+                                                                        *WEBHOOK_SECRETS),
+                 "generic": WEBHOOK_SECRETS}
+# Every Shopify shop has a <name>.myshopify.com domain for the Admin API; nothing else is called.
+SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 TOKEN_REFRESH_MARGIN = timedelta(seconds=60)
 
 
@@ -71,8 +79,25 @@ def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, s
             raise ValidationFailed("Enter the Client ID of your Allegro application.", field="client_id")
         if not (secrets.get("client_secret") or existing.get("client_secret")):
             raise ValidationFailed("Enter the Client Secret of your Allegro application.", field="client_secret")
-    else:
+    elif kind == "shopify":
+        if not SHOP_DOMAIN.match(settings.get("shop_domain", "")):
+            raise ValidationFailed("Enter the shop's myshopify.com domain, e.g. your-shop.myshopify.com "
+                                   "(Shopify admin › Settings › Domains).", field="shop_domain")
+        if not (secrets.get("api_token") or existing.get("api_token")):
+            raise ValidationFailed("Enter the Admin API access token of the shop's custom app.", field="api_token")
+    elif kind == "woocommerce":
+        if not settings.get("site_url", "").startswith(("http://", "https://")):
+            raise ValidationFailed("The site URL must start with http:// or https://.", field="site_url")
+        for key, label in (("consumer_key", "consumer key"), ("consumer_secret", "consumer secret")):
+            if not (secrets.get(key) or existing.get(key)):
+                raise ValidationFailed(f"Enter the REST API {label} from WooCommerce > Settings > Advanced > REST API.",
+                                       field=key)
+    elif kind != "generic":
         raise ValidationFailed(f"Unknown integration kind {kind}.", field="kind")
+    if kind in ("shopify", "woocommerce", "generic"):
+        if not (secrets.get("webhook_secret") or existing.get("webhook_secret")):
+            raise ValidationFailed("Enter the webhook secret: deliveries signed with anything else are refused.",
+                                   field="webhook_secret")
 
 
 def save_integration(integration: Integration | None, *, kind: str, name: str, settings: dict[str, Any],
@@ -89,6 +114,8 @@ def save_integration(integration: Integration | None, *, kind: str, name: str, s
     for key, value in secrets.items():
         if value:
             credentials[key] = value
+        elif value is None:  # asked to forget it
+            credentials.pop(key, None)
     changed_app = kind == "allegro" and integration.settings and (
         integration.settings.get("client_id") != settings.get("client_id")
         or integration.settings.get("environment") != settings.get("environment"))
@@ -159,7 +186,18 @@ def client_for(integration: Integration, access_token: str | None = None) -> Ord
         if not token:
             raise AuthenticationFailed("Allegro is not connected yet: use “Connect with Allegro”.")
         return AllegroClient(token, api_url=allegro_urls(integration)["api"])
-    raise PlatformError(f"No client for integration kind {integration.kind}.")
+    if integration.kind == "shopify":
+        return ShopifyClient(shopify_api_url(integration), integration.credentials.get("api_token", ""))
+    if integration.kind == "woocommerce":
+        credentials = integration.credentials
+        return WooCommerceClient(integration.settings.get("site_url", ""), credentials.get("consumer_key", ""),
+                                 credentials.get("consumer_secret", ""))
+    raise PlatformError(f"Kontor does not call {integration.kind_name} platforms; they send deliveries to Kontor.")
+
+
+def shopify_api_url(integration: Integration) -> str:
+    """https://<shop domain> (or the override for a proxy or a test server)."""
+    return integration.settings.get("api_url") or f"https://{integration.settings.get('shop_domain', '')}"
 
 
 def _fresh(integration_id: int) -> Integration:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.core.events import bus
+from app.inbound.ledger import EVENT_RECORDED
 from app.jobs.queues import enqueue
 from app.sync.outbox import OPERATION_RECORDED
 
@@ -12,3 +13,10 @@ def enqueue_sync_operation(payload: dict) -> None:
     """Enqueue a committed outbox operation; if Redis is down, the sweeper enqueues it later."""
     enqueue("app.jobs.tasks.process_sync_operation", payload["operation_id"], queue="integrations",
             job_id=payload["job_id"])
+
+
+@bus.subscribe(EVENT_RECORDED, "jobs.enqueue_inbound_event", moment="after_commit")
+def enqueue_inbound_event(payload: dict) -> None:
+    """Enqueue a committed delivery's processing; if Redis is down, the inbound sweeper enqueues it later."""
+    enqueue("app.jobs.tasks.process_inbound_event", payload["event_id"], queue="orders", job_id=payload["job_id"],
+            replace_finished=True)

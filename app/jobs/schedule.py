@@ -51,6 +51,23 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         description="Enqueues due sync operations again, so a lost job, dead worker or flushed Redis loses nothing.",
     ),
     RecurringJob(
+        name="sweep_inbound",
+        func="app.jobs.tasks.sweep_inbound",
+        queue="orders",
+        interval=60,
+        lock_timeout=120,
+        description="Enqueues stored deliveries not yet processed (lost job, dead worker) and failed ones due a retry.",
+    ),
+    RecurringJob(
+        name="poll_shop_orders",
+        func="app.jobs.tasks.poll_all_shops",
+        queue="orders",
+        interval=900,
+        lock_timeout=900,
+        description="Asks each Shopify and WooCommerce shop for orders changed since the last poll "
+                    "(webhooks can be late, missing or switched off by the shop).",
+    ),
+    RecurringJob(
         name="sync_platform_states",
         func="app.jobs.tasks.sync_all_platform_states",
         queue="integrations",

@@ -96,6 +96,39 @@ def sweep_outbox() -> dict[str, int]:
     return {"enqueued": enqueued, "reclaimed": reclaimed}
 
 
+def process_inbound_event(event_id: int) -> str:
+    """Apply one stored delivery (webhook, polled order)."""
+    from app.inbound.services import process_event
+
+    return process_event(event_id)
+
+
+def sweep_inbound() -> dict[str, int]:
+    """Enqueue stored deliveries that are due: never processed (lost job, dead worker) or failed and due a retry."""
+    from app.inbound import ledger
+
+    enqueued = 0
+    for event_id, job_id in ledger.due():
+        if enqueue("app.jobs.tasks.process_inbound_event", event_id, queue="orders", job_id=job_id,
+                   replace_finished=True):
+            enqueued += 1
+    return {"enqueued": enqueued}
+
+
+def poll_shop_orders(integration_id: int) -> dict[str, int]:
+    """Store the orders one Shopify or WooCommerce shop changed since the last poll."""
+    from app.inbound.polling import poll_orders
+
+    return poll_orders(integration_id)
+
+
+def poll_all_shops() -> dict[str, str]:
+    """Poll every enabled Shopify and WooCommerce shop for changed orders (webhooks can be late or missing)."""
+    from app.inbound.polling import poll_all
+
+    return poll_all()
+
+
 def sync_platform_states(integration_id: int) -> dict[str, int]:
     """Refresh one integration's platform states."""
     from app.integrations.services import sync_states
@@ -110,7 +143,7 @@ def sync_all_platform_states() -> dict[str, str]:
 
     outcomes = {}
     for integration in list_integrations():
-        if not integration.enabled:
+        if not integration.enabled or integration.kind == "generic":  # a generic sender has no states to list
             continue
         try:
             outcomes[integration.name] = f"{sync_states(integration.id)['states']} states"

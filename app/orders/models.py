@@ -20,6 +20,7 @@ SOURCES = {
     "prestashop": "PrestaShop",
     "shopify": "Shopify",
     "woocommerce": "WooCommerce",
+    "webhook": "Webhook",
 }
 PAYMENT_STATUSES = {"pending": "Pending", "partially_paid": "Partially paid", "paid": "Paid", "refunded": "Refunded"}
 FULFILLMENT_STATUSES = {

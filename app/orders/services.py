@@ -101,24 +101,7 @@ def change_status(order_id: int, new_status: str, actor: Actor, comment: str = "
             if params.is_id(order_id) else None
         if order is None:
             raise NotFound(f"Order {order_id} does not exist.")
-        decision = workflow.check_transition(order.status, new_status, status_defs())
-        if not decision:
-            raise TransitionRefused(decision.reason)
-        old_status = order.status
-        now = utcnow()
-        order.status = new_status
-        order.status_changed_at = now
-        entry = OrderStatusHistory(
-            order=order, from_status=old_status, to_status=new_status, changed_by=actor.name,
-            user_id=actor.user_id, change_source=actor.source, comment=comment, at=now,
-        )
-        db.session.add(entry)
-        db.session.flush()
-        bus.publish(db.session, STATUS_CHANGED, {
-            "order_id": order.id, "number": order.number, "from_status": old_status, "to_status": new_status,
-            "change_source": actor.source, "integration_id": order.integration_id, "history_id": entry.id,
-            "at": now.isoformat(),
-        })
+        change = move_status(order, new_status, actor, comment)
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
@@ -126,6 +109,32 @@ def change_status(order_id: int, new_status: str, actor: Actor, comment: str = "
     except Exception:
         db.session.rollback()
         raise
+    return change
+
+
+def move_status(order: Order, new_status: str, actor: Actor, comment: str = "") -> StatusChange:
+    """Move an order (locked by the caller) through the workflow in the caller's transaction; the caller commits.
+
+    Raises TransitionRefused with the reason and changes nothing when the workflow refuses.
+    """
+    decision = workflow.check_transition(order.status, new_status, status_defs())
+    if not decision:
+        raise TransitionRefused(decision.reason)
+    old_status = order.status
+    now = utcnow()
+    order.status = new_status
+    order.status_changed_at = now
+    entry = OrderStatusHistory(
+        order=order, from_status=old_status, to_status=new_status, changed_by=actor.name,
+        user_id=actor.user_id, change_source=actor.source, comment=comment.strip(), at=now,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    bus.publish(db.session, STATUS_CHANGED, {
+        "order_id": order.id, "number": order.number, "from_status": old_status, "to_status": new_status,
+        "change_source": actor.source, "integration_id": order.integration_id, "history_id": entry.id,
+        "at": now.isoformat(),
+    })
     return StatusChange(order.id, order.number, old_status, new_status, entry.id)
 
 

@@ -1,0 +1,27 @@
+"""INSERT ... ON CONFLICT on PostgreSQL and SQLite: the database decides who wins, whatever runs at once."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def _insert(session: Session, table: Table):
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def insert_or_nothing(session: Session, table: Table, values: dict[str, Any], conflict: Sequence[str],
+                      returning) -> Any | None:
+    """Insert a row unless one with the same `conflict` columns exists; the new row's `returning`, or None."""
+    statement = _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
+    return session.execute(statement.returning(returning)).scalar()
+
+
+def insert_or_update(session: Session, table: Table, values: dict[str, Any], conflict: Sequence[str],
+                     update: dict[str, Any]) -> None:
+    """Insert a row, or apply `update` (column -> value or expression) to the one already there."""
+    statement = _insert(session, table).values(**values)
+    session.execute(statement.on_conflict_do_update(index_elements=list(conflict), set_=update))

@@ -1,0 +1,175 @@
+"""The inbound ledger's state machine: record a delivery once, claim it, close it, retry it.
+
+received -> processed | ignored | failed; failed -> received again (retry with backoff, or
+Reprocess). Redis only rings the doorbell with the event id: a delivery is stored (and committed)
+before its job is enqueued, so a lost job or a dead worker loses nothing: the sweeper finds due
+events and enqueues them again.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
+
+from app.core.errors import NotFound
+from app.core.events import bus
+from app.core.types import utcnow
+from app.core.upsert import insert_or_nothing, insert_or_update
+from app.extensions import db
+from app.inbound.models import InboundEvent, WebhookRejection
+
+EVENT_RECORDED = "inbound.event_recorded"
+MAX_ATTEMPTS = 8
+BACKOFF_INITIAL = 60
+BACKOFF_CAP = 3600
+# Headers never kept: they authenticate a session, not a delivery.
+DROPPED_HEADERS = {"cookie", "authorization", "proxy-authorization"}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event_id: int
+    duplicate: bool
+
+
+def _clean_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in headers.items() if key.lower() not in DROPPED_HEADERS}
+
+
+def record(integration_id: int, kind: str, delivery_id: str, body: bytes, headers: dict[str, str], *,
+           topic: str = "", resource_id: str = "", occurred_at: datetime | None = None) -> Recorded:
+    """Store a delivery and commit; a delivery id already stored is not stored (or processed) again."""
+    now = utcnow()
+    try:
+        event_id = insert_or_nothing(db.session, InboundEvent.__table__, {
+            "integration_id": integration_id, "delivery_id": delivery_id[:255], "kind": kind, "topic": topic[:60],
+            "resource_id": resource_id[:100], "occurred_at": occurred_at, "headers": _clean_headers(headers),
+            "body": body, "state": "received", "attempts": 0, "next_attempt_at": now, "error": "", "result": "",
+            "received_at": now,
+        }, ("integration_id", "delivery_id"), InboundEvent.id)
+        if event_id is None:
+            existing = db.session.scalar(select(InboundEvent.id).where(
+                InboundEvent.integration_id == integration_id, InboundEvent.delivery_id == delivery_id[:255]))
+            db.session.commit()
+            return Recorded(existing, True)
+        bus.publish(db.session, EVENT_RECORDED, {"event_id": event_id, "job_id": f"inbound-event-{event_id}-a0"})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return Recorded(event_id, False)
+
+
+def count_rejection(integration_id: int, reason: str) -> None:
+    """Count a refused delivery (bad or missing signature) for the integration; nothing else is kept."""
+    now = utcnow()
+    table = WebhookRejection.__table__
+    insert_or_update(db.session, table, {"integration_id": integration_id, "count": 1, "last_reason": reason,
+                                         "last_at": now},
+                     ("integration_id",), {"count": table.c.count + 1, "last_reason": reason, "last_at": now})
+    db.session.commit()
+
+
+def rejections(integration_id: int) -> WebhookRejection | None:
+    """The integration's refused-delivery counter, if anything was ever refused."""
+    return db.session.get(WebhookRejection, integration_id)
+
+
+def lease_seconds() -> float:
+    """How long a worker may hold an event before the sweeper hands it to another (the outbox's lease)."""
+    return float(current_app.config.get("SYNC_LEASE_SECONDS", 300))
+
+
+def _due_condition(now: datetime):
+    return and_(
+        InboundEvent.state.in_(("received", "failed")),
+        InboundEvent.next_attempt_at <= now,
+        or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < now),
+    )
+
+
+def claim(event_id: int) -> InboundEvent | None:
+    """Take a due event for processing (one worker wins), or None if it is not due or already taken."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(InboundEvent).where(InboundEvent.id == event_id, _due_condition(now))
+        .values(locked_until=now + timedelta(seconds=lease_seconds()), attempts=InboundEvent.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return None
+    return db.session.get(InboundEvent, event_id, populate_existing=True)
+
+
+def close(event: InboundEvent, state: str, result: str, order_id: int | None = None) -> None:
+    """Mark an event processed or ignored (the caller commits, together with what it applied)."""
+    assert state in ("processed", "ignored")
+    event.state, event.result, event.error = state, result, ""
+    event.order_id = order_id or event.order_id
+    event.processed_at, event.locked_until, event.next_attempt_at = utcnow(), None, None
+
+
+def backoff(attempt: int, initial: float = BACKOFF_INITIAL) -> float:
+    """Seconds before retry number `attempt`: doubling to a 1 h cap, with ±25% jitter."""
+    base = min(BACKOFF_CAP, initial * 2 ** max(0, attempt - 1))
+    return min(BACKOFF_CAP, base * random.uniform(0.75, 1.25))
+
+
+def fail(event_id: int, error: str, *, retry: bool) -> InboundEvent:
+    """Record why processing failed and commit; with `retry`, try again later (until MAX_ATTEMPTS)."""
+    db.session.rollback()
+    event = db.session.get(InboundEvent, event_id, populate_existing=True)
+    event.state, event.error, event.locked_until = "failed", error[:2000], None
+    if retry and event.attempts < MAX_ATTEMPTS:
+        initial = float(current_app.config.get("SYNC_BACKOFF_INITIAL", BACKOFF_INITIAL))
+        event.next_attempt_at = utcnow() + timedelta(seconds=backoff(event.attempts, initial))
+    else:
+        event.next_attempt_at = None
+    db.session.commit()
+    return event
+
+
+def reprocess(integration_id: int, event_id: int) -> InboundEvent:
+    """Process an event again now, with a fresh set of attempts (the Reprocess button)."""
+    event = db.session.get(InboundEvent, event_id)
+    if event is None or event.integration_id != integration_id:
+        raise NotFound("There is no such delivery for this integration.")
+    event.state, event.attempts, event.next_attempt_at, event.locked_until = "received", 0, utcnow(), None
+    event.error = ""
+    db.session.flush()
+    bus.publish(db.session, EVENT_RECORDED, {"event_id": event.id, "job_id": event.job_id, "again": True})
+    db.session.commit()
+    return event
+
+
+def due(limit: int = 1000) -> list[tuple[int, str]]:
+    """(id, job id) of events waiting for processing whose time has come, oldest first."""
+    rows = db.session.execute(
+        select(InboundEvent.id, InboundEvent.attempts).where(_due_condition(utcnow()))
+        .order_by(InboundEvent.next_attempt_at).limit(limit)
+    ).all()
+    db.session.commit()
+    return [(event_id, f"inbound-event-{event_id}-a{attempts}") for event_id, attempts in rows]
+
+
+def counts(integration_id: int) -> dict[str, int]:
+    """The integration's deliveries by state."""
+    rows = db.session.execute(select(InboundEvent.state, func.count()).where(
+        InboundEvent.integration_id == integration_id).group_by(InboundEvent.state)).all()
+    return {state: 0 for state in ("received", "processed", "failed", "ignored")} | dict(rows)
+
+
+def page(integration_id: int, state: str = "", limit: int = 100, before_id: int | None = None) -> list[Any]:
+    """The integration's latest deliveries, newest first, optionally of one state."""
+    query = select(InboundEvent).where(InboundEvent.integration_id == integration_id)
+    if state:
+        query = query.where(InboundEvent.state == state)
+    if before_id:
+        query = query.where(InboundEvent.id < before_id)
+    return list(db.session.scalars(query.order_by(InboundEvent.id.desc()).limit(limit)))

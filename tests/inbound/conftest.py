@@ -1,0 +1,3 @@
+"""Inbound flows reuse the push flows' PostgreSQL app and real worker processes."""
+
+from tests.sync.conftest import pg_app, workers  # noqa: F401
