@@ -23,6 +23,11 @@
     document.querySelectorAll(box.dataset.selectAll).forEach(function (other) { other.checked = box.checked; });
   });
 
+  // <input data-select-on-focus>: a read-only address is selected whole when clicked, ready to copy.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
+  });
+
   // <button data-remove-closest="CSS selector">: removes the nearest enclosing element the selector finds.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-remove-closest]");
