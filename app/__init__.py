@@ -81,7 +81,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app import cli as kontor_cli
     from app.accounts import cli as accounts_cli
     from app.inbound import cli as inbound_cli
+    from app.integrations.prestashop import cli as prestashop_cli
     from app.jobs import cli as jobs_cli
+    from app.stock import cli as stock_cli  # noqa: F401 - adds its commands to `flask prestashop`
 
     from app.suppliers import cli as suppliers_cli
 
@@ -90,6 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     jobs_cli.init_app(app)
     inbound_cli.init_app(app)
     suppliers_cli.init_app(app)
+    prestashop_cli.init_app(app)
 
     # Handlers subscribe at import; importing them here registers them once per process.
     from app.jobs import handlers as job_handlers  # noqa: F401

@@ -14,6 +14,7 @@ from app.core.pagination import Page
 from app.core.types import utcnow
 from app.extensions import db
 from app.catalog.models import Product, ProductLink
+from app.catalog.supply import MissingPolicy
 from app.integrations.models import Integration, IntegrationRun
 
 
@@ -34,6 +35,20 @@ def get_product(product_id: int) -> Product:
     if product is None:
         raise NotFound(f"Product {product_id} does not exist.")
     return product
+
+
+def supply_of_links(product: Product) -> dict[int, str]:
+    """Per link of the product: where its supplier data comes from and which rule applies, in words."""
+    feed_ids = {int(link.supplier_availability["contractor_id"]) for link in product.links
+                if (link.supplier_availability or {}).get("contractor_id") is not None}
+    feeds = {feed.id: feed for feed in db.session.scalars(select(Integration).where(Integration.id.in_(feed_ids)))}
+    described = {}
+    for link in product.links:
+        supplier = link.supplier_availability or {}
+        feed = feeds.get(supplier.get("contractor_id"))
+        words = MissingPolicy.of(feed.settings if feed else None).describe_link(supplier)
+        described[link.id] = f"{feed.name}: {words}" if feed else words
+    return described
 
 
 def list_products(q: str = "", page: int = 1, per_page: int = 50, linked: str = "") -> Page:

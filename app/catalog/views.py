@@ -70,7 +70,8 @@ def detail(product_id: int):
             except ValidationFailed as error:
                 db.session.rollback()
                 getattr(form, error.field or "external_product_id").errors.append(error.message)
-    return render_template("catalog/detail.html", product=product, form=form), 422 if form.errors else 200
+    return render_template("catalog/detail.html", product=product, form=form,
+                           supply=services.supply_of_links(product)), 422 if form.errors else 200
 
 
 @bp.post("/links/<int:link_id>/delete")

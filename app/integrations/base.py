@@ -283,15 +283,17 @@ class ShopItem:
 class AvailabilityWrite:
     """What one product or combination should say in the shop.
 
-    `texts` maps a language id to (available_now, available_later). product_lang has no
-    combination, so texts apply to the whole product: pass None for combination rows, or when
-    texts should not be written at all.
+    `texts` maps a language id to (available_now, available_later), for every shop;
+    `shop_texts` maps a shop id to its own such map, used for that shop's languages it names.
+    product_lang has no combination, so texts apply to the whole product: pass None for
+    combination rows, or when texts should not be written at all.
     """
 
     id_product: int
     id_product_attribute: int
     out_of_stock: int
     texts: dict[int, tuple[str | None, str | None]] | None = None
+    shop_texts: dict[int, dict[int, tuple[str | None, str | None]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -338,7 +340,7 @@ class AvailabilityReport:
     changed_rows: list[RowChange] = field(default_factory=list)
     missing_rows: list[MissingRow] = field(default_factory=list)
     # Every write (id_product, id_product_attribute) that lacks at least one row in the shop: all
-    # of them, not a sample. A missing product_lang row counts against the write that carried
+    # of them, not a sample (missing_rows lists every row too; changed_rows is a sample). A missing product_lang row counts against the write that carried
     # the product's texts.
     missing_keys: set[tuple[int, int]] = field(default_factory=set)
     targets: list[str] = field(default_factory=list)

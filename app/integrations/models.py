@@ -136,3 +136,5 @@ class IntegrationRun(db.Model):
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     message: Mapped[str] = mapped_column(Text, default="")
     ok: Mapped[bool] = mapped_column(default=True)
+    # What a count alone does not say, e.g. every shop row an availability sync could not find.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

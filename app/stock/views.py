@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -111,7 +111,14 @@ def run(integration_id: int):
         db.session.rollback()
         result, error = None, services.failure_message(failure, get_integration(integration_id))
     if not htmx:
-        flash(error or f"{result.changed} changed, {result.unchanged + result.skipped_unchanged} unchanged, "
-                       f"{result.missing} missing.", "error" if error else "success")
+        flash(error or f"{result.products_summary()}; {result.rows_summary()}.", "error" if error else "success")
         return redirect(url_for("stock.settings", integration_id=integration_id))
     return render_fragment("stock/_result.html", 422 if error else 200, result=result, error=error)
+
+
+@bp.get("/<int:integration_id>/availability/runs/<int:run_id>/missing.csv")
+def missing_rows(integration_id: int, run_id: int):
+    """Every shop row an availability run could not find, as CSV."""
+    run = services.availability_run(integration_id, run_id)
+    return Response(stream_with_context(services.missing_rows_csv(run)), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=availability-run-{run_id}-missing.csv"})

@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, Iterator
 from flask import current_app
 from sqlalchemy import select
 
+from app.catalog import supply
 from app.core.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.integrations.models import Integration
@@ -75,8 +76,13 @@ def _check_location(source_type: str, location: str) -> None:
 
 def save_feed(feed: Integration | None, *, name: str, source_type: str, location: str, format: str,
               item_path: str = "", max_mb: int = DEFAULT_MAX_MB, upload: BinaryIO | None = None,
-              upload_name: str = "") -> Integration:
-    """Create or change a supplier feed; an uploaded file is stored under instance/feeds/<id>/."""
+              upload_name: str = "", missing_products: str = supply.KEEP,
+              missing_after: int = supply.DEFAULT_AFTER_IMPORTS) -> Integration:
+    """Create or change a supplier feed; an uploaded file is stored under instance/feeds/<id>/.
+
+    `missing_products` says what a product the feed stops listing is taken to have: its last
+    known stock (keep) or stock 0 after `missing_after` imports without it (zero).
+    """
     location = location.strip() if source_type != "upload" else ""  # an upload has no address to keep
     if not name.strip():
         raise ValidationFailed("Give the feed a name, e.g. the supplier's.", field="name")
@@ -92,6 +98,11 @@ def save_feed(feed: Integration | None, *, name: str, source_type: str, location
     if format == "xml" and not item_path.strip():
         raise ValidationFailed("Name the element that repeats for each product, e.g. product or offers/offer.",
                                field="item_path")
+    if missing_products not in supply.MISSING_POLICIES:
+        raise ValidationFailed("Choose what happens to products the feed stops listing.", field="missing_products")
+    if not isinstance(missing_after, int) or not 1 <= missing_after <= supply.MAX_AFTER_IMPORTS:
+        raise ValidationFailed(f"Give a number of imports from 1 to {supply.MAX_AFTER_IMPORTS}.",
+                               field="missing_after")
     if source_type == "upload" and upload is None and not (feed and feed.settings.get("upload_file")):
         raise ValidationFailed("Choose the file to upload.", field="upload")
     if feed is None:
@@ -99,7 +110,8 @@ def save_feed(feed: Integration | None, *, name: str, source_type: str, location
         db.session.add(feed)
     feed.name = name.strip()
     feed.settings = {**(feed.settings or {}), "source_type": source_type, "location": location,
-                     "format": format, "item_path": item_path.strip(), "max_mb": int(max_mb or DEFAULT_MAX_MB)}
+                     "format": format, "item_path": item_path.strip(), "max_mb": int(max_mb or DEFAULT_MAX_MB),
+                     "missing_products": missing_products, "missing_after": missing_after}
     db.session.flush()
     if upload is not None:
         folder = upload_folder(feed)
@@ -221,3 +233,8 @@ def save_mapping(feed_id: int, chosen: dict[str, str]) -> Integration:
     feed.settings = {**feed.settings, "mapping": mapping}
     db.session.commit()
     return feed
+
+
+def missing_policy(feed: Integration) -> supply.MissingPolicy:
+    """The feed's rule for products it stops listing."""
+    return supply.MissingPolicy.of(feed.settings)

@@ -40,7 +40,8 @@ def _save(feed, form: FeedForm):
         feed, name=form.name.data or "", source_type=form.source_type.data, location=form.location.data or "",
         format=form.format.data, item_path=form.item_path.data or "", max_mb=form.max_mb.data or 200,
         upload=upload.stream if upload and upload.filename else None,
-        upload_name=upload.filename if upload and upload.filename else "")
+        upload_name=upload.filename if upload and upload.filename else "",
+        missing_products=form.missing_products.data or "keep", missing_after=form.missing_after.data or 3)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -83,7 +84,8 @@ def detail(feed_id: int):
     form = MappingForm(formdata=None, data=feed.settings.get("mapping") or {})
     form.set_headers(feed.settings.get("headers") or [])
     return render_template("suppliers/detail.html", feed=feed, form=form, labels=MAPPING_LABELS,
-                           imports=imports.recent_imports(feed.id), latest=imports.latest_import(feed.id))
+                           imports=imports.recent_imports(feed.id), latest=imports.latest_import(feed.id),
+                           missing_rule=services.missing_policy(feed).describe())
 
 
 @bp.get("/<int:feed_id>/preview")
