@@ -9,6 +9,8 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.core.errors import KontorError
+from app.suppliers.imports import import_chunk, latest_import, run_import, start_import
+from app.suppliers.services import list_feeds as feeds
 
 feeds_cli = AppGroup("feeds", help="Supplier feeds.")
 
@@ -16,9 +18,6 @@ feeds_cli = AppGroup("feeds", help="Supplier feeds.")
 @feeds_cli.command("list")
 def list_feeds() -> None:
     """Show the supplier feeds and their last import."""
-    from app.suppliers.imports import latest_import
-    from app.suppliers.services import list_feeds as feeds
-
     for feed in feeds():
         last = latest_import(feed.id)
         state = f"{last.state}, {last.rows_read} rows, {last.matched} matched" if last else "never imported"
@@ -32,7 +31,6 @@ def list_feeds() -> None:
 def import_feed(feed_id: int, limit: int | None, enqueue: bool) -> None:
     """Import a supplier feed now and print what happened."""
     from app.jobs.queues import enqueue as put
-    from app.suppliers.imports import import_chunk, run_import, start_import
 
     try:
         feed_import = start_import(feed_id)
