@@ -17,7 +17,11 @@ class PrestaShopForm(FlaskForm):
     shop_url = StringField("Shop URL", validators=[DataRequired(), URL(require_tld=False)],
                            description="The shop's address, e.g. https://shop.example.com")
     api_key = PasswordField("Webservice key", validators=[Optional(), Length(max=100)],
-                            description="PrestaShop > Advanced parameters > Webservice. Leave empty to keep the stored key.")
+                            description="PrestaShop > Advanced parameters > Webservice. Leave empty to keep the stored key; "
+                                        "not needed when Kontor uses the shop only through its database.")
+    db_dsn = PasswordField("Shop database (DSN)", validators=[Optional(), Length(max=500)],
+                           description="mysql://user:password@host:3306/database, for availability written straight into "
+                                       "the shop's database. Leave empty to keep the stored one.")
     language_id = IntegerField("Language id for state names", default=1, validators=[NumberRange(min=1)])
     send_email = BooleanField("Send e-mail to the customer on status change (sendemail=1)")
     tracking_email = BooleanField("E-mail the customer when the tracking number is set (sendemail=1)")
@@ -27,7 +31,7 @@ class PrestaShopForm(FlaskForm):
                 "send_email": bool(self.send_email.data), "tracking_email": bool(self.tracking_email.data)}
 
     def secrets(self) -> dict:
-        return {"api_key": (self.api_key.data or "").strip()}
+        return {"api_key": (self.api_key.data or "").strip(), "db_dsn": (self.db_dsn.data or "").strip()}
 
 
 class CarrierTableField(TextAreaField):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Callable, TypeVar
 
@@ -28,6 +28,7 @@ from app.integrations.models import (
     StatusMapping,
     SyncCursor,
 )
+from app.integrations.prestashop.database import DEFAULT_PREFIX, Language, PrestaShopDatabase, Shop, normalise_dsn
 from app.integrations.prestashop.webservice import PrestaShopWebservice
 from app.integrations.shopify.client import ShopifyClient
 from app.integrations.woocommerce.client import WooCommerceClient
@@ -36,7 +37,7 @@ log = logging.getLogger("kontor.integrations")
 T = TypeVar("T")
 
 WEBHOOK_SECRETS = ("webhook_secret", "webhook_secret_previous")
-SECRET_FIELDS = {"prestashop": ("api_key",), "allegro": ("client_secret",),
+SECRET_FIELDS = {"prestashop": ("api_key", "db_dsn"), "allegro": ("client_secret",),
                  "shopify": ("api_token", *WEBHOOK_SECRETS), "woocommerce": ("consumer_key", "consumer_secret",
                                                                         *WEBHOOK_SECRETS),
                  "generic": WEBHOOK_SECRETS}
@@ -66,9 +67,13 @@ def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, s
         url = settings.get("shop_url", "")
         if not url.startswith(("http://", "https://")):
             raise ValidationFailed("The shop URL must start with http:// or https://.", field="shop_url")
-        if not (secrets.get("api_key") or existing.get("api_key")):
-            raise ValidationFailed("Enter the webservice key from PrestaShop > Advanced parameters > Webservice.",
+        if not (secrets.get("api_key") or existing.get("api_key") or secrets.get("db_dsn")
+                or existing.get("db_dsn")):
+            raise ValidationFailed("Enter the webservice key from PrestaShop > Advanced parameters > Webservice, "
+                                   "or the shop database (DSN) if Kontor uses the shop only through its database.",
                                    field="api_key")
+        if secrets.get("db_dsn"):
+            check_dsn(secrets["db_dsn"])
         if not str(settings.get("language_id", "1")).isdigit():
             raise ValidationFailed("The language id is a number (1 is usually the shop's first language).",
                                    field="language_id")
@@ -98,6 +103,17 @@ def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, s
         if not (secrets.get("webhook_secret") or existing.get("webhook_secret")):
             raise ValidationFailed("Enter the webhook secret: deliveries signed with anything else are refused.",
                                    field="webhook_secret")
+
+
+def check_dsn(dsn: str, field: str = "db_dsn") -> str:
+    """The DSN, if it names a MySQL/MariaDB database; else ValidationFailed (never repeating it: it holds a password)."""
+    try:
+        url = normalise_dsn(dsn)
+    except ValueError:
+        url = None
+    if url is None or not url.host:
+        raise ValidationFailed("The DSN must look like mysql://user:password@host:3306/database.", field=field)
+    return dsn.strip()
 
 
 def save_integration(integration: Integration | None, *, kind: str, name: str, settings: dict[str, Any],
@@ -176,6 +192,9 @@ def allegro_auth(integration: Integration) -> AllegroAuth:
 def client_for(integration: Integration, access_token: str | None = None) -> OrderStatusClient:
     """The platform client for an integration, built from its settings and decrypted secrets."""
     if integration.kind == "prestashop":
+        if not integration.credentials.get("api_key"):
+            raise PlatformError("This shop is used through its database only: add the webservice key (PrestaShop > "
+                                "Advanced parameters > Webservice) for statuses and orders.")
         return PrestaShopWebservice(
             integration.settings.get("shop_url", ""), integration.credentials.get("api_key", ""),
             language_id=integration.settings.get("language_id", 1),
@@ -265,13 +284,73 @@ def test_connection(integration_id: int) -> Integration:
     """Try the credentials against the platform and record the outcome in words."""
     integration = get_integration(integration_id)
     try:
-        message = call_platform(integration, lambda client: client.check_connection())
+        if integration.kind == "prestashop" and _database_only(integration):
+            message = check_database(integration)
+        else:
+            message = call_platform(integration, lambda client: client.check_connection())
         integration.connection_state, integration.connection_message = "ok", params.clean_text(message)
     except PlatformError as error:
         integration.connection_state, integration.connection_message = "error", params.clean_text(error.message)
     integration.connection_checked_at = utcnow()
     db.session.commit()
     return integration
+
+
+def _database_only(integration: Integration) -> bool:
+    credentials = integration.credentials
+    return bool(credentials.get("db_dsn")) and not credentials.get("api_key")
+
+
+@dataclass(frozen=True)
+class DatabaseCheck:
+    """What a PrestaShop database holds: the check in words, its shops and languages to pick from."""
+
+    message: str
+    shops: tuple[Shop, ...] = ()
+    languages: tuple[Language, ...] = ()
+    sharing_groups: frozenset[int] = frozenset()
+
+
+def check_database(integration: Integration, dsn: str | None = None, prefix: str | None = None) -> str:
+    """Connect to a PrestaShop integration's database and say what was found, in words (PlatformError if not)."""
+    return inspect_database(integration, dsn, prefix, with_lists=False).message
+
+
+def inspect_database(integration: Integration, dsn: str | None = None, prefix: str | None = None, *,
+                     with_lists: bool = True) -> DatabaseCheck:
+    """Check the DSN (typed, else the stored one) and the table prefix; list the shop's shops and languages.
+
+    PlatformError says what is wrong in words (tables missing under the prefix: which prefix the
+    database does have), never with the DSN's password.
+    """
+    dsn = (dsn or "").strip() or integration.credentials.get("db_dsn")
+    if not dsn:
+        raise PlatformError("No shop database (DSN) is set: type it in first.")
+    if prefix is None:
+        prefix = (integration.settings.get("database") or {}).get("prefix", DEFAULT_PREFIX)
+    try:
+        with PrestaShopDatabase(check_dsn(dsn), prefix.strip() or DEFAULT_PREFIX) as shop:
+            message = shop.check()
+            if not with_lists:
+                return DatabaseCheck(message)
+            return DatabaseCheck(message, tuple(shop.shops()), tuple(shop.languages()),
+                                 frozenset(shop.groups_sharing_stock()))
+    except ValidationFailed as error:
+        raise PlatformError(error.message) from None
+    except ValueError as error:
+        raise PlatformError(str(error)) from None
+    except PlatformError as error:
+        raise PlatformError(_without_secret(error.message, dsn)) from None
+
+
+def _without_secret(message: str, dsn: str) -> str:
+    try:
+        password = normalise_dsn(dsn).password
+    except ValueError:
+        password = None
+    for secret in filter(None, (dsn, password)):
+        message = message.replace(secret, "•••")
+    return message
 
 
 def start_allegro_connection(integration_id: int) -> dict[str, Any]:

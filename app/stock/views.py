@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from app.core.auth import require_role, role_required
 from app.core.errors import ValidationFailed
 from app.core.htmx import render_fragment
 from app.extensions import db, htmx
-from app.integrations.services import get_integration
+from app.integrations.base import PlatformError
+from app.integrations.services import check_dsn, get_integration, inspect_database
 from app.stock import services
 from app.stock.forms import AvailabilityForm
 
@@ -37,16 +36,18 @@ def _texts(raw: str) -> dict[str, dict[str, str]]:
     return texts
 
 
-def _checked_dsn(raw: str) -> str:
-    # The message never repeats the DSN: it holds the database password.
-    dsn = raw.strip()
-    try:
-        url = make_url(dsn)
-    except ArgumentError:
-        url = None
-    if url is None or not url.drivername.startswith("mysql") or not url.host or not url.database:
-        raise ValidationFailed("The DSN must look like mysql://user:password@host:3306/database.", field="dsn")
-    return dsn
+def _shop_texts(raw: str) -> dict[str, dict[str, dict[str, str]]]:
+    texts: dict[str, dict[str, dict[str, str]]] = {}
+    for number, line in enumerate((raw or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) != 5 or not parts[0].isdigit() or not parts[1].isdigit():
+            raise ValidationFailed(f"Line {number} of the shop texts should read: shop id | language id | in stock | "
+                                   "available later | unavailable.", field="shop_texts")
+        texts.setdefault(parts[0], {})[parts[1]] = {"available_now": parts[2], "available_later": parts[3],
+                                                    "unavailable": parts[4]}
+    return texts
 
 
 def _form_data(integration) -> dict:
@@ -61,6 +62,9 @@ def _form_data(integration) -> dict:
         "default_delivery_days": availability.get("default_delivery_days", 3),
         "texts": "\n".join(f"{lang} | {t['available_now']} | {t['available_later']} | {t['unavailable']}"
                            for lang, t in texts.items()),
+        "shop_texts": "\n".join(f"{shop} | {lang} | {t['available_now']} | {t['available_later']} | {t['unavailable']}"
+                                for shop, by_lang in (availability.get("shop_texts") or {}).items()
+                                for lang, t in by_lang.items()),
     }
 
 
@@ -79,13 +83,13 @@ def settings(integration_id: int):
                             "only_changed": bool(form.only_changed.data)}
                 availability = {"enabled": bool(form.enabled.data), "threshold": form.threshold.data,
                                 "default_delivery_days": form.default_delivery_days.data,
-                                "texts": _texts(form.texts.data)}
+                                "texts": _texts(form.texts.data), "shop_texts": _shop_texts(form.shop_texts.data)}
                 missing = [str(lang) for lang in database["language_ids"] if str(lang) not in availability["texts"]]
                 if missing:
                     raise ValidationFailed(f"Add the texts for language {', '.join(missing)}.", field="texts")
                 integration.settings = {**integration.settings, "database": database, "availability": availability}
                 if form.dsn.data:
-                    integration.credentials = {**integration.credentials, "db_dsn": _checked_dsn(form.dsn.data)}
+                    integration.credentials = {**integration.credentials, "db_dsn": check_dsn(form.dsn.data, "dsn")}
                 db.session.commit()
                 flash("Availability settings saved.", "success")
                 return redirect(url_for("stock.settings", integration_id=integration_id))
@@ -122,3 +126,25 @@ def missing_rows(integration_id: int, run_id: int):
     run = services.availability_run(integration_id, run_id)
     return Response(stream_with_context(services.missing_rows_csv(run)), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=availability-run-{run_id}-missing.csv"})
+
+
+@bp.post("/<int:integration_id>/availability/database")
+@role_required("admin")
+def test_database(integration_id: int):
+    """Check the typed (or stored) DSN and prefix; offer the shop's shops and languages to tick."""
+    integration = get_integration(integration_id)
+    chosen_shops = _chosen(request.form.getlist("shop_ids"))
+    chosen_languages = _chosen(request.form.getlist("language_ids"))
+    try:
+        found = inspect_database(integration, request.form.get("dsn", ""), request.form.get("prefix", ""))
+        error = None
+    except PlatformError as failure:
+        found, error = None, failure.message
+    return render_fragment("stock/_database.html", 422 if error else 200, integration=integration, found=found,
+                           error=error, chosen_shops=chosen_shops, chosen_languages=chosen_languages,
+                           shop_ids=", ".join(request.form.getlist("shop_ids")),
+                           language_ids=", ".join(request.form.getlist("language_ids")))
+
+
+def _chosen(values: list[str]) -> set[int]:
+    return {int(part) for value in values for part in value.split(",") if part.strip().isdigit()}

@@ -129,6 +129,13 @@ class AvailabilityWriter(PrestaShopConnection):
                 targets[(shop, 0)] = (shop,)
         return [StockTarget(id_shop, id_shop_group, shops) for (id_shop, id_shop_group), shops in targets.items()]
 
+    def groups_sharing_stock(self) -> set[int]:
+        """The shop groups whose shops sell from one shared stock row."""
+        with self._connect() as conn:
+            groups = {int(group) for group in conn.execute(sa.text(
+                f"SELECT DISTINCT id_shop_group FROM {self.table('shop')}")).scalars()}
+            return self._groups_sharing_stock(conn, groups) if groups else set()
+
     def _groups_sharing_stock(self, conn: Connection, groups: set[int]) -> set[int]:
         if self.prefix + "shop_group" in self._tables_present(conn):
             rows = conn.execute(sa.text(
