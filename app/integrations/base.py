@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 import requests
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential
@@ -279,9 +279,8 @@ class ShopItem:
     name: str
 
 
-@dataclass(frozen=True)
-class AvailabilityWrite:
-    """What one product or combination should say in the shop.
+class AvailabilityWrite(NamedTuple):
+    """What one product or combination should say in the shop (a tuple: a big sync makes 100,000).
 
     `texts` maps a language id to (available_now, available_later), for every shop;
     `shop_texts` maps a shop id to its own such map, used for that shop's languages it names.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -24,8 +24,7 @@ from app.stock.availability import Availability, AvailabilityRules, decide
 from app.suppliers.services import FEED_KIND
 
 
-@dataclass(frozen=True)
-class LinkDecision:
+class LinkDecision(NamedTuple):
     """A linked product or combination with supplier data, and what its shop row should say."""
 
     link_id: int
@@ -76,6 +75,7 @@ def plan_availability(integration: Integration, rules: AvailabilityRules, limit:
     decided: dict[tuple, Availability] = {}
     grouped: dict[str, list[LinkDecision]] = {}  # products with combinations: their links with data
     parents_without_data: dict[str, int] = {}  # product id -> link id of the product row itself
+    writes = plan.writes
 
     for link_id, product_id, combination_id, stock, days, missed, feed_id in rows:
         combination_id = str(combination_id)
@@ -93,11 +93,14 @@ def plan_availability(integration: Integration, rules: AvailabilityRules, limit:
         if availability is None:
             availability = decided[(stock, days)] = decide(
                 {"stock_quantity": _json_value(stock), "delivery_days": _json_value(days)}, rules)
-        decision = LinkDecision(link_id, product_id, combination_id, availability)
         if with_combinations:
-            grouped.setdefault(product_id, []).append(decision)
-        else:  # most products: no combinations, so the link sets the texts
-            _add(plan, decision, texts=True)
+            grouped.setdefault(product_id, []).append(LinkDecision(link_id, product_id, combination_id, availability))
+        elif product_id.isdigit() and combination_id.isdigit():
+            # Most products: no combinations, so the link sets the texts. Inlined: it runs 100,000 times.
+            writes.append(AvailabilityWrite(int(product_id), int(combination_id), availability.out_of_stock,
+                                            availability.texts or None, availability.shop_texts or None))
+        else:
+            plan.not_shop_ids += 1
 
     for product_id, link_id in parents_without_data.items():
         if product_id not in grouped:

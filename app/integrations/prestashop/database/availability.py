@@ -334,21 +334,21 @@ def _validated(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], lan
     owners: dict[int, int] = {}
     # (id(texts), id(shop_texts)) -> text set; the writes keep those objects alive, so ids are stable.
     expanded: dict[tuple[int, int], TextSet] = {}
-    for write in writes:
-        id_product, id_attribute = int(write.id_product), int(write.id_product_attribute)
-        out_of_stock = write.out_of_stock
+    append = stock.append
+    for id_product, id_attribute, out_of_stock, by_language, by_shop in writes:
+        if type(id_product) is not int or type(id_attribute) is not int:
+            id_product, id_attribute = int(id_product), int(id_attribute)
         if id_product <= 0 or id_attribute < 0:
             raise ValueError(f"Not a PrestaShop product/combination id: {id_product}/{id_attribute}.")
         if out_of_stock not in OUT_OF_STOCK_VALUES:
             raise ValueError(f"out_of_stock must be 0, 1 or 2, not {out_of_stock!r} (product {id_product}).")
-        stock.append((id_product, id_attribute, int(out_of_stock)))
-        by_language = write.texts
+        append((id_product, id_attribute, int(out_of_stock)))
         if by_language is None:
             continue
-        identity = (id(by_language), id(write.shop_texts))
+        identity = (id(by_language), id(by_shop))
         chosen = expanded.get(identity)
         if chosen is None:
-            chosen = expanded[identity] = _text_set(by_language, write.shop_texts or {}, shops, languages)
+            chosen = expanded[identity] = _text_set(by_language, by_shop or {}, shops, languages)
             _check_texts(chosen, id_product)
         if texts.setdefault(id_product, chosen) != chosen:
             raise ValueError(f"Product {id_product} is given two different availability texts.")
