@@ -9,7 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.core.errors import KontorError
-from app.suppliers.imports import import_chunk, latest_import, run_import, start_import
+from app.suppliers.imports import import_chunk, latest_import, queue_import, run_import, start_import
 from app.suppliers.services import list_feeds as feeds
 
 feeds_cli = AppGroup("feeds", help="Supplier feeds.")
@@ -30,15 +30,11 @@ def list_feeds() -> None:
 @click.option("--enqueue", is_flag=True, help="Let the workers do it instead of this process.")
 def import_feed(feed_id: int, limit: int | None, enqueue: bool) -> None:
     """Import a supplier feed now and print what happened."""
-    from app.jobs.queues import enqueue as put
-
     try:
-        feed_import = start_import(feed_id)
+        feed_import = queue_import(feed_id, limit) if enqueue else start_import(feed_id)
     except KontorError as error:
         raise click.ClickException(error.message)
     if enqueue:
-        put("app.jobs.tasks.run_feed_import", feed_import.id, limit, queue="import",
-            job_id=f"feed-import-{feed_import.id}")
         click.echo(f"Import {feed_import.id} queued; follow it on the feed's page.")
         return
     clock = time.monotonic()
