@@ -26,7 +26,7 @@ class AvailabilityForm(FlaskForm):
     threshold = IntegerField("Minimum supplier stock", default=20, validators=[NumberRange(min=0)])
     default_delivery_days = IntegerField("Delivery days when the feed gives none", default=3,
                                          validators=[NumberRange(min=0, max=365)])
-    only_changed = BooleanField("Only send products whose availability changed", default=True)
+    only_changed = BooleanField("Only write rows whose value differs from what the shop holds", default=True)
     texts = TextAreaField("Texts per language", render_kw={"rows": 6},
                           description="One line per language: id | in stock | available later | unavailable. "
                                       "{delivery_days} is replaced by the supplier's delivery days.")
