@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.events import bus
-from app.inbound.ledger import EVENT_RECORDED
+from app.inbound.ledger import BATCH_RECORDED, EVENT_RECORDED
 from app.jobs.queues import enqueue
 from app.sync.outbox import OPERATION_RECORDED
 
@@ -20,3 +20,10 @@ def enqueue_inbound_event(payload: dict) -> None:
     """Enqueue a committed delivery's processing; if Redis is down, the inbound sweeper enqueues it later."""
     enqueue("app.jobs.tasks.process_inbound_event", payload["event_id"], queue="orders", job_id=payload["job_id"],
             replace_finished=True)
+
+
+@bus.subscribe(BATCH_RECORDED, "jobs.enqueue_inbound_batch", moment="after_commit")
+def enqueue_inbound_batch(payload: dict) -> None:
+    """Enqueue one job for a batch of committed deliveries; the sweeper takes any it never reached."""
+    enqueue("app.jobs.tasks.process_inbound_batch", payload["event_ids"], queue="orders", job_id=payload["job_id"],
+            timeout=1800)

@@ -103,6 +103,35 @@ def process_inbound_event(event_id: int) -> str:
     return process_event(event_id)
 
 
+def process_inbound_batch(event_ids: list[int]) -> dict[str, int]:
+    """Apply stored deliveries one after another (Allegro checkout forms fetched in bulk)."""
+    from app.inbound.services import process_event
+
+    failed = sum(1 for event_id in event_ids if process_event(event_id, early=True).startswith("failed"))
+    return {"processed": len(event_ids) - failed, "failed": failed}
+
+
+def read_allegro_journal(integration_id: int) -> dict[str, int]:
+    """Read one Allegro account's order event journal and fetch the checkout forms it names."""
+    from app.inbound.allegro import poll_journal
+
+    return poll_journal(integration_id)
+
+
+def read_all_allegro_journals() -> dict[str, str]:
+    """Read the order event journal of every enabled Allegro integration (every minute)."""
+    from app.inbound.allegro import poll_all
+
+    return poll_all()
+
+
+def import_all_prestashop_orders() -> dict[str, str]:
+    """Import the orders each enabled PrestaShop shop changed since the last import (every 10 minutes)."""
+    from app.inbound.prestashop import import_all
+
+    return import_all()
+
+
 def sweep_inbound() -> dict[str, int]:
     """Enqueue stored deliveries that are due: never processed (lost job, dead worker) or failed and due a retry."""
     from app.inbound import ledger
