@@ -14,6 +14,7 @@ from app.inbound.polling import POLL_TOPIC
 from app.integrations import services as integrations
 from app.integrations.allegro import mapping as allegro
 from app.integrations.base import MalformedPayload
+from app.integrations.prestashop.mapping import order_from_prestashop
 from app.integrations.shopify import mapping as shopify
 from app.integrations.woocommerce import mapping as woocommerce
 
@@ -47,6 +48,8 @@ def _apply(event: InboundEvent) -> apply.Applied:
             # A journal event whose run did not fetch its form (it died, or the list missed it): read it alone.
             form = integrations.call_platform(integration, lambda client: client.checkout_form(event.resource_id))
             return apply.apply_order(integration, allegro.order_from_allegro(form))
+    elif event.kind == "prestashop":
+        return apply.apply_order(integration, order_from_prestashop(_json(event)))
     elif event.kind == "generic":
         kind, data = generic.unwrap(_json(event))
         if kind == "order.deleted":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.core.events import bus
+from app.inbound.imports import IMPORT_REQUESTED
 from app.inbound.ledger import BATCH_RECORDED, EVENT_RECORDED
 from app.jobs.queues import enqueue
 from app.sync.outbox import OPERATION_RECORDED
@@ -27,3 +28,10 @@ def enqueue_inbound_batch(payload: dict) -> None:
     """Enqueue one job for a batch of committed deliveries; the sweeper takes any it never reached."""
     enqueue("app.jobs.tasks.process_inbound_batch", payload["event_ids"], queue="orders", job_id=payload["job_id"],
             timeout=1800)
+
+
+@bus.subscribe(IMPORT_REQUESTED, "jobs.enqueue_order_import", moment="after_commit")
+def enqueue_order_import(payload: dict) -> None:
+    """Start an order import of one integration ("Import now"); one at a time per integration."""
+    enqueue("app.jobs.tasks.import_orders_now", payload["integration_id"], queue="orders",
+            job_id=f"order-import-{payload['integration_id']}", replace_finished=True, timeout=3600)

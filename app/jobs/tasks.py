@@ -111,6 +111,13 @@ def process_inbound_batch(event_ids: list[int]) -> dict[str, int]:
     return {"processed": len(event_ids) - failed, "failed": failed}
 
 
+def import_orders_now(integration_id: int) -> dict[str, int]:
+    """Import one integration's changed orders now (the "Import now" button)."""
+    from app.inbound.imports import import_orders
+
+    return import_orders(integration_id)
+
+
 def read_allegro_journal(integration_id: int) -> dict[str, int]:
     """Read one Allegro account's order event journal and fetch the checkout forms it names."""
     from app.inbound.allegro import poll_journal
