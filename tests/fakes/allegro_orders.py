@@ -93,6 +93,17 @@ class OrderJournal:
                     "checkoutForm": {"id": order_id, "revision": revision or order["revision"]}}})
             return event_id
 
+    def shuffle_journal(self) -> None:
+        """Put the journal's events in a random order (ids renumbered in the new order), as real journals
+        mix lifecycles: a READY_FOR_PROCESSING may come before the BOUGHT of the same order."""
+        with self.lock:
+            self.random.shuffle(self.events)
+            event_id = FIRST_EVENT_ID
+            for event in self.events:
+                event["id"] = str(event_id)
+                event_id += self.random.randint(1, 50)
+            self.next_event_id = event_id
+
     def expire_events(self, now: datetime | None = None) -> int:
         """Drop the events older than 60 days, as Allegro does; how many were dropped."""
         cutoff = (now or datetime.now(timezone.utc)) - RETENTION
@@ -157,18 +168,17 @@ class OrderJournal:
         except ValueError as error:
             return _json(422, _error("UnprocessableEntityException", f"Invalid date: {error}"))
         with self.lock:
-            forms = [self.checkout_form_body(order_id) for order_id, order in self.orders.items()
-                     if "updated_at" in order]
-        forms = [f for f in forms if (low_at is None or _parse(f["updatedAt"]) >= low_at)
-                 and (high_at is None or _parse(f["updatedAt"]) <= high_at)]
-        sort = args.get("sort", "-lineItems.boughtAt")
-        key = sort.lstrip("-")
-        if key == "updatedAt":
-            forms.sort(key=lambda f: (f["updatedAt"], f["id"]), reverse=sort.startswith("-"))
-        else:
-            forms.sort(key=lambda f: (max(i["boughtAt"] for i in f["lineItems"]), f["id"]),
-                       reverse=sort.startswith("-"))
-        page = forms[offset:offset + limit]
+            # Filter and sort on the stored fields; only the page's forms are built.
+            chosen = [(order["updated_at"], order.get("bought_at", ""), order_id) for order_id, order in self.orders.items()
+                      if "updated_at" in order and (low_at is None or _parse(order["updated_at"]) >= low_at)
+                      and (high_at is None or _parse(order["updated_at"]) <= high_at)]
+            sort = args.get("sort", "-lineItems.boughtAt")
+            if sort.lstrip("-") == "updatedAt":
+                chosen.sort(key=lambda c: (c[0], c[2]), reverse=sort.startswith("-"))
+            else:
+                chosen.sort(key=lambda c: (c[1], c[2]), reverse=sort.startswith("-"))
+            page = [self.checkout_form_body(order_id) for _, _, order_id in chosen[offset:offset + limit]]
+            forms = chosen
         return _json(200, {"checkoutForms": page, "count": len(page), "totalCount": len(forms)})
 
 
