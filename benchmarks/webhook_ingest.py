@@ -123,8 +123,8 @@ def gunicorn(target: str, env: dict[str, str], log_path: Path, ready_path: str) 
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited:\n{log_path.read_text(errors='replace')[-3000:]}")
-            with contextlib.suppress(requests.ConnectionError):
-                requests.post(base + ready_path, data=b"{}", timeout=5)  # any answer means it serves
+            with contextlib.suppress(requests.ConnectionError, requests.Timeout):
+                requests.post(base + ready_path, data=b"{}", timeout=10)  # any answer (a 401) means it serves
                 break
             time.sleep(0.2)
         yield base
@@ -186,11 +186,14 @@ def main() -> int:
     for m in results:
         print(f"  {m.name:26} {m.rps:8,.0f} req/s  p50 {m.p50_ms:6.2f} ms  p95 {m.p95_ms:6.2f} ms  "
               f"2xx {m.ok:,} of {m.requests:,}  socket errors {m.errors}")
-    print(f"  stored: Kontor {stored['kontor']:,} deliveries for {kontor.ok:,} 2xx; bare {stored['bare']:,} rows "
-          f"for {bare.ok:,} 2xx")
-    met = ratio >= TARGET_RATIO and kontor.p95_ms < TARGET_P95_MS and stored["kontor"] == kontor.ok
+    print(f"  stored: Kontor {stored['kontor']:,} deliveries for {kontor.ok:,} 2xx counted by wrk "
+          f"(+{in_flight} answered after wrk stopped counting); bare {stored['bare']:,} rows for {bare.ok:,} 2xx")
+    # wrk stops counting at the end of the run; requests in flight then are answered (and stored) uncounted.
+    in_flight = stored["kontor"] - kontor.ok
+    stored_ok = 0 <= in_flight <= args.connections
+    met = ratio >= TARGET_RATIO and kontor.p95_ms < TARGET_P95_MS and stored_ok
     print(f"  ratio Kontor / bare: {ratio:.0%} (target >= {TARGET_RATIO:.0%}); Kontor p95 {kontor.p95_ms:.1f} ms "
-          f"(target < {TARGET_P95_MS:.0f} ms); stored = 2xx: {stored['kontor'] == kontor.ok}: "
+          f"(target < {TARGET_P95_MS:.0f} ms); stored = 2xx: {stored_ok}: "
           f"{'MET' if met else 'NOT MET'}")
     return 0 if met else 1
 
