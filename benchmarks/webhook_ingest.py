@@ -181,6 +181,9 @@ def main() -> int:
         stored = counts(url)
     bare, kontor = results
     ratio = kontor.rps / bare.rps if bare.rps else 0.0
+    # wrk stops counting at the end of the run; requests in flight then are answered (and stored) uncounted.
+    in_flight = stored["kontor"] - kontor.ok
+    stored_ok = 0 <= in_flight <= args.connections
     print(f"\nresults (gunicorn 2 workers each, wrk {args.threads} threads, {args.connections} connections, "
           f"{args.duration} s)")
     for m in results:
@@ -188,9 +191,6 @@ def main() -> int:
               f"2xx {m.ok:,} of {m.requests:,}  socket errors {m.errors}")
     print(f"  stored: Kontor {stored['kontor']:,} deliveries for {kontor.ok:,} 2xx counted by wrk "
           f"(+{in_flight} answered after wrk stopped counting); bare {stored['bare']:,} rows for {bare.ok:,} 2xx")
-    # wrk stops counting at the end of the run; requests in flight then are answered (and stored) uncounted.
-    in_flight = stored["kontor"] - kontor.ok
-    stored_ok = 0 <= in_flight <= args.connections
     met = ratio >= TARGET_RATIO and kontor.p95_ms < TARGET_P95_MS and stored_ok
     print(f"  ratio Kontor / bare: {ratio:.0%} (target >= {TARGET_RATIO:.0%}); Kontor p95 {kontor.p95_ms:.1f} ms "
           f"(target < {TARGET_P95_MS:.0f} ms); stored = 2xx: {stored_ok}: "
