@@ -214,3 +214,12 @@ def test_pulled_fulfillment_status_moves_the_order_and_is_never_pushed_back(alle
     order = db.session.scalar(select(Order))
     assert order.status == "shipped" and order.history[-1].change_source == "platform"
     assert fake_allegro.fulfillment_puts == []
+
+
+def test_flask_orders_import_reads_allegro_from_a_date_and_applies(app, allegro, fake_allegro):
+    order_id = fake_allegro.put_form(updated_at=datetime.now(timezone.utc) - timedelta(days=20))
+    result = app.test_cli_runner().invoke(args=["orders", "import", "--integration", str(allegro.id), "--since",
+                                                (utcnow() - timedelta(days=30)).strftime("%Y-%m-%d"), "--process"])
+    assert result.exit_code == 0, result.output
+    assert "1 new forms" in result.output and "1 applied, 0 failed" in result.output
+    assert db.session.scalar(select(Order.external_order_id)) == order_id
