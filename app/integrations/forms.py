@@ -22,7 +22,10 @@ class _OrderImport:
                                  description="Used when no pull mapping matches the platform's state.")
 
     def _order_import(self) -> dict:
-        return {"import_days": self.import_days.data or 7, "initial_status": self.initial_status.data}
+        chosen = {"import_days": self.import_days.data or 7}
+        if self.initial_status.data:
+            chosen["initial_status"] = self.initial_status.data
+        return chosen
 
 
 class PrestaShopForm(_OrderImport, FlaskForm):

@@ -1,4 +1,9 @@
-"""Tasks RQ runs. Thin: they take ids and names and call services."""
+"""Tasks RQ runs. Thin: they take ids and names and call services.
+
+Each task that is started on demand has one `start_…` helper beside it: the queue, the stable job
+id and the timeout are written there once. After-commit handlers (app.jobs.handlers) and the
+sweepers call them; views and CLI commands call services, which announce the work with an event.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,26 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.catalog.services import autolink
+from app.core.errors import ValidationFailed
 from app.core.health import HEARTBEAT_KEY
 from app.core.types import utcnow
 from app.extensions import redis_connection
+from app.inbound import allegro as allegro_journal
+from app.inbound import ledger
+from app.inbound import prestashop as prestashop_orders
+from app.inbound.imports import import_orders
+from app.inbound.polling import poll_all, poll_orders
+from app.inbound.services import process_event
+from app.integrations.base import PlatformError
+from app.integrations.services import list_integrations, sync_states
 from app.jobs.queues import any_waiting, enqueue
 from app.jobs.schedule import find
+from app.stock import services as stock_services
+from app.stock.links import shop_items
+from app.suppliers.imports import fail_stalled, import_chunk, queue_import, run_import, stalled_imports
+from app.suppliers.services import list_feeds
+from app.sync import outbox, push
 
 log = logging.getLogger("kontor.jobs")
 
@@ -72,15 +92,17 @@ def last_runs() -> dict[str, dict]:
 
 def process_sync_operation(operation_id: int) -> str:
     """Deliver one outbox operation (by its kind: status push, shipment push ...)."""
-    from app.sync import outbox
-
     return outbox.deliver(operation_id)
+
+
+def start_sync_operation(operation_id: int, job_id: str, replace_finished: bool = False):
+    """Enqueue one outbox operation's delivery under its stable job id."""
+    return enqueue(process_sync_operation, operation_id, queue="integrations", job_id=job_id,
+                   replace_finished=replace_finished)
 
 
 def sweep_outbox() -> dict[str, int]:
     """Re-enqueue due and abandoned operations and log what finished since the last sweep."""
-    from app.sync import outbox, push
-
     started = utcnow()
     client = redis_connection.client
     last = client.get(SWEEP_KEY)
@@ -88,8 +110,7 @@ def sweep_outbox() -> dict[str, int]:
     reclaimed = outbox.reclaim_abandoned()
     enqueued = 0
     for operation_id, job_id in outbox.due():
-        if enqueue("app.jobs.tasks.process_sync_operation", operation_id, queue="integrations", job_id=job_id,
-                   replace_finished=True):
+        if start_sync_operation(operation_id, job_id, replace_finished=True):
             enqueued += 1
     push.record_sweep(push.finished_since(since), started)
     client.set(SWEEP_KEY, started.isoformat())
@@ -98,85 +119,72 @@ def sweep_outbox() -> dict[str, int]:
 
 def process_inbound_event(event_id: int) -> str:
     """Apply one stored delivery (webhook, polled order)."""
-    from app.inbound.services import process_event
-
     return process_event(event_id)
 
 
-def process_inbound_batch(event_ids: list[int]) -> dict[str, int]:
-    """Apply stored deliveries one after another (Allegro checkout forms fetched in bulk)."""
-    from app.inbound.services import process_event
+def start_inbound_event(event_id: int, job_id: str):
+    """Enqueue one stored delivery's processing under its stable job id (again if an earlier job ended)."""
+    return enqueue(process_inbound_event, event_id, queue="orders", job_id=job_id, replace_finished=True)
 
+
+def process_inbound_batch(event_ids: list[int]) -> dict[str, int]:
+    """Apply stored deliveries one after another (checkout forms or shop orders fetched in bulk)."""
     failed = sum(1 for event_id in event_ids if process_event(event_id, early=True).startswith("failed"))
     return {"processed": len(event_ids) - failed, "failed": failed}
 
 
+def start_inbound_batch(event_ids: list[int], job_id: str):
+    """Enqueue one job for a batch of stored deliveries; the sweeper takes any it never reached."""
+    return enqueue(process_inbound_batch, event_ids, queue="orders", job_id=job_id, timeout=1800)
+
+
 def import_orders_now(integration_id: int) -> dict[str, int]:
     """Import one integration's changed orders now (the "Import now" button)."""
-    from app.inbound.imports import import_orders
-
     return import_orders(integration_id)
 
 
-def read_allegro_journal(integration_id: int) -> dict[str, int]:
-    """Read one Allegro account's order event journal and fetch the checkout forms it names."""
-    from app.inbound.allegro import poll_journal
-
-    return poll_journal(integration_id)
+def start_order_import(integration_id: int):
+    """Enqueue an order import of one integration; one at a time per integration."""
+    return enqueue(import_orders_now, integration_id, queue="orders", job_id=f"order-import-{integration_id}",
+                   replace_finished=True, timeout=3600)
 
 
 def read_all_allegro_journals() -> dict[str, str]:
     """Read the order event journal of every enabled Allegro integration (every minute)."""
-    from app.inbound.allegro import poll_all
-
-    return poll_all()
+    return allegro_journal.poll_all()
 
 
 def import_all_prestashop_orders() -> dict[str, str]:
     """Import the orders each enabled PrestaShop shop changed since the last import (every 10 minutes)."""
-    from app.inbound.prestashop import import_all
-
-    return import_all()
+    return prestashop_orders.import_all()
 
 
 def sweep_inbound() -> dict[str, int]:
     """Enqueue stored deliveries that are due: never processed (lost job, dead worker) or failed and due a retry."""
-    from app.inbound import ledger
-
     enqueued = 0
     for event_id, job_id in ledger.due():
-        if enqueue("app.jobs.tasks.process_inbound_event", event_id, queue="orders", job_id=job_id,
-                   replace_finished=True):
+        if start_inbound_event(event_id, job_id):
             enqueued += 1
     return {"enqueued": enqueued}
 
 
 def poll_shop_orders(integration_id: int) -> dict[str, int]:
     """Store the orders one Shopify or WooCommerce shop changed since the last poll."""
-    from app.inbound.polling import poll_orders
-
     return poll_orders(integration_id)
 
 
 def poll_all_shops() -> dict[str, str]:
     """Poll every enabled Shopify and WooCommerce shop for changed orders (webhooks can be late or missing)."""
-    from app.inbound.polling import poll_all
-
     return poll_all()
 
 
 def sync_platform_states(integration_id: int) -> dict[str, int]:
     """Refresh one integration's platform states."""
-    from app.integrations.services import sync_states
-
     return sync_states(integration_id)
 
 
 def sync_all_platform_states() -> dict[str, str]:
     """Refresh the platform states of every enabled integration; one failure does not stop the rest."""
-    from app.integrations.base import PlatformError
-    from app.integrations.services import list_integrations, sync_states
-
     outcomes = {}
     for integration in list_integrations():
         if not integration.enabled or integration.kind == "generic":  # a generic sender has no states to list
@@ -193,48 +201,44 @@ def sync_all_platform_states() -> dict[str, str]:
 
 def run_feed_import(import_id: int, limit: int | None = None) -> dict[str, Any]:
     """Read a feed and enqueue its chunks on the import queue."""
-    from app.suppliers.imports import run_import
-
-    def enqueue_chunk(import_id: int, number: int, rows: list) -> None:
-        enqueue("app.jobs.tasks.import_feed_chunk", import_id, rows, queue="import",
-                job_id=f"feed-import-{import_id}-chunk-{number}", timeout=1800)
-
-    feed_import = run_import(import_id, enqueue_chunk, limit=limit)
+    feed_import = run_import(import_id, start_feed_chunk, limit=limit)
     return {"state": feed_import.state, "rows": feed_import.rows_read, "chunks": feed_import.chunks_total}
 
 
 def import_feed_chunk(import_id: int, rows: list) -> dict[str, int]:
     """Apply one chunk of a feed import."""
-    from app.suppliers.imports import import_chunk
-
     return import_chunk(import_id, rows)
+
+
+def start_feed_import(import_id: int, limit: int | None = None):
+    """Enqueue reading a recorded feed import (it then enqueues its chunks)."""
+    return enqueue(run_feed_import, import_id, limit, queue="import", job_id=f"feed-import-{import_id}",
+                   timeout=3600)
+
+
+def start_feed_chunk(import_id: int, number: int, rows: list) -> None:
+    """Enqueue applying one chunk of a feed import."""
+    enqueue(import_feed_chunk, import_id, rows, queue="import", job_id=f"feed-import-{import_id}-chunk-{number}",
+            timeout=1800)
 
 
 def import_all_feeds() -> dict[str, str]:
     """Start an import of every enabled, mapped supplier feed (the hourly run)."""
-    from app.core.errors import ValidationFailed
-    from app.suppliers.imports import start_import
-    from app.suppliers.services import list_feeds
-
     started = {}
     for feed in list_feeds():
         if not feed.enabled:
             continue
         try:
-            feed_import = start_import(feed.id)
+            feed_import = queue_import(feed.id)
         except ValidationFailed as error:
             started[feed.name] = f"not started: {error.message}"
             continue
-        enqueue("app.jobs.tasks.run_feed_import", feed_import.id, queue="import",
-                job_id=f"feed-import-{feed_import.id}", timeout=3600)
         started[feed.name] = f"import {feed_import.id}"
     return started
 
 
 def fail_stalled_feed_imports() -> dict[str, int]:
     """Mark feed imports failed that made no progress for 15 minutes, unless their jobs still wait in the queue."""
-    from app.suppliers.imports import fail_stalled, stalled_imports
-
     outcome = {"failed": 0, "waiting": 0}
     for feed_import in stalled_imports():
         jobs = [f"feed-import-{feed_import.id}"]
@@ -249,24 +253,22 @@ def fail_stalled_feed_imports() -> dict[str, int]:
 
 def autolink_products(integration_id: int, create_missing: bool = False) -> dict[str, int]:
     """Link a shop's products and combinations to Kontor products by SKU, then EAN."""
-    from app.catalog.services import autolink
-    from app.stock.links import shop_items
-
     return autolink(integration_id, shop_items(integration_id), create_missing=create_missing)
+
+
+def start_autolink(integration_id: int, create_missing: bool = False):
+    """Enqueue linking one shop's products (again if an earlier run ended)."""
+    return enqueue(autolink_products, integration_id, create_missing, queue="integrations",
+                   job_id=f"autolink-{integration_id}", timeout=3600, replace_finished=True)
 
 
 def sync_availability(integration_id: int, limit: int | None = None, dry_run: bool = False) -> dict[str, int]:
     """Write linked products' availability into one PrestaShop shop."""
-    from app.stock.services import sync_availability as sync
-
-    return sync(integration_id, limit=limit, dry_run=dry_run).counts()
+    return stock_services.sync_availability(integration_id, limit=limit, dry_run=dry_run).counts()
 
 
 def sync_all_availability() -> dict[str, Any]:
     """Sync availability to every enabled PrestaShop integration that has it switched on (every 30 min)."""
-    from app.integrations.services import list_integrations
-    from app.stock.services import sync_availability as sync
-
     outcomes: dict[str, Any] = {}
     for integration in list_integrations():
         if integration.kind != "prestashop" or not integration.enabled:
@@ -274,7 +276,7 @@ def sync_all_availability() -> dict[str, Any]:
         if not (integration.settings.get("availability") or {}).get("enabled"):
             continue
         try:
-            outcomes[integration.name] = sync(integration.id).counts()
+            outcomes[integration.name] = stock_services.sync_availability(integration.id).counts()
         except Exception as error:  # one shop's failure must not stop the others
             log.exception("availability sync of %s failed", integration.name)
             outcomes[integration.name] = f"failed: {error}"

@@ -97,7 +97,7 @@ def _status_code(body: dict[str, Any]) -> str:
 @bp.get("/init")
 def init():
     """Statuses and the other dictionaries a client needs to show orders."""
-    lists = services.dictionaries()
+    lists = services.order_choices()
     ids = platform_states.status_ids()
     return jsonify(
         statuses=[{"id": ids.get(s.code), "code": s.code, "name": s.name, "group": s.group, "colour": s.colour,

@@ -9,8 +9,13 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.core.errors import KontorError
+from app.catalog.services import autolink as link_by_sku_and_ean
 from app.integrations.base import PlatformError
+from app.stock.links import shop_items
+from app.stock.services import sync_availability as sync
+from app.suppliers.imports import import_chunk, latest_import, queue_import, run_import, start_import
 from app.suppliers.parsing import FeedError
+from app.suppliers.services import list_feeds as feeds
 
 feeds_cli = AppGroup("feeds", help="Supplier feeds.")
 prestashop_cli = AppGroup("prestashop", help="PrestaShop shops: product links and availability.")
@@ -19,9 +24,6 @@ prestashop_cli = AppGroup("prestashop", help="PrestaShop shops: product links an
 @feeds_cli.command("list")
 def list_feeds() -> None:
     """Show the supplier feeds and their last import."""
-    from app.suppliers.imports import latest_import
-    from app.suppliers.services import list_feeds as feeds
-
     for feed in feeds():
         last = latest_import(feed.id)
         state = f"{last.state}, {last.rows_read} rows, {last.matched} matched" if last else "never imported"
@@ -34,16 +36,11 @@ def list_feeds() -> None:
 @click.option("--enqueue", is_flag=True, help="Let the workers do it instead of this process.")
 def import_feed(feed_id: int, limit: int | None, enqueue: bool) -> None:
     """Import a supplier feed now and print what happened."""
-    from app.jobs.queues import enqueue as put
-    from app.suppliers.imports import import_chunk, run_import, start_import
-
     try:
-        feed_import = start_import(feed_id)
+        feed_import = queue_import(feed_id, limit) if enqueue else start_import(feed_id)
     except KontorError as error:
         raise click.ClickException(error.message)
     if enqueue:
-        put("app.jobs.tasks.run_feed_import", feed_import.id, limit, queue="import",
-            job_id=f"feed-import-{feed_import.id}")
         click.echo(f"Import {feed_import.id} queued; follow it on the feed's page.")
         return
     clock = time.monotonic()
@@ -63,10 +60,8 @@ def import_feed(feed_id: int, limit: int | None, enqueue: bool) -> None:
 @click.option("--create-missing", is_flag=True, help="Create Kontor products for shop items that match none.")
 def autolink(integration_id: int, create_missing: bool) -> None:
     """Link the shop's products and combinations to Kontor products by SKU, then EAN."""
-    from app.jobs.tasks import autolink_products
-
     try:
-        counts = autolink_products(integration_id, create_missing)
+        counts = link_by_sku_and_ean(integration_id, shop_items(integration_id), create_missing=create_missing)
     except (KontorError, PlatformError) as error:
         raise click.ClickException(error.message)
     click.echo(", ".join(f"{value} {name}" for name, value in counts.items()))
@@ -78,8 +73,6 @@ def autolink(integration_id: int, create_missing: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 def sync_availability(integration_id: int, limit: int | None, dry_run: bool) -> None:
     """Write linked products' availability into the shop (or show the diff with --dry-run)."""
-    from app.stock.services import sync_availability as sync
-
     try:
         result = sync(integration_id, limit=limit, dry_run=dry_run)
     except (KontorError, PlatformError, FeedError) as error:

@@ -24,6 +24,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from app.core import bulk
+from app.core.events import bus
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
@@ -41,18 +42,33 @@ MAX_STORED_PROBLEMS = 5_000
 STALL_MINUTES = 15
 PROGRESS_EVERY = 30  # seconds between progress notes while a feed is read
 ACTIVE_STATES = ("queued", "reading", "importing")
+FEED_IMPORT_QUEUED = "suppliers.feed_import_queued"
+
+
+def queue_import(feed_id: int, limit: int | None = None) -> FeedImport:
+    """Record a new import and have the workers run it (announced now, enqueued once it is committed)."""
+    feed_import = _record_import(feed_id)
+    bus.publish(db.session, FEED_IMPORT_QUEUED, {"import_id": feed_import.id, "limit": limit})
+    db.session.commit()
+    return feed_import
 
 
 def start_import(feed_id: int) -> FeedImport:
-    """Record a new import, queued; the caller enqueues `run_import`."""
+    """Record a new import, queued, for this process to run (`queue_import` has the workers run it)."""
+    feed_import = _record_import(feed_id)
+    db.session.commit()
+    return feed_import
+
+
+def _record_import(feed_id: int) -> FeedImport:
     feed = get_feed(feed_id)
     if mapping_of(feed) is None:
         raise ValidationFailed("Map the feed's columns first (stock quantity and SKU or EAN).")
     now = utcnow()
-    feed_import = FeedImport(integration_id=feed.id, state="queued", started_at=now, progress_at=now,
+    feed_import = FeedImport(feed_id=feed.id, state="queued", started_at=now, progress_at=now,
                              source=feed.settings.get("location") or feed.settings.get("upload_name", ""))
     db.session.add(feed_import)
-    db.session.commit()
+    db.session.flush()
     return feed_import
 
 
@@ -66,13 +82,13 @@ def get_import(import_id: int) -> FeedImport:
 
 def latest_import(feed_id: int) -> FeedImport | None:
     """The feed's newest import, or None."""
-    return db.session.scalar(select(FeedImport).where(FeedImport.integration_id == feed_id)
+    return db.session.scalar(select(FeedImport).where(FeedImport.feed_id == feed_id)
                              .order_by(FeedImport.id.desc()))
 
 
 def recent_imports(feed_id: int, limit: int = 10) -> list[FeedImport]:
     """The feed's latest imports, newest first."""
-    return list(db.session.scalars(select(FeedImport).where(FeedImport.integration_id == feed_id)
+    return list(db.session.scalars(select(FeedImport).where(FeedImport.feed_id == feed_id)
                                    .order_by(FeedImport.id.desc()).limit(limit)))
 
 
@@ -135,7 +151,7 @@ def run_import(import_id: int, enqueue_chunk: Callable[[int, int, list], None], 
 
 def _read_and_hand_over(feed_import: FeedImport, enqueue_chunk: Callable[[int, int, list], None],
                         limit: int | None) -> FeedImport:
-    import_id, feed = feed_import.id, feed_import.integration
+    import_id, feed = feed_import.id, feed_import.feed
     mapping = mapping_of(feed)
     chunk: list[tuple] = []
     problems: list[dict] = []
@@ -201,9 +217,9 @@ def _close_as_failed(import_id: int, message: str, stalled_before: datetime | No
     message = _storable(message, 2000)
     started = db.session.execute(update(FeedImport).where(*conditions).values(
         state="failed", error=message, finished_at=utcnow(), progress_at=utcnow())
-        .returning(FeedImport.integration_id, FeedImport.started_at)).one_or_none()
+        .returning(FeedImport.feed_id, FeedImport.started_at)).one_or_none()
     if started is not None:
-        db.session.add(IntegrationRun(integration_id=started.integration_id, kind="feed_import", ok=False,
+        db.session.add(IntegrationRun(integration_id=started.feed_id, kind="feed_import", ok=False,
                                       started_at=started.started_at, message=message, finished_at=utcnow()))
         log.warning("feed import %s failed: %s", import_id, message)
     db.session.commit()
@@ -218,7 +234,7 @@ def _finish(import_id: int) -> None:
     if finished:
         feed_import = db.session.get(FeedImport, import_id, populate_existing=True)
         db.session.add(IntegrationRun(
-            integration_id=feed_import.integration_id, kind="feed_import", started_at=feed_import.started_at,
+            integration_id=feed_import.feed_id, kind="feed_import", started_at=feed_import.started_at,
             finished_at=utcnow(), counts={"read": feed_import.rows_read, "matched": feed_import.matched,
                                           "unmatched": feed_import.unmatched, "invalid": feed_import.invalid,
                                           "links updated": feed_import.links_updated},

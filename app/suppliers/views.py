@@ -130,18 +130,14 @@ def save_mapping(feed_id: int):
 @bp.post("/<int:feed_id>/imports")
 def start_import(feed_id: int):
     """Start an import now; the progress bar follows it."""
-    from app.jobs.queues import enqueue
-
     require_role("operator")
     try:
-        feed_import = imports.start_import(feed_id)
+        feed_import = imports.queue_import(feed_id)
     except ValidationFailed as error:
         if htmx:
             return render_fragment("_error.html", 422, message=error.message)
         flash(error.message, "error")
         return redirect(url_for("suppliers.detail", feed_id=feed_id))
-    enqueue("app.jobs.tasks.run_feed_import", feed_import.id, queue="import", job_id=f"feed-import-{feed_import.id}",
-            timeout=3600)
     if not htmx:
         return redirect(url_for("suppliers.detail", feed_id=feed_id))
     return render_fragment("suppliers/_progress.html", feed_import=feed_import)
@@ -152,7 +148,7 @@ def progress(import_id: int):
     """An import's progress bar (polls itself until the import finishes)."""
     feed_import = imports.get_import(import_id)
     if not htmx:
-        return redirect(url_for("suppliers.detail", feed_id=feed_import.integration_id))
+        return redirect(url_for("suppliers.detail", feed_id=feed_import.feed_id))
     return render_fragment("suppliers/_progress.html", feed_import=feed_import)
 
 
@@ -162,5 +158,5 @@ def problems(import_id: int):
     """Download the rows an import could not read, with line numbers and reasons (they show the feed's content)."""
     feed_import = imports.get_import(import_id)
     return Response(stream_with_context(imports.problems_csv(import_id)), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=feed-{feed_import.integration_id}-"
+                    headers={"Content-Disposition": f"attachment; filename=feed-{feed_import.feed_id}-"
                                                     f"import-{import_id}-problems.csv"})
