@@ -1,7 +1,7 @@
 """a run's full details (every shop row an availability sync could not find)
 
 Revision ID: 0016_run_details
-Revises: 0011_inbound_events
+Revises: 0013_order_item_products
 Create Date: 2026-12-02 16:40:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0016_run_details'
-down_revision = '0011_inbound_events'
+down_revision = '0013_order_item_products'
 branch_labels = None
 depends_on = None
 
