@@ -52,8 +52,9 @@ class Config:
     LOGIN_LOCK_SECONDS = 30
     LOGIN_MAX_LOCK_SECONDS = 900
     ORDERS_PER_PAGE = 50
-    # How long a worker may hold an outbox operation before others may take it over.
-    SYNC_LEASE_SECONDS = 300
+    # How long an outbox operation stays taken without a sign of life from its worker (the worker
+    # extends it while it works), so a killed worker's operation is taken over within a minute.
+    SYNC_LEASE_SECONDS = 30
     # First wait before an undelivered operation is tried again (doubles up to an hour).
     SYNC_BACKOFF_INITIAL = 60
     # Serve rendered order tables from Redis until an order changes (KONTOR_FRAGMENT_CACHE=0 turns it off).

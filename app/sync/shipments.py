@@ -134,7 +134,15 @@ def push_shipment(operation_id: int) -> str:
     """Deliver one tracking number; returns the outcome in words. Safe to run twice."""
     operation = outbox.claim(operation_id)
     if operation is None:
-        return "not due or already handled"
+        return "not due, already handled, or waiting for an earlier push of the order"
+    with outbox.lease_kept(operation):
+        outcome = _push(operation)
+    outbox.wake_next(operation)
+    db.session.commit()
+    return outcome
+
+
+def _push(operation: SyncOperation) -> str:
     order, integration = operation.order, operation.integration
     payload = dict(operation.payload)
     number, name = payload.get("tracking_number", ""), integration.name
@@ -166,8 +174,8 @@ def push_shipment(operation_id: int) -> str:
     order_id, shipment_id = order.id, shipment.id
 
     def superseded(newer: str) -> str:
-        return close("skipped", f"Tracking {number} not sent to {name}: tracking {newer} was added after it, "
-                                "and PrestaShop keeps one number per order.")
+        return close("superseded", f"Tracking {number} not sent to {name}: tracking {newer} was added after "
+                                   "it, and PrestaShop keeps one number per order.")
 
     newer = _newer_tracking_number(order_id, shipment_id) if one_number else ""
     if newer:
