@@ -76,6 +76,12 @@ def list_integrations() -> list[Integration]:
     return list(db.session.scalars(select(Integration).order_by(Integration.name)))
 
 
+def needing_reconnect() -> list[Integration]:
+    """Integrations whose authorisation the platform no longer accepts (the seller must connect again)."""
+    return list(db.session.scalars(select(Integration).where(Integration.connection_state == RECONNECT_NEEDED)
+                                   .order_by(Integration.name)))
+
+
 def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, str], existing: dict) -> None:
     if kind == "prestashop":
         url = settings.get("shop_url", "")

@@ -48,22 +48,6 @@ def _actor(integration: Integration) -> Actor:
     return Actor(f"Sync to {integration.name}", "automation")
 
 
-# "When the platform changed the order too": what a push does when the platform's state is
-# neither the last one Kontor knows nor the target, i.e. someone changed it on the platform.
-WHEN_PLATFORM_CHANGED = {
-    "ask": "Ask me (show both on the order)",
-    "kontor": "Kontor wins (push, note what was overwritten)",
-    "platform": "The platform wins (take its state into Kontor)",
-}
-DEFAULT_WHEN_PLATFORM_CHANGED = "ask"
-
-
-def when_platform_changed(integration: Integration) -> str:
-    """The integration's choice for a platform-side change (ask, kontor or platform)."""
-    choice = (integration.settings or {}).get("when_platform_changed")
-    return choice if choice in WHEN_PLATFORM_CHANGED else DEFAULT_WHEN_PLATFORM_CHANGED
-
-
 class _Superseded(Exception):
     """The order's status is no longer this push's target: a newer wish overtook it."""
 
@@ -120,7 +104,7 @@ def _push(operation: SyncOperation) -> str:
     if integration.connection_state == integrations.RECONNECT_NEEDED:
         return _wait_for_reconnect(operation, order, integration, actor, announce=False)
 
-    order_id, external_id, policy = order.id, order.external_order_id, when_platform_changed(integration)
+    order_id, external_id, policy = order.id, order.external_order_id, integration.when_platform_changed
     overwritten: list[str] = []
 
     def before_write(platform_state: str) -> None:
