@@ -35,7 +35,6 @@ from app.extensions import db
 from app.integrations.models import Integration
 from app.orders.models import Order
 
-STATES = ("pending", "processing", "done", "skipped", "superseded", "failed", "conflict", "cancelled")
 FINISHED = ("done", "skipped", "superseded", "failed", "cancelled")
 OPERATION_RECORDED = "sync.operation_recorded"
 
