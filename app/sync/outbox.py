@@ -18,6 +18,7 @@ so the same attempt is never queued twice, while a retry always gets a fresh job
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ from app.orders.models import Order
 
 FINISHED = ("done", "skipped", "superseded", "failed", "cancelled")
 OPERATION_RECORDED = "sync.operation_recorded"
+log = logging.getLogger("kontor.sync")
 
 MAX_ATTEMPTS = 8
 BACKOFF_INITIAL = 60
@@ -207,8 +209,9 @@ def lease_kept(operation: SyncOperation) -> Iterator[None]:
     Each extension is a compare-and-set on the lease this worker wrote last, so once the
     operation is closed, or taken over after this process stalled, the thread stops.
     """
+    # Plain values only: the thread must never touch the session (its objects expire on commit).
     engine, table, seconds = db.engine, SyncOperation.__table__, lease_seconds()
-    stop = threading.Event()
+    operation_id, stop = operation.id, threading.Event()
     held = {"until": operation.locked_until}
 
     def keep() -> None:
@@ -217,16 +220,18 @@ def lease_kept(operation: SyncOperation) -> Iterator[None]:
             try:
                 with engine.begin() as connection:
                     kept = connection.execute(
-                        table.update().where(table.c.id == operation.id, table.c.state == "processing",
+                        table.update().where(table.c.id == operation_id, table.c.state == "processing",
                                              table.c.locked_until == held["until"])
                         .values(locked_until=until)).rowcount
-            except Exception:  # a database hiccup: try again on the next beat, the lease has room
+            except Exception as error:  # a database hiccup: try again on the next beat, the lease has room
+                log.warning("could not extend the lease of sync operation %s: %s", operation_id, error)
                 continue
             if not kept:
+                log.debug("lease of sync operation %s no longer ours; keep-alive stops", operation_id)
                 return
             held["until"] = until
 
-    thread = threading.Thread(target=keep, name=f"lease-{operation.id}", daemon=True)
+    thread = threading.Thread(target=keep, name=f"lease-{operation_id}", daemon=True)
     thread.start()
     try:
         yield
