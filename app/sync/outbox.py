@@ -179,9 +179,9 @@ def claim(operation_id: int) -> SyncOperation | None:
     turns: the second's conditional UPDATE runs after the first committed and sees its claim.
     """
     now = utcnow()
-    order_id = db.session.scalar(select(SyncOperation.order_id).where(SyncOperation.id == operation_id))
-    if order_id is not None:
-        db.session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
+    # One statement: the operation's order, locked (an operation without an order locks nothing).
+    db.session.execute(select(Order.id).join(SyncOperation, SyncOperation.order_id == Order.id)
+                       .where(SyncOperation.id == operation_id).with_for_update(of=Order))
     claimed = db.session.execute(
         update(SyncOperation)
         .where(

@@ -102,14 +102,16 @@ def _push(operation: SyncOperation) -> str:
     if state is None:
         return close("skipped", f"Not pushed to {name}: no mapping for status “{target}”.", "warning")
     if integration.connection_state == integrations.RECONNECT_NEEDED:
-        return _wait_for_reconnect(operation, order, integration, actor, announce=False)
+        return wait_for_reconnect(operation, order, integration, actor, announce=False)
 
     order_id, external_id, policy = order.id, order.external_order_id, integration.when_platform_changed
     overwritten: list[str] = []
 
     def before_write(platform_state: str) -> None:
-        # End the snapshot, then read the order as it is now: this runs before every write attempt.
-        db.session.commit()
+        # Read the order as it is now: this runs before every write attempt. PostgreSQL (read
+        # committed) sees the latest commit in every statement; SQLite must end its snapshot first.
+        if db.session.get_bind().dialect.name == "sqlite":
+            db.session.commit()
         status, known = db.session.execute(select(Order.status, Order.platform_state)
                                            .where(Order.id == order_id)).one()
         if status != target:
@@ -132,7 +134,7 @@ def _push(operation: SyncOperation) -> str:
     except _PlatformChanged as changed:
         return conflicts.platform_changed(operation, changed.state_id, policy)
     except ReconnectNeeded as error:
-        return _wait_for_reconnect(operation, order, integration, actor, error.message)
+        return wait_for_reconnect(operation, order, integration, actor, error.message)
     except PlatformError as error:
         return _failed(operation, order, integration, error, actor)
     record_platform_state(order_id, state.external_id)
@@ -176,8 +178,9 @@ def _data(operation: SyncOperation) -> dict:
     return {"operation_id": operation.id, "integration_id": operation.integration_id}
 
 
-def _wait_for_reconnect(operation: SyncOperation, order: Order, integration: Integration, actor: Actor,
-                        reason: str = "", announce: bool = True) -> str:
+def wait_for_reconnect(operation: SyncOperation, order: Order, integration: Integration, actor: Actor,
+                       reason: str = "", announce: bool = True) -> str:
+    """Put an operation back to wait, without spending an attempt, until the account is connected again."""
     message = (f"Waiting for {integration.name} to be connected again: "
                f"{reason or 'the platform no longer accepts the authorisation.'} "
                "The push goes out once the account is reconnected.")
