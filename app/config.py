@@ -52,10 +52,13 @@ class Config:
     LOGIN_LOCK_SECONDS = 30
     LOGIN_MAX_LOCK_SECONDS = 900
     ORDERS_PER_PAGE = 50
-    # How long a worker may hold an outbox operation before others may take it over.
-    SYNC_LEASE_SECONDS = 300
+    # How long an outbox operation stays taken without a sign of life from its worker (the worker
+    # extends it while it works), so a killed worker's operation is taken over within a minute.
+    SYNC_LEASE_SECONDS = 30
     # First wait before an undelivered operation is tried again (doubles up to an hour).
     SYNC_BACKOFF_INITIAL = 60
+    # Seconds between scheduler ticks; each tick re-asserts the schedule (heals a flushed Redis).
+    SCHEDULER_INTERVAL = 10
     # Serve rendered order tables from Redis until an order changes (KONTOR_FRAGMENT_CACHE=0 turns it off).
     FRAGMENT_CACHE = True
     # Path feeds read only regular files inside this folder (KONTOR_FEEDS_DIR; None: instance/feeds).
@@ -83,7 +86,7 @@ class Config:
         settings["FEED_ALLOWED_HOSTS"] = _env_list("KONTOR_FEED_ALLOWED_HOSTS")
         if os.environ.get("KONTOR_FRAGMENT_CACHE"):
             settings["FRAGMENT_CACHE"] = os.environ["KONTOR_FRAGMENT_CACHE"] not in ("0", "false", "off")
-        for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL"):
+        for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL", "SCHEDULER_INTERVAL"):
             if os.environ.get(f"KONTOR_{name}"):
                 settings[name] = float(os.environ[f"KONTOR_{name}"])
         for name in ("TRUSTED_PROXIES", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_ADDRESS"):

@@ -84,8 +84,18 @@ class AuthenticationFailed(PlatformError):
     """The credentials or token were refused (HTTP 401)."""
 
 
+class ReconnectNeeded(AuthenticationFailed):
+    """The platform no longer honours Kontor's authorisation (OAuth invalid_grant): connect again."""
+
+
 class RevisionConflict(PlatformError):
-    """The change was based on an outdated revision (Allegro HTTP 409)."""
+    """The change was based on an outdated revision (Allegro HTTP 409): re-read and try again.
+
+    Transient (the buyer or Allegro touched the order meanwhile), so it is retried like a 5xx,
+    but never by resending the same request: the caller re-reads the revision first.
+    """
+
+    retryable = True
 
 
 class OrderStatusClient(Protocol):
@@ -113,8 +123,9 @@ def _log_retry(state: RetryCallState) -> None:
 
 
 # Three attempts in all, waiting 1 s then 2 s (4 s would follow a fourth), or what Retry-After asks.
+# A revision conflict is retried too; whoever resends must have re-read the revision (the push does).
 with_retries: Callable = retry(
-    retry=retry_if_exception(lambda e: isinstance(e, TransientPlatformError)),
+    retry=retry_if_exception(lambda e: isinstance(e, PlatformError) and e.retryable),
     stop=stop_after_attempt(3),
     wait=_wait_for,
     before_sleep=_log_retry,

@@ -8,8 +8,15 @@ import re
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, URL, ValidationError
 
-from app.integrations.models import DIRECTIONS, MAPPING_DIRECTIONS
+from app.integrations.models import DEFAULT_WHEN_PLATFORM_CHANGED, DIRECTIONS, MAPPING_DIRECTIONS, WHEN_PLATFORM_CHANGED
 from app.settings.services import status_defs
+
+
+def _when_platform_changed() -> SelectField:
+    return SelectField("When the platform changed the order too", choices=list(WHEN_PLATFORM_CHANGED.items()),
+                       default=DEFAULT_WHEN_PLATFORM_CHANGED,
+                       description="A push finds the order in a state nobody set in Kontor (changed in the "
+                                   "shop's back office, by the buyer or the platform).")
 
 
 class _OrderImport:
@@ -41,6 +48,7 @@ class PrestaShopForm(_OrderImport, FlaskForm):
     language_id = IntegerField("Language id for state names", default=1, validators=[NumberRange(min=1)])
     send_email = BooleanField("Send e-mail to the customer on status change (sendemail=1)")
     tracking_email = BooleanField("E-mail the customer when the tracking number is set (sendemail=1)")
+    when_platform_changed = _when_platform_changed()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -49,7 +57,7 @@ class PrestaShopForm(_OrderImport, FlaskForm):
     def settings(self) -> dict:
         return {"shop_url": self.shop_url.data.strip().rstrip("/"), "language_id": self.language_id.data,
                 "send_email": bool(self.send_email.data), "tracking_email": bool(self.tracking_email.data),
-                **self._order_import()}
+                "when_platform_changed": self.when_platform_changed.data, **self._order_import()}
 
     def secrets(self) -> dict:
         return {"api_key": (self.api_key.data or "").strip(), "db_dsn": (self.db_dsn.data or "").strip()}
@@ -98,6 +106,7 @@ class AllegroForm(_OrderImport, FlaskForm):
         "Carriers for tracking numbers", render_kw={"rows": 4},
         description="One a line: Kontor carrier = Allegro carrier id (GET /order/carriers). Other carriers are "
                     "matched to Allegro's list by name; a carrier that matches none goes as OTHER with its name.")
+    when_platform_changed = _when_platform_changed()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -106,7 +115,8 @@ class AllegroForm(_OrderImport, FlaskForm):
     def settings(self) -> dict:
         return {"environment": self.environment.data, "client_id": self.client_id.data.strip(),
                 "api_url": (self.api_url.data or "").strip(), "auth_url": (self.auth_url.data or "").strip(),
-                "carriers": dict(self.carriers.data or {}), **self._order_import()}
+                "carriers": dict(self.carriers.data or {}), "when_platform_changed": self.when_platform_changed.data,
+                **self._order_import()}
 
     def secrets(self) -> dict:
         return {"client_secret": (self.client_secret.data or "").strip()}

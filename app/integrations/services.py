@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Callable, TypeVar
@@ -12,12 +13,22 @@ from sqlalchemy import func, select
 
 from app.core import ordering, params
 from app.core.crypto import mask
+from app.core.events import bus
+from app.core.secrets import hide_secrets
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db, redis_connection
 from app.integrations.allegro.auth import AllegroAuth, AuthorizationPending
 from app.integrations.allegro.client import ENVIRONMENTS, AllegroClient
-from app.integrations.base import AuthenticationFailed, OrderStatusClient, PlatformError, PlatformStateDTO
+from app.integrations.base import (
+    RETRY_WAIT_SCALE,
+    AuthenticationFailed,
+    OrderStatusClient,
+    PlatformError,
+    PlatformStateDTO,
+    ReconnectNeeded,
+    TransientPlatformError,
+)
 from app.integrations.models import (
     DIRECTIONS,
 
@@ -44,6 +55,10 @@ SECRET_FIELDS = {"prestashop": ("api_key", "db_dsn"), "allegro": ("client_secret
 # Every Shopify shop has a <name>.myshopify.com domain for the Admin API; nothing else is called.
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 TOKEN_REFRESH_MARGIN = timedelta(seconds=60)
+RECONNECT_NEEDED = "reconnect_needed"
+REFRESH_ATTEMPTS = 4
+REFRESH_RETRY_WAIT = 1.0  # seconds, growing per attempt: all attempts within about 6 s
+INTEGRATION_RECONNECTED = "integrations.reconnected"
 
 
 # --- records -----------------------------------------------------------------
@@ -60,6 +75,12 @@ def get_integration(integration_id: int) -> Integration:
 def list_integrations() -> list[Integration]:
     """All integrations, by name."""
     return list(db.session.scalars(select(Integration).order_by(Integration.name)))
+
+
+def needing_reconnect() -> list[Integration]:
+    """Integrations whose authorisation the platform no longer accepts (the seller must connect again)."""
+    return list(db.session.scalars(select(Integration).where(Integration.connection_state == RECONNECT_NEEDED)
+                                   .order_by(Integration.name)))
 
 
 def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, str], existing: dict) -> None:
@@ -244,9 +265,11 @@ def refresh_allegro_token(integration_id: int, seen_access_token: str | None) ->
         if not refresh_token:
             raise AuthenticationFailed("Allegro is not connected (no refresh token); connect the account again.")
         try:
-            pair = allegro_auth(integration).refresh(refresh_token, utcnow())
+            pair = _refresh_at_once(integration, refresh_token)
         except AuthenticationFailed as error:
-            integration.connection_state, integration.connection_message = "error", error.message
+            reconnect = isinstance(error, ReconnectNeeded)
+            integration.connection_state = RECONNECT_NEEDED if reconnect else "error"
+            integration.connection_message = hide_secrets(error.message, credentials.values())
             integration.connection_checked_at = utcnow()
             db.session.commit()
             raise
@@ -261,6 +284,25 @@ def refresh_allegro_token(integration_id: int, seen_access_token: str | None) ->
             lock.release()
         except Exception:  # the lock timed out under a very slow refresh
             log.warning("Allegro token lock of integration %s expired before release", integration_id)
+
+
+def _refresh_at_once(integration: Integration, refresh_token: str):
+    """Refresh, retrying a lost answer within seconds (the caller holds the lock).
+
+    A refresh Allegro applied but whose answer got lost (5xx, timeout) has used the single-use
+    refresh token; Allegro takes it once more only shortly afterwards, so the retry comes at
+    once, not with the push's minutes of backoff.
+    """
+    auth = allegro_auth(integration)
+    for attempt in range(1, REFRESH_ATTEMPTS + 1):
+        try:
+            return auth.refresh(refresh_token, utcnow())
+        except TransientPlatformError as error:
+            if attempt == REFRESH_ATTEMPTS:
+                raise
+            log.warning("Allegro token refresh of integration %s got no answer (%s); retrying at once",
+                        integration.id, error.message)
+            time.sleep(REFRESH_RETRY_WAIT * attempt * RETRY_WAIT_SCALE)
 
 
 def call_platform(integration: Integration, call: Callable[[OrderStatusClient], T]) -> T:
@@ -290,7 +332,10 @@ def test_connection(integration_id: int) -> Integration:
             message = call_platform(integration, lambda client: client.check_connection())
         integration.connection_state, integration.connection_message = "ok", params.clean_text(message)
     except PlatformError as error:
-        integration.connection_state, integration.connection_message = "error", params.clean_text(error.message)
+        state = RECONNECT_NEEDED if isinstance(error, ReconnectNeeded) else "error"
+        integration.connection_state = state
+        integration.connection_message = params.clean_text(hide_secrets(error.message,
+                                                                        integration.credentials.values()))
     integration.connection_checked_at = utcnow()
     db.session.commit()
     return integration
@@ -386,13 +431,15 @@ def poll_allegro_connection(integration_id: int) -> str:
     except AuthorizationPending:
         return "pending"
     except AuthenticationFailed as error:
-        _end_device_flow(integration, "error", error.message)
+        _end_device_flow(integration, "error", hide_secrets(error.message, [device_code]))
         raise
     credentials = integration.credentials
     credentials.update(access_token=pair.access_token, refresh_token=pair.refresh_token)
     credentials.pop("device_code", None)
     integration.credentials = credentials
     integration.token_expires_at = pair.expires_at
+    # Operations that waited for the reconnect become due now (in this transaction).
+    bus.publish(db.session, INTEGRATION_RECONNECTED, {"integration_id": integration.id})
     _end_device_flow(integration, "ok", "Connected to Allegro.")
     return "connected"
 
@@ -566,6 +613,14 @@ def push_state_for(integration: Integration, local_status: str) -> PlatformState
     for mapping in integration.mappings:
         if mapping.local_status == local_status and mapping.direction in ("push", "both"):
             return mapping.platform_state
+    return None
+
+
+def pull_status_for(integration: Integration, state_id: str) -> str | None:
+    """The Kontor status a platform state is pulled into (the pull/both row for it), if any."""
+    for mapping in integration.mappings:
+        if mapping.direction in ("pull", "both") and mapping.platform_state.external_id == state_id:
+            return mapping.local_status
     return None
 
 

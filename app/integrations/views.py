@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
-from app.core.auth import require_role, role_required
+from app.core.auth import has_role, require_role, role_required
 from app.core.errors import ValidationFailed
 from app.core.htmx import render_fragment, trigger
 from app.core.transactions import refusal_shown
@@ -16,6 +17,14 @@ from app.integrations.models import DIRECTIONS, KINDS, MAPPING_DIRECTIONS, Integ
 from app.settings.services import status_defs
 
 bp = Blueprint("integrations", __name__, url_prefix="/integrations")
+
+
+@bp.app_context_processor
+def _reconnect_needed() -> dict:
+    """Integrations whose grant is gone, for the header every admin sees on every page."""
+    if not (current_user.is_authenticated and has_role(current_user, "admin")):
+        return {"reconnect_needed": []}
+    return {"reconnect_needed": services.needing_reconnect()}
 
 
 def _mapping_form(integration: Integration, formdata=None, obj=None) -> MappingForm:

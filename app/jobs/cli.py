@@ -6,51 +6,22 @@ import logging
 from datetime import timezone
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app.core.types import utcnow
 from app.extensions import redis_connection
 from app.jobs import tasks
 from app.jobs.queues import enqueue
 from app.jobs.schedule import SCHEDULE, find
+from app.jobs.scheduler import DEFAULT_INTERVAL, SCHEDULED_ID_PREFIX, KontorScheduler, sync_schedule
 
 jobs_cli = AppGroup("jobs", help="Recurring and background jobs.")
 
-SCHEDULED_ID_PREFIX = "recurring-"
 
 
-def _scheduler():
-    from rq_scheduler import Scheduler
-
-    return Scheduler(connection=redis_connection.client, interval=5)
-
-
-def sync_schedule(scheduler) -> None:
-    """Make rq-scheduler's registry match SCHEDULE: add new jobs, drop removed or changed ones."""
-    wanted = {f"{SCHEDULED_ID_PREFIX}{job.name}": job for job in SCHEDULE}
-    for existing in scheduler.get_jobs():
-        job = wanted.get(existing.id)
-        spec = existing.meta.get("kontor_spec")
-        if job is None and existing.id.startswith(SCHEDULED_ID_PREFIX):
-            scheduler.cancel(existing)
-        elif job is not None and spec != _spec(job):
-            scheduler.cancel(existing)
-    present = {job.id for job in scheduler.get_jobs()}
-    for job_id, job in wanted.items():
-        if job_id in present:
-            continue
-        common = dict(func=tasks.run_recurring, args=[job.name], id=job_id, queue_name=job.queue,
-                      meta={"kontor_spec": _spec(job)}, timeout=3600, result_ttl=3600)
-        if job.cron:
-            scheduler.cron(job.cron, repeat=None, use_local_timezone=False, **common)
-        else:
-            scheduler.schedule(scheduled_time=utcnow().replace(tzinfo=None), interval=job.interval, repeat=None,
-                               **common)
-
-
-def _spec(job) -> str:
-    return f"{job.func}|{job.queue}|{job.interval}|{job.cron}"
+def _scheduler() -> KontorScheduler:
+    interval = float(current_app.config.get("SCHEDULER_INTERVAL", DEFAULT_INTERVAL))
+    return KontorScheduler(connection=redis_connection.client, interval=interval)
 
 
 @jobs_cli.command("list")
@@ -88,12 +59,12 @@ def run_job(name: str) -> None:
 @jobs_cli.command("scheduler")
 @click.option("--burst", is_flag=True, help="Enqueue what is due once and exit.")
 def run_scheduler(burst: bool) -> None:
-    """Run rq-scheduler for SCHEDULE (one scheduler enqueues at a time; others stand by)."""
+    """Run the scheduler for SCHEDULE, re-asserting it every tick (one enqueues at a time; others stand by)."""
     logging.getLogger("rq_scheduler").setLevel(logging.INFO)
     scheduler = _scheduler()
     with redis_connection.client.lock("kontor:jobs:schedule-sync", timeout=60):
         sync_schedule(scheduler)
-    click.echo(f"Scheduler running with {len(SCHEDULE)} recurring job(s).")
+    click.echo(f"Scheduler running with {len(SCHEDULE)} recurring job(s), ticking every {scheduler._interval:g} s.")
     scheduler.run(burst=burst)
 
 

@@ -13,28 +13,37 @@ from flask_login import current_user
 
 from app.orders.services import Actor, get_order, record_event
 from app.settings.services import status_defs
-from app.sync import outbox, push, shipments
+from app.core.errors import Conflict
+from app.sync import conflicts, outbox, push, shipments
 from app.sync.outbox import SyncOperation
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 
-OPEN_STATES = ("failed", "pending", "processing")
+OPEN_STATES = ("failed", "conflict", "pending", "processing")
+# The list's filter: "open" (the default: what still needs delivering or a choice) or one state.
+FILTERS = {"open": "Not delivered", "conflict": "Changed on the platform", "failed": "Failed",
+           "pending": "Waiting", "superseded": "Superseded", "skipped": "Skipped", "done": "Delivered",
+           "cancelled": "Cancelled"}
 
 
-def _open_operations(integration_id: int) -> list[SyncOperation]:
+def _operations(integration_id: int, shown: str) -> list[SyncOperation]:
+    states = OPEN_STATES if shown == "open" else (shown,)
     return list(db.session.scalars(
-        select(SyncOperation).where(SyncOperation.integration_id == integration_id,
-                                    SyncOperation.state.in_(OPEN_STATES))
-        .order_by(SyncOperation.state, SyncOperation.next_attempt_at).limit(200)
+        select(SyncOperation).where(SyncOperation.integration_id == integration_id, SyncOperation.state.in_(states))
+        .order_by(SyncOperation.state, SyncOperation.next_attempt_at.desc()).limit(200)
     ))
 
 
 @bp.get("/integrations/<int:integration_id>/operations")
 def integration_operations(integration_id: int):
-    """Failed and waiting pushes of one integration (a section of its page, or a page of its own)."""
+    """One integration's pushes: not delivered by default, or those in one state (a section of its page, or a page)."""
     integration = integrations.get_integration(integration_id)
+    shown = request.args.get("state", "open")
+    if shown not in FILTERS:
+        shown = "open"
     return render_page_or_fragment("sync/operations.html", "sync/_operations.html", integration=integration,
-                                   operations=_open_operations(integration_id), statuses=status_defs())
+                                   operations=_operations(integration_id, shown), statuses=status_defs(),
+                                   shown=shown, filters=FILTERS)
 
 
 @bp.get("/failed")
@@ -86,6 +95,30 @@ def cancel(operation_id: int):
     except ValueError:
         abort(409)
     _note(operation, "push_cancelled", "cancelled the push")
+    return _respond(operation)
+
+
+@bp.post("/operations/<int:operation_id>/choose-kontor")
+@role_required("operator")
+def choose_kontor(operation_id: int):
+    """Push Kontor's status over the one changed on the platform."""
+    try:
+        operation = conflicts.choose_kontor(operation_id, Actor.user(current_user))
+    except Conflict:
+        db.session.rollback()
+        abort(409)
+    return _respond(operation)
+
+
+@bp.post("/operations/<int:operation_id>/choose-platform")
+@role_required("operator")
+def choose_platform(operation_id: int):
+    """Keep the status changed on the platform and take it into Kontor."""
+    try:
+        operation = conflicts.choose_platform(operation_id, Actor.user(current_user))
+    except Conflict:
+        db.session.rollback()
+        abort(409)
     return _respond(operation)
 
 
