@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from app.core.events import bus
 from app.inbound.ledger import EVENT_RECORDED
+from app.jobs import tasks
 from app.jobs.queues import enqueue
+from app.monitoring.work import AVAILABILITY_SYNC_REQUESTED, FEED_IMPORT_REQUESTED
 from app.sync.outbox import OPERATION_RECORDED
 
 
@@ -20,3 +22,15 @@ def enqueue_inbound_event(payload: dict) -> None:
     """Enqueue a committed delivery's processing; if Redis is down, the inbound sweeper enqueues it later."""
     enqueue("app.jobs.tasks.process_inbound_event", payload["event_id"], queue="orders", job_id=payload["job_id"],
             replace_finished=True)
+
+
+@bus.subscribe(FEED_IMPORT_REQUESTED, "jobs.enqueue_feed_import", moment="after_commit")
+def enqueue_feed_import(payload: dict) -> None:
+    """Enqueue a feed import someone asked for again (the health page's retry)."""
+    tasks.run_feed_import_job(payload["import_id"])
+
+
+@bus.subscribe(AVAILABILITY_SYNC_REQUESTED, "jobs.enqueue_availability_sync", moment="after_commit")
+def enqueue_availability_sync(payload: dict) -> None:
+    """Enqueue an availability sync someone asked for again."""
+    tasks.sync_availability_now(payload["integration_id"])

@@ -13,10 +13,11 @@ from app.core.types import utcnow
 from app.extensions import redis_connection
 from app.jobs.queues import any_waiting, enqueue
 from app.jobs.schedule import find
+from app.monitoring import alerts, queues as rq_state
 
 log = logging.getLogger("kontor.jobs")
 
-LAST_RUN_KEY = "kontor:jobs:last-run"
+LAST_RUN_KEY = rq_state.LAST_RUN_KEY
 SWEEP_KEY = "kontor:sync:last-sweep"
 
 
@@ -66,8 +67,17 @@ def heartbeat() -> str:
 
 def last_runs() -> dict[str, dict]:
     """The last outcome of each recurring job, by name."""
-    raw = redis_connection.client.hgetall(LAST_RUN_KEY)
-    return {key.decode(): json.loads(value) for key, value in raw.items()}
+    return rq_state.last_runs()
+
+
+def check_alerts() -> dict[str, int]:
+    """Open an alert for each condition that started, a recovery for each that ended (every 5 minutes)."""
+    return alerts.check()
+
+
+def prune_failed_jobs() -> int:
+    """Delete failed jobs that ended more than 168 hours ago (daily at 02:00)."""
+    return rq_state.prune_failed()
 
 
 def process_sync_operation(operation_id: int) -> str:
@@ -243,3 +253,15 @@ def sync_all_availability() -> dict[str, Any]:
             log.exception("availability sync of %s failed", integration.name)
             outcomes[integration.name] = f"failed: {error}"
     return outcomes
+
+
+def run_feed_import_job(import_id: int) -> None:
+    """Enqueue a recorded feed import (the one place that knows its job id and timeout)."""
+    enqueue("app.jobs.tasks.run_feed_import", import_id, queue="import", job_id=f"feed-import-{import_id}",
+            timeout=3600)
+
+
+def sync_availability_now(integration_id: int) -> None:
+    """Enqueue one shop's availability sync."""
+    enqueue("app.jobs.tasks.sync_availability", integration_id, queue="integrations",
+            job_id=f"availability-{integration_id}-{int(utcnow().timestamp())}", timeout=1800)
