@@ -36,8 +36,8 @@ def _integration_arg() -> int | None:
     return value or None
 
 
-def _list_args() -> tuple[int | None, str, str]:
-    kind = params.text_arg(request.values.get("kind"), "kind", max_length=40)
+def _list_args(kind: str | None = None) -> tuple[int | None, str, str]:
+    kind = kind or params.text_arg(request.values.get("kind"), "kind", max_length=40)
     bucket = params.text_arg(request.values.get("bucket"), "bucket", max_length=20) or "failed"
     if not kind:
         raise ValidationFailed("Say which kind of work to list (?kind=status_push).")
@@ -71,7 +71,7 @@ def act_on_item(kind: str, item_id: int, action: str):
     """Retry or cancel one item; a refusal answers 409 with the reason in words."""
     if action not in ("retry", "cancel"):
         raise NotFound("There is no such action.")
-    integration_id, _kind, bucket = _list_args()
+    integration_id, kind, bucket = _list_args(params.text_arg(kind, "kind", max_length=40))
     try:
         (work.retry if action == "retry" else work.cancel)(kind, item_id, _actor())
     except Conflict as error:
