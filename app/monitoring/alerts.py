@@ -134,9 +134,9 @@ def rule_settings() -> dict[str, tuple[bool, float]]:
 def save_rule(key: str, enabled: bool, threshold_raw: Any) -> AlertRule:
     """Switch a rule on or off and set its threshold (a positive number)."""
     spec = rule(key)
-    threshold = spec.default
-    if spec.unit:
-        text = params.text_arg(threshold_raw, "threshold", max_length=20).replace(",", ".")
+    threshold = rule_settings()[key][1]
+    text = params.text_arg(threshold_raw, "threshold", max_length=20).replace(",", ".") if spec.unit else ""
+    if text:
         try:
             threshold = float(text)
         except ValueError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 
 from aiosmtpd.controller import Controller
@@ -81,7 +81,7 @@ class _Inbox:
         self.messages: list[Message] = []
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
-        self.messages.append(message_from_bytes(envelope.content))
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted for delivery"
 
 
@@ -111,4 +111,4 @@ class FakeSmtp:
 
     @property
     def subjects(self) -> list[str]:
-        return [m["Subject"] for m in self.inbox.messages]
+        return [str(m["Subject"]) for m in self.inbox.messages]
