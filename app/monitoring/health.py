@@ -125,8 +125,10 @@ def snapshot(now: datetime | None = None, limits: Thresholds = Thresholds()) -> 
     for stat in work.all_stats(now):
         level, reasons = verdict(stat, now, limits)
         scheduled = next_runs.get(RECURRING_FOR_KIND.get(stat.kind, OUTBOX_SWEEPER))
-        next_run = min((t for t in (stat.next_attempt_at, scheduled) if t), default=None) \
-            if stat.kind not in RECURRING_FOR_KIND else scheduled
+        next_run = scheduled
+        if stat.kind not in RECURRING_FOR_KIND and stat.next_attempt_at is not None:
+            # A retry waiting for its time; one already due goes with the sweeper's next run (or is overdue).
+            next_run = stat.next_attempt_at if stat.next_attempt_at > now else (scheduled or stat.next_attempt_at)
         rows.append(Row(integrations.get(stat.integration_id), stat, level, reasons, next_run))
     rows.sort(key=lambda r: (-RANK[r.level], r.integration.name if r.integration else "", r.kind_name))
     needing = [(i, why) for i in integrations.values() if (why := attention(i, now))]
