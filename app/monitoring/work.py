@@ -163,7 +163,7 @@ def _feed_stats(now: datetime) -> list[KindStats]:
     active = fi.state.in_(imports.ACTIVE_STATES)
     recent = fi.finished_at >= now - RATE_WINDOW
     rows = db.session.execute(select(
-        fi.integration_id,
+        fi.feed_id,
         func.sum(case((fi.state == "queued", 1), else_=0)),
         func.sum(case((fi.state.in_(("reading", "importing")), 1), else_=0)),
         func.sum(case((and_(fi.state == "failed", fi.id == _latest_import_id()), 1), else_=0)),
@@ -173,7 +173,7 @@ def _feed_stats(now: datetime) -> list[KindStats]:
         func.sum(case((recent, 1), else_=0)),
         func.sum(case((and_(recent, fi.state == "failed"), 1), else_=0)),
         func.max(case((fi.state == "done", fi.finished_at))),
-    ).group_by(fi.integration_id)).all()
+    ).group_by(fi.feed_id)).all()
     return [KindStats(r[0], FEED_IMPORT, *(int(v or 0) for v in r[1:6]), _aware(r[6]), int(r[7] or 0),
                       int(r[8] or 0), _aware(r[9])) for r in rows]
 
@@ -181,7 +181,7 @@ def _feed_stats(now: datetime) -> list[KindStats]:
 def _latest_import_id():
     # Only a feed's latest import counts as failed: a later good import fixed an earlier failure.
     latest = FeedImport.__table__.alias("latest_import")
-    return select(func.max(latest.c.id)).where(latest.c.integration_id == FeedImport.integration_id) \
+    return select(func.max(latest.c.id)).where(latest.c.integration_id == FeedImport.feed_id) \
         .correlate(FeedImport).scalar_subquery()
 
 
@@ -198,8 +198,8 @@ def _feed_items(integration_id, kind, bucket, limit) -> list[Item]:
         raise Conflict(f"There is no list called “{bucket}”.")
     query = select(fi).where(conditions[bucket])
     if integration_id is not None:
-        query = query.where(fi.integration_id == integration_id)
-    return [Item(f.id, FEED_IMPORT, f.state, f"{f.integration.name}: {f.rows_read} rows", f.error, 1,
+        query = query.where(fi.feed_id == integration_id)
+    return [Item(f.id, FEED_IMPORT, f.state, f"{f.feed.name}: {f.rows_read} rows", f.error, 1,
                  f.finished_at or f.started_at, f.state == "failed", False)
             for f in db.session.scalars(query.order_by(fi.id.desc()).limit(limit))]
 
@@ -208,7 +208,7 @@ def _feed_retry(import_id: int, actor: Actor) -> None:
     feed_import = imports.get_import(import_id)
     if feed_import.state != "failed":
         raise Conflict(f"Only a failed import can be retried; this one is {feed_import.state}.")
-    again = imports.start_import(feed_import.integration_id)
+    again = imports.start_import(feed_import.feed_id)
     bus.publish(db.session, FEED_IMPORT_REQUESTED, {"import_id": again.id})
     db.session.commit()
 

@@ -145,7 +145,7 @@ def test_a_failed_feed_import_is_retried_from_the_health_page(app, client, login
                          f"&bucket=failed", headers={"X-CSRFToken": token, "HX-Request": "true"})
     assert answer.status_code == 200
     again = db.session.scalar(select(FeedImport).where(FeedImport.id != failed.id))
-    assert again.state == "queued" and again.integration_id == feed.id
+    assert again.state == "queued" and again.feed_id == feed.id
     assert f"feed-import-{again.id}" in redis_connection.queue("import").job_ids
 
 
