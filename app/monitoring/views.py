@@ -52,7 +52,7 @@ def _render_list(integration_id: int | None, kind: str, bucket: str, status_code
                                    items=work.items(integration_id, kind, bucket), integration=integration,
                                    integration_id=integration_id or 0, kind=kind, kind_name=work.kind_name(kind),
                                    bucket=bucket, bucket_name=BUCKET_NAMES[bucket], message=message,
-                                   refused=status_code == 409)
+                                   refused=status_code >= 400)
 
 
 @bp.get("/health/items")
@@ -74,11 +74,11 @@ def act_on_item(kind: str, item_id: int, action: str):
     integration_id, kind, bucket = _list_args(params.text_arg(kind, "kind", max_length=40))
     try:
         (work.retry if action == "retry" else work.cancel)(kind, item_id, _actor())
-    except Conflict as error:
+    except (Conflict, NotFound) as error:
         db.session.rollback()
         if not htmx:
             raise
-        return _render_list(integration_id, kind, bucket, 409, error.message)
+        return _render_list(integration_id, kind, bucket, error.http_status, error.message)
     done = "Sent again" if action == "retry" else "Cancelled"
     if not htmx:
         flash(f"{done}.", "success")

@@ -331,7 +331,7 @@ def act_on_all(action: str, integration_id: int | None, kind: str, bucket: str, 
         try:
             run(item.id, actor)
             outcome["done"] += 1
-        except Conflict:
+        except (Conflict, NotFound):
             db.session.rollback()
             outcome["refused"] += 1
     return outcome

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
-from app.core.errors import Conflict
+from app.core.errors import Conflict, NotFound
 from app.core.types import utcnow
 from app.extensions import db
 from app.orders.services import Actor, record_event
@@ -174,7 +174,7 @@ def retry(operation_id: int, actor: Actor) -> SyncOperation:
         operation = outbox.reopen(operation_id)
         _note(operation, actor, "push_retry_requested", "asked to retry", "ok")
         db.session.commit()
-    except Conflict:
+    except (Conflict, NotFound):
         db.session.rollback()
         raise
     return operation
@@ -186,7 +186,7 @@ def cancel(operation_id: int, actor: Actor) -> SyncOperation:
         operation = outbox.give_up(operation_id)
         _note(operation, actor, "push_cancelled", "cancelled", "warning")
         db.session.commit()
-    except Conflict:
+    except (Conflict, NotFound):
         db.session.rollback()
         raise
     return operation
@@ -215,7 +215,7 @@ def _each(ids: list[int], action, actor: Actor | None) -> dict[str, int]:
         try:
             action(operation_id, actor or Actor("Kontor", "automation"))
             outcome["done"] += 1
-        except Conflict:
+        except (Conflict, NotFound):
             outcome["refused"] += 1
     return outcome
 

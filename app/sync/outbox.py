@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.errors import Conflict
+from app.core.errors import Conflict, KontorError, NotFound
 from app.core.events import bus
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
@@ -205,9 +205,9 @@ WHY_NOT = {
 }
 
 
-def _refusal(operation: SyncOperation | None, what: str, operation_id: int) -> Conflict:
+def _refusal(operation: SyncOperation | None, what: str, operation_id: int) -> KontorError:
     if operation is None:
-        return Conflict(f"Operation {operation_id} does not exist (any more).")
+        return NotFound(f"Operation {operation_id} does not exist (any more).")
     reason = WHY_NOT.get(operation.state, f"it is {operation.state}")
     return Conflict(f"This operation cannot be {what}: {reason}.")
 

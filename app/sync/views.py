@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user
 
 from app.core.auth import role_required
-from app.core.errors import Conflict
+from app.core.errors import Conflict, NotFound
 from app.core.htmx import render_fragment, render_page_or_fragment, trigger
 from app.extensions import db, htmx
 from app.integrations import services as integrations
@@ -44,7 +44,7 @@ def _respond(operation: SyncOperation):
     return trigger(response, "operations-changed")
 
 
-def _refused(error: Conflict, operation_id: int):
+def _refused(error: Conflict | NotFound, operation_id: int):
     """A refused retry or cancel: 409 with the reason in words, in the row the button was in."""
     operation = db.session.get(SyncOperation, operation_id)
     if operation is None or not htmx:
@@ -59,7 +59,7 @@ def retry(operation_id: int):
     """Send a failed push again now, with a fresh set of attempts."""
     try:
         operation = operations.retry(operation_id, Actor.user(current_user))
-    except Conflict as error:
+    except (Conflict, NotFound) as error:
         return _refused(error, operation_id)
     return _respond(operation)
 
@@ -70,7 +70,7 @@ def cancel(operation_id: int):
     """Give up on a push that has not been delivered."""
     try:
         operation = operations.cancel(operation_id, Actor.user(current_user))
-    except Conflict as error:
+    except (Conflict, NotFound) as error:
         return _refused(error, operation_id)
     return _respond(operation)
 

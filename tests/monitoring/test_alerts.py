@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.core.errors import ValidationFailed
+from app.core.types import utcnow
 from app.extensions import db
+from app.jobs.tasks import heartbeat
 from app.monitoring import alerts
 from app.monitoring.channels import sign
 from app.monitoring.models import AlertChannel, AlertIncident
@@ -164,3 +168,18 @@ def test_alert_history_lists_start_and_clear(app, client, login):
     login(make_user("viewer"))
     page = client.get("/health/alerts").get_data(as_text=True)
     assert "Status push of Sklep Ola" in page and "cleared" in page
+
+
+def test_rules_name_unserved_queues_a_stopped_scheduler_and_integrations_to_reconnect(app):
+    shop = make_integration("allegro", name="Allegro konto")
+    shop.token_expires_at = utcnow() + timedelta(days=2, minutes=5)
+    db.session.commit()
+    found = alerts.conditions(alerts.context())
+    assert found[("no_worker", "queue:import")] == "No worker serves the “import” queue; 0 job(s) wait."
+    assert "never ran" in found[("no_worker", "scheduler")]
+    assert "its access token expires in 2 days" in found[("integration", f"integration:{shop.id}")]
+
+    heartbeat()
+    alerts.save_rule("integration", True, "1")  # warn only a day ahead
+    found = alerts.conditions(alerts.context())
+    assert ("no_worker", "scheduler") not in found and ("integration", f"integration:{shop.id}") not in found
