@@ -5,7 +5,7 @@ The verdict rules are pure functions (`verdict`, `attention`), testable without 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -113,7 +113,6 @@ class Snapshot:
     attention: list[tuple[Integration, list[str]]]
     at: datetime
     level: str = HEALTHY
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def snapshot(now: datetime | None = None, limits: Thresholds = Thresholds()) -> Snapshot:

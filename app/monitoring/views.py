@@ -9,7 +9,7 @@ from app.accounts.services import user_for_token
 from app.core import params
 from app.core.auth import role_required
 from app.core.errors import Conflict, NotFound, ValidationFailed
-from app.core.htmx import render_fragment, render_page_or_fragment, trigger
+from app.core.htmx import render_page_or_fragment, trigger
 from app.extensions import db, htmx
 from app.integrations.models import Integration
 from app.monitoring import alerts, health, metrics, work

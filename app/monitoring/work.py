@@ -23,7 +23,7 @@ from app.orders.services import Actor
 from app.suppliers import imports
 from app.suppliers.models import FeedImport
 from app.sync import operations, outbox
-from app.sync.operations import STALE_AFTER, RATE_WINDOW, KindStats, _aware
+from app.sync.operations import RATE_WINDOW, STALE_AFTER, KindStats, as_utc
 
 # Deliveries platforms push to us; everything else in the inbound ledger (polled orders, event journals,
 # order imports) is "order import".
@@ -107,8 +107,8 @@ def _inbound_stats(now: datetime) -> list[KindStats]:
         func.max(event.processed_at),
         func.min(case((event.state.in_(("received", "failed")), event.next_attempt_at))),
     ).group_by(event.integration_id, kind)).all()
-    return [KindStats(r[0], r[1], *(int(v or 0) for v in r[2:7]), _aware(r[7]), int(r[8] or 0), int(r[9] or 0),
-                      _aware(r[10]), _aware(r[11])) for r in rows]
+    return [KindStats(r[0], r[1], *(int(v or 0) for v in r[2:7]), as_utc(r[7]), int(r[8] or 0), int(r[9] or 0),
+                      as_utc(r[10]), as_utc(r[11])) for r in rows]
 
 
 def _inbound_query(integration_id, kind, bucket, now):
@@ -174,8 +174,8 @@ def _feed_stats(now: datetime) -> list[KindStats]:
         func.sum(case((and_(recent, fi.state == "failed"), 1), else_=0)),
         func.max(case((fi.state == "done", fi.finished_at))),
     ).group_by(fi.feed_id)).all()
-    return [KindStats(r[0], FEED_IMPORT, *(int(v or 0) for v in r[1:6]), _aware(r[6]), int(r[7] or 0),
-                      int(r[8] or 0), _aware(r[9])) for r in rows]
+    return [KindStats(r[0], FEED_IMPORT, *(int(v or 0) for v in r[1:6]), as_utc(r[6]), int(r[7] or 0),
+                      int(r[8] or 0), as_utc(r[9])) for r in rows]
 
 
 def _latest_import_id():
@@ -232,7 +232,7 @@ def _runs_stats(now: datetime) -> list[KindStats]:
         func.max(case((run.ok.is_(True), run.finished_at))),
     ).where(run.kind == AVAILABILITY).group_by(run.integration_id)).all()
     return [KindStats(r[0], AVAILABILITY, failed=int(r[1] or 0), done_today=int(r[2] or 0),
-                      finished_recently=int(r[3] or 0), failed_recently=int(r[4] or 0), last_success_at=_aware(r[5]))
+                      finished_recently=int(r[3] or 0), failed_recently=int(r[4] or 0), last_success_at=as_utc(r[5]))
             for r in rows]
 
 

@@ -6,9 +6,8 @@ Works for every kind and state the outbox knows, including ones added later: a s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
@@ -55,7 +54,6 @@ class KindStats:
     failed_recently: int = 0
     last_success_at: datetime | None = None
     next_attempt_at: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failure_rate(self) -> float | None:
@@ -92,8 +90,8 @@ def stats(now: datetime | None = None) -> list[KindStats]:
         .where(or_(op.state.in_(OPEN_STATES), op.finished_at >= min(today, recent)))
         .group_by(op.integration_id, op.kind)
     ).all()
-    found = {(row[0], row[1]): KindStats(row[0], row[1], *(int(v or 0) for v in row[2:7]), _aware(row[7]),
-                                         int(row[8] or 0), int(row[9] or 0), _aware(row[10]), _aware(row[11]))
+    found = {(row[0], row[1]): KindStats(row[0], row[1], *(int(v or 0) for v in row[2:7]), as_utc(row[7]),
+                                         int(row[8] or 0), int(row[9] or 0), as_utc(row[10]), as_utc(row[11]))
              for row in rows}
     # Last success of kinds that had nothing open or finished today still matters ("last pushed 3 days ago").
     for integration_id, kind, last in db.session.execute(
@@ -101,12 +99,12 @@ def stats(now: datetime | None = None) -> list[KindStats]:
         .group_by(op.integration_id, op.kind)
     ).all():
         stat = found.setdefault((integration_id, kind), KindStats(integration_id, kind))
-        stat.last_success_at = _aware(last)
+        stat.last_success_at = as_utc(last)
     return list(found.values())
 
 
-def _aware(value):
-    # Aggregates skip the column type, so SQLite hands back naive datetimes (or text).
+def as_utc(value):
+    """An aggregate's datetime made timezone-aware (aggregates skip the column type: SQLite gives naive or text)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -234,4 +232,4 @@ def delivery_latencies(since: timedelta = timedelta(hours=1)) -> list[tuple[str,
         select(SyncOperation.kind, SyncOperation.created_at, SyncOperation.finished_at)
         .where(SyncOperation.state == "done", SyncOperation.finished_at >= utcnow() - since).limit(20000)
     ).all()
-    return [(kind, max(0.0, (_aware(done) - _aware(created)).total_seconds())) for kind, created, done in rows]
+    return [(kind, max(0.0, (as_utc(done) - as_utc(created)).total_seconds())) for kind, created, done in rows]

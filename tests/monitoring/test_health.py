@@ -16,7 +16,6 @@ from app.suppliers import imports, services as feeds
 from app.suppliers.models import FeedImport
 from app.sync.operations import KindStats
 from app.sync.outbox import SyncOperation
-from tests.conftest import csrf_from
 from tests.factories import make_integration, make_order, make_user
 from tests.monitoring.conftest import stuck_push
 
