@@ -31,8 +31,7 @@ WEBHOOK_KINDS = ("shopify", "woocommerce", "generic")
 ORDER_IMPORT, WEBHOOK, FEED_IMPORT, AVAILABILITY = "order_import", "webhook", "feed_import", "availability_sync"
 NAMES = {ORDER_IMPORT: "Order import", WEBHOOK: "Webhook processing", FEED_IMPORT: "Feed import",
          AVAILABILITY: "Availability sync"}
-# Published when someone asks for a feed import or an availability sync again; app/jobs enqueues it.
-FEED_IMPORT_REQUESTED = "suppliers.feed_import_requested"
+# Published when someone asks for an availability sync again; app/jobs enqueues it after the commit.
 AVAILABILITY_SYNC_REQUESTED = "stock.availability_sync_requested"
 
 
@@ -208,9 +207,7 @@ def _feed_retry(import_id: int, actor: Actor) -> None:
     feed_import = imports.get_import(import_id)
     if feed_import.state != "failed":
         raise Conflict(f"Only a failed import can be retried; this one is {feed_import.state}.")
-    again = imports.start_import(feed_import.feed_id)
-    bus.publish(db.session, FEED_IMPORT_REQUESTED, {"import_id": again.id})
-    db.session.commit()
+    imports.queue_import(feed_import.feed_id)
 
 
 def _no_cancel(item_id: int, actor: Actor) -> None:

@@ -13,12 +13,13 @@ from app.jobs.queues import enqueue
 from app.jobs.schedule import find
 from app.monitoring import queues
 from tests.conftest import csrf_from
+from tests.jobs.sample_tasks import mark_paid
 from tests.factories import make_user
 
 
 def failing_job(queue: str = "default") -> Job:
     """A job that fails in a real (in-process) RQ worker: its order does not exist."""
-    job = enqueue("tests.jobs.sample_tasks.mark_paid", 999999, queue=queue)
+    job = enqueue(mark_paid, 999999, queue=queue)
     SimpleWorker([redis_connection.queue(queue)], connection=redis_connection.client).work(burst=True)
     assert job.get_status(refresh=True) == "failed"
     return job
@@ -26,7 +27,7 @@ def failing_job(queue: str = "default") -> Job:
 
 def test_monitor_exits_non_zero_when_a_queue_is_unserved_or_too_long(app):
     for _ in range(3):
-        enqueue("tests.jobs.sample_tasks.mark_paid", 1, queue="import")
+        enqueue(mark_paid, 1, queue="import")
     result = app.test_cli_runner().invoke(args=["jobs", "monitor", "--max", "2"])
     assert result.exit_code == 1
     assert "import" in result.output and "queue import has 3 jobs waiting (more than 2)" in result.output
