@@ -57,6 +57,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.core import health
     from app.inbound import views as inbound_views
     from app.integrations import api as integrations_api, views as integrations_views
+    from app.jobs import views as queues_views
+    from app.monitoring import api as monitoring_api, views as monitoring_views
     from app.orders import api as orders_api, views as orders_views
     from app.settings import views as settings_views
     from app.stock import views as stock_views
@@ -74,7 +76,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(suppliers_views.bp)
     app.register_blueprint(stock_views.bp)
     app.register_blueprint(inbound_views.bp)
-    for api in (orders_api.bp, integrations_api.bp):
+    app.register_blueprint(monitoring_views.bp)
+    app.register_blueprint(queues_views.bp)
+    for api in (orders_api.bp, integrations_api.bp, monitoring_api.bp):
         app.register_blueprint(api)
         csrf.exempt(api)  # token-authenticated, no cookies
     app.register_blueprint(webhooks_views.bp)
@@ -99,6 +103,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Handlers subscribe at import; importing them here registers them once per process.
     from app.jobs import handlers as job_handlers  # noqa: F401
     from app.orders import handlers as order_handlers  # noqa: F401
+    from app.monitoring import alerts  # noqa: F401  (the deliverer of alert operations)
     from app.sync import push, shipments  # noqa: F401
 
     return app

@@ -65,6 +65,11 @@ class Config:
     FEEDS_DIR: str | None = None
     # Hosts URL feeds may reach although they resolve to a private or local address (KONTOR_FEED_ALLOWED_HOSTS).
     FEED_ALLOWED_HOSTS: frozenset[str] = frozenset()
+    # Hosts alert channels may reach although they resolve to a private or local address
+    # (KONTOR_ALERT_ALLOWED_HOSTS), e.g. an SMTP relay on the same machine.
+    ALERT_ALLOWED_HOSTS: frozenset[str] = frozenset()
+    # Where Telegram's Bot API answers (a local fake in tests).
+    TELEGRAM_API_URL = "https://api.telegram.org"
 
     @classmethod
     def from_environment(cls) -> dict:
@@ -84,6 +89,7 @@ class Config:
         if os.environ.get("KONTOR_FEEDS_DIR"):
             settings["FEEDS_DIR"] = os.environ["KONTOR_FEEDS_DIR"]
         settings["FEED_ALLOWED_HOSTS"] = _env_list("KONTOR_FEED_ALLOWED_HOSTS")
+        settings["ALERT_ALLOWED_HOSTS"] = _env_list("KONTOR_ALERT_ALLOWED_HOSTS")
         if os.environ.get("KONTOR_FRAGMENT_CACHE"):
             settings["FRAGMENT_CACHE"] = os.environ["KONTOR_FRAGMENT_CACHE"] not in ("0", "false", "off")
         for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL", "SCHEDULER_INTERVAL"):

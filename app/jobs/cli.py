@@ -9,14 +9,14 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app.extensions import redis_connection
+from app.extensions import QUEUE_NAMES, redis_connection
 from app.jobs import tasks
 from app.jobs.queues import enqueue
 from app.jobs.schedule import SCHEDULE, find
 from app.jobs.scheduler import DEFAULT_INTERVAL, SCHEDULED_ID_PREFIX, KontorScheduler, sync_schedule
+from app.monitoring import queues as rq_state
 
 jobs_cli = AppGroup("jobs", help="Recurring and background jobs.")
-
 
 
 def _scheduler() -> KontorScheduler:
@@ -66,6 +66,49 @@ def run_scheduler(burst: bool) -> None:
         sync_schedule(scheduler)
     click.echo(f"Scheduler running with {len(SCHEDULE)} recurring job(s), ticking every {scheduler._interval:g} s.")
     scheduler.run(burst=burst)
+
+
+@jobs_cli.command("monitor")
+@click.option("--max", "maximum", type=click.IntRange(min=0), default=100, show_default=True,
+              help="A queue longer than this is a problem.")
+def monitor(maximum: int) -> None:
+    """Print each queue's length and workers; exit 1 if a queue is longer than --max or no worker serves it."""
+    try:
+        states = rq_state.queue_states()
+    except Exception as error:  # for cron and monitoring systems: unreachable Redis is a failure, said plainly
+        click.echo(f"CRITICAL Redis not reachable: {error}", err=True)
+        raise SystemExit(2)
+    problems = []
+    click.echo(f"{'QUEUE':<13} {'LENGTH':>7} {'WORKERS':>8} {'RUNNING':>8} {'FAILED':>7}  OLDEST WAITING (UTC)")
+    for q in states:
+        oldest = q.oldest_enqueued_at.strftime("%Y-%m-%d %H:%M:%S") if q.oldest_enqueued_at else "-"
+        click.echo(f"{q.name:<13} {q.length:>7} {q.workers:>8} {q.running:>8} {q.failed:>7}  {oldest}")
+        if q.length > maximum:
+            problems.append(f"queue {q.name} has {q.length} jobs waiting (more than {maximum})")
+        if q.workers == 0:
+            problems.append(f"no worker serves queue {q.name}")
+    if problems:
+        click.echo("PROBLEM " + "; ".join(problems), err=True)
+        raise SystemExit(1)
+    click.echo("OK")
+
+
+@jobs_cli.command("failed")
+@click.option("--queue", type=click.Choice(QUEUE_NAMES), help="Only this queue.")
+def failed(queue: str | None) -> None:
+    """List failed jobs with their error."""
+    jobs = rq_state.failed_jobs(queue)
+    for job in jobs:
+        ended = job.ended_at.strftime("%Y-%m-%d %H:%M:%S") if job.ended_at else "-"
+        click.echo(f"{job.id}  {job.queue:<12} {ended}  {job.func}\n    {job.error}")
+    click.echo(f"{len(jobs)} failed job(s).")
+
+
+@jobs_cli.command("retry-failed")
+@click.option("--queue", type=click.Choice(QUEUE_NAMES), help="Only this queue.")
+def retry_failed(queue: str | None) -> None:
+    """Put failed jobs back on their queues."""
+    click.echo(f"Requeued {rq_state.retry_all_failed(queue)} failed job(s).")
 
 
 def init_app(app: Flask) -> None:

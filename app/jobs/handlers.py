@@ -7,6 +7,7 @@ from app.core.events import bus
 from app.inbound.imports import IMPORT_REQUESTED
 from app.inbound.ledger import BATCH_RECORDED, EVENT_RECORDED
 from app.jobs import tasks
+from app.monitoring.work import AVAILABILITY_SYNC_REQUESTED
 from app.suppliers.imports import FEED_IMPORT_QUEUED
 from app.sync.outbox import OPERATION_RECORDED
 
@@ -45,3 +46,9 @@ def enqueue_inbound_batch(payload: dict) -> None:
 def enqueue_order_import(payload: dict) -> None:
     """Start an order import of one integration ("Import now"); one at a time per integration."""
     tasks.start_order_import(payload["integration_id"])
+
+
+@bus.subscribe(AVAILABILITY_SYNC_REQUESTED, "jobs.enqueue_availability_sync", moment="after_commit")
+def enqueue_availability_sync(payload: dict) -> None:
+    """Enqueue an availability sync someone asked for again (the health page's retry)."""
+    tasks.start_availability_sync(payload["integration_id"])

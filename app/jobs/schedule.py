@@ -117,6 +117,21 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         description="Imports the orders each PrestaShop shop changed since the last import (webservice or "
                     "database), with a 5-minute overlap.",
     ),
+    RecurringJob(
+        name="check_alerts",
+        func="app.jobs.tasks.check_alerts",
+        queue="default",
+        interval=300,
+        lock_timeout=300,
+        description="Checks the alert rules: one alert when a condition starts, one when it clears.",
+    ),
+    RecurringJob(
+        name="prune_failed_jobs",
+        func="app.jobs.tasks.prune_failed_jobs",
+        queue="default",
+        cron="0 2 * * *",
+        description="Deletes failed jobs that ended more than 168 hours ago.",
+    ),
 )
 
 

@@ -15,10 +15,10 @@ from rq_scheduler import Scheduler
 from app.core.types import utcnow
 from app.jobs import tasks
 from app.jobs.schedule import SCHEDULE
+from app.monitoring.queues import SCHEDULED_ID_PREFIX
 
 log = logging.getLogger("kontor.jobs")
 
-SCHEDULED_ID_PREFIX = "recurring-"
 DEFAULT_INTERVAL = 10  # seconds between ticks (KONTOR_SCHEDULER_INTERVAL)
 
 

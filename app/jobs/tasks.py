@@ -28,6 +28,7 @@ from app.integrations.base import PlatformError
 from app.integrations.services import list_integrations, sync_states
 from app.jobs.queues import any_waiting, enqueue
 from app.jobs.schedule import find
+from app.monitoring import alerts, queues as rq_state
 from app.stock import services as stock_services
 from app.stock.links import shop_items
 from app.suppliers.imports import fail_stalled, import_chunk, queue_import, run_import, stalled_imports
@@ -36,7 +37,7 @@ from app.sync import outbox, push
 
 log = logging.getLogger("kontor.jobs")
 
-LAST_RUN_KEY = "kontor:jobs:last-run"
+LAST_RUN_KEY = rq_state.LAST_RUN_KEY
 SWEEP_KEY = "kontor:sync:last-sweep"
 
 
@@ -86,8 +87,17 @@ def heartbeat() -> str:
 
 def last_runs() -> dict[str, dict]:
     """The last outcome of each recurring job, by name."""
-    raw = redis_connection.client.hgetall(LAST_RUN_KEY)
-    return {key.decode(): json.loads(value) for key, value in raw.items()}
+    return rq_state.last_runs()
+
+
+def check_alerts() -> dict[str, int]:
+    """Open an alert for each condition that started, a recovery for each that ended (every 5 minutes)."""
+    return alerts.check()
+
+
+def prune_failed_jobs() -> int:
+    """Delete failed jobs that ended more than 168 hours ago (daily at 02:00)."""
+    return rq_state.prune_failed()
 
 
 def process_sync_operation(operation_id: int) -> str:
@@ -281,3 +291,9 @@ def sync_all_availability() -> dict[str, Any]:
             log.exception("availability sync of %s failed", integration.name)
             outcomes[integration.name] = f"failed: {error}"
     return outcomes
+
+
+def start_availability_sync(integration_id: int):
+    """Enqueue one shop's availability sync (again if an earlier run ended)."""
+    return enqueue(sync_availability, integration_id, queue="integrations", job_id=f"availability-{integration_id}",
+                   timeout=1800, replace_finished=True)

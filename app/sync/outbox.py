@@ -29,6 +29,7 @@ from flask import current_app
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, exists, or_, select, update
 from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
+from app.core.errors import Conflict, KontorError, NotFound
 from app.core.events import bus
 from app.core.secrets import hide_secrets
 from app.core.types import UTCDateTime, utcnow
@@ -50,11 +51,14 @@ class SyncOperation(db.Model):
     __table_args__ = (
         Index("ix_sync_operations_due", "state", "next_attempt_at"),
         Index("ix_sync_operations_order_kind", "order_id", "kind", "state"),
+        Index("ix_sync_operations_kind_finished", "kind", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"), index=True)
+    # None for Kontor's own deliveries that belong to no integration (alerts to the seller's channels).
+    integration_id: Mapped[int | None] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"),
+                                                       index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(12), default="pending")
@@ -68,7 +72,7 @@ class SyncOperation(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    integration: Mapped[Integration] = relationship()
+    integration: Mapped[Integration | None] = relationship()
     order: Mapped[Order | None] = relationship()
 
     @property
@@ -77,7 +81,7 @@ class SyncOperation(db.Model):
         return f"sync-op-{self.id}-g{self.generation}"
 
 
-def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: int | None = None, *,
+def record(kind: str, integration_id: int | None, payload: dict[str, Any], order_id: int | None = None, *,
            collapse: bool = True) -> SyncOperation:
     """Add an operation in the caller's transaction; a pending one of the same kind for the order is replaced.
 
@@ -323,25 +327,56 @@ def fail(operation: SyncOperation, error: str) -> None:
     operation.finished_at, operation.locked_until = utcnow(), None
 
 
-def retry_now(operation_id: int) -> SyncOperation:
-    """Put a failed, skipped or waiting operation back in the queue with a fresh set of attempts."""
-    operation = db.session.get(SyncOperation, operation_id)
-    if operation is None or operation.state not in ("failed", "skipped", "superseded", "pending", "cancelled"):
-        raise ValueError("Only failed, skipped, superseded, waiting or cancelled operations can be retried.")
+# What a person may do with an operation in each state, and why not otherwise (in words).
+RETRYABLE = ("failed", "skipped", "pending", "cancelled", "conflict")
+CANCELLABLE = ("failed", "pending", "conflict")
+WHY_NOT = {
+    "done": "it was delivered already",
+    "processing": "it is being delivered right now; wait a moment for the outcome",
+    "superseded": "a newer change replaced it, and the newer one is delivered instead",
+    "cancelled": "it is cancelled already",
+    "skipped": "it was closed as skipped, so nothing is waiting to be cancelled",
+}
+
+
+def _refusal(operation: SyncOperation | None, what: str, operation_id: int) -> KontorError:
+    if operation is None:
+        return NotFound(f"Operation {operation_id} does not exist (any more).")
+    reason = WHY_NOT.get(operation.state, f"it is {operation.state}")
+    return Conflict(f"This operation cannot be {what}: {reason}.")
+
+
+def reopen(operation_id: int) -> SyncOperation:
+    """Put an operation back in the queue with a fresh set of attempts (the caller commits), or Conflict."""
+    operation = db.session.get(SyncOperation, operation_id, with_for_update=True)
+    if operation is None or operation.state not in RETRYABLE:
+        raise _refusal(operation, "retried", operation_id)
     operation.state, operation.attempts, operation.next_attempt_at = "pending", 0, utcnow()
     operation.generation += 1
-    operation.finished_at, operation.result, operation.last_error = None, "", ""
+    operation.finished_at, operation.result, operation.last_error, operation.locked_until = None, "", "", None
     announce(operation)
+    return operation
+
+
+def give_up(operation_id: int) -> SyncOperation:
+    """Stop trying to deliver an operation (the caller commits), or Conflict saying why not."""
+    operation = db.session.get(SyncOperation, operation_id, with_for_update=True)
+    if operation is None or operation.state not in CANCELLABLE:
+        raise _refusal(operation, "cancelled", operation_id)
+    operation.state, operation.finished_at, operation.locked_until = "cancelled", utcnow(), None
+    return operation
+
+
+def retry_now(operation_id: int) -> SyncOperation:
+    """Put a failed, skipped or waiting operation back in the queue now, and commit."""
+    operation = reopen(operation_id)
     db.session.commit()
     return operation
 
 
 def cancel(operation_id: int) -> SyncOperation:
-    """Give up on an operation that has not been delivered."""
-    operation = db.session.get(SyncOperation, operation_id)
-    if operation is None or operation.state not in ("failed", "pending"):
-        raise ValueError("Only failed or waiting operations can be cancelled.")
-    operation.state, operation.finished_at = "cancelled", utcnow()
+    """Give up on an operation that has not been delivered, and commit."""
+    operation = give_up(operation_id)
     db.session.commit()
     return operation
 
