@@ -95,6 +95,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.jobs import handlers as job_handlers  # noqa: F401
     from app.orders import handlers as order_handlers  # noqa: F401
     from app.sync import push, shipments  # noqa: F401
+    from app.stock import handlers as stock_handlers  # noqa: F401
 
     return app
 

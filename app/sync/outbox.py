@@ -39,12 +39,16 @@ class SyncOperation(db.Model):
     __table_args__ = (
         Index("ix_sync_operations_due", "state", "next_attempt_at"),
         Index("ix_sync_operations_order_kind", "order_id", "kind", "state"),
+        Index("ix_sync_operations_subject", "subject", "kind", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"), index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # What an operation without an order is about (e.g. "link:42", one offer's stock): pending
+    # operations of one kind and subject collapse into the latest, like an order's do.
+    subject: Mapped[str | None] = mapped_column(String(80))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
@@ -67,17 +71,18 @@ class SyncOperation(db.Model):
 
 
 def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: int | None = None, *,
-           collapse: bool = True) -> SyncOperation:
+           collapse: bool = True, subject: str | None = None) -> SyncOperation:
     """Add an operation in the caller's transaction; a pending one of the same kind for the order is replaced.
 
     Collapsing keeps only the latest wish: three quick status changes become one push of the last.
     `collapse=False` is for operations that each carry something of their own (two parcels' numbers).
     """
     now = utcnow()
-    if order_id is not None and collapse:
+    if (order_id is not None or subject is not None) and collapse:
+        about = SyncOperation.order_id == order_id if order_id is not None else SyncOperation.subject == subject
         pending = db.session.scalar(
             select(SyncOperation).where(
-                SyncOperation.order_id == order_id, SyncOperation.kind == kind,
+                about, SyncOperation.kind == kind,
                 SyncOperation.integration_id == integration_id, SyncOperation.state == "pending",
             ).order_by(SyncOperation.id.desc())
         )
@@ -95,7 +100,7 @@ def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: in
                 _announce(pending)
                 return pending
     operation = SyncOperation(kind=kind, integration_id=integration_id, order_id=order_id, payload=payload,
-                              next_attempt_at=now)
+                              next_attempt_at=now, subject=subject)
     db.session.add(operation)
     db.session.flush()
     _announce(operation)
@@ -155,6 +160,37 @@ def claim(operation_id: int) -> SyncOperation | None:
     if not claimed:
         return None
     return db.session.get(SyncOperation, operation_id, populate_existing=True)
+
+
+def claim_batch(kind: str, integration_id: int, limit: int) -> list[SyncOperation]:
+    """Take up to `limit` due operations of one kind and integration at once (batched deliveries)."""
+    now = utcnow()
+    due_ids = select(SyncOperation.id).where(
+        SyncOperation.kind == kind, SyncOperation.integration_id == integration_id,
+        or_(and_(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= now),
+            and_(SyncOperation.state == "processing", SyncOperation.locked_until < now)),
+    ).order_by(SyncOperation.id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        due_ids = due_ids.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(due_ids))
+    if not ids:
+        db.session.commit()
+        return []
+    claimed = db.session.execute(
+        update(SyncOperation)
+        .where(SyncOperation.id.in_(ids),
+               or_(and_(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= now),
+                   and_(SyncOperation.state == "processing", SyncOperation.locked_until < now)))
+        .values(state="processing", locked_until=now + timedelta(seconds=lease_seconds()),
+                attempts=SyncOperation.attempts + 1, updated_at=now)
+        .returning(SyncOperation.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    db.session.commit()
+    if not claimed:
+        return []
+    return list(db.session.scalars(select(SyncOperation).where(SyncOperation.id.in_(claimed))
+                                   .order_by(SyncOperation.id).execution_options(populate_existing=True)))
 
 
 def finish(operation: SyncOperation, state: str, result: str = "") -> None:
