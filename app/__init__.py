@@ -57,7 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.integrations import api as integrations_api, views as integrations_views
     from app.orders import api as orders_api, views as orders_views
     from app.settings import views as settings_views
-    from app.stock import views as stock_views, warehouse_views
+    from app.stock import api as stock_api, views as stock_views, warehouse_views
     from app.suppliers import views as suppliers_views
     from app.sync import views as sync_views
     from app.webhooks import views as webhooks_views
@@ -73,7 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(stock_views.bp)
     app.register_blueprint(warehouse_views.bp)
     app.register_blueprint(inbound_views.bp)
-    for api in (orders_api.bp, integrations_api.bp):
+    for api in (orders_api.bp, integrations_api.bp, stock_api.bp):
         app.register_blueprint(api)
         csrf.exempt(api)  # token-authenticated, no cookies
     app.register_blueprint(webhooks_views.bp)
@@ -96,7 +96,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.jobs import handlers as job_handlers  # noqa: F401
     from app.orders import handlers as order_handlers  # noqa: F401
     from app.sync import push, shipments  # noqa: F401
-    from app.stock import handlers as stock_handlers  # noqa: F401
+    from app.stock import handlers as stock_handlers, stock_push  # noqa: F401
 
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.core.events import bus
 from app.inbound.ledger import EVENT_RECORDED
 from app.jobs.queues import enqueue
+from app.stock.stock_push import STOCK_UPDATES_RECORDED
 from app.sync.outbox import OPERATION_RECORDED
 
 
@@ -20,3 +21,11 @@ def enqueue_inbound_event(payload: dict) -> None:
     """Enqueue a committed delivery's processing; if Redis is down, the inbound sweeper enqueues it later."""
     enqueue("app.jobs.tasks.process_inbound_event", payload["event_id"], queue="orders", job_id=payload["job_id"],
             replace_finished=True)
+
+
+@bus.subscribe(STOCK_UPDATES_RECORDED, "jobs.enqueue_stock_updates", moment="after_commit")
+def enqueue_stock_updates(payload: dict) -> None:
+    """Start delivering an integration's committed stock updates now (one job drains them all)."""
+    for integration_id in payload["integration_ids"]:
+        enqueue("app.jobs.tasks.deliver_stock_updates", integration_id, queue="integrations",
+                job_id=f"stock-sync-{integration_id}", replace_finished=True, timeout=3600)

@@ -243,3 +243,34 @@ def sync_all_availability() -> dict[str, Any]:
             log.exception("availability sync of %s failed", integration.name)
             outcomes[integration.name] = f"failed: {error}"
     return outcomes
+
+
+# --- warehouse: reservations, stock to the channels ----------------------------------------
+
+
+def expire_reservations() -> dict[str, int]:
+    """Release reservations whose time ran out (every 5 minutes)."""
+    from app.stock.reservations import expire_due
+
+    return expire_due()
+
+
+def deliver_stock_updates(integration_id: int) -> str:
+    """Deliver every due stock update of one integration, in batches."""
+    from app.stock.stock_push import deliver_due
+
+    return deliver_due(integration_id)
+
+
+def reconcile_stock() -> dict[str, Any]:
+    """Compare the channels' quantities with Kontor's, list differences and fix the old ones (every 30 min)."""
+    from app.stock.stock_sync import reconcile_all
+
+    return reconcile_all()
+
+
+def clean_stock_sync() -> dict[str, int]:
+    """Delete finished stock updates and attempt logs older than 30 days (daily)."""
+    from app.stock.stock_sync import cleanup
+
+    return cleanup()

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import current_app
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, or_, select, update
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.events import bus
@@ -71,7 +71,7 @@ class SyncOperation(db.Model):
 
 
 def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: int | None = None, *,
-           collapse: bool = True, subject: str | None = None) -> SyncOperation:
+           collapse: bool = True, subject: str | None = None, announce: bool = True) -> SyncOperation:
     """Add an operation in the caller's transaction; a pending one of the same kind for the order is replaced.
 
     Collapsing keeps only the latest wish: three quick status changes become one push of the last.
@@ -97,13 +97,15 @@ def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: in
             ).rowcount
             if changed:
                 db.session.refresh(pending)
-                _announce(pending)
+                if announce:
+                    _announce(pending)
                 return pending
     operation = SyncOperation(kind=kind, integration_id=integration_id, order_id=order_id, payload=payload,
                               next_attempt_at=now, subject=subject)
     db.session.add(operation)
     db.session.flush()
-    _announce(operation)
+    if announce:  # False: the caller rings one doorbell for a whole batch (stock updates)
+        _announce(operation)
     return operation
 
 
@@ -206,17 +208,25 @@ def backoff(attempt: int, initial: float = BACKOFF_INITIAL) -> float:
     return min(BACKOFF_CAP, base * random.uniform(0.75, 1.25))
 
 
-def retry_later(operation: SyncOperation, error: str) -> datetime | None:
-    """Reschedule after a transient failure; after MAX_ATTEMPTS it fails. Returns the next attempt time."""
+def retry_later(operation: SyncOperation, error: str, *, max_attempts: int | None = None,
+                initial: float | None = None, cap: float | None = None) -> datetime | None:
+    """Reschedule after a transient failure; after MAX_ATTEMPTS it fails. Returns the next attempt time.
+
+    A kind with its own settings (stock updates: KONTOR_STOCK_SYNC_*) passes its limits.
+    """
     operation.last_error = error
     operation.locked_until = None
-    if operation.attempts >= MAX_ATTEMPTS:
+    if operation.attempts >= (max_attempts or MAX_ATTEMPTS):
         operation.state, operation.finished_at = "failed", utcnow()
         return None
     operation.state = "pending"
     operation.generation += 1
-    initial = float(current_app.config.get("SYNC_BACKOFF_INITIAL", BACKOFF_INITIAL))
-    operation.next_attempt_at = utcnow() + timedelta(seconds=backoff(operation.attempts, initial))
+    if initial is None:
+        initial = float(current_app.config.get("SYNC_BACKOFF_INITIAL", BACKOFF_INITIAL))
+    delay = backoff(operation.attempts, initial)
+    if cap is not None:
+        delay = min(delay, cap)
+    operation.next_attempt_at = utcnow() + timedelta(seconds=delay)
     return operation.next_attempt_at
 
 
@@ -261,6 +271,13 @@ def reclaim_abandoned() -> int:
     ).rowcount
     db.session.commit()
     return count
+
+
+def due_count(kind: str, integration_id: int) -> int:
+    """How many operations of one kind and integration are due now."""
+    return db.session.scalar(select(func.count(SyncOperation.id)).where(
+        SyncOperation.kind == kind, SyncOperation.integration_id == integration_id,
+        SyncOperation.state == "pending", SyncOperation.next_attempt_at <= utcnow())) or 0
 
 
 def due(limit: int = 1000) -> list[tuple[int, str]]:
