@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from app.accounts.api_auth import protect
 from app.core import params
-from app.core.errors import NotFound, ValidationFailed, answer_in_json
+from app.core.errors import BadParameter, NotFound, ValidationFailed, answer_in_json
 from app.extensions import db
 from app.stock import stock_sync
 from app.stock.stock_push import STOCK_UPDATE
@@ -36,7 +36,7 @@ def pending():
     """Stock updates, newest first: ?status=&limit=&offset=."""
     state = request.args.get("status", "")
     if state and state not in stock_sync.LIST_STATES:
-        raise ValidationFailed(f"status must be one of: {', '.join(stock_sync.LIST_STATES)}.", field="status")
+        raise BadParameter(f"status must be one of: {', '.join(stock_sync.LIST_STATES)}.", field="status")
     limit = params.int_arg(request.args.get("limit"), "limit", default=50, minimum=1, maximum=500)
     offset = params.int_arg(request.args.get("offset"), "offset", default=0, minimum=0, maximum=10_000_000)
     rows, total = stock_sync.operations(state, limit, offset)

@@ -16,6 +16,7 @@ from app.sync.outbox import SyncOperation
 from tests.factories import make_integration
 from tests.fakes.allegro_spec import response_violations
 from tests.fakes.allegro_stock import QUANTITY, FakeAllegroStock
+from tests.fakes.prestashop_stock import FakePrestaShopStock
 from tests.stock.conftest import KEEPER, stocked
 
 
@@ -162,3 +163,46 @@ def test_a_retry_sends_the_quantity_of_now_not_of_the_wish(app, warehouse, alleg
     assert update.payload["quantity"] == 9
     stock_push.deliver_due(integration.id)
     assert allegro.available("7001") == 9 and updates()[0].state == "done"
+
+
+# --- PrestaShop ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def shop():
+    with FakePrestaShopStock() as fake:
+        yield fake
+        assert fake.handler_errors == []
+
+
+def test_prestashop_webservice_gets_the_quantity_in_every_stock_available_row(app, warehouse, shop):
+    integration = make_integration("prestashop", settings={"shop_url": shop.url, "language_id": 1},
+                                   credentials={"api_key": shop.api_key})
+    mug, plate = stocked("KUB-350", 0, warehouse), stocked("TAL-1", 0, warehouse)
+    shop.add_stock(11, 0, 1)
+    shop.add_stock(11, 0, 1, id_shop=0, id_shop_group=2, reserved=2)
+    shop.add_stock(12, 3, 6)
+    link(mug, integration, "11")
+    link(plate, integration, "12", "3")
+    documents.receive(warehouse.id, [(mug.id, 6), (plate.id, 6)], KEEPER)
+    stock_push.deliver_due(integration.id)
+    assert shop.quantity(11) == [6, 6] and shop.quantity(12, 3) == [6]
+    assert [row["physical_quantity"] for row in shop.stock.values()][:2] == ["6", "8"]
+    results = sorted(op.result for op in updates())
+    assert results == ["PrestaShop product 11/0: quantity 6 (written).", "PrestaShop product 12/3: quantity 6 "
+                       "(already so)."]
+    assert len(shop.stock_puts) == 2
+
+
+def test_prestashop_database_driver_writes_set_based(app, warehouse, prestashop_db):
+    integration = make_integration("prestashop", settings={"shop_url": "http://shop.test", "language_id": 1,
+                                                           "database": {"prefix": "ps_", "shop_ids": [1, 2]}},
+                                   credentials={"api_key": "KEY", "db_dsn": prestashop_db.dsn})
+    mug = stocked("KRZ-001", 0, warehouse)
+    link(mug, integration, "1")
+    documents.receive(warehouse.id, [(mug.id, 3)], KEEPER)
+    stock_push.deliver_due(integration.id)
+    [update] = updates()
+    assert update.state == "done", update.last_error
+    rows = prestashop_db.rows("stock_available", "id_product = 1 AND id_product_attribute = 0 AND id_shop IN (0, 1)")
+    assert {(r["id_shop"], r["quantity"], r["physical_quantity"] - r["reserved_quantity"]) for r in rows} == {
+        (1, 3, 3), (0, 3, 3)}
