@@ -117,7 +117,7 @@ def deliver_stock_update(operation_id: int) -> str:
 
 def deliver_due(integration_id: int, max_rounds: int = 1000) -> str:
     """Drain the integration's due stock updates in batches; one worker per integration at a time."""
-    lock = redis_connection.client.lock(lock_key(integration_id), timeout=max(60, 2 * outbox.lease_seconds()),
+    lock = redis_connection.client.lock(lock_key(integration_id), timeout=2 * outbox.lease_seconds(),
                                         blocking=False)
     totals: Counter = Counter()
     for _ in range(max_rounds):
@@ -130,7 +130,7 @@ def deliver_due(integration_id: int, max_rounds: int = 1000) -> str:
                 if not operations:
                     break
                 totals.update(deliver_batch(integration_id, operations))
-                lock.extend(max(60, 2 * outbox.lease_seconds()), replace_ttl=True)
+                lock.extend(2 * outbox.lease_seconds(), replace_ttl=True)
         finally:
             try:
                 lock.release()

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from app.integrations.base import PlatformError, TransientPlatformError
-from app.integrations.prestashop.database import PREFIX_PATTERN, normalise_dsn
+from app.integrations.prestashop.database.connection import PREFIX_PATTERN, normalise_dsn
 
 TMP = "kontor_tmp_stock_quantity"
 INSERT_CHUNK = 5000
