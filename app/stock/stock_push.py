@@ -154,9 +154,14 @@ def deliver_batch(integration_id: int, operations: list[SyncOperation]) -> Count
         [i for i in link_ids if isinstance(i, int)])))}
     quantities = sellable(sorted({link.product_id for link in links.values()}))
     work: Work = []
+    newest = {op.payload.get("link_id"): op.id for op in operations}  # operations come oldest first
     for operation in operations:
         link = links.get(operation.payload.get("link_id"))
-        if integration is None or not _takes_stock(integration):
+        if newest.get(operation.payload.get("link_id")) != operation.id:
+            outbox.finish(operation, "skipped", f"Superseded by stock update {newest[operation.payload.get('link_id')]} "
+                                                "of the same offer, which sends the quantity of now.")
+            outcome["superseded"] += 1
+        elif integration is None or not _takes_stock(integration):
             outbox.finish(operation, "skipped", "The integration is off or does not take stock from Kontor.")
             outcome["skipped"] += 1
         elif link is None or link.integration_id != integration_id:

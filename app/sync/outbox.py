@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import current_app
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, func, or_, select, update
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, exists, func, or_, select, update
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from app.core.events import bus
 from app.core.types import UTCDateTime, utcnow
@@ -166,10 +166,16 @@ def claim(operation_id: int) -> SyncOperation | None:
 def claim_batch(kind: str, integration_id: int, limit: int) -> list[SyncOperation]:
     """Take up to `limit` due operations of one kind and integration at once (batched deliveries)."""
     now = utcnow()
+    in_flight = aliased(SyncOperation)
     due_ids = select(SyncOperation.id).where(
         SyncOperation.kind == kind, SyncOperation.integration_id == integration_id,
         or_(and_(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= now),
             and_(SyncOperation.state == "processing", SyncOperation.locked_until < now)),
+        # One at a time per subject: not while an earlier one of it is still on its way (a worker
+        # may have died with the write in flight; it lands or its lease runs out first).
+        ~exists().where(in_flight.kind == kind, in_flight.subject == SyncOperation.subject,
+                        in_flight.id != SyncOperation.id, in_flight.state == "processing",
+                        in_flight.locked_until >= now),
     ).order_by(SyncOperation.id).limit(limit)
     if db.session.get_bind().dialect.name == "postgresql":
         due_ids = due_ids.with_for_update(skip_locked=True)
