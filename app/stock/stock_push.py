@@ -202,9 +202,9 @@ def _failed(operation: SyncOperation, error: PlatformError, outcome: Counter) ->
 
 # --- Allegro ----------------------------------------------------------------------------------
 
-def command_id_for(integration_id: int, quantity: int, operation_ids: list[int]) -> str:
-    """The same operations at the same quantity always make the same command id (a UUID)."""
-    key = f"{integration_id}|{quantity}|{','.join(map(str, sorted(operation_ids)))}"
+def command_id_for(integration_id: int, quantity: int, operations: list[tuple[int, int]]) -> str:
+    """The same operations (id, generation) at the same quantity always make the same command id (a UUID)."""
+    key = f"{integration_id}|{quantity}|{','.join(f'{i}.{g}' for i, g in sorted(operations))}"
     return str(uuid.uuid5(COMMAND_NAMESPACE, key))
 
 
@@ -256,7 +256,7 @@ def _allegro(integration: Integration, work: Work, attempts: list[dict], outcome
 
 def _allegro_command(integration: Integration, quantity: int, noted: str | None, chunk: Work, attempts: list[dict],
                      outcome: Counter) -> None:
-    command_id = noted or command_id_for(integration.id, quantity, [op.id for op, _, _ in chunk])
+    command_id = noted or command_id_for(integration.id, quantity, [(op.id, op.generation) for op, _, _ in chunk])
     action = f"allegro {'end offers' if quantity == 0 else f'quantity {quantity}'}"
     wait = _allegro_budget(integration.id, len(chunk))
     if wait:
@@ -301,6 +301,11 @@ def _allegro_command(integration: Integration, quantity: int, noted: str | None,
             outcome["failed"] += 1
             _attempt(attempts, integration, operation, action, "failed", ms, task.message)
         else:
+            if not registered and task is None:
+                # The noted command was registered without this offer (a retry of part of a group):
+                # forget it, so the next attempt sends a command of its own.
+                operation.payload = {k: v for k, v in operation.payload.items()
+                                     if k not in ("command", "command_quantity")}
             state = "retry" if _retry(operation, f"Allegro had not finished command {command_id} for offer "
                                                  f"{link.external_product_id}; its report is read again.") else "failed"
             outcome["rescheduled" if state == "retry" else "failed"] += 1

@@ -106,7 +106,7 @@ def test_the_command_id_comes_from_the_operations_so_a_retry_is_the_same_command
     assert update.state == "done" and "read back" in update.result
     assert len(allegro.put_attempts) == 2 and len(set(allegro.put_attempts)) == 1
     assert len(allegro.applied) == 1
-    assert update.payload["command"] == stock_push.command_id_for(integration.id, 5, [update.id])
+    assert update.payload["command"] == stock_push.command_id_for(integration.id, 5, [(update.id, 1)])
 
 
 def test_allegro_down_reschedules_with_backoff_and_a_later_attempt_delivers(app, warehouse, allegro):
@@ -206,3 +206,30 @@ def test_prestashop_database_driver_writes_set_based(app, warehouse, prestashop_
     rows = prestashop_db.rows("stock_available", "id_product = 1 AND id_product_attribute = 0 AND id_shop IN (0, 1)")
     assert {(r["id_shop"], r["quantity"], r["physical_quantity"] - r["reserved_quantity"]) for r in rows} == {
         (1, 3, 3), (0, 3, 3)}
+
+
+def test_a_retried_part_of_a_group_whose_command_lacks_it_gets_a_command_of_its_own(app, warehouse, allegro):
+    integration = allegro_account(allegro)
+    mug, plate = stocked("KUB-350", 0, warehouse), stocked("TAL-1", 0, warehouse)
+    for product, offer in ((mug, "7001"), (plate, "7002")):
+        allegro.add_offer(offer)
+        link(product, integration, offer)
+    documents.receive(warehouse.id, [(mug.id, 5), (plate.id, 5)], KEEPER)
+    allegro.fail_next(3, 503, retry_after=0, on="PUT /sale/")
+    stock_push.deliver_due(integration.id)
+    first, second = updates()
+    assert first.payload["command"] == second.payload["command"]
+    # Only the second is due again: its retry registers the noted command with its offer alone.
+    second.next_attempt_at = utcnow()
+    db.session.commit()
+    stock_push.deliver_due(integration.id)
+    first.next_attempt_at = utcnow()
+    db.session.commit()
+    stock_push.deliver_due(integration.id)  # 409 and no task for 7001: the note is dropped
+    first = updates()[0]
+    assert first.state == "pending" and "command" not in first.payload
+    first.next_attempt_at = utcnow()
+    db.session.commit()
+    stock_push.deliver_due(integration.id)
+    assert [op.state for op in updates()] == ["done", "done"]
+    assert allegro.available("7001") == 5 and allegro.available("7002") == 5
