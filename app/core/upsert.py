@@ -25,3 +25,9 @@ def insert_or_update(session: Session, table: Table, values: dict[str, Any], con
     """Insert a row, or apply `update` (column -> value or expression) to the one already there."""
     statement = _insert(session, table).values(**values)
     session.execute(statement.on_conflict_do_update(index_elements=list(conflict), set_=update))
+
+
+def insert_all_or_nothing(session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str]) -> None:
+    """Insert many rows in one statement, skipping those whose `conflict` columns already exist."""
+    if rows:
+        session.execute(_insert(session, table).values(rows).on_conflict_do_nothing(index_elements=list(conflict)))

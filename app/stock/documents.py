@@ -105,19 +105,27 @@ def apply_document(document: StockDocument, actor: Actor) -> None:
     if document.state != "draft":
         raise ValidationFailed(f"{document.number} is {document.state}; only a draft can be posted.")
     reason = REASON[document.kind]
+    movements, lines, held_left = [], {}, {}
     for line in document.lines:
         reserved = 0
         if document.kind == "wz" and document.order_id:
-            reserved = min(reservations.held_for(document.order_id, line.product_id, document.warehouse_id),
-                           -line.quantity)
-        movement = Movement(line.product_id, document.warehouse_id, on_hand_change=line.quantity,
-                            reserved_change=-reserved)
-        if not warehouses.move(movement, reason, actor=actor.name, order_id=document.order_id,
-                               document_id=document.id):
-            raise NotEnoughStock(f"{document.number} would issue more {line.sku or line.name} than "
-                                 f"{document.warehouse.code} has on hand (not reserved for other orders); "
-                                 "nothing was posted.", [line.product_id], document.warehouse_id)
-        if document.kind == "wz" and document.order_id:
+            if line.product_id not in held_left:
+                held_left[line.product_id] = reservations.held_for(document.order_id, line.product_id,
+                                                                   document.warehouse_id)
+            reserved = min(held_left[line.product_id], -line.quantity)
+            held_left[line.product_id] -= reserved
+        movements.append(Movement(line.product_id, document.warehouse_id, on_hand_change=line.quantity,
+                                  reserved_change=-reserved))
+        lines.setdefault(line.product_id, line)
+    refused = warehouses.move_many(movements, reason, actor=actor.name, order_id=document.order_id,
+                                   document_id=document.id)
+    if refused is not None:
+        line = lines[refused.product_id]
+        raise NotEnoughStock(f"{document.number} would issue more {line.sku or line.name} than "
+                             f"{document.warehouse.code} has on hand (not reserved for other orders); "
+                             "nothing was posted.", [line.product_id], document.warehouse_id)
+    if document.kind == "wz" and document.order_id:
+        for line in document.lines:
             reservations.consume(document.order_id, line.product_id, document.warehouse_id, -line.quantity)
     document.state, document.posted_at = "posted", utcnow()
     warehouses.announce({line.product_id for line in document.lines}, reason)

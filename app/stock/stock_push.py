@@ -84,13 +84,11 @@ def record_updates(product_ids: Iterable[int], reason: str) -> int:
     if not links:
         return 0
     quantities = sellable(sorted({link.product_id for link, _ in links}))
-    integration_ids = set()
-    for link, integration in links:
-        outbox.record(STOCK_UPDATE, integration.id, {
-            "link_id": link.id, "product_id": link.product_id, "quantity": quantities[link.product_id],
-            "offer_id": link.external_product_id, "combination_id": link.external_combination_id, "reason": reason,
-        }, subject=subject(link.id), announce=False)
-        integration_ids.add(integration.id)
+    outbox.record_many(STOCK_UPDATE, [(integration.id, {
+        "link_id": link.id, "product_id": link.product_id, "quantity": quantities[link.product_id],
+        "offer_id": link.external_product_id, "combination_id": link.external_combination_id, "reason": reason,
+    }, subject(link.id)) for link, integration in links])
+    integration_ids = {integration.id for _, integration in links}
     # One doorbell per integration instead of one per offer: a batch deliverer drains them all.
     bus.publish(db.session, STOCK_UPDATES_RECORDED, {"integration_ids": sorted(integration_ids)})
     return len(links)
@@ -147,6 +145,17 @@ Work = list[tuple[SyncOperation, ProductLink, int]]
 
 def deliver_batch(integration_id: int, operations: list[SyncOperation]) -> Counter:
     """Deliver claimed operations of one integration; every one ends done, failed, skipped or rescheduled."""
+    # The batch commits notes before each command; the worker holds these rows' lease, so reloading
+    # thousands of them one by one after every commit would only cost time.
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        return _deliver_batch(integration_id, operations)
+    finally:
+        session.expire_on_commit = expire
+
+
+def _deliver_batch(integration_id: int, operations: list[SyncOperation]) -> Counter:
     integration = db.session.get(Integration, integration_id)
     outcome: Counter = Counter()
     link_ids = [op.payload.get("link_id") for op in operations]

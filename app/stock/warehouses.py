@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from app.catalog.models import Product
 from app.core import params
 from app.core.errors import NotFound, ValidationFailed
 from app.core.events import bus
 from app.core.types import utcnow
-from app.core.upsert import insert_or_nothing
+from app.core.upsert import insert_all_or_nothing, insert_or_nothing
 from app.extensions import db
 from app.stock.models import OrderSettings, StockLevel, StockMovement, Warehouse
 
@@ -161,6 +161,58 @@ def move(movement: Movement, reason: str, *, actor: str = "", order_id: int | No
                                  order_id=order_id, document_id=document_id, actor=actor[:200], note=note, at=now))
     db.session.flush()
     return True
+
+
+def level_ids(product_ids: list[int], warehouse_id: int) -> dict[int, int]:
+    """{product id: stock row id} in a warehouse, creating missing rows at zero in one statement (race-safe)."""
+    wanted = sorted(set(product_ids))
+    found: dict[int, int] = {}
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start:start + 5000]
+        found.update(db.session.execute(select(StockLevel.product_id, StockLevel.id).where(
+            StockLevel.warehouse_id == warehouse_id, StockLevel.product_id.in_(chunk))).all())
+        missing = [p for p in chunk if p not in found]
+        if missing:
+            now = utcnow()
+            insert_all_or_nothing(db.session, StockLevel.__table__, [
+                {"product_id": p, "warehouse_id": warehouse_id, "on_hand": 0, "reserved": 0, "minimum": 0,
+                 "updated_at": now} for p in missing], ("product_id", "warehouse_id"))
+            found.update(db.session.execute(select(StockLevel.product_id, StockLevel.id).where(
+                StockLevel.warehouse_id == warehouse_id, StockLevel.product_id.in_(missing))).all())
+    return found
+
+
+def move_many(movements: list[Movement], reason: str, *, actor: str = "", order_id: int | None = None,
+              document_id: int | None = None) -> Movement | None:
+    """Apply movements like `move`, with the ledger rows written at once; returns the first refused one
+    (the caller rolls back: then nothing of them counts), or None when all applied."""
+    now = utcnow()
+    rows: dict[int, dict[int, int]] = {}
+    for warehouse_id in {m.warehouse_id for m in movements}:
+        rows[warehouse_id] = level_ids([m.product_id for m in movements if m.warehouse_id == warehouse_id],
+                                       warehouse_id)
+    ledger = []
+    for m in movements:
+        if abs(m.on_hand_change) > MAX_QUANTITY or abs(m.reserved_change) > MAX_QUANTITY:
+            raise ValidationFailed(f"A quantity must be at most {MAX_QUANTITY:,}.", field="quantity")
+        d_on_hand, d_reserved = m.on_hand_change, m.reserved_change
+        changed = db.session.execute(
+            update(StockLevel)
+            .where(StockLevel.id == rows[m.warehouse_id][m.product_id],
+                   StockLevel.on_hand + d_on_hand - (StockLevel.reserved + d_reserved) >= 0,
+                   StockLevel.reserved + d_reserved >= 0)
+            .values(on_hand=StockLevel.on_hand + d_on_hand, reserved=StockLevel.reserved + d_reserved,
+                    updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not changed:
+            return m
+        ledger.append({"product_id": m.product_id, "warehouse_id": m.warehouse_id, "on_hand_change": d_on_hand,
+                       "reserved_change": d_reserved, "reason": reason, "order_id": order_id,
+                       "document_id": document_id, "actor": actor[:200], "note": "", "at": now})
+    if ledger:
+        db.session.execute(insert(StockMovement), ledger)
+    return None
 
 
 def announce(product_ids: set[int] | list[int], reason: str) -> None:

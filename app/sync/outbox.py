@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import current_app
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, exists, func, or_, select, update
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from app.core.events import bus
@@ -70,7 +70,7 @@ class SyncOperation(db.Model):
 
 
 def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: int | None = None, *,
-           collapse: bool = True, subject: str | None = None, announce: bool = True) -> SyncOperation:
+           collapse: bool = True, subject: str | None = None) -> SyncOperation:
     """Add an operation in the caller's transaction; a pending one of the same kind for the order is replaced.
 
     Collapsing keeps only the latest wish: three quick status changes become one push of the last.
@@ -96,16 +96,44 @@ def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: in
             ).rowcount
             if changed:
                 db.session.refresh(pending)
-                if announce:
-                    _announce(pending)
+                _announce(pending)
                 return pending
     operation = SyncOperation(kind=kind, integration_id=integration_id, order_id=order_id, payload=payload,
                               next_attempt_at=now, subject=subject)
     db.session.add(operation)
     db.session.flush()
-    if announce:  # False: the caller rings one doorbell for a whole batch (stock updates)
-        _announce(operation)
+    _announce(operation)
     return operation
+
+
+def record_many(kind: str, rows: list[tuple[int, dict[str, Any], str]]) -> int:
+    """Add many (integration id, payload, subject) operations at once in the caller's transaction.
+
+    Each replaces a pending one of its kind and subject, as `record` does; none rings the doorbell:
+    the caller publishes one event for the batch (10,000 offers' stock must not mean 10,000 jobs).
+    """
+    now = utcnow()
+    pending: dict[tuple[int, str], int] = {}
+    subjects = sorted({subject for _, _, subject in rows})
+    for start in range(0, len(subjects), 5000):
+        pending.update({(integration_id, subject): op_id for op_id, integration_id, subject in db.session.execute(
+            select(SyncOperation.id, SyncOperation.integration_id, SyncOperation.subject).where(
+                SyncOperation.kind == kind, SyncOperation.state == "pending",
+                SyncOperation.subject.in_(subjects[start:start + 5000])))})
+    new_rows = []
+    for integration_id, payload, subject in rows:
+        op_id = pending.get((integration_id, subject))
+        if op_id is not None and db.session.execute(
+                update(SyncOperation).where(SyncOperation.id == op_id, SyncOperation.state == "pending")
+                .values(payload=payload, next_attempt_at=now, generation=SyncOperation.generation + 1, attempts=0,
+                        last_error="", updated_at=now)
+                .execution_options(synchronize_session=False)).rowcount:
+            continue
+        new_rows.append({"kind": kind, "integration_id": integration_id, "payload": payload, "subject": subject,
+                         "state": "pending", "next_attempt_at": now, "created_at": now, "updated_at": now})
+    if new_rows:
+        db.session.execute(insert(SyncOperation), new_rows)
+    return len(rows)
 
 
 # kind -> the function that delivers one operation of that kind (by id), returning the outcome in words.
