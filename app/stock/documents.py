@@ -192,13 +192,20 @@ def receive(warehouse_id: int, lines: list[tuple[int, int]], actor: Actor, note:
     warehouse = warehouses.get_warehouse(warehouse_id)
     if not lines or any(units <= 0 for _, units in lines):
         raise ValidationFailed("A receipt needs at least one line with a positive quantity.", field="quantity")
+    wanted = sorted({product_id for product_id, _ in lines})
+    products = {}
+    for start in range(0, len(wanted), 5000):  # one query, not one per line (a receipt may hold thousands)
+        products.update({p.id: p for p in db.session.scalars(select(Product).where(
+            Product.id.in_(wanted[start:start + 5000])))})
+    missing = [product_id for product_id in wanted if product_id not in products]
+    if missing:
+        raise ValidationFailed(f"Product {missing[0]} does not exist.", field="product")
     document = _new("pz", warehouse.id, actor, note=note)
-    for product_id, units in lines:
-        product = db.session.get(Product, product_id)
-        if product is None:
-            raise ValidationFailed(f"Product {product_id} does not exist.", field="product")
-        document.lines.append(StockDocumentLine(product_id=product_id, name=product.name, sku=product.sku,
-                                                quantity=units))
+    with db.session.no_autoflush:
+        for product_id, units in lines:
+            product = products[product_id]
+            document.lines.append(StockDocumentLine(product_id=product_id, name=product.name, sku=product.sku,
+                                                    quantity=units))
     try:
         db.session.flush()
         apply_document(document, actor)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Integer, column, func, insert, select, update, values as sql_values
 
 from app.catalog.models import Product
 from app.core import params
@@ -191,10 +191,18 @@ def move_many(movements: list[Movement], reason: str, *, actor: str = "", order_
     for warehouse_id in {m.warehouse_id for m in movements}:
         rows[warehouse_id] = level_ids([m.product_id for m in movements if m.warehouse_id == warehouse_id],
                                        warehouse_id)
+    if any(abs(m.on_hand_change) > MAX_QUANTITY or abs(m.reserved_change) > MAX_QUANTITY for m in movements):
+        raise ValidationFailed(f"A quantity must be at most {MAX_QUANTITY:,}.", field="quantity")
+    ledger = [{"product_id": m.product_id, "warehouse_id": m.warehouse_id, "on_hand_change": m.on_hand_change,
+               "reserved_change": m.reserved_change, "reason": reason, "order_id": order_id,
+               "document_id": document_id, "actor": actor[:200], "note": "", "at": now} for m in movements]
+    if db.session.get_bind().dialect.name == "postgresql" and len(movements) > 1:
+        refused = _move_set_based(movements, rows, now)
+        if refused is None and ledger:
+            db.session.execute(insert(StockMovement), ledger)
+        return refused
     ledger = []
     for m in movements:
-        if abs(m.on_hand_change) > MAX_QUANTITY or abs(m.reserved_change) > MAX_QUANTITY:
-            raise ValidationFailed(f"A quantity must be at most {MAX_QUANTITY:,}.", field="quantity")
         d_on_hand, d_reserved = m.on_hand_change, m.reserved_change
         changed = db.session.execute(
             update(StockLevel)
@@ -212,6 +220,40 @@ def move_many(movements: list[Movement], reason: str, *, actor: str = "", order_
                        "document_id": document_id, "actor": actor[:200], "note": "", "at": now})
     if ledger:
         db.session.execute(insert(StockMovement), ledger)
+    return None
+
+
+def _move_set_based(movements: list[Movement], rows: dict[int, dict[int, int]], now: datetime) -> Movement | None:
+    """PostgreSQL: the same conditional UPDATE for thousands of rows in one statement per 5,000.
+
+    Movements of one stock row are summed first; a row the condition refuses is missing from RETURNING,
+    and the caller's rollback then undoes the rest, as with one statement per row.
+    """
+    totals: dict[int, list[int]] = {}
+    first: dict[int, Movement] = {}
+    for m in movements:
+        row_id = rows[m.warehouse_id][m.product_id]
+        total = totals.setdefault(row_id, [0, 0])
+        total[0] += m.on_hand_change
+        total[1] += m.reserved_change
+        first.setdefault(row_id, m)
+    items = list(totals.items())
+    for start in range(0, len(items), 5000):
+        chunk = items[start:start + 5000]
+        changes = sql_values(column("row_id", Integer), column("d_on_hand", Integer), column("d_reserved", Integer),
+                             name="changes").data([(row_id, d[0], d[1]) for row_id, d in chunk])
+        changed = set(db.session.scalars(
+            update(StockLevel)
+            .where(StockLevel.id == changes.c.row_id,
+                   StockLevel.on_hand + changes.c.d_on_hand - (StockLevel.reserved + changes.c.d_reserved) >= 0,
+                   StockLevel.reserved + changes.c.d_reserved >= 0)
+            .values(on_hand=StockLevel.on_hand + changes.c.d_on_hand,
+                    reserved=StockLevel.reserved + changes.c.d_reserved, updated_at=now)
+            .returning(StockLevel.id)
+            .execution_options(synchronize_session=False)))
+        for row_id, _ in chunk:
+            if row_id not in changed:
+                return first[row_id]
     return None
 
 
