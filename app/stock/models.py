@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.catalog.models import Product
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
+from app.integrations.models import Integration
 from app.orders.models import Order, OrderItem
 
 REASONS = {
@@ -240,3 +241,4 @@ class StockDifference(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     product: Mapped[Product] = relationship()
+    integration: Mapped[Integration] = relationship()

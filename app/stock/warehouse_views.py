@@ -13,7 +13,7 @@ from app.core.errors import ValidationFailed
 from app.core.htmx import render_fragment, render_page_or_fragment
 from app.extensions import db
 from app.orders.services import Actor, get_order
-from app.stock import documents, printing, reservations, warehouses
+from app.stock import documents, printing, reservations, stock_sync, warehouses
 from app.stock.models import REASONS
 from app.stock.warehouse_forms import MovementForm, OrderSettingsForm, WarehouseForm
 
@@ -174,6 +174,33 @@ def order_action(order_id: int, action: str):
         db.session.rollback()
         return _order_panel(order_id, 200, error.message)
     return _order_panel(order_id)
+
+
+@bp.get("/stock/sync")
+def channel_sync():
+    """Stock sent to the channels: health, the latest updates, and what reconciliation found."""
+    state = request.args.get("state", "")
+    if state not in stock_sync.LIST_STATES:
+        state = ""
+    rows, total = stock_sync.operations(state, 100, 0)
+    return render_template("stock/sync.html", status=stock_sync.status(), rows=rows, total=total, state=state,
+                           states=stock_sync.LIST_STATES, differences=stock_sync.differences())
+
+
+@bp.post("/stock/sync/reconcile")
+@role_required("operator")
+def reconcile_now():
+    """Read the channels now and fix every difference found."""
+    outcome = stock_sync.reconcile_all(fix_all=True)
+    words = "; ".join(f"{name}: {_outcome_words(result)}" for name, result in outcome.items())
+    flash(f"Reconciled. {words or 'No channel takes stock from Kontor.'}", "success")
+    return redirect(url_for("warehouse.channel_sync"))
+
+
+def _outcome_words(result) -> str:
+    if isinstance(result, str):
+        return result
+    return f"{result['checked']} checked, {result['differences']} differing, {result['fixed']} sent again"
 
 
 @bp.route("/settings/orders", methods=["GET", "POST"])

@@ -95,3 +95,22 @@ def test_the_product_page_shows_stock_per_warehouse(client, login, warehouse):
     assert 'id="product-stock"' in client.get(f"/products/{mug.id}").get_data(as_text=True)
     fragment = client.get(f"/stock/products/{mug.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "MAG" in fragment and ">5<" in fragment and "pz" in fragment.lower()
+
+
+def test_the_channel_sync_page_lists_updates_and_differences(client, login, warehouse):
+    from app.catalog.models import ProductLink
+    from app.stock.models import StockDifference
+    from tests.factories import make_integration
+
+    integration = make_integration("prestashop", name="Sklep Ani")
+    mug = stocked("KUB-350", 0, warehouse)
+    link = ProductLink(integration_id=integration.id, product_id=mug.id, external_product_id="11")
+    db.session.add(link)
+    db.session.commit()
+    documents.receive(warehouse.id, [(mug.id, 3)], KEEPER)
+    db.session.add(StockDifference(integration_id=integration.id, link_id=link.id, product_id=mug.id,
+                                   kontor_quantity=3, channel_quantity=8))
+    db.session.commit()
+    login(make_user("operator"))
+    page = client.get("/stock/sync").get_data(as_text=True)
+    assert "Sklep Ani" in page and ">8<" in page and "waiting to be sent" in page and "Reconcile and fix now" in page
