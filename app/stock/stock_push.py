@@ -257,15 +257,23 @@ def _allegro(integration: Integration, work: Work, attempts: list[dict], outcome
     for operation, link, quantity in work:
         noted = operation.payload.get("command") if operation.payload.get("command_quantity") == quantity else None
         groups[(quantity, noted)].append((operation, link, quantity))
+    commands = []
     for (quantity, noted), members in groups.items():
         for start in range(0, len(members), OFFERS_PER_COMMAND):
-            _allegro_command(integration, quantity, noted, members[start:start + OFFERS_PER_COMMAND], attempts,
-                             outcome)
+            chunk = members[start:start + OFFERS_PER_COMMAND]
+            command_id = noted or command_id_for(integration.id, quantity,
+                                                 [(op.id, op.generation) for op, _, _ in chunk])
+            # Noted durably before sending: a retry whose quantity is unchanged re-sends this same command.
+            for operation, _, _ in chunk:
+                operation.payload = {**operation.payload, "command": command_id, "command_quantity": quantity}
+            commands.append((quantity, command_id, chunk))
+    db.session.commit()  # once for the whole batch, before the first command leaves
+    for quantity, command_id, chunk in commands:
+        _allegro_command(integration, quantity, command_id, chunk, attempts, outcome)
 
 
-def _allegro_command(integration: Integration, quantity: int, noted: str | None, chunk: Work, attempts: list[dict],
+def _allegro_command(integration: Integration, quantity: int, command_id: str, chunk: Work, attempts: list[dict],
                      outcome: Counter) -> None:
-    command_id = noted or command_id_for(integration.id, quantity, [(op.id, op.generation) for op, _, _ in chunk])
     action = f"allegro {'end offers' if quantity == 0 else f'quantity {quantity}'}"
     wait = _allegro_budget(integration.id, len(chunk))
     if wait:
@@ -278,10 +286,6 @@ def _allegro_command(integration: Integration, quantity: int, noted: str | None,
                      f"limit is reached; sending in {int(wait)} s.")
         outcome["throttled"] += len(chunk)
         return
-    # Noted durably before sending: a retry whose quantity is unchanged re-sends this same command.
-    for operation, _, _ in chunk:
-        operation.payload = {**operation.payload, "command": command_id, "command_quantity": quantity}
-    db.session.commit()
     offer_ids = [link.external_product_id for _, link, _ in chunk]
     started = time.perf_counter()
     try:
