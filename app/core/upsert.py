@@ -27,7 +27,10 @@ def insert_or_update(session: Session, table: Table, values: dict[str, Any], con
     session.execute(statement.on_conflict_do_update(index_elements=list(conflict), set_=update))
 
 
-def insert_all_or_nothing(session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str]) -> None:
-    """Insert many rows in one statement, skipping those whose `conflict` columns already exist."""
-    if rows:
-        session.execute(_insert(session, table).values(rows).on_conflict_do_nothing(index_elements=list(conflict)))
+def insert_many_or_nothing(session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str],
+                           returning) -> list[Any]:
+    """Insert the rows that do not exist yet (one statement); the new rows' `returning` values."""
+    if not rows:
+        return []
+    statement = _insert(session, table).values(rows).on_conflict_do_nothing(index_elements=list(conflict))
+    return list(session.execute(statement.returning(returning)).scalars())
