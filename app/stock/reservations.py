@@ -35,7 +35,9 @@ class ReservationOutcome:
 
 
 def product_for(item: OrderItem) -> int | None:
-    """The Kontor product an order line sold: one product with its SKU, else one with its EAN."""
+    """The Kontor product an order line sold: its link if set, else one product with its SKU, else its EAN."""
+    if item.product_id:
+        return item.product_id
     for column, value in ((Product.sku, item.sku), (Product.ean, item.ean)):
         if value:
             ids = db.session.scalars(select(Product.id).where(column == value).limit(2)).all()

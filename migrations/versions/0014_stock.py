@@ -1,7 +1,7 @@
 """stock: warehouses, stock levels and ledger, reservations, warehouse documents, stock sync log; outbox subject
 
 Revision ID: 0014_stock
-Revises: 0011_inbound_events
+Revises: 0013_order_item_products
 Create Date: 2026-12-02 16:09:22.728524
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014_stock'
-down_revision = '0011_inbound_events'
+down_revision = '0013_order_item_products'
 branch_labels = None
 depends_on = None
 
