@@ -61,7 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.monitoring import api as monitoring_api, views as monitoring_views
     from app.orders import api as orders_api, views as orders_views
     from app.settings import views as settings_views
-    from app.stock import views as stock_views
+    from app.stock import api as stock_api, views as stock_views, warehouse_views
     from app.suppliers import views as suppliers_views
     from app.sync import views as sync_views
     from app.webhooks import views as webhooks_views
@@ -75,10 +75,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(suppliers_views.bp)
     app.register_blueprint(stock_views.bp)
+    app.register_blueprint(warehouse_views.bp)
     app.register_blueprint(inbound_views.bp)
     app.register_blueprint(monitoring_views.bp)
     app.register_blueprint(queues_views.bp)
-    for api in (orders_api.bp, integrations_api.bp, monitoring_api.bp):
+    for api in (orders_api.bp, integrations_api.bp, monitoring_api.bp, stock_api.bp):
         app.register_blueprint(api)
         csrf.exempt(api)  # token-authenticated, no cookies
     app.register_blueprint(webhooks_views.bp)
@@ -105,6 +106,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.orders import handlers as order_handlers  # noqa: F401
     from app.monitoring import alerts  # noqa: F401  (the deliverer of alert operations)
     from app.sync import push, shipments  # noqa: F401
+    from app.stock import handlers as stock_handlers, stock_push  # noqa: F401
 
     return app
 

@@ -59,6 +59,14 @@ class Config:
     SYNC_BACKOFF_INITIAL = 60
     # Seconds between scheduler ticks; each tick re-asserts the schedule (heals a flushed Redis).
     SCHEDULER_INTERVAL = 10
+    # Stock updates to the channels (KONTOR_STOCK_SYNC_*): attempts before an operation fails, the
+    # first retry wait (doubling, with jitter) and its cap, operations per delivery batch, and after how
+    # many hours reconciliation fixes a difference by itself.
+    STOCK_SYNC_MAX_ATTEMPTS = 10
+    STOCK_SYNC_BACKOFF_INITIAL = 60.0
+    STOCK_SYNC_BACKOFF_CAP = 3600.0
+    STOCK_SYNC_BATCH = 5000
+    STOCK_SYNC_FIX_AFTER_HOURS = 24.0
     # Serve rendered order tables from Redis until an order changes (KONTOR_FRAGMENT_CACHE=0 turns it off).
     FRAGMENT_CACHE = True
     # Path feeds read only regular files inside this folder (KONTOR_FEEDS_DIR; None: instance/feeds).
@@ -95,6 +103,12 @@ class Config:
         for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL", "SCHEDULER_INTERVAL"):
             if os.environ.get(f"KONTOR_{name}"):
                 settings[name] = float(os.environ[f"KONTOR_{name}"])
+        for name in ("STOCK_SYNC_BACKOFF_INITIAL", "STOCK_SYNC_BACKOFF_CAP", "STOCK_SYNC_FIX_AFTER_HOURS"):
+            if os.environ.get(f"KONTOR_{name}"):
+                settings[name] = float(os.environ[f"KONTOR_{name}"])
+        for name in ("STOCK_SYNC_MAX_ATTEMPTS", "STOCK_SYNC_BATCH"):
+            if os.environ.get(f"KONTOR_{name}"):
+                settings[name] = _env_int(f"KONTOR_{name}")
         for name in ("TRUSTED_PROXIES", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_ADDRESS"):
             if os.environ.get(f"KONTOR_{name}"):
                 settings[name] = _env_int(f"KONTOR_{name}")

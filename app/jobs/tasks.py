@@ -29,6 +29,7 @@ from app.integrations.services import list_integrations, sync_states
 from app.jobs.queues import any_waiting, enqueue
 from app.jobs.schedule import find
 from app.monitoring import alerts, queues as rq_state
+from app.stock import reservations, stock_push, stock_sync
 from app.stock import services as stock_services
 from app.stock.links import shop_items
 from app.suppliers.imports import fail_stalled, import_chunk, queue_import, run_import, stalled_imports
@@ -297,3 +298,32 @@ def start_availability_sync(integration_id: int):
     """Enqueue one shop's availability sync (again if an earlier run ended)."""
     return enqueue(sync_availability, integration_id, queue="integrations", job_id=f"availability-{integration_id}",
                    timeout=1800, replace_finished=True)
+
+
+# --- warehouse: reservations, stock to the channels ----------------------------------------
+
+
+def expire_reservations() -> dict[str, int]:
+    """Release reservations whose time ran out (every 5 minutes)."""
+    return reservations.expire_due()
+
+
+def deliver_stock_updates(integration_id: int) -> str:
+    """Deliver every due stock update of one integration, in batches."""
+    return stock_push.deliver_due(integration_id)
+
+
+def start_stock_updates(integration_id: int):
+    """Enqueue the delivery of an integration's stock updates; one job per integration drains them all."""
+    return enqueue(deliver_stock_updates, integration_id, queue="integrations", job_id=f"stock-sync-{integration_id}",
+                   replace_finished=True, timeout=3600)
+
+
+def reconcile_stock() -> dict[str, Any]:
+    """Compare the channels' quantities with Kontor's, list differences and fix the old ones (every 30 min)."""
+    return stock_sync.reconcile_all()
+
+
+def clean_stock_sync() -> dict[str, int]:
+    """Delete finished stock updates and attempt logs older than 30 days (daily)."""
+    return stock_sync.cleanup()

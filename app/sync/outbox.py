@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from flask import current_app
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, exists, or_, select, update
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from app.core.errors import Conflict, KontorError, NotFound
@@ -52,6 +52,7 @@ class SyncOperation(db.Model):
         Index("ix_sync_operations_due", "state", "next_attempt_at"),
         Index("ix_sync_operations_order_kind", "order_id", "kind", "state"),
         Index("ix_sync_operations_kind_finished", "kind", "finished_at"),
+        Index("ix_sync_operations_subject", "subject", "kind", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,6 +61,9 @@ class SyncOperation(db.Model):
     integration_id: Mapped[int | None] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"),
                                                        index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # What an operation without an order is about (e.g. "link:42", one offer's stock): pending
+    # operations of one kind and subject collapse into the latest, like an order's do.
+    subject: Mapped[str | None] = mapped_column(String(80))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
@@ -82,17 +86,18 @@ class SyncOperation(db.Model):
 
 
 def record(kind: str, integration_id: int | None, payload: dict[str, Any], order_id: int | None = None, *,
-           collapse: bool = True) -> SyncOperation:
+           collapse: bool = True, subject: str | None = None) -> SyncOperation:
     """Add an operation in the caller's transaction; a pending one of the same kind for the order is replaced.
 
     Collapsing keeps only the latest wish: three quick status changes become one push of the last.
     `collapse=False` is for operations that each carry something of their own (two parcels' numbers).
     """
     now = utcnow()
-    if order_id is not None and collapse:
+    if (order_id is not None or subject is not None) and collapse:
+        about = SyncOperation.order_id == order_id if order_id is not None else SyncOperation.subject == subject
         pending = db.session.scalar(
             select(SyncOperation).where(
-                SyncOperation.order_id == order_id, SyncOperation.kind == kind,
+                about, SyncOperation.kind == kind,
                 SyncOperation.integration_id == integration_id, SyncOperation.state == "pending",
             ).order_by(SyncOperation.id.desc())
         )
@@ -110,7 +115,7 @@ def record(kind: str, integration_id: int | None, payload: dict[str, Any], order
                 announce(pending)
                 return pending
     operation = SyncOperation(kind=kind, integration_id=integration_id, order_id=order_id, payload=payload,
-                              next_attempt_at=now)
+                              next_attempt_at=now, subject=subject)
     db.session.add(operation)
     db.session.flush()
     if order_id is not None and collapse:
@@ -125,6 +130,36 @@ def record(kind: str, integration_id: int | None, payload: dict[str, Any], order
             .execution_options(synchronize_session=False))
     announce(operation)
     return operation
+
+
+def record_many(kind: str, rows: list[tuple[int, dict[str, Any], str]]) -> int:
+    """Add many (integration id, payload, subject) operations at once in the caller's transaction.
+
+    Each replaces a pending one of its kind and subject, as `record` does; none rings the doorbell:
+    the caller publishes one event for the batch (10,000 offers' stock must not mean 10,000 jobs).
+    """
+    now = utcnow()
+    pending: dict[tuple[int, str], int] = {}
+    subjects = sorted({subject for _, _, subject in rows})
+    for start in range(0, len(subjects), 5000):
+        pending.update({(integration_id, subject): op_id for op_id, integration_id, subject in db.session.execute(
+            select(SyncOperation.id, SyncOperation.integration_id, SyncOperation.subject).where(
+                SyncOperation.kind == kind, SyncOperation.state == "pending",
+                SyncOperation.subject.in_(subjects[start:start + 5000])))})
+    new_rows = []
+    for integration_id, payload, subject in rows:
+        op_id = pending.get((integration_id, subject))
+        if op_id is not None and db.session.execute(
+                update(SyncOperation).where(SyncOperation.id == op_id, SyncOperation.state == "pending")
+                .values(payload=payload, next_attempt_at=now, generation=SyncOperation.generation + 1, attempts=0,
+                        last_error="", updated_at=now)
+                .execution_options(synchronize_session=False)).rowcount:
+            continue
+        new_rows.append({"kind": kind, "integration_id": integration_id, "payload": payload, "subject": subject,
+                         "state": "pending", "next_attempt_at": now, "created_at": now, "updated_at": now})
+    if new_rows:
+        db.session.execute(insert(SyncOperation), new_rows)
+    return len(rows)
 
 
 # kind -> the function that delivers one operation of that kind (by id), returning the outcome in words.
@@ -244,6 +279,43 @@ def lease_kept(operation: SyncOperation) -> Iterator[None]:
         thread.join(timeout=5)
 
 
+def claim_batch(kind: str, integration_id: int, limit: int) -> list[SyncOperation]:
+    """Take up to `limit` due operations of one kind and integration at once (batched deliveries)."""
+    now = utcnow()
+    in_flight = aliased(SyncOperation)
+    due_ids = select(SyncOperation.id).where(
+        SyncOperation.kind == kind, SyncOperation.integration_id == integration_id,
+        or_(and_(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= now),
+            and_(SyncOperation.state == "processing", SyncOperation.locked_until < now)),
+        # One at a time per subject: not while an earlier one of it is still on its way (a worker
+        # may have died with the write in flight; it lands or its lease runs out first).
+        ~exists().where(in_flight.kind == kind, in_flight.subject == SyncOperation.subject,
+                        in_flight.id != SyncOperation.id, in_flight.state == "processing",
+                        in_flight.locked_until >= now),
+    ).order_by(SyncOperation.id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        due_ids = due_ids.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(due_ids))
+    if not ids:
+        db.session.commit()
+        return []
+    claimed = db.session.execute(
+        update(SyncOperation)
+        .where(SyncOperation.id.in_(ids),
+               or_(and_(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= now),
+                   and_(SyncOperation.state == "processing", SyncOperation.locked_until < now)))
+        .values(state="processing", locked_until=now + timedelta(seconds=lease_seconds()),
+                attempts=SyncOperation.attempts + 1, updated_at=now)
+        .returning(SyncOperation.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    db.session.commit()
+    if not claimed:
+        return []
+    return list(db.session.scalars(select(SyncOperation).where(SyncOperation.id.in_(claimed))
+                                   .order_by(SyncOperation.id).execution_options(populate_existing=True)))
+
+
 def finish(operation: SyncOperation, state: str, result: str = "") -> None:
     """Close an operation as done, skipped or superseded (the caller commits)."""
     assert state in ("done", "skipped", "superseded")
@@ -307,17 +379,25 @@ def backoff(attempt: int, initial: float = BACKOFF_INITIAL) -> float:
     return min(BACKOFF_CAP, base * random.uniform(0.75, 1.25))
 
 
-def retry_later(operation: SyncOperation, error: str) -> datetime | None:
-    """Reschedule after a transient failure; after MAX_ATTEMPTS it fails. Returns the next attempt time."""
+def retry_later(operation: SyncOperation, error: str, *, max_attempts: int | None = None,
+                initial: float | None = None, cap: float | None = None) -> datetime | None:
+    """Reschedule after a transient failure; after MAX_ATTEMPTS it fails. Returns the next attempt time.
+
+    A kind with its own settings (stock updates: KONTOR_STOCK_SYNC_*) passes its limits.
+    """
     operation.last_error = error = hide_secrets(error)
     operation.locked_until = None
-    if operation.attempts >= MAX_ATTEMPTS:
+    if operation.attempts >= (max_attempts or MAX_ATTEMPTS):
         operation.state, operation.finished_at = "failed", utcnow()
         return None
     operation.state = "pending"
     operation.generation += 1
-    initial = float(current_app.config.get("SYNC_BACKOFF_INITIAL", BACKOFF_INITIAL))
-    operation.next_attempt_at = utcnow() + timedelta(seconds=backoff(operation.attempts, initial))
+    if initial is None:
+        initial = float(current_app.config.get("SYNC_BACKOFF_INITIAL", BACKOFF_INITIAL))
+    delay = backoff(operation.attempts, initial)
+    if cap is not None:
+        delay = min(delay, cap)
+    operation.next_attempt_at = utcnow() + timedelta(seconds=delay)
     return operation.next_attempt_at
 
 
@@ -393,6 +473,13 @@ def reclaim_abandoned() -> int:
     ).rowcount
     db.session.commit()
     return count
+
+
+def due_count(kind: str, integration_id: int) -> int:
+    """How many operations of one kind and integration are due now."""
+    return db.session.scalar(select(func.count(SyncOperation.id)).where(
+        SyncOperation.kind == kind, SyncOperation.integration_id == integration_id,
+        SyncOperation.state == "pending", SyncOperation.next_attempt_at <= utcnow())) or 0
 
 
 def due(limit: int = 1000) -> list[tuple[int, str]]:
