@@ -53,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.accounts import views as accounts_views
     from app.catalog import views as catalog_views
     from app.core import health
+    from app.dashboard import views as dashboard_views
     from app.inbound import views as inbound_views
     from app.integrations import api as integrations_api, views as integrations_views
     from app.orders import api as orders_api, views as orders_views
@@ -64,6 +65,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(orders_views.bp)
     app.register_blueprint(settings_views.bp)
     app.register_blueprint(integrations_views.bp)

@@ -50,6 +50,10 @@ USER_PASSWORD = "bench-password-123"
 LIST_PAGES = ("/orders?status=paid", "/orders?status=paid&source=allegro")
 TARGET_RATIO = 0.40
 TARGET_P95_MS = 50.0
+# The dashboard at `/` is measured in the same run, against its own target (issue 13).
+DASHBOARD_PAGES = ("/",)
+DASHBOARD_TARGET_RATIO = 0.25
+DASHBOARD_TARGET_P95_MS = 50.0
 
 # Runs in every wrk thread. The Cookie header comes in as the script's argument; `response`
 # counts anything but 200 so a lost session (a 302 to /login) cannot pass for a fast page.
@@ -267,6 +271,8 @@ def check_page(base: str, path: str, cookie: str) -> None:
     if path.startswith("/orders"):
         if '<tr id="order-row-' not in response.text:
             raise RuntimeError(f"{path} shows no order rows")
+    if path in DASHBOARD_PAGES and 'id="kpi-orders"' not in response.text:
+        raise RuntimeError(f"{path} shows no dashboard figures")
 
 
 # --- measuring -----------------------------------------------------------------
@@ -333,6 +339,18 @@ def host_load() -> str:
     return note
 
 
+def print_dashboard_targets(trivial: Measurement, dashboards: list[Measurement]) -> None:
+    """Whether the dashboard meets its own targets (a share of the trivial page and p95)."""
+    for m in dashboards:
+        ratio = m.rps / trivial.rps if trivial.rps else 0
+        ratio_ok = "MET" if ratio >= DASHBOARD_TARGET_RATIO else "MISSED"
+        p95_ok = "MET" if m.p95_ms < DASHBOARD_TARGET_P95_MS else "MISSED"
+        print(f"  {m.path} (dashboard): {m.rps:.1f} req/s = {ratio:.1%} of trivial, p50 {m.p50_ms:.2f} ms, "
+              f"p99 {m.p99_ms:.2f} ms, {m.failures} failed; "
+              f"target >= {DASHBOARD_TARGET_RATIO:.0%}: {ratio_ok}; "
+              f"p95 < {DASHBOARD_TARGET_P95_MS:.0f} ms: {p95_ok} ({m.p95_ms:.1f} ms)")
+
+
 def print_table(title: str, trivial: Measurement, lists: list[Measurement], settings: Settings) -> None:
     """The figures for one backend and whether the list pages meet the targets."""
     rounds = f", median of {settings.rounds} interleaved rounds" if settings.rounds > 1 else ""
@@ -379,13 +397,17 @@ def bench_backend(backend: str, settings: Settings) -> None:
             script.write_text(WRK_SCRIPT)
             with gunicorn(server_url, settings.workers, workdir / "gunicorn.log") as base:
                 cookie = log_in(base)
-                for path in (TRIVIAL_PATH, *LIST_PAGES):
+                for path in (TRIVIAL_PATH, *LIST_PAGES, *DASHBOARD_PAGES):
                     check_page(base, path, cookie)
                 print(f"  measuring; host before measuring: {host_load()}", flush=True)
-                trivial, *lists = measure_pages(base, [TRIVIAL_PATH, *LIST_PAGES], cookie, script, settings)
+                trivial, *lists = measure_pages(base, [TRIVIAL_PATH, *LIST_PAGES, *DASHBOARD_PAGES], cookie,
+                                                script, settings)
+                dashboards = lists[len(LIST_PAGES):]
+                lists = lists[:len(LIST_PAGES)]
                 # The session must still hold at the end, or the figures measured redirects.
                 check_page(base, LIST_PAGES[0], cookie)
         print_table(title, trivial, lists, settings)
+        print_dashboard_targets(trivial, dashboards)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

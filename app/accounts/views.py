@@ -33,7 +33,7 @@ def _wait_text(seconds: int) -> str:
 def login():
     """Show the sign-in form and sign the user in."""
     if current_user.is_authenticated:
-        return redirect(url_for("orders.index"))
+        return redirect(url_for("dashboard.index"))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
@@ -42,7 +42,7 @@ def login():
         if result.user:
             login_user(result.user, remember=form.remember.data)
             # Only a plain path of this site: anything else (another host, CR/LF, backslashes) is an attack.
-            return redirect(local_path(request.args.get("next")) or url_for("orders.index"))
+            return redirect(local_path(request.args.get("next")) or url_for("dashboard.index"))
         if result.retry_after:
             error = (f"Too many failed sign-ins for this account or from this address. "
                      f"Try again in {_wait_text(result.retry_after)}.")

@@ -13,7 +13,7 @@ import logging
 from typing import Callable, Iterable
 
 import redis
-from flask import current_app, g, has_request_context
+from flask import current_app, g, has_app_context, has_request_context
 
 from app.extensions import redis_connection
 
@@ -45,7 +45,8 @@ def bump(name: str) -> None:
     except redis.RedisError:
         # Fragments live only in Redis: if it cannot count, it cannot serve them either.
         log.warning("could not bump cache version %s; Redis unreachable", name)
-    if has_request_context():
+    # The versions read earlier in this context (a request, a job, a test) are stale now.
+    if has_app_context():
         g.pop("kontor_versions", None)
 
 

@@ -203,7 +203,7 @@ class OrderShipment(db.Model):
     service: Mapped[str] = mapped_column(String(60), default="")
     tracking_number: Mapped[str] = mapped_column(String(100), default="", index=True)
     status: Mapped[str] = mapped_column(String(20), default="created")
-    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="shipments")

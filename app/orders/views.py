@@ -15,6 +15,7 @@ from app.orders import links, listing, services, shipments, workflow
 from app.orders.forms import VAT_CHOICES, BulkStatusForm, NoteForm, OrderForm, ShipmentForm, StatusChangeForm
 from app.orders.models import FULFILLMENT_STATUSES, PAYMENT_STATUSES, SOURCES
 from app.settings.services import status_defs
+from app.settings.statuses import GROUPS
 
 bp = Blueprint("orders", __name__)
 
@@ -25,12 +26,6 @@ def _actor() -> services.Actor:
 
 def _status_choices() -> list[tuple[str, str]]:
     return [(s.code, s.name) for s in status_defs().values()]
-
-
-@bp.get("/")
-def home():
-    """The order list is the home page."""
-    return redirect(url_for("orders.index"))
 
 
 @bp.get("/orders")
@@ -59,7 +54,7 @@ def index():
     bulk_form.status.choices = _status_choices()
     response = make_response(render_template(
         "orders/index.html", table=table, filters=filters, statuses=statuses, payment_statuses=PAYMENT_STATUSES,
-        sources=SOURCES, bulk_form=bulk_form), status)
+        sources=SOURCES, bulk_form=bulk_form, groups=GROUPS), status)
     response.vary.add("HX-Request")
     return response
 

@@ -35,3 +35,8 @@ class NumberingForm(FlaskForm):
     suffix = StringField("Suffix", validators=[NoNul(), Length(max=40)])
     padding = IntegerField("Digits", validators=[NumberRange(min=1, max=12)])
     reset = SelectField("Restart counter", choices=list(RESETS.items()))
+
+
+class ShippingForm(FlaskForm):
+    ship_within_hours = IntegerField("Ship within (hours)", validators=[
+        NumberRange(min=1, max=24 * 60, message="Give a number of hours between 1 and 1440.")])

@@ -16,7 +16,7 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
 from app.settings import numbering
-from app.settings.models import NumberingScheme, OrderStatus
+from app.settings.models import NumberingScheme, OrderStatus, ShopPreferences
 from app.settings.statuses import DEFAULT_STATUSES, GROUPS, StatusDef
 
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -174,3 +174,34 @@ def next_order_number(today: date | None = None) -> str:
     ).scalar_one()
     db.session.refresh(scheme)
     return numbering.format_number(scheme.prefix, counter, scheme.suffix, scheme.padding, today)
+
+
+SHIP_WITHIN_MAX_HOURS = 24 * 60
+
+
+def preferences() -> ShopPreferences:
+    """The shop's preferences row, created with the defaults the first time it is asked for."""
+    row = db.session.scalar(select(ShopPreferences).order_by(ShopPreferences.id))
+    if row is None:
+        row = ShopPreferences(ship_within_hours=48)
+        db.session.add(row)
+        db.session.commit()
+    return row
+
+
+def ship_within_hours() -> int:
+    """Hours after ordering by which a paid order should have shipped; older ones count as late."""
+    value = db.session.scalar(select(ShopPreferences.ship_within_hours).order_by(ShopPreferences.id))
+    return value or 48
+
+
+def update_ship_within(hours: int) -> ShopPreferences:
+    """Change the time to ship that makes an order late."""
+    if not 1 <= hours <= SHIP_WITHIN_MAX_HOURS:
+        raise ValidationFailed(f"The time to ship must be between 1 and {SHIP_WITHIN_MAX_HOURS} hours.",
+                               field="ship_within_hours")
+    row = preferences()
+    row.ship_within_hours = hours
+    db.session.commit()
+    cache.bump("orders")  # "late" in the cached list and dashboard depends on it
+    return row

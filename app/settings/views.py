@@ -10,7 +10,7 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.htmx import render_fragment, render_page_or_fragment
 from app.extensions import db, htmx
 from app.settings import services
-from app.settings.forms import NumberingForm, StatusEditForm, StatusForm
+from app.settings.forms import NumberingForm, ShippingForm, StatusEditForm, StatusForm
 from app.settings.models import OrderStatus
 from app.settings.statuses import GROUPS
 
@@ -98,3 +98,19 @@ def numbering():
             getattr(form, error.field or "prefix").errors.append(error.message)
     return render_template("settings/numbering.html", form=form, scheme=scheme,
                            preview=services.preview_number(scheme))
+
+
+@bp.route("/shipping", methods=["GET", "POST"])
+def shipping():
+    """Show and change the time to ship after which an order counts as late."""
+    form = ShippingForm(obj=services.preferences())
+    if form.validate_on_submit():
+        require_role("admin")
+        try:
+            services.update_ship_within(form.ship_within_hours.data)
+            flash("Time to ship saved.", "success")
+            return redirect(url_for("settings.shipping"))
+        except ValidationFailed as error:
+            db.session.rollback()
+            form.ship_within_hours.errors.append(error.message)
+    return render_template("settings/shipping.html", form=form)
