@@ -40,7 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     redis_connection.init_app(app)
 
-    from app.core import events, web
+    from app.core import events, i18n, web
     from app.core.auth import require_login_everywhere
 
     events.install(Session)
@@ -48,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
     require_login_everywhere(app)
+    i18n.init_app(app)
     web.init_app(app)
 
     from app.accounts import views as accounts_views

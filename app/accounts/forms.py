@@ -7,6 +7,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from app.accounts.models import ROLES
+from app.core.i18n import LOCALES
 
 ROLE_CHOICES = [(role, role.capitalize()) for role in ROLES]
 
@@ -35,3 +36,7 @@ class UserEditForm(FlaskForm):
 class ApiTokenForm(FlaskForm):
     name = StringField("Token name", validators=[DataRequired(message="Give the token a name you will recognise."),
                                                  Length(max=120)])
+
+
+class ProfileForm(FlaskForm):
+    locale = SelectField("Language", choices=[("", "As my browser asks"), *LOCALES.items()])

@@ -16,6 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.accounts import throttle
 from app.accounts.models import ROLES, ApiToken, LoginAttempt, User
 from app.core.errors import NotFound, ValidationFailed
+from app.core.i18n import LOCALES
 from app.core.types import utcnow
 from app.extensions import db
 
@@ -214,3 +215,12 @@ def list_users() -> list[User]:
 def list_api_tokens() -> list[ApiToken]:
     """All tokens, newest first."""
     return list(db.session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())))
+
+
+def set_locale(user: User, locale: str | None) -> User:
+    """Set the interface language a user sees; None follows their browser."""
+    if locale is not None and locale not in LOCALES:
+        raise ValidationFailed(f"Kontor speaks {', '.join(LOCALES)}; not {locale}.", field="locale")
+    user.locale = locale
+    db.session.commit()
+    return user

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.accounts import services
-from app.accounts.forms import ApiTokenForm, LoginForm, UserEditForm, UserForm
+from app.accounts.forms import ApiTokenForm, LoginForm, ProfileForm, UserEditForm, UserForm
 from app.accounts.models import User
 from app.core.auth import role_required
 from app.core.errors import NotFound, ValidationFailed
@@ -128,3 +128,14 @@ def revoke_api_token(token_id: int):
     """Revoke a token; its row swaps itself to show it revoked."""
     token = services.revoke_api_token(token_id)
     return render_fragment("accounts/_token_row.html", token=token)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile():
+    """Your own settings: the language Kontor speaks to you."""
+    form = ProfileForm(data={"locale": current_user.locale or ""})
+    if form.validate_on_submit():
+        services.set_locale(current_user, form.locale.data or None)
+        flash("Your settings are saved.", "success")
+        return redirect(url_for("accounts.profile"))
+    return render_template("accounts/profile.html", form=form)
