@@ -11,6 +11,7 @@ from app.accounts import services as accounts
 from app.accounts.models import ROLES
 from app.core.embedded_redis import stop_embedded_redis
 from app.core.errors import ValidationFailed
+from app.demo import seed_demo_orders
 from app.extensions import db
 from app.orders.models import Order
 from app.settings.services import seed_defaults
@@ -23,8 +24,6 @@ kontor_cli = AppGroup("kontor", help="Set-up and maintenance.")
 @click.option("--demo-orders", default=1000, show_default=True)
 def setup(demo: bool, demo_orders: int) -> None:
     """Seed statuses and numbering, create the first admin, add demo orders (first run only)."""
-    from app.demo import seed_demo_orders
-
     seed_defaults()
     admin, password = accounts.ensure_admin()
     if password:

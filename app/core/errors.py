@@ -50,11 +50,6 @@ class TransitionRefused(KontorError):
     http_status = 409
 
 
-class PermissionDenied(KontorError):
-    code = "forbidden"
-    http_status = 403
-
-
 class Conflict(KontorError):
     code = "conflict"
     http_status = 409

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Callable, Protocol
@@ -263,3 +263,104 @@ class PlatformDeletion:
     """The platform deleted (or trashed) the order."""
 
     order_external_id: str
+
+
+# --- availability written into a shop ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShopItem:
+    """A product (id_product_attribute 0) or one of its combinations, as the shop lists it."""
+
+    id_product: int
+    id_product_attribute: int
+    reference: str
+    ean13: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AvailabilityWrite:
+    """What one product or combination should say in the shop.
+
+    `texts` maps a language id to (available_now, available_later). product_lang has no
+    combination, so texts apply to the whole product: pass None for combination rows, or when
+    texts should not be written at all.
+    """
+
+    id_product: int
+    id_product_attribute: int
+    out_of_stock: int
+    texts: dict[int, tuple[str | None, str | None]] | None = None
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One row that changes (or would change, in a dry run): its key and the columns before/after."""
+
+    table: str
+    key: dict[str, int]
+    before: dict[str, object]
+    after: dict[str, object]
+
+
+@dataclass(frozen=True)
+class MissingRow:
+    """A row the write needed but the shop does not have (it is reported, never created)."""
+
+    table: str
+    key: dict[str, int]
+    reason: str
+
+
+@dataclass
+class TableCounts:
+    """Target rows of one table: changed, already right, or absent from the shop."""
+
+    changed: int = 0
+    unchanged: int = 0
+    missing: int = 0
+
+    def add(self, other: TableCounts) -> None:
+        self.changed += other.changed
+        self.unchanged += other.unchanged
+        self.missing += other.missing
+
+
+@dataclass
+class AvailabilityReport:
+    """The outcome of write_availability; a dry run reports the same diff without writing."""
+
+    dry_run: bool
+    products: int = 0  # writes given: products and combinations
+    stock: TableCounts = field(default_factory=TableCounts)
+    texts: TableCounts = field(default_factory=TableCounts)
+    changed_rows: list[RowChange] = field(default_factory=list)
+    missing_rows: list[MissingRow] = field(default_factory=list)
+    # Every write (id_product, id_product_attribute) that lacks at least one row in the shop: all
+    # of them, not a sample. A missing product_lang row counts against the write that carried
+    # the product's texts.
+    missing_keys: set[tuple[int, int]] = field(default_factory=set)
+    targets: list[str] = field(default_factory=list)
+    chunks: int = 0
+    duration: float = 0.0
+
+    @property
+    def changed(self) -> int:
+        return self.stock.changed + self.texts.changed
+
+    @property
+    def unchanged(self) -> int:
+        return self.stock.unchanged + self.texts.unchanged
+
+    @property
+    def missing(self) -> int:
+        return self.stock.missing + self.texts.missing
+
+    def summary(self) -> str:
+        """One line for a run log."""
+        verb = "would change" if self.dry_run else "changed"
+        return (f"{self.products} products/combinations: stock_available {verb} {self.stock.changed}, "
+                f"unchanged {self.stock.unchanged}, missing {self.stock.missing}; product_lang {verb} "
+                f"{self.texts.changed}, unchanged {self.texts.unchanged}, missing {self.texts.missing} "
+                f"({self.duration:.2f} s)")

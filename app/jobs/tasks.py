@@ -8,11 +8,23 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.catalog.services import autolink
+from app.core.errors import ValidationFailed
 from app.core.health import HEARTBEAT_KEY
 from app.core.types import utcnow
 from app.extensions import redis_connection
+from app.inbound import ledger
+from app.inbound.polling import poll_all, poll_orders
+from app.inbound.services import process_event
+from app.integrations.base import PlatformError
+from app.integrations.services import list_integrations, sync_states
 from app.jobs.queues import any_waiting, enqueue
 from app.jobs.schedule import find
+from app.stock import services as stock_services
+from app.stock.links import shop_items
+from app.suppliers.imports import fail_stalled, import_chunk, run_import, stalled_imports, start_import
+from app.suppliers.services import list_feeds
+from app.sync import outbox, push
 
 log = logging.getLogger("kontor.jobs")
 
@@ -72,15 +84,11 @@ def last_runs() -> dict[str, dict]:
 
 def process_sync_operation(operation_id: int) -> str:
     """Deliver one outbox operation (by its kind: status push, shipment push ...)."""
-    from app.sync import outbox
-
     return outbox.deliver(operation_id)
 
 
 def sweep_outbox() -> dict[str, int]:
     """Re-enqueue due and abandoned operations and log what finished since the last sweep."""
-    from app.sync import outbox, push
-
     started = utcnow()
     client = redis_connection.client
     last = client.get(SWEEP_KEY)
@@ -98,15 +106,11 @@ def sweep_outbox() -> dict[str, int]:
 
 def process_inbound_event(event_id: int) -> str:
     """Apply one stored delivery (webhook, polled order)."""
-    from app.inbound.services import process_event
-
     return process_event(event_id)
 
 
 def sweep_inbound() -> dict[str, int]:
     """Enqueue stored deliveries that are due: never processed (lost job, dead worker) or failed and due a retry."""
-    from app.inbound import ledger
-
     enqueued = 0
     for event_id, job_id in ledger.due():
         if enqueue("app.jobs.tasks.process_inbound_event", event_id, queue="orders", job_id=job_id,
@@ -117,30 +121,21 @@ def sweep_inbound() -> dict[str, int]:
 
 def poll_shop_orders(integration_id: int) -> dict[str, int]:
     """Store the orders one Shopify or WooCommerce shop changed since the last poll."""
-    from app.inbound.polling import poll_orders
-
     return poll_orders(integration_id)
 
 
 def poll_all_shops() -> dict[str, str]:
     """Poll every enabled Shopify and WooCommerce shop for changed orders (webhooks can be late or missing)."""
-    from app.inbound.polling import poll_all
-
     return poll_all()
 
 
 def sync_platform_states(integration_id: int) -> dict[str, int]:
     """Refresh one integration's platform states."""
-    from app.integrations.services import sync_states
-
     return sync_states(integration_id)
 
 
 def sync_all_platform_states() -> dict[str, str]:
     """Refresh the platform states of every enabled integration; one failure does not stop the rest."""
-    from app.integrations.base import PlatformError
-    from app.integrations.services import list_integrations, sync_states
-
     outcomes = {}
     for integration in list_integrations():
         if not integration.enabled or integration.kind == "generic":  # a generic sender has no states to list
@@ -157,8 +152,6 @@ def sync_all_platform_states() -> dict[str, str]:
 
 def run_feed_import(import_id: int, limit: int | None = None) -> dict[str, Any]:
     """Read a feed and enqueue its chunks on the import queue."""
-    from app.suppliers.imports import run_import
-
     def enqueue_chunk(import_id: int, number: int, rows: list) -> None:
         enqueue("app.jobs.tasks.import_feed_chunk", import_id, rows, queue="import",
                 job_id=f"feed-import-{import_id}-chunk-{number}", timeout=1800)
@@ -169,17 +162,11 @@ def run_feed_import(import_id: int, limit: int | None = None) -> dict[str, Any]:
 
 def import_feed_chunk(import_id: int, rows: list) -> dict[str, int]:
     """Apply one chunk of a feed import."""
-    from app.suppliers.imports import import_chunk
-
     return import_chunk(import_id, rows)
 
 
 def import_all_feeds() -> dict[str, str]:
     """Start an import of every enabled, mapped supplier feed (the hourly run)."""
-    from app.core.errors import ValidationFailed
-    from app.suppliers.imports import start_import
-    from app.suppliers.services import list_feeds
-
     started = {}
     for feed in list_feeds():
         if not feed.enabled:
@@ -197,8 +184,6 @@ def import_all_feeds() -> dict[str, str]:
 
 def fail_stalled_feed_imports() -> dict[str, int]:
     """Mark feed imports failed that made no progress for 15 minutes, unless their jobs still wait in the queue."""
-    from app.suppliers.imports import fail_stalled, stalled_imports
-
     outcome = {"failed": 0, "waiting": 0}
     for feed_import in stalled_imports():
         jobs = [f"feed-import-{feed_import.id}"]
@@ -213,24 +198,16 @@ def fail_stalled_feed_imports() -> dict[str, int]:
 
 def autolink_products(integration_id: int, create_missing: bool = False) -> dict[str, int]:
     """Link a shop's products and combinations to Kontor products by SKU, then EAN."""
-    from app.catalog.services import autolink
-    from app.stock.links import shop_items
-
     return autolink(integration_id, shop_items(integration_id), create_missing=create_missing)
 
 
 def sync_availability(integration_id: int, limit: int | None = None, dry_run: bool = False) -> dict[str, int]:
     """Write linked products' availability into one PrestaShop shop."""
-    from app.stock.services import sync_availability as sync
-
-    return sync(integration_id, limit=limit, dry_run=dry_run).counts()
+    return stock_services.sync_availability(integration_id, limit=limit, dry_run=dry_run).counts()
 
 
 def sync_all_availability() -> dict[str, Any]:
     """Sync availability to every enabled PrestaShop integration that has it switched on (every 30 min)."""
-    from app.integrations.services import list_integrations
-    from app.stock.services import sync_availability as sync
-
     outcomes: dict[str, Any] = {}
     for integration in list_integrations():
         if integration.kind != "prestashop" or not integration.enabled:
@@ -238,7 +215,7 @@ def sync_all_availability() -> dict[str, Any]:
         if not (integration.settings.get("availability") or {}).get("enabled"):
             continue
         try:
-            outcomes[integration.name] = sync(integration.id).counts()
+            outcomes[integration.name] = stock_services.sync_availability(integration.id).counts()
         except Exception as error:  # one shop's failure must not stop the others
             log.exception("availability sync of %s failed", integration.name)
             outcomes[integration.name] = f"failed: {error}"

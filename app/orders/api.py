@@ -94,7 +94,7 @@ def _status_code(body: dict[str, Any]) -> str:
 @bp.get("/init")
 def init():
     """Statuses and the other dictionaries a client needs to show orders."""
-    lists = services.dictionaries()
+    lists = services.order_choices()
     return jsonify(
         statuses=[{"code": s.code, "name": s.name, "group": s.group, "colour": s.colour, "position": s.position,
                    "final": s.final} for s in lists["statuses"]],

@@ -496,8 +496,8 @@ def set_platform_link(order_id: int, link: PlatformLink, actor: Actor) -> Order:
     return order
 
 
-def dictionaries() -> dict[str, Any]:
-    """Statuses and the other fixed lists, for pages and the API's init call."""
+def order_choices() -> dict[str, Any]:
+    """The choices an order's fields take (statuses, payment and fulfilment states, sources ...) for API clients."""
     return {
         "statuses": list(status_defs().values()),
         "payment_statuses": PAYMENT_STATUSES,

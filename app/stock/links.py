@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Iterator
 
 from app.catalog.services import ShopItemRef
-from app.integrations.services import get_integration
+from app.integrations.prestashop.database import PrestaShopDatabase
+from app.integrations.services import client_for, get_integration
 from app.stock.services import database_settings
 
 
 def shop_items(integration_id: int) -> Iterator[ShopItemRef]:
     """Every product and combination of the shop, with reference, EAN and name."""
-    from app.integrations.prestashop.database import PrestaShopDatabase
-    from app.integrations.services import client_for
-
     integration = get_integration(integration_id)
     dsn = integration.credentials.get("db_dsn")
     if dsn:

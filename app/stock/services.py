@@ -25,8 +25,10 @@ from app.core.errors import ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
 from app.integrations.models import Integration, IntegrationRun
+from app.integrations.prestashop.database import AvailabilityWrite, PrestaShopDatabase
 from app.integrations.services import get_integration
 from app.stock.availability import Availability, AvailabilityRules, decide
+from app.stock.webservice import write_availability_webservice
 
 log = logging.getLogger("kontor.stock")
 
@@ -71,8 +73,6 @@ def _plan(integration: Integration, rules: AvailabilityRules, limit: int | None,
     (stock, delivery days) once. Links' metadata has few distinct values (what was written, when),
     so each is parsed once, and the metadata to remember is built once per (old metadata, key).
     """
-    from app.integrations.prestashop.database import AvailabilityWrite
-
     supplier = ProductLink.supplier_availability
     query = (select(ProductLink.id, ProductLink.external_product_id, ProductLink.external_combination_id,
                     supplier["stock_quantity"].as_string(), supplier["delivery_days"].as_string(),
@@ -196,8 +196,6 @@ def redacted(message: str, integration: Integration) -> str:
 
 
 def _sync_availability(integration: Integration, started, *, limit: int | None, dry_run: bool) -> SyncResult:
-    from app.integrations.prestashop.database import PrestaShopDatabase
-
     clock = time.monotonic()
     integration_id = integration.id
     if integration.kind != "prestashop":
@@ -230,8 +228,6 @@ def _sync_availability(integration: Integration, started, *, limit: int | None, 
             db.session.commit()
         missing_keys = None
     else:
-        from app.stock.webservice import write_availability_webservice
-
         result.via = "webservice"
         report = write_availability_webservice(integration, writes, dry_run=dry_run)
         result.changed, result.unchanged, result.missing = report["changed"], report["unchanged"], report["missing"]

@@ -10,7 +10,10 @@ from flask.cli import AppGroup
 
 from app.core.errors import KontorError
 from app.integrations.base import PlatformError
+from app.stock.services import sync_availability as sync
+from app.suppliers.imports import import_chunk, latest_import, run_import, start_import
 from app.suppliers.parsing import FeedError
+from app.suppliers.services import list_feeds as feeds
 
 feeds_cli = AppGroup("feeds", help="Supplier feeds.")
 prestashop_cli = AppGroup("prestashop", help="PrestaShop shops: product links and availability.")
@@ -19,9 +22,6 @@ prestashop_cli = AppGroup("prestashop", help="PrestaShop shops: product links an
 @feeds_cli.command("list")
 def list_feeds() -> None:
     """Show the supplier feeds and their last import."""
-    from app.suppliers.imports import latest_import
-    from app.suppliers.services import list_feeds as feeds
-
     for feed in feeds():
         last = latest_import(feed.id)
         state = f"{last.state}, {last.rows_read} rows, {last.matched} matched" if last else "never imported"
@@ -35,7 +35,6 @@ def list_feeds() -> None:
 def import_feed(feed_id: int, limit: int | None, enqueue: bool) -> None:
     """Import a supplier feed now and print what happened."""
     from app.jobs.queues import enqueue as put
-    from app.suppliers.imports import import_chunk, run_import, start_import
 
     try:
         feed_import = start_import(feed_id)
@@ -78,8 +77,6 @@ def autolink(integration_id: int, create_missing: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 def sync_availability(integration_id: int, limit: int | None, dry_run: bool) -> None:
     """Write linked products' availability into the shop (or show the diff with --dry-run)."""
-    from app.stock.services import sync_availability as sync
-
     try:
         result = sync(integration_id, limit=limit, dry_run=dry_run)
     except (KontorError, PlatformError, FeedError) as error:

@@ -49,7 +49,7 @@ def start_import(feed_id: int) -> FeedImport:
     if mapping_of(feed) is None:
         raise ValidationFailed("Map the feed's columns first (stock quantity and SKU or EAN).")
     now = utcnow()
-    feed_import = FeedImport(integration_id=feed.id, state="queued", started_at=now, progress_at=now,
+    feed_import = FeedImport(feed_id=feed.id, state="queued", started_at=now, progress_at=now,
                              source=feed.settings.get("location") or feed.settings.get("upload_name", ""))
     db.session.add(feed_import)
     db.session.commit()
@@ -66,13 +66,13 @@ def get_import(import_id: int) -> FeedImport:
 
 def latest_import(feed_id: int) -> FeedImport | None:
     """The feed's newest import, or None."""
-    return db.session.scalar(select(FeedImport).where(FeedImport.integration_id == feed_id)
+    return db.session.scalar(select(FeedImport).where(FeedImport.feed_id == feed_id)
                              .order_by(FeedImport.id.desc()))
 
 
 def recent_imports(feed_id: int, limit: int = 10) -> list[FeedImport]:
     """The feed's latest imports, newest first."""
-    return list(db.session.scalars(select(FeedImport).where(FeedImport.integration_id == feed_id)
+    return list(db.session.scalars(select(FeedImport).where(FeedImport.feed_id == feed_id)
                                    .order_by(FeedImport.id.desc()).limit(limit)))
 
 
@@ -135,7 +135,7 @@ def run_import(import_id: int, enqueue_chunk: Callable[[int, int, list], None], 
 
 def _read_and_hand_over(feed_import: FeedImport, enqueue_chunk: Callable[[int, int, list], None],
                         limit: int | None) -> FeedImport:
-    import_id, feed = feed_import.id, feed_import.integration
+    import_id, feed = feed_import.id, feed_import.feed
     mapping = mapping_of(feed)
     chunk: list[tuple] = []
     problems: list[dict] = []
@@ -201,9 +201,9 @@ def _close_as_failed(import_id: int, message: str, stalled_before: datetime | No
     message = _storable(message, 2000)
     started = db.session.execute(update(FeedImport).where(*conditions).values(
         state="failed", error=message, finished_at=utcnow(), progress_at=utcnow())
-        .returning(FeedImport.integration_id, FeedImport.started_at)).one_or_none()
+        .returning(FeedImport.feed_id, FeedImport.started_at)).one_or_none()
     if started is not None:
-        db.session.add(IntegrationRun(integration_id=started.integration_id, kind="feed_import", ok=False,
+        db.session.add(IntegrationRun(integration_id=started.feed_id, kind="feed_import", ok=False,
                                       started_at=started.started_at, message=message, finished_at=utcnow()))
         log.warning("feed import %s failed: %s", import_id, message)
     db.session.commit()
@@ -218,7 +218,7 @@ def _finish(import_id: int) -> None:
     if finished:
         feed_import = db.session.get(FeedImport, import_id, populate_existing=True)
         db.session.add(IntegrationRun(
-            integration_id=feed_import.integration_id, kind="feed_import", started_at=feed_import.started_at,
+            integration_id=feed_import.feed_id, kind="feed_import", started_at=feed_import.started_at,
             finished_at=utcnow(), counts={"read": feed_import.rows_read, "matched": feed_import.matched,
                                           "unmatched": feed_import.unmatched, "invalid": feed_import.invalid,
                                           "links updated": feed_import.links_updated},

@@ -20,7 +20,8 @@ class FeedImport(db.Model):
     __table_args__ = (Index("ix_feed_imports_integration_started", "integration_id", "started_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    # The feed is an integration of kind supplier_feed; the column keeps its first name.
+    feed_id: Mapped[int] = mapped_column("integration_id", ForeignKey("integrations.id", ondelete="CASCADE"))
     # queued -> reading -> importing -> done | failed
     state: Mapped[str] = mapped_column(String(12), default="queued")
     rows_read: Mapped[int] = mapped_column(default=0)
@@ -37,7 +38,7 @@ class FeedImport(db.Model):
     # Moved on by every step (reading, each chunk); the stalled-import check looks at it.
     progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    integration: Mapped[Integration] = relationship()
+    feed: Mapped[Integration] = relationship()
 
     @property
     def finished(self) -> bool:

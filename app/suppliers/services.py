@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.core.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.integrations.models import Integration
-from app.suppliers import sources
+from app.suppliers import csv as csv_feed, sources, xml as xml_feed
 from app.suppliers.parsing import ColumnMapping, FeedError, typed_rows
 
 FEED_KIND = "supplier_feed"
@@ -154,11 +154,7 @@ def open_feed(feed: Integration) -> Iterator[BinaryIO]:
 def feed_rows(feed: Integration, stream: BinaryIO):
     """(headers, raw rows) of a feed stream in its format."""
     if feed.settings.get("format") == "xml":
-        from app.suppliers import xml as xml_feed
-
         return None, xml_feed.read_xml(stream, feed.settings.get("item_path", ""))
-    from app.suppliers import csv as csv_feed
-
     reader = csv_feed.read_csv(stream)
     return reader.headers, reader
 
@@ -187,8 +183,6 @@ def preview(feed_id: int, limit: int = 20) -> dict[str, Any]:
     feed = get_feed(feed_id)
     with _open_preview(feed) as stream:
         if feed.settings.get("format") == "xml":
-            from app.suppliers import xml as xml_feed
-
             headers = xml_feed.xml_headers(stream, feed.settings.get("item_path", ""))
             raw_rows = None
         else:

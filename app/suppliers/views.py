@@ -152,7 +152,7 @@ def progress(import_id: int):
     """An import's progress bar (polls itself until the import finishes)."""
     feed_import = imports.get_import(import_id)
     if not htmx:
-        return redirect(url_for("suppliers.detail", feed_id=feed_import.integration_id))
+        return redirect(url_for("suppliers.detail", feed_id=feed_import.feed_id))
     return render_fragment("suppliers/_progress.html", feed_import=feed_import)
 
 
@@ -162,5 +162,5 @@ def problems(import_id: int):
     """Download the rows an import could not read, with line numbers and reasons (they show the feed's content)."""
     feed_import = imports.get_import(import_id)
     return Response(stream_with_context(imports.problems_csv(import_id)), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=feed-{feed_import.integration_id}-"
+                    headers={"Content-Disposition": f"attachment; filename=feed-{feed_import.feed_id}-"
                                                     f"import-{import_id}-problems.csv"})

@@ -25,7 +25,6 @@ from app.extensions import db
 from app.integrations.models import Integration
 from app.orders.models import Order
 
-STATES = ("pending", "processing", "done", "skipped", "failed", "cancelled")
 FINISHED = ("done", "skipped", "failed", "cancelled")
 OPERATION_RECORDED = "sync.operation_recorded"
 

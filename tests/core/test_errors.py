@@ -195,7 +195,7 @@ def test_an_api_crash_answers_json(ctx, app, monkeypatch):
     def broken():
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("app.orders.services.dictionaries", broken)
+    monkeypatch.setattr("app.orders.services.order_choices", broken)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = ctx.client.get("/api/v1/init", headers=ctx.api)
     assert response.status_code == 500 and response.is_json

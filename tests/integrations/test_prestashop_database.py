@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.integrations.base import TransientPlatformError
-from app.integrations.prestashop import database as database_module
+from app.integrations.prestashop.database import availability as database_module
 from app.integrations.prestashop.database import (
     AvailabilityWrite,
     PrestaShopDatabase,

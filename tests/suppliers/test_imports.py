@@ -255,7 +255,7 @@ def test_rows_the_database_refuses_are_found_and_the_rest_of_the_chunk_imports(p
     for n, sku in enumerate(("A", "B", "C", "D", "E"), start=1):
         link_product(create_product(sku, "", sku).id, shop.id, str(n))
     feed = make_integration("prestashop")  # any integration serves as the import's owner here
-    feed_import = FeedImport(integration_id=feed.id, state="importing", chunks_total=1)
+    feed_import = FeedImport(feed_id=feed.id, state="importing", chunks_total=1)
     db.session.add(feed_import)
     db.session.commit()
     good = '{"contractor_id":1,"stock_quantity":5,"delivery_days":null,"purchase_price":null}'
@@ -307,7 +307,7 @@ def test_a_reader_that_cannot_hand_over_its_chunks_fails_the_import_in_words(cat
 
 def _aged(feed_id: int, state: str, minutes: int, chunks_total: int = 0) -> FeedImport:
     then = utcnow() - timedelta(minutes=minutes)
-    feed_import = FeedImport(integration_id=feed_id, state=state, started_at=then, progress_at=then,
+    feed_import = FeedImport(feed_id=feed_id, state=state, started_at=then, progress_at=then,
                              chunks_total=chunks_total)
     db.session.add(feed_import)
     db.session.commit()

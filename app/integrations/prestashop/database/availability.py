@@ -1,0 +1,378 @@
+"""Writing availability into a PrestaShop database, set-based, one transaction per chunk.
+
+Writes touch exactly three columns and never insert a row:
+`stock_available.out_of_stock` and `product_lang.available_now` / `available_later`.
+Each chunk of writes is loaded into temporary tables and applied with one `UPDATE ... JOIN`
+per table (sql.py); rows whose value already matches are not written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from app.integrations.base import AvailabilityReport, AvailabilityWrite, MissingRow, RowChange, TableCounts
+from app.integrations.prestashop.database.connection import (
+    DEADLOCK_ERRORS,
+    PrestaShopConnection,
+    PrestaShopDatabaseError,
+    error_number,
+    run,
+)
+from app.integrations.prestashop.database.sql import (
+    TMP_SHOP,
+    TMP_STOCK,
+    TMP_STOCK_TARGET,
+    TMP_TEXT,
+    TMP_TEXT_VALUE,
+    StockTarget,
+    TableSql,
+    TextSet,
+    stock_sql,
+    text_sql,
+)
+
+DEFAULT_CHUNK_SIZE = 5000
+SAMPLE_SIZE = 20
+# product_lang.available_now / available_later are varchar(255) in every PrestaShop version.
+TEXT_MAX_LENGTH = 255
+# stock_available.out_of_stock: 0 deny orders, 1 allow orders, 2 use the shop's default.
+OUT_OF_STOCK_VALUES = (0, 1, 2)
+TABLE_ORDER = {"stock_available": 0, "product_lang": 1}
+CHUNK_ATTEMPTS = 3
+
+
+@dataclass
+class _Chunk:
+    """Validated writes of one transaction; a product's rows never straddle two chunks."""
+
+    stock: list[tuple[int, int, int]]
+    texts: dict[int, TextSet]
+    text_owners: dict[int, int]  # id_product -> the id_product_attribute of the write carrying its texts
+
+
+@dataclass
+class _ChunkResult:
+    stock: TableCounts = field(default_factory=TableCounts)
+    texts: TableCounts = field(default_factory=TableCounts)
+    changed_rows: list[RowChange] = field(default_factory=list)
+    missing_rows: list[MissingRow] = field(default_factory=list)
+    missing_keys: set[tuple[int, int]] = field(default_factory=set)
+
+
+
+class AvailabilityWriter(PrestaShopConnection):
+    """The availability write of a PrestaShop database."""
+
+    def write_availability(self, writes: Sequence[AvailabilityWrite], *, shop_ids: Sequence[int],
+                           language_ids: Sequence[int], dry_run: bool = False,
+                           chunk_size: int = DEFAULT_CHUNK_SIZE, sample_size: int = SAMPLE_SIZE
+                           ) -> AvailabilityReport:
+        """Set out_of_stock and the availability texts of the given products in the given shops.
+
+        stock_available: per configured shop, the row PrestaShop itself reads — (id_shop = 0,
+        id_shop_group = g) once per group that shares stock, else (id_shop = s, id_shop_group = 0).
+        product_lang: (id_product, s, l) for each shop s and each language l that is both in
+        `language_ids` and in the write's texts. Only rows whose value differs are written; rows
+        the shop lacks are reported in `missing_rows`, never inserted. Each chunk of `chunk_size`
+        writes is one transaction (retried on deadlock). `dry_run` computes the same report with
+        SELECTs only (into this connection's temporary tables) and changes nothing in the shop.
+        """
+        started = time.perf_counter()
+        if not shop_ids:
+            raise ValueError("At least one shop id is needed.")
+        chunks = list(_chunks(writes, language_ids, max(1, chunk_size)))
+        report = AvailabilityReport(dry_run=dry_run, products=len(writes), chunks=len(chunks))
+        with self._connect() as conn:
+            targets = self._stock_targets(conn, shop_ids)
+            report.targets = [target.describe() for target in targets]
+            conn.commit()  # temporary tables are created outside any transaction (GTID-safe)
+            writers = (_TableWriter(stock_sql(self.table("stock_available"), targets), dry_run),
+                       _TableWriter(text_sql(self.table("product_lang"), len(set(shop_ids))), dry_run))
+            self._create_temporary_tables(conn, targets, shop_ids)
+            try:
+                for chunk in chunks:
+                    _merge(report, self._apply_chunk_with_retries(conn, chunk, writers, _rooms(report, sample_size)))
+            finally:
+                self._drop_temporary_tables(conn)
+        # Chunks add their samples as they go; list them table by table, in key order, so the
+        # report does not depend on the chunk size.
+        report.changed_rows.sort(key=lambda row: TABLE_ORDER[row.table])
+        report.missing_rows.sort(key=lambda row: TABLE_ORDER[row.table])
+        report.duration = time.perf_counter() - started
+        return report
+
+    def _stock_targets(self, conn: Connection, shop_ids: Sequence[int]) -> list[StockTarget]:
+        """Which stock_available row serves each configured shop, one target per shared group."""
+        group_of = {int(shop): int(group) for shop, group in conn.execute(sa.text(
+            f"SELECT id_shop, id_shop_group FROM {self.table('shop')} ORDER BY id_shop"))}
+        unknown = [shop for shop in shop_ids if int(shop) not in group_of]
+        if unknown:
+            raise PrestaShopDatabaseError(
+                f"Shop {', '.join(map(str, unknown))} does not exist in {self.table('shop')}.")
+        configured = list(dict.fromkeys(int(shop) for shop in shop_ids))
+        sharing = self._groups_sharing_stock(conn, {group_of[shop] for shop in configured})
+        targets: dict[tuple[int, int], tuple[int, ...]] = {}
+        for shop in configured:
+            group = group_of[shop]
+            if group in sharing:
+                # Every shop of the group sells from this row, configured or not: say so.
+                targets[(0, group)] = tuple(s for s, g in group_of.items() if g == group)
+            else:
+                targets[(shop, 0)] = (shop,)
+        return [StockTarget(id_shop, id_shop_group, shops) for (id_shop, id_shop_group), shops in targets.items()]
+
+    def _groups_sharing_stock(self, conn: Connection, groups: set[int]) -> set[int]:
+        if self.prefix + "shop_group" in self._tables_present(conn):
+            rows = conn.execute(sa.text(
+                f"SELECT id_shop_group FROM {self.table('shop_group')}"
+                " WHERE share_stock = 1 AND id_shop_group IN :ids"
+            ).bindparams(sa.bindparam("ids", expanding=True)), {"ids": sorted(groups)})
+            return {int(r[0]) for r in rows}
+        # Without shop_group (trimmed schemas), a group shares stock when PrestaShop keeps
+        # group rows for it: stock_available rows with id_shop = 0 and that id_shop_group.
+        return {group for group in groups if conn.execute(sa.text(
+            f"SELECT 1 FROM {self.table('stock_available')} WHERE id_shop = 0 AND id_shop_group = :group LIMIT 1"),
+            {"group": group}).first()}
+
+    def _create_temporary_tables(self, conn: Connection, targets: list[StockTarget],
+                                 shop_ids: Sequence[int]) -> None:
+        # Left over in a pooled connection if an earlier run died half-way.
+        self._drop_temporary_tables(conn)
+        # Keys and ids only in MEMORY tables (small rows, no redo log); the texts, which can be
+        # long and many, in a default-engine table so no heap-size limit applies.
+        statements = [
+            f"CREATE TEMPORARY TABLE {TMP_STOCK} (id_product INT UNSIGNED NOT NULL,"
+            " id_product_attribute INT UNSIGNED NOT NULL, out_of_stock TINYINT UNSIGNED NOT NULL,"
+            " PRIMARY KEY (id_product, id_product_attribute)) ENGINE=MEMORY",
+            f"CREATE TEMPORARY TABLE {TMP_STOCK_TARGET} (id_shop INT UNSIGNED NOT NULL,"
+            " id_shop_group INT UNSIGNED NOT NULL, PRIMARY KEY (id_shop, id_shop_group)) ENGINE=MEMORY",
+            f"CREATE TEMPORARY TABLE {TMP_TEXT} (id_product INT UNSIGNED NOT NULL PRIMARY KEY,"
+            " id_set INT UNSIGNED NOT NULL) ENGINE=MEMORY",
+            f"CREATE TEMPORARY TABLE {TMP_TEXT_VALUE} (id_set INT UNSIGNED NOT NULL, id_lang INT UNSIGNED NOT NULL,"
+            " available_now VARCHAR(255) NULL, available_later VARCHAR(255) NULL, PRIMARY KEY (id_set, id_lang))"
+            " DEFAULT CHARSET=utf8mb4",
+            f"CREATE TEMPORARY TABLE {TMP_SHOP} (id_shop INT UNSIGNED NOT NULL PRIMARY KEY) ENGINE=MEMORY",
+            f"INSERT INTO {TMP_STOCK_TARGET} VALUES "
+            + ",".join(f"({t.id_shop},{t.id_shop_group})" for t in targets),
+            f"INSERT INTO {TMP_SHOP} VALUES " + ",".join(f"({int(s)})" for s in dict.fromkeys(shop_ids)),
+        ]
+        for statement in statements:
+            run(conn, statement)
+        conn.commit()
+
+    def _drop_temporary_tables(self, conn: Connection) -> None:
+        try:
+            run(conn, f"DROP TEMPORARY TABLE IF EXISTS {TMP_STOCK}, {TMP_STOCK_TARGET}, {TMP_TEXT},"
+                       f" {TMP_TEXT_VALUE}, {TMP_SHOP}")
+            conn.commit()
+        except sa.exc.DBAPIError:
+            # The connection is broken (the error that broke it is on its way up): let the pool
+            # drop it, and its temporary tables with it.
+            conn.invalidate()
+
+    def _apply_chunk_with_retries(self, conn: Connection, chunk: _Chunk, writers: tuple[_TableWriter, _TableWriter],
+                                  rooms: dict[str, tuple[int, int]]) -> _ChunkResult:
+        attempt = 1
+        while True:
+            try:
+                result = self._apply_chunk(conn, chunk, writers, rooms)
+                conn.commit()
+                return result
+            except sa.exc.DBAPIError as error:
+                conn.rollback()
+                # A deadlock with the shop's own checkout can happen under load; the chunk only
+                # sets values, so running it again is safe.
+                if error_number(error) not in DEADLOCK_ERRORS or attempt == CHUNK_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * attempt)
+                attempt += 1
+
+    def _apply_chunk(self, conn: Connection, chunk: _Chunk, writers: tuple[_TableWriter, _TableWriter],
+                     rooms: dict[str, tuple[int, int]]) -> _ChunkResult:
+        self._load_chunk(conn, chunk)
+        stock, texts = writers
+        result = _ChunkResult()
+        result.stock = stock.apply(conn, len(chunk.stock) * stock.sql.fanout, rooms[stock.sql.name], result,
+                                   lambda key: (key["id_product"], key["id_product_attribute"]))
+        if chunk.texts:
+            expected = sum(len(text_set) for text_set in chunk.texts.values()) * texts.sql.fanout
+            result.texts = texts.apply(conn, expected, rooms[texts.sql.name], result,
+                                       lambda key: (key["id_product"], chunk.text_owners[key["id_product"]]))
+        return result
+
+    def _load_chunk(self, conn: Connection, chunk: _Chunk) -> None:
+        run(conn, f"DELETE FROM {TMP_STOCK}")
+        run(conn, f"DELETE FROM {TMP_TEXT}")
+        run(conn, f"DELETE FROM {TMP_TEXT_VALUE}")
+        run(conn, f"INSERT INTO {TMP_STOCK} VALUES " + ",".join(f"({p},{a},{o})" for p, a, o in chunk.stock))
+        if not chunk.texts:
+            return
+        set_ids: dict[TextSet, int] = {}
+        rows = ",".join(f"({id_product},{set_ids.setdefault(texts, len(set_ids) + 1)})"
+                        for id_product, texts in chunk.texts.items())
+        escape = conn.connection.dbapi_connection.escape
+        values = ",".join(f"({set_id},{id_lang},{escape(now)},{escape(later)})"
+                          for texts, set_id in set_ids.items() for id_lang, now, later in texts)
+        run(conn, f"INSERT INTO {TMP_TEXT_VALUE} VALUES {values}")
+        run(conn, f"INSERT INTO {TMP_TEXT} VALUES {rows}")
+
+
+
+class _TableWriter:
+    """Diffs and updates one table, chunk after chunk, in the cheaper order of statements.
+
+    A sync is mostly either a first run (nearly every row changes) or a re-run (nearly none do),
+    and the previous chunk predicts the next. Expecting few changes, it counts first and skips
+    the UPDATE when nothing differs (one pass over the rows). Expecting many, it updates first
+    and needs no count at all when every expected row changed (again one pass).
+    """
+
+    def __init__(self, sql: TableSql, dry_run: bool) -> None:
+        self.sql = sql
+        self.dry_run = dry_run
+        self.expect_changes = False
+
+    def apply(self, conn: Connection, expected: int, room: tuple[int, int], result: _ChunkResult,
+              write_key: Callable[[dict[str, int]], tuple[int, int]]) -> TableCounts:
+        """Count, sample and (unless dry) update the rows of the loaded chunk.
+
+        `write_key` names the write a missing row belongs to, for the report's missing_keys.
+        """
+        if self.expect_changes and not self.dry_run:
+            counts = self._update_first(conn, expected, room[0], result)
+        else:
+            counts = self._count_first(conn, room[0], result)
+        if counts.missing:
+            self._collect_missing(conn, room[1], result, write_key)
+        self.expect_changes = counts.changed * 2 > counts.changed + counts.unchanged
+        return counts
+
+    def _count_first(self, conn: Connection, room: int, result: _ChunkResult) -> TableCounts:
+        expected, found, differing = (int(value) for value in run(conn, self.sql.counts()).one())
+        self._sample_changes(conn, room if differing else 0, result)
+        changed = differing
+        if differing and not self.dry_run:
+            changed = self._update(conn)
+        return TableCounts(changed=changed, unchanged=found - changed, missing=expected - found)
+
+    def _update_first(self, conn: Connection, expected: int, room: int, result: _ChunkResult) -> TableCounts:
+        self._sample_changes(conn, room, result)
+        changed = self._update(conn)
+        found = expected if changed == expected else int(run(conn, self.sql.found()).scalar())
+        return TableCounts(changed=changed, unchanged=found - changed, missing=expected - found)
+
+    def _update(self, conn: Connection) -> int:
+        # The WHERE keeps only rows that differ, so the row count means "changed" whether the
+        # connection reports found rows (SQLAlchemy sets CLIENT.FOUND_ROWS) or changed rows.
+        return run(conn, self.sql.update()).rowcount
+
+    def _sample_changes(self, conn: Connection, room: int, result: _ChunkResult) -> None:
+        # Read before the UPDATE, so a dry run and a real run report the same rows.
+        if room:
+            result.changed_rows.extend(self.sql.change(row) for row in run(conn, self.sql.changes(room)))
+
+    def _collect_missing(self, conn: Connection, room: int, result: _ChunkResult,
+                         write_key: Callable[[dict[str, int]], tuple[int, int]]) -> None:
+        # All of them (rows a shop lacks are few), so the caller knows every write that did not land.
+        keys = [self.sql.key(row) for row in run(conn, self.sql.missing())]
+        result.missing_keys.update(write_key(key) for key in keys)
+        result.missing_rows.extend(self.sql.missing_row(key) for key in keys[:room])
+
+
+# -- validating and chunking ----------------------------------------------------------------------
+
+
+def _chunks(writes: Sequence[AvailabilityWrite], language_ids: Sequence[int], chunk_size: int) -> Iterator[_Chunk]:
+    """Validated writes in id order, about chunk_size rows each, never splitting a product."""
+    stock, texts, owners = _validated(writes, language_ids)
+    chunk = _Chunk([], {}, {})
+    for row in stock:
+        id_product = row[0]
+        if len(chunk.stock) >= chunk_size and id_product != chunk.stock[-1][0]:
+            yield chunk
+            chunk = _Chunk([], {}, {})
+        chunk.stock.append(row)
+        if id_product in texts:
+            chunk.texts[id_product] = texts[id_product]
+            chunk.text_owners[id_product] = owners[id_product]
+    if chunk.stock:
+        yield chunk
+
+
+def _validated(writes: Sequence[AvailabilityWrite], language_ids: Sequence[int]
+               ) -> tuple[list[tuple[int, int, int]], dict[int, TextSet], dict[int, int]]:
+    """(id_product, id_product_attribute, out_of_stock) sorted, each product's texts, and which
+    combination's write carried them.
+
+    Tight on purpose: it runs once per write, 100,000 times in a big sync.
+    """
+    languages = sorted({int(language) for language in language_ids})
+    stock: list[tuple[int, int, int]] = []
+    texts: dict[int, TextSet] = {}
+    owners: dict[int, int] = {}
+    checked: set[TextSet] = set()
+    for write in writes:
+        id_product, id_attribute = int(write.id_product), int(write.id_product_attribute)
+        out_of_stock = write.out_of_stock
+        if id_product <= 0 or id_attribute < 0:
+            raise ValueError(f"Not a PrestaShop product/combination id: {id_product}/{id_attribute}.")
+        if out_of_stock not in OUT_OF_STOCK_VALUES:
+            raise ValueError(f"out_of_stock must be 0, 1 or 2, not {out_of_stock!r} (product {id_product}).")
+        stock.append((id_product, id_attribute, int(out_of_stock)))
+        by_language = write.texts
+        if by_language is None:
+            continue
+        chosen = tuple([(language, *by_language[language]) for language in languages if language in by_language])
+        if chosen not in checked:
+            _check_texts(chosen, id_product)
+            checked.add(chosen)
+        if texts.setdefault(id_product, chosen) != chosen:
+            raise ValueError(f"Product {id_product} is given two different availability texts.")
+        owners.setdefault(id_product, id_attribute)
+    stock.sort()
+    _refuse_duplicates(stock)
+    return stock, {id_product: chosen for id_product, chosen in texts.items() if chosen}, owners
+
+
+def _refuse_duplicates(stock: list[tuple[int, int, int]]) -> None:
+    if len({(p, a) for p, a, _ in stock}) == len(stock):
+        return
+    for previous, row in zip(stock, stock[1:]):
+        if previous[:2] == row[:2]:
+            raise ValueError(f"Product {row[0]} combination {row[1]} is listed twice.")
+
+
+def _check_texts(texts: TextSet, id_product: int) -> None:
+    for _, *pair in texts:
+        for text in pair:
+            if text is not None and not isinstance(text, str):
+                raise ValueError(f"Availability texts must be strings (product {id_product}): {text!r}.")
+            if text is not None and len(text) > TEXT_MAX_LENGTH:
+                raise ValueError(f"Availability text longer than {TEXT_MAX_LENGTH} characters "
+                                 f"(product {id_product}): {text[:40]!r}…")
+
+
+# -- small helpers --------------------------------------------------------------------------------
+
+
+def _rooms(report: AvailabilityReport, sample_size: int) -> dict[str, tuple[int, int]]:
+    """How many more changed / missing sample rows the report takes, per table."""
+    rooms = {}
+    for table in TABLE_ORDER:
+        changes = sum(1 for row in report.changed_rows if row.table == table)
+        missing = sum(1 for row in report.missing_rows if row.table == table)
+        rooms[table] = (max(0, sample_size - changes), max(0, sample_size - missing))
+    return rooms
+
+
+def _merge(report: AvailabilityReport, result: _ChunkResult) -> None:
+    report.stock.add(result.stock)
+    report.texts.add(result.texts)
+    report.changed_rows.extend(result.changed_rows)
+    report.missing_rows.extend(result.missing_rows)
+    report.missing_keys.update(result.missing_keys)
