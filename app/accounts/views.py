@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.accounts import services
@@ -17,7 +18,8 @@ from app.extensions import db, login_manager
 bp = Blueprint("accounts", __name__)
 
 login_manager.login_view = "accounts.login"
-login_manager.login_message = "Please sign in to continue."
+login_manager.login_message = _l("Please sign in to continue.")
+login_manager.localize_callback = str  # the session stores flashed messages as text
 
 
 @login_manager.user_loader
@@ -26,7 +28,9 @@ def load_user(reference: str) -> User | None:
 
 
 def _wait_text(seconds: int) -> str:
-    return f"{seconds} seconds" if seconds < 120 else f"{-(-seconds // 60)} minutes"
+    if seconds < 120:
+        return ngettext("%(num)d second", "%(num)d seconds", seconds)
+    return ngettext("%(num)d minute", "%(num)d minutes", -(-seconds // 60))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -44,11 +48,11 @@ def login():
             # Only a plain path of this site: anything else (another host, CR/LF, backslashes) is an attack.
             return redirect(local_path(request.args.get("next")) or url_for("dashboard.index"))
         if result.retry_after:
-            error = (f"Too many failed sign-ins for this account or from this address. "
-                     f"Try again in {_wait_text(result.retry_after)}.")
+            error = _("Too many failed sign-ins for this account or from this address. "
+                      "Try again in %(wait)s.", wait=_wait_text(result.retry_after))
             page = render_template("accounts/login.html", form=form, error=error)
             return page, 429, {"Retry-After": str(result.retry_after)}
-        error = "Wrong e-mail or password, or the account is switched off."
+        error = _("Wrong e-mail or password, or the account is switched off.")
     return render_template("accounts/login.html", form=form, error=error), 401 if error else 200
 
 
@@ -58,7 +62,7 @@ def logout():
     """Sign out, ending this user's sessions on the server (a copied cookie stops working too)."""
     services.end_sessions(current_user._get_current_object())
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("accounts.login"))
 
 
@@ -70,7 +74,7 @@ def users():
     if form.validate_on_submit():
         try:
             user = services.create_user(form.email.data, form.name.data, form.password.data, form.role.data)
-            flash(f"User {user.email} added as {user.role}.", "success")
+            flash(_("User %(email)s added as %(role)s.", email=user.email, role=user.role), "success")
             return redirect(url_for("accounts.users"))
         except ValidationFailed as error:
             getattr(form, error.field or "email").errors.append(error.message)
@@ -83,7 +87,7 @@ def edit_user(user_id: int):
     """Change a user's name, role, password or switch them off."""
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound(_l("No such user."))
     form = UserEditForm(obj=user)
     if form.validate_on_submit():
         try:
@@ -91,7 +95,7 @@ def edit_user(user_id: int):
                                  password=form.password.data or None)
             if user.id == current_user.id and user.active:
                 login_user(user)  # a new password ends the other sessions, not the one that set it
-            flash(f"Saved {user.email}.", "success")
+            flash(_("Saved %(email)s.", email=user.email), "success")
             return redirect(url_for("accounts.users"))
         except ValidationFailed as error:
             db.session.rollback()
@@ -136,6 +140,6 @@ def profile():
     form = ProfileForm(data={"locale": current_user.locale or ""})
     if form.validate_on_submit():
         services.set_locale(current_user, form.locale.data or None)
-        flash("Your settings are saved.", "success")
+        flash(_("Your settings are saved."), "success")
         return redirect(url_for("accounts.profile"))
     return render_template("accounts/profile.html", form=form)

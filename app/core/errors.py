@@ -20,8 +20,11 @@ class KontorError(Exception):
     http_status = 400
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+        # Services raise lazy (translatable) messages; `message` is the text in the request's language,
+        # `lazy_message` the original, which the API renders in English and in Polish.
+        super().__init__(str(message))
+        self.message = str(message)
+        self.lazy_message = message
         self.field = field
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, has_request_context, request
-from flask_babel import LazyString, force_locale, get_locale, gettext
+from flask_babel import LazyString, force_locale, get_locale, gettext, refresh
 from flask_login import current_user
 
 from app.extensions import babel
@@ -98,3 +98,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
     app.jinja_env.globals["current_locale"] = current_locale
+    # The language is remembered on `g`; a request that shares an app context with an earlier one (tests,
+    # a CLI driving the test client) must choose afresh, before anything else of the request runs.
+    app.before_request_funcs.setdefault(None, []).insert(0, refresh)
+    # For names stored in English defaults (status names): the catalogue's word if it has one, else as typed.
+    app.jinja_env.filters["tr"] = lambda text: gettext(text) if text else text

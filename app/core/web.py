@@ -103,7 +103,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(KontorError)
     def _kontor_error(error: KontorError):
         if _wants_json():
-            return jsonify(error=api_error(error.code, error.message)), error.http_status
+            return jsonify(error=api_error(error.code, error.lazy_message)), error.http_status
         if htmx:
             return render_template("_error.html", message=error.message), error.http_status
         return render_template("error.html", title=_l("Cannot do that"), message=error.message), error.http_status

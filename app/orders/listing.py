@@ -1,6 +1,7 @@
 """The order list: its filters as they appear in the URL, and one page of orders matching them."""
 
 from __future__ import annotations
+from flask_babel import gettext as _
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -71,39 +72,39 @@ class OrderFilters:
             if code in known:
                 statuses.append(code)
             else:
-                errors.append(f"Unknown status “{params.clean_text(code, 40)}”.")
+                errors.append(_("Unknown status “%(clean_text)s”.", clean_text=params.clean_text(code, 40)))
         groups = []
         for code in (g for raw in getlist("group") for g in str(raw).split(",") if g):
             if code in GROUPS:
                 groups.append(code)
             else:
-                errors.append(f"Unknown status group “{params.clean_text(code, 40)}”.")
+                errors.append(_("Unknown status group “%(clean_text)s”.", clean_text=params.clean_text(code, 40)))
         late = (args.get("late") or "") in ("1", "true", "yes", "on")
         payment = args.get("payment_status", "") or ""
         if payment and payment not in PAYMENT_STATUSES:
-            errors.append(f"Unknown payment status “{params.clean_text(payment, 40)}”.")
+            errors.append(_("Unknown payment status “%(clean_text)s”.", clean_text=params.clean_text(payment, 40)))
             payment = ""
         source = args.get("source", "") or ""
         if source and source not in SOURCES:
-            errors.append(f"Unknown source “{params.clean_text(source, 40)}”.")
+            errors.append(_("Unknown source “%(clean_text)s”.", clean_text=params.clean_text(source, 40)))
             source = ""
         dates = {key: read(params.date_arg, args.get(key), key, label=label)
                  for key, label in (("date_from", "start date"), ("date_to", "end date"))}
         if dates["date_from"] and dates["date_to"] and dates["date_from"] > dates["date_to"]:
-            errors.append("The start date is after the end date.")
+            errors.append(_("The start date is after the end date."))
             dates = {"date_from": None, "date_to": None}
         shipped = {key: read(params.date_arg, args.get(key), key, label=label)
                    for key, label in (("shipped_from", "first shipped date"), ("shipped_to", "last shipped date"))}
         if shipped["shipped_from"] and shipped["shipped_to"] and shipped["shipped_from"] > shipped["shipped_to"]:
-            errors.append("The first shipped date is after the last shipped date.")
+            errors.append(_("The first shipped date is after the last shipped date."))
             shipped = {"shipped_from": None, "shipped_to": None}
         sort = args.get("sort") or "ordered_at"
         if sort not in SORTS:
-            errors.append(f"Orders cannot be sorted by “{params.clean_text(sort, 40)}”.")
+            errors.append(_("Orders cannot be sorted by “%(clean_text)s”.", clean_text=params.clean_text(sort, 40)))
             sort = "ordered_at"
         direction = args.get("direction") or "desc"
         if direction not in ("asc", "desc"):
-            errors.append("The sort direction is asc or desc.")
+            errors.append(_("The sort direction is asc or desc."))
             direction = "desc"
         limit = args.get("limit") or args.get("per_page")
         size = read(params.int_arg, limit, "limit", default=per_page, minimum=1, maximum=max_per_page,

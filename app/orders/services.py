@@ -1,6 +1,7 @@
 """Order rules that touch the database: status changes, edits, notes and the timeline (the list: listing.py)."""
 
 from __future__ import annotations
+from flask_babel import lazy_gettext as _l
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.core import params
 from app.core.errors import Conflict, NotFound, TransitionRefused, ValidationFailed
+from app.core.i18n import english
 from app.core.events import bus
 from app.core.types import utcnow
 from app.extensions import db
@@ -71,7 +73,7 @@ def get_order(order_id: int, *, full: bool = False) -> Order:
         ]
     order = db.session.get(Order, order_id, options=options) if params.is_id(order_id) else None
     if order is None:
-        raise NotFound(f"Order {order_id} does not exist.")
+        raise NotFound(_l("Order %(order_id)s does not exist.", order_id=order_id))
     return order
 
 
@@ -100,12 +102,12 @@ def change_status(order_id: int, new_status: str, actor: Actor, comment: str = "
         order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True) \
             if params.is_id(order_id) else None
         if order is None:
-            raise NotFound(f"Order {order_id} does not exist.")
+            raise NotFound(_l("Order %(order_id)s does not exist.", order_id=order_id))
         change = move_status(order, new_status, actor, comment)
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise Conflict("The order was changed by someone else at the same moment; reload it and try again.")
+        raise Conflict(_l("The order was changed by someone else at the same moment; reload it and try again."))
     except Exception:
         db.session.rollback()
         raise
@@ -151,7 +153,7 @@ class BulkOutcome:
 
 def _known_status(code: str) -> None:
     if code not in status_defs():
-        raise ValidationFailed(f"There is no status “{params.clean_text(code, 40)}”.", field="status")
+        raise ValidationFailed(_l("There is no status “%(clean_text)s”.", clean_text=params.clean_text(code, 40)), field="status")
 
 
 def bulk_change_status(order_ids: Iterable[int], new_status: str, actor: Actor) -> list[BulkOutcome]:
@@ -180,7 +182,7 @@ def add_note(order_id: int, body: str, actor: Actor) -> OrderNote:
     """Attach a note to an order."""
     body = params.text_arg(body, "body", max_length=NOTE_MAX_LENGTH, label="note")
     if not body:
-        raise ValidationFailed("A note cannot be empty.", field="body")
+        raise ValidationFailed(_l("A note cannot be empty."), field="body")
     order = get_order(order_id)
     note = OrderNote(order=order, body=body, author=actor.name, user_id=actor.user_id)
     db.session.add(note)
@@ -318,43 +320,44 @@ def _validate_amounts(data: OrderInput) -> None:
     # Every amount stored is numeric(12,2); an item's line and the order's total must fit too.
     top = params.MONEY_MAX
     if not params.fits_money(data.shipping_gross):
-        raise ValidationFailed(f"The shipping cost is too large (at most {top}).", field="shipping_gross")
+        raise ValidationFailed(_l("The shipping cost is too large (at most %(top)s).", top=top), field="shipping_gross")
     total = data.shipping_gross
     for number, item in enumerate(data.items, start=1):
         line = item.unit_price_gross * item.quantity - item.discount_gross \
             if params.fits_money(item.unit_price_gross) and params.fits_money(item.discount_gross) else None
         if line is None or not params.fits_money(line):
-            raise ValidationFailed(f"Item {number}: {item.quantity} × {item.unit_price_gross} is more than an order "
-                                   f"line can hold (at most {top}).", field="items")
+            raise ValidationFailed(_l("Item %(number)s: %(quantity)s × %(unit_price_gross)s is more than an order "
+                                      "line can hold (at most %(top)s).", number=number, quantity=item.quantity,
+                                      unit_price_gross=item.unit_price_gross, top=top), field="items")
         total += line
     if not params.fits_money(total):
-        raise ValidationFailed(f"The order's total {total} is more than an order can hold (at most {top}).",
+        raise ValidationFailed(_l("The order's total %(total)s is more than an order can hold (at most %(top)s).", total=total, top=top),
                                field="items")
 
 
 def _validate(data: OrderInput) -> None:
     _validate_text(data)
     if not data.customer_name.strip():
-        raise ValidationFailed("The customer needs a name.", field="customer_name")
+        raise ValidationFailed(_l("The customer needs a name."), field="customer_name")
     if data.payment_status not in PAYMENT_STATUSES:
-        raise ValidationFailed("Unknown payment status.", field="payment_status")
+        raise ValidationFailed(_l("Unknown payment status."), field="payment_status")
     if data.fulfillment_status not in FULFILLMENT_STATUSES:
-        raise ValidationFailed("Unknown fulfillment status.", field="fulfillment_status")
+        raise ValidationFailed(_l("Unknown fulfillment status."), field="fulfillment_status")
     if len(data.currency) != 3 or not data.currency.isalpha():
-        raise ValidationFailed("Currency must be a three-letter code such as PLN or EUR.", field="currency")
+        raise ValidationFailed(_l("Currency must be a three-letter code such as PLN or EUR."), field="currency")
     if not data.items:
-        raise ValidationFailed("An order needs at least one item.", field="items")
+        raise ValidationFailed(_l("An order needs at least one item."), field="items")
     _validate_amounts(data)
     for number, item in enumerate(data.items, start=1):
         if not item.name.strip():
-            raise ValidationFailed(f"Item {number} needs a name.", field="items")
+            raise ValidationFailed(_l("Item %(number)s needs a name.", number=number), field="items")
         if item.quantity < 1:
-            raise ValidationFailed(f"Item {number}: quantity must be at least 1.", field="items")
+            raise ValidationFailed(_l("Item %(number)s: quantity must be at least 1.", number=number), field="items")
         if item.unit_price_gross < 0 or item.discount_gross < 0:
-            raise ValidationFailed(f"Item {number}: prices cannot be negative.", field="items")
+            raise ValidationFailed(_l("Item %(number)s: prices cannot be negative.", number=number), field="items")
     for address in data.addresses:
         if address.kind not in ADDRESS_KINDS:
-            raise ValidationFailed(f"Unknown address kind {address.kind}.", field="addresses")
+            raise ValidationFailed(_l("Unknown address kind %(kind)s.", kind=address.kind), field="addresses")
 
 
 def apply_totals(order: Order) -> None:
@@ -416,7 +419,7 @@ def create_order(data: OrderInput, actor: Actor) -> Order:
     """Create a manual order with the next order number, its items and addresses."""
     _validate(data)
     if data.status not in status_defs():
-        raise ValidationFailed(f"There is no status “{data.status}”.", field="status")
+        raise ValidationFailed(_l("There is no status “%(status)s”.", status=data.status), field="status")
     integration = links.check(data.link, None) if data.link else None
     try:
         order = Order(number=next_order_number(), source="api" if actor.source == "api" else "manual",
@@ -445,7 +448,7 @@ def update_order(order_id: int, data: OrderInput, actor: Actor, expected_revisio
     try:
         order = get_order(order_id)
         if expected_revision is not None and order.revision != expected_revision:
-            raise Conflict("Someone changed this order while you were editing it; reload to see their change.")
+            raise Conflict(_l("Someone changed this order while you were editing it; reload to see their change."))
         before = {"total": str(order.total_gross), "payment": order.payment_status,
                   "fulfillment": order.fulfillment_status, "items": len(order.items)}
         _fill(order, data)
@@ -461,7 +464,7 @@ def update_order(order_id: int, data: OrderInput, actor: Actor, expected_revisio
         raise Conflict(LINK_RACE)
     except StaleDataError:
         db.session.rollback()
-        raise Conflict("Someone changed this order while you were editing it; reload to see their change.")
+        raise Conflict(_l("Someone changed this order while you were editing it; reload to see their change."))
     except Exception:
         db.session.rollback()
         raise
@@ -489,7 +492,7 @@ def set_platform_link(order_id: int, link: PlatformLink, actor: Actor) -> Order:
         raise Conflict(LINK_RACE)
     except StaleDataError:
         db.session.rollback()
-        raise Conflict("The order was changed by someone else at the same moment; reload it and try again.")
+        raise Conflict(_l("The order was changed by someone else at the same moment; reload it and try again."))
     except Exception:
         db.session.rollback()
         raise
@@ -500,9 +503,8 @@ def order_choices() -> dict[str, Any]:
     """The choices an order's fields take (statuses, payment and fulfilment states, sources ...) for API clients."""
     return {
         "statuses": list(status_defs().values()),
-        "payment_statuses": PAYMENT_STATUSES,
-        "fulfillment_statuses": FULFILLMENT_STATUSES,
-        "sources": SOURCES,
-        "change_sources": CHANGE_SOURCES,
-        "address_kinds": ADDRESS_KINDS,
+        # The API speaks English whatever the caller's language (names are lazy, translatable strings).
+        **{key: {code: english(name) for code, name in names.items()} for key, names in (
+            ("payment_statuses", PAYMENT_STATUSES), ("fulfillment_statuses", FULFILLMENT_STATUSES),
+            ("sources", SOURCES), ("change_sources", CHANGE_SOURCES), ("address_kinds", ADDRESS_KINDS))},
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -25,7 +26,7 @@ def _actor() -> services.Actor:
 
 
 def _status_choices() -> list[tuple[str, str]]:
-    return [(s.code, s.name) for s in status_defs().values()]
+    return [(s.code, _(s.name)) for s in status_defs().values()]
 
 
 @bp.get("/orders")
@@ -75,7 +76,7 @@ def bulk_status():
     outcomes = services.bulk_change_status(ids, form.status.data, _actor())
     if not htmx:
         changed = sum(o.changed for o in outcomes)
-        flash(f"{changed} of {len(outcomes)} orders changed.", "success" if changed else "warning")
+        flash(_("%(changed)s of %(len)s orders changed.", changed=changed, len=len(outcomes)), "success" if changed else "warning")
         return redirect(request.referrer or url_for("orders.index"))
     response = render_fragment("orders/_bulk_result.html", outcomes=outcomes, statuses=status_defs(),
                                target=status_defs()[form.status.data])
@@ -86,7 +87,7 @@ def _status_panel(order, form=None, error=None, status=200):
     statuses = status_defs()
     form = form or StatusChangeForm(formdata=None)
     allowed = {s.code for s in workflow.allowed_targets(order.status, statuses)}
-    form.status.choices = [(s.code, s.name) for s in statuses.values() if s.code != order.status]
+    form.status.choices = [(s.code, _(s.name)) for s in statuses.values() if s.code != order.status]
     return render_fragment("orders/_status_panel.html", status, order=order, form=form, error=error,
                            statuses=statuses, allowed=allowed)
 
@@ -97,7 +98,7 @@ def detail(order_id: int):
     order = services.get_order(order_id, full=True)
     statuses = status_defs()
     form = StatusChangeForm(formdata=None)
-    form.status.choices = [(s.code, s.name) for s in statuses.values() if s.code != order.status]
+    form.status.choices = [(s.code, _(s.name)) for s in statuses.values() if s.code != order.status]
     allowed = {s.code for s in workflow.allowed_targets(order.status, statuses)}
     return render_template(
         "orders/detail.html", order=order, statuses=statuses, form=form, allowed=allowed, error=None,
@@ -120,13 +121,13 @@ def change_status(order_id: int):
             services.change_status(order_id, form.status.data, _actor(), form.comment.data or "")
             order = services.get_order(order_id)
             if not htmx:
-                flash(f"Status changed to {status_defs()[order.status].name}.", "success")
+                flash(_("Status changed to %(status_defs)s.", status_defs=_(status_defs()[order.status].name)), "success")
                 return redirect(url_for("orders.detail", order_id=order_id))
             return trigger(_status_panel(order), "timeline-changed")
         except (TransitionRefused, Conflict) as refused:
             error = refused.message
     else:
-        error = "; ".join(e for errors in form.errors.values() for e in errors)
+        error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
     order = services.get_order(order_id)
     if not htmx:
         flash(error, "error")
@@ -157,7 +158,7 @@ def add_note(order_id: int):
         except ValidationFailed as invalid:
             error = invalid.message
     else:
-        error = "; ".join(e for errors in form.errors.values() for e in errors)
+        error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
     if not htmx:
         flash(error or "Note added.", "error" if error else "success")
         return redirect(url_for("orders.detail", order_id=order_id, _anchor="order-timeline"))
@@ -177,7 +178,7 @@ def add_shipment(order_id: int):
             shipment = shipments.add_shipment(order_id, form.to_input(), _actor())
             form = ShipmentForm(formdata=None)
             if not htmx:
-                flash(f"Shipment {shipment.tracking_number} added.", "success")
+                flash(_("Shipment %(tracking_number)s added.", tracking_number=shipment.tracking_number), "success")
                 return redirect(url_for("orders.detail", order_id=order_id))
         except ValidationFailed as invalid:
             getattr(form, invalid.field or "tracking_number").errors.append(invalid.message)
@@ -185,7 +186,7 @@ def add_shipment(order_id: int):
     else:
         status = 422
     if not htmx:
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
+        flash("; ".join(str(e) for errors in form.errors.values() for e in errors), "error")
         return redirect(url_for("orders.detail", order_id=order_id))
     response = render_fragment("orders/_shipments.html", status, order=services.get_order(order_id, full=True),
                                shipment_form=form)
@@ -238,7 +239,7 @@ def create():
     if form.validate_on_submit():
         try:
             order = services.create_order(form.to_input(), _actor())
-            flash(f"Order {order.number} created.", "success")
+            flash(_("Order %(number)s created.", number=order.number), "success")
             return redirect(url_for("orders.detail", order_id=order.id))
         except KontorError as invalid:
             error = _place_error(form, invalid)
@@ -258,7 +259,7 @@ def edit(order_id: int):
         try:
             expected = int(form.revision.data) if (form.revision.data or "").isdigit() else None
             services.update_order(order_id, form.to_input(), _actor(), expected_revision=expected)
-            flash("Order saved.", "success")
+            flash(_("Order saved."), "success")
             return redirect(url_for("orders.detail", order_id=order_id))
         except (ValidationFailed, Conflict, NotFound) as invalid:
             error = _place_error(form, invalid)
