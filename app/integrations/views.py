@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from app.core.auth import require_role, role_required
 from app.core.errors import ValidationFailed
@@ -50,7 +51,7 @@ def create(kind: str):
         try:
             integration = services.save_integration(None, kind=kind, name=form.name.data, settings=form.settings(),
                                                     secrets=form.secrets())
-            flash(f"{integration.name} added. Test the connection and sync its states next.", "success")
+            flash(_("%(name)s added. Test the connection and sync its states next.", name=integration.name), "success")
             return redirect(url_for("integrations.detail", integration_id=integration.id))
         except ValidationFailed as error:
             db.session.rollback()
@@ -71,7 +72,7 @@ def edit(integration_id: int):
         try:
             services.save_integration(integration, kind=integration.kind, name=form.name.data,
                                       settings=form.settings(), secrets=form.secrets())
-            flash("Settings saved.", "success")
+            flash(_("Settings saved."), "success")
             return redirect(url_for("integrations.detail", integration_id=integration.id))
         except ValidationFailed as error:
             db.session.rollback()

@@ -6,6 +6,7 @@ default), a product whose computed availability equals what was last written is 
 """
 
 from __future__ import annotations
+from flask_babel import lazy_gettext as _l
 
 import json
 import logging
@@ -199,7 +200,7 @@ def _sync_availability(integration: Integration, started, *, limit: int | None, 
     clock = time.monotonic()
     integration_id = integration.id
     if integration.kind != "prestashop":
-        raise ValidationFailed("Availability is synced to PrestaShop integrations.")
+        raise ValidationFailed(_l("Availability is synced to PrestaShop integrations."))
     settings = database_settings(integration)
     rules = AvailabilityRules.from_settings(integration.settings.get("availability") or {})
     dsn = integration.credentials.get("db_dsn")

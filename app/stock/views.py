@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -20,7 +21,7 @@ bp = Blueprint("stock", __name__, url_prefix="/integrations")
 def _ids(raw: str, field: str) -> list[int]:
     parts = [p.strip() for p in (raw or "").split(",") if p.strip()]
     if not parts or not all(p.isdigit() for p in parts):
-        raise ValidationFailed("Give ids as numbers separated by commas, e.g. 1, 2.", field=field)
+        raise ValidationFailed(_l("Give ids as numbers separated by commas, e.g. 1, 2."), field=field)
     return [int(p) for p in parts]
 
 
@@ -31,8 +32,8 @@ def _texts(raw: str) -> dict[str, dict[str, str]]:
             continue
         parts = [p.strip() for p in line.split("|")]
         if len(parts) != 4 or not parts[0].isdigit():
-            raise ValidationFailed(f"Line {number} of the texts should read: id | in stock | available later | "
-                                   "unavailable.", field="texts")
+            raise ValidationFailed(_l("Line %(number)s of the texts should read: id | in stock | available later | "
+                                      "unavailable.", number=number), field="texts")
         texts[parts[0]] = {"available_now": parts[1], "available_later": parts[2], "unavailable": parts[3]}
     return texts
 
@@ -45,7 +46,7 @@ def _checked_dsn(raw: str) -> str:
     except ArgumentError:
         url = None
     if url is None or not url.drivername.startswith("mysql") or not url.host or not url.database:
-        raise ValidationFailed("The DSN must look like mysql://user:password@host:3306/database.", field="dsn")
+        raise ValidationFailed(_l("The DSN must look like mysql://user:password@host:3306/database."), field="dsn")
     return dsn
 
 
@@ -82,12 +83,12 @@ def settings(integration_id: int):
                                 "texts": _texts(form.texts.data)}
                 missing = [str(lang) for lang in database["language_ids"] if str(lang) not in availability["texts"]]
                 if missing:
-                    raise ValidationFailed(f"Add the texts for language {', '.join(missing)}.", field="texts")
+                    raise ValidationFailed(_l("Add the texts for language %(join)s.", join=', '.join(missing)), field="texts")
                 integration.settings = {**integration.settings, "database": database, "availability": availability}
                 if form.dsn.data:
                     integration.credentials = {**integration.credentials, "db_dsn": _checked_dsn(form.dsn.data)}
                 db.session.commit()
-                flash("Availability settings saved.", "success")
+                flash(_("Availability settings saved."), "success")
                 return redirect(url_for("stock.settings", integration_id=integration_id))
             except ValidationFailed as error:
                 db.session.rollback()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -11,15 +12,15 @@ from app.suppliers.services import FORMATS, MAPPING_FIELDS, SOURCE_TYPES
 
 
 class FeedForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(message="Give the feed a name."), Length(max=120)])
-    source_type = SelectField("Source", choices=list(SOURCE_TYPES.items()))
-    location = StringField("Address or path", validators=[Optional(), Length(max=500)],
+    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Give the feed a name.")), Length(max=120)])
+    source_type = SelectField(_l("Source"), choices=list(SOURCE_TYPES.items()))
+    location = StringField(_l("Address or path"), validators=[Optional(), Length(max=500)],
                            description="https://supplier.example/feed.csv, or /srv/feeds/supplier.csv")
-    upload = FileField("File")
-    format = SelectField("Format", choices=list(FORMATS.items()))
-    item_path = StringField("XML item element", validators=[Optional(), Length(max=200)],
+    upload = FileField(_l("File"))
+    format = SelectField(_l("Format"), choices=list(FORMATS.items()))
+    item_path = StringField(_l("XML item element"), validators=[Optional(), Length(max=200)],
                             description="For XML: the element that repeats per product, e.g. product or offers/offer")
-    max_mb = IntegerField("Size limit (MB)", default=200, validators=[NumberRange(min=1, max=2000)])
+    max_mb = IntegerField(_l("Size limit (MB)"), default=200, validators=[NumberRange(min=1, max=2000)])
 
 
 MAPPING_LABELS = {"sku": "SKU", "ean": "EAN", "stock_quantity": "Stock quantity", "delivery_days": "Delivery days",
