@@ -1,7 +1,6 @@
 """Creating users, checking passwords and API tokens."""
 
 from __future__ import annotations
-from flask_babel import lazy_gettext as _l
 
 import hashlib
 import logging
@@ -13,6 +12,7 @@ from functools import cache
 
 from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
+from flask_babel import lazy_gettext as _l
 
 from app.accounts import throttle
 from app.accounts.models import ROLES, ApiToken, LoginAttempt, User

@@ -1,13 +1,13 @@
 """Products, their links to shop products and combinations, and linking them automatically."""
 
 from __future__ import annotations
-from flask_babel import lazy_gettext as _l
 
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable
 
 from sqlalchemy import func, insert, or_, select
+from flask_babel import lazy_gettext as _l
 
 from app.core import params
 from app.core.errors import NotFound, ValidationFailed

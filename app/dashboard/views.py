@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
-from flask_login import current_user
 from markupsafe import Markup
 
 from app.core import cache
@@ -33,12 +32,8 @@ def index():
                                revenue_groups=list(services.REVENUE_GROUPS), late_group=services.LATE_GROUP)
 
     # Figures change with the orders and with the clock ("today", "late"): cached per minute and data version.
-    figures = Markup(cache.fragment(("dashboard", period, now.strftime("%Y%m%d%H%M"), *_locale_key()),
+    figures = Markup(cache.fragment(("dashboard", period, now.strftime("%Y%m%d%H%M")),
                                     ("orders", "statuses"), render_figures))
     return render_template("dashboard/index.html", figures=figures, period=period,
                            periods=list(services.PERIODS), sync=services.sync_health(now),
                            sync_health_path=SYNC_HEALTH_PATH)
-
-
-def _locale_key() -> tuple[str, ...]:
-    return (getattr(current_user, "locale", None) or "",)

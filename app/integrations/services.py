@@ -1,7 +1,6 @@
 """Integrations: settings and secrets, platform states, status mappings, clients and Allegro tokens."""
 
 from __future__ import annotations
-from flask_babel import lazy_gettext as _l
 
 import logging
 import re
@@ -10,6 +9,7 @@ from datetime import timedelta
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import func, select
+from flask_babel import lazy_gettext as _l
 
 from app.core import ordering, params
 from app.core.crypto import mask

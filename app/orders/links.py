@@ -6,11 +6,11 @@ changes made in Kontor are pushed to that order (the push reads `integration_id`
 """
 
 from __future__ import annotations
-from flask_babel import lazy_gettext as _l
 
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
 
 from app.core import params
 from app.core.errors import ValidationFailed

@@ -1,7 +1,6 @@
 """The order list: its filters as they appear in the URL, and one page of orders matching them."""
 
 from __future__ import annotations
-from flask_babel import gettext as _
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -10,6 +9,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import load_only
+from flask_babel import gettext as _
 
 from app.core import params
 from app.core.errors import BadParameter

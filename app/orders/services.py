@@ -1,7 +1,6 @@
 """Order rules that touch the database: status changes, edits, notes and the timeline (the list: listing.py)."""
 
 from __future__ import annotations
-from flask_babel import lazy_gettext as _l
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
+from flask_babel import lazy_gettext as _l
 
 from app.core import params
 from app.core.errors import Conflict, NotFound, TransitionRefused, ValidationFailed

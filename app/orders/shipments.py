@@ -5,10 +5,10 @@ can write its own rows atomically with the shipment; orders knows nothing of who
 """
 
 from __future__ import annotations
-from flask_babel import lazy_gettext as _l
 
 import re
 from dataclasses import dataclass
+from flask_babel import lazy_gettext as _l
 
 from app.core.errors import NotFound, ValidationFailed
 from app.core.events import bus

@@ -6,7 +6,6 @@ default), a product whose computed availability equals what was last written is 
 """
 
 from __future__ import annotations
-from flask_babel import lazy_gettext as _l
 
 import json
 import logging
@@ -19,6 +18,7 @@ from typing import Any
 from sqlalchemy import Text, cast, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from flask_babel import lazy_gettext as _l
 
 from app.catalog.models import ProductLink
 from app.core import bulk

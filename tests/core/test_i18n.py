@@ -54,3 +54,13 @@ def test_the_api_keeps_english_codes_and_messages_and_adds_polish_for_people(cli
     if missing.is_json:
         assert missing.json["error"]["message"] == "There is nothing at this address."
         assert missing.json["error"]["message_pl"] == "Pod tym adresem nic nie ma."
+
+
+def test_a_cached_order_table_is_never_served_in_the_other_language(client, app, login):
+    login(make_user())
+    make_order("awaiting_payment")
+    assert "Awaiting payment" in text_of(client.get("/orders", headers={"Accept-Language": "en"}))
+    assert "Oczekuje na płatność" in text_of(client.get("/orders", headers=POLISH))
+    assert "Awaiting payment" in text_of(client.get("/orders", headers={"Accept-Language": "en"}))
+    assert "Otrzymane zamówienia" in text_of(client.get("/", headers=POLISH))
+    assert "Orders received" in text_of(client.get("/", headers={"Accept-Language": "en"}))
