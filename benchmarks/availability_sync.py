@@ -261,15 +261,14 @@ def import_via_workers(feed_id: int, pool: WorkerPool, timeout: float = 900):
     from rq.registry import FailedJobRegistry
 
     from app.extensions import db, redis_connection
-    from app.jobs.queues import enqueue
+    from app.jobs.tasks import start_feed_import
     from app.suppliers import imports
     from app.suppliers.models import FeedImport
 
     feed_import = imports.start_import(feed_id)
     import_id = feed_import.id
     enqueued = time.time()
-    enqueue("app.jobs.tasks.run_feed_import", import_id, queue=QUEUE, job_id=f"feed-import-{import_id}",
-            timeout=3600)
+    start_feed_import(import_id)
     failed = FailedJobRegistry(queue=Queue(QUEUE, connection=redis_connection.client))
     deadline = time.monotonic() + timeout
     while True:

@@ -10,12 +10,15 @@ from sqlalchemy import func, insert, or_, select
 from flask_babel import lazy_gettext as _l
 
 from app.core import params
+from app.core.events import bus
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import Page
 from app.core.types import utcnow
 from app.extensions import db
 from app.catalog.models import Product, ProductLink
 from app.integrations.models import Integration, IntegrationRun
+
+AUTOLINK_REQUESTED = "catalog.autolink_requested"
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,12 @@ def _index(products: Iterable[tuple[int, str, str]]) -> tuple[dict, dict]:
         if ean:
             by_ean[ean.lstrip("0")].append(product_id)
     return by_sku, by_ean
+
+
+def queue_autolink(integration_id: int, create_missing: bool = False) -> None:
+    """Have the workers link a shop's products (announced now, enqueued once the session commits)."""
+    bus.publish(db.session, AUTOLINK_REQUESTED, {"integration_id": integration_id, "create_missing": create_missing})
+    db.session.commit()
 
 
 def autolink(integration_id: int, items: Iterable[ShopItemRef], create_missing: bool = False) -> dict[str, int]:

@@ -89,11 +89,8 @@ def unlink(link_id: int):
 @role_required("admin")
 def autolink(integration_id: int):
     """Start linking a shop's products by SKU, then EAN (a background job)."""
-    from app.jobs.queues import enqueue
-
     integration = get_integration(integration_id)
     form = AutolinkForm()
-    enqueue("app.jobs.tasks.autolink_products", integration.id, bool(form.create_missing.data),
-            queue="integrations", job_id=f"autolink-{integration.id}", timeout=3600, replace_finished=True)
+    services.queue_autolink(integration.id, bool(form.create_missing.data))
     flash(_("Linking %(name)s's products has started; the counts appear under Last runs.", name=integration.name), "success")
     return redirect(url_for("integrations.detail", integration_id=integration_id))

@@ -81,7 +81,7 @@ def run_job(name: str) -> None:
         job = find(name)
     except KeyError as error:
         raise click.ClickException(str(error.args[0]))
-    queued = enqueue("app.jobs.tasks.run_recurring", job.name, queue=job.queue)
+    queued = enqueue(tasks.run_recurring, job.name, queue=job.queue)
     click.echo(f"Enqueued {job.name} on queue {job.queue} as job {queued.id}.")
 
 

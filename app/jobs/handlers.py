@@ -1,22 +1,34 @@
-"""Jobs ring the doorbell for work other domains record."""
+"""Jobs ring the doorbell for work other domains record: each handler starts its job after the commit."""
 
 from __future__ import annotations
 
+from app.catalog.services import AUTOLINK_REQUESTED
 from app.core.events import bus
 from app.inbound.ledger import EVENT_RECORDED
-from app.jobs.queues import enqueue
+from app.jobs import tasks
+from app.suppliers.imports import FEED_IMPORT_QUEUED
 from app.sync.outbox import OPERATION_RECORDED
 
 
 @bus.subscribe(OPERATION_RECORDED, "jobs.enqueue_sync_operation", moment="after_commit")
 def enqueue_sync_operation(payload: dict) -> None:
     """Enqueue a committed outbox operation; if Redis is down, the sweeper enqueues it later."""
-    enqueue("app.jobs.tasks.process_sync_operation", payload["operation_id"], queue="integrations",
-            job_id=payload["job_id"])
+    tasks.start_sync_operation(payload["operation_id"], payload["job_id"])
 
 
 @bus.subscribe(EVENT_RECORDED, "jobs.enqueue_inbound_event", moment="after_commit")
 def enqueue_inbound_event(payload: dict) -> None:
     """Enqueue a committed delivery's processing; if Redis is down, the inbound sweeper enqueues it later."""
-    enqueue("app.jobs.tasks.process_inbound_event", payload["event_id"], queue="orders", job_id=payload["job_id"],
-            replace_finished=True)
+    tasks.start_inbound_event(payload["event_id"], payload["job_id"])
+
+
+@bus.subscribe(FEED_IMPORT_QUEUED, "jobs.enqueue_feed_import", moment="after_commit")
+def enqueue_feed_import(payload: dict) -> None:
+    """Enqueue a committed feed import; one Redis could not take is marked failed by the stalled-import check."""
+    tasks.start_feed_import(payload["import_id"], payload.get("limit"))
+
+
+@bus.subscribe(AUTOLINK_REQUESTED, "jobs.enqueue_autolink", moment="after_commit")
+def enqueue_autolink(payload: dict) -> None:
+    """Enqueue linking a shop's products by SKU, then EAN."""
+    tasks.start_autolink(payload["integration_id"], payload["create_missing"])

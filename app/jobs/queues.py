@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
@@ -14,7 +14,7 @@ FINISHED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.C
 WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
-def enqueue(func: str, *args: Any, queue: str = "default", job_id: str | None = None, timeout: int = 600,
+def enqueue(func: Callable[..., Any], *args: Any, queue: str = "default", job_id: str | None = None, timeout: int = 600,
             replace_finished: bool = False, **kwargs: Any) -> Job | None:
     """Put `func(*args)` on a queue; with `job_id`, do nothing if that job is already there.
 

@@ -1,7 +1,8 @@
 """The one table of recurring jobs. rq-scheduler runs it; `flask jobs list` shows it.
 
 Each entry names a function by dotted path so a later domain adds a row here instead of
-wiring its own timer. A job that is still running when its next turn comes is skipped
+wiring its own timer. (A path, not the function itself as on-demand jobs are started: app.jobs.tasks
+imports this table, and the path is what rq-scheduler stores and what sync_schedule compares.) A job that is still running when its next turn comes is skipped
 (see app.jobs.tasks.run_recurring).
 """
 

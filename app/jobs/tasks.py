@@ -1,4 +1,9 @@
-"""Tasks RQ runs. Thin: they take ids and names and call services."""
+"""Tasks RQ runs. Thin: they take ids and names and call services.
+
+Each task that is started on demand has one `start_…` helper beside it: the queue, the stable job
+id and the timeout are written there once. After-commit handlers (app.jobs.handlers) and the
+sweepers call them; views and CLI commands call services, which announce the work with an event.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from app.jobs.queues import any_waiting, enqueue
 from app.jobs.schedule import find
 from app.stock import services as stock_services
 from app.stock.links import shop_items
-from app.suppliers.imports import fail_stalled, import_chunk, run_import, stalled_imports, start_import
+from app.suppliers.imports import fail_stalled, import_chunk, queue_import, run_import, stalled_imports
 from app.suppliers.services import list_feeds
 from app.sync import outbox, push
 
@@ -87,6 +92,12 @@ def process_sync_operation(operation_id: int) -> str:
     return outbox.deliver(operation_id)
 
 
+def start_sync_operation(operation_id: int, job_id: str, replace_finished: bool = False):
+    """Enqueue one outbox operation's delivery under its stable job id."""
+    return enqueue(process_sync_operation, operation_id, queue="integrations", job_id=job_id,
+                   replace_finished=replace_finished)
+
+
 def sweep_outbox() -> dict[str, int]:
     """Re-enqueue due and abandoned operations and log what finished since the last sweep."""
     started = utcnow()
@@ -96,8 +107,7 @@ def sweep_outbox() -> dict[str, int]:
     reclaimed = outbox.reclaim_abandoned()
     enqueued = 0
     for operation_id, job_id in outbox.due():
-        if enqueue("app.jobs.tasks.process_sync_operation", operation_id, queue="integrations", job_id=job_id,
-                   replace_finished=True):
+        if start_sync_operation(operation_id, job_id, replace_finished=True):
             enqueued += 1
     push.record_sweep(push.finished_since(since), started)
     client.set(SWEEP_KEY, started.isoformat())
@@ -109,12 +119,16 @@ def process_inbound_event(event_id: int) -> str:
     return process_event(event_id)
 
 
+def start_inbound_event(event_id: int, job_id: str):
+    """Enqueue one stored delivery's processing under its stable job id (again if an earlier job ended)."""
+    return enqueue(process_inbound_event, event_id, queue="orders", job_id=job_id, replace_finished=True)
+
+
 def sweep_inbound() -> dict[str, int]:
     """Enqueue stored deliveries that are due: never processed (lost job, dead worker) or failed and due a retry."""
     enqueued = 0
     for event_id, job_id in ledger.due():
-        if enqueue("app.jobs.tasks.process_inbound_event", event_id, queue="orders", job_id=job_id,
-                   replace_finished=True):
+        if start_inbound_event(event_id, job_id):
             enqueued += 1
     return {"enqueued": enqueued}
 
@@ -152,17 +166,25 @@ def sync_all_platform_states() -> dict[str, str]:
 
 def run_feed_import(import_id: int, limit: int | None = None) -> dict[str, Any]:
     """Read a feed and enqueue its chunks on the import queue."""
-    def enqueue_chunk(import_id: int, number: int, rows: list) -> None:
-        enqueue("app.jobs.tasks.import_feed_chunk", import_id, rows, queue="import",
-                job_id=f"feed-import-{import_id}-chunk-{number}", timeout=1800)
-
-    feed_import = run_import(import_id, enqueue_chunk, limit=limit)
+    feed_import = run_import(import_id, start_feed_chunk, limit=limit)
     return {"state": feed_import.state, "rows": feed_import.rows_read, "chunks": feed_import.chunks_total}
 
 
 def import_feed_chunk(import_id: int, rows: list) -> dict[str, int]:
     """Apply one chunk of a feed import."""
     return import_chunk(import_id, rows)
+
+
+def start_feed_import(import_id: int, limit: int | None = None):
+    """Enqueue reading a recorded feed import (it then enqueues its chunks)."""
+    return enqueue(run_feed_import, import_id, limit, queue="import", job_id=f"feed-import-{import_id}",
+                   timeout=3600)
+
+
+def start_feed_chunk(import_id: int, number: int, rows: list) -> None:
+    """Enqueue applying one chunk of a feed import."""
+    enqueue(import_feed_chunk, import_id, rows, queue="import", job_id=f"feed-import-{import_id}-chunk-{number}",
+            timeout=1800)
 
 
 def import_all_feeds() -> dict[str, str]:
@@ -172,12 +194,10 @@ def import_all_feeds() -> dict[str, str]:
         if not feed.enabled:
             continue
         try:
-            feed_import = start_import(feed.id)
+            feed_import = queue_import(feed.id)
         except ValidationFailed as error:
             started[feed.name] = f"not started: {error.message}"
             continue
-        enqueue("app.jobs.tasks.run_feed_import", feed_import.id, queue="import",
-                job_id=f"feed-import-{feed_import.id}", timeout=3600)
         started[feed.name] = f"import {feed_import.id}"
     return started
 
@@ -199,6 +219,12 @@ def fail_stalled_feed_imports() -> dict[str, int]:
 def autolink_products(integration_id: int, create_missing: bool = False) -> dict[str, int]:
     """Link a shop's products and combinations to Kontor products by SKU, then EAN."""
     return autolink(integration_id, shop_items(integration_id), create_missing=create_missing)
+
+
+def start_autolink(integration_id: int, create_missing: bool = False):
+    """Enqueue linking one shop's products (again if an earlier run ended)."""
+    return enqueue(autolink_products, integration_id, create_missing, queue="integrations",
+                   job_id=f"autolink-{integration_id}", timeout=3600, replace_finished=True)
 
 
 def sync_availability(integration_id: int, limit: int | None = None, dry_run: bool = False) -> dict[str, int]:

@@ -9,9 +9,11 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.core.errors import KontorError
+from app.catalog.services import autolink as link_by_sku_and_ean
 from app.integrations.base import PlatformError
+from app.stock.links import shop_items
 from app.stock.services import sync_availability as sync
-from app.suppliers.imports import import_chunk, latest_import, run_import, start_import
+from app.suppliers.imports import import_chunk, latest_import, queue_import, run_import, start_import
 from app.suppliers.parsing import FeedError
 from app.suppliers.services import list_feeds as feeds
 
@@ -34,15 +36,11 @@ def list_feeds() -> None:
 @click.option("--enqueue", is_flag=True, help="Let the workers do it instead of this process.")
 def import_feed(feed_id: int, limit: int | None, enqueue: bool) -> None:
     """Import a supplier feed now and print what happened."""
-    from app.jobs.queues import enqueue as put
-
     try:
-        feed_import = start_import(feed_id)
+        feed_import = queue_import(feed_id, limit) if enqueue else start_import(feed_id)
     except KontorError as error:
         raise click.ClickException(error.message)
     if enqueue:
-        put("app.jobs.tasks.run_feed_import", feed_import.id, limit, queue="import",
-            job_id=f"feed-import-{feed_import.id}")
         click.echo(f"Import {feed_import.id} queued; follow it on the feed's page.")
         return
     clock = time.monotonic()
@@ -62,10 +60,8 @@ def import_feed(feed_id: int, limit: int | None, enqueue: bool) -> None:
 @click.option("--create-missing", is_flag=True, help="Create Kontor products for shop items that match none.")
 def autolink(integration_id: int, create_missing: bool) -> None:
     """Link the shop's products and combinations to Kontor products by SKU, then EAN."""
-    from app.jobs.tasks import autolink_products
-
     try:
-        counts = autolink_products(integration_id, create_missing)
+        counts = link_by_sku_and_ean(integration_id, shop_items(integration_id), create_missing=create_missing)
     except (KontorError, PlatformError) as error:
         raise click.ClickException(error.message)
     click.echo(", ".join(f"{value} {name}" for name, value in counts.items()))

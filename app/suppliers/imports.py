@@ -24,6 +24,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from app.core import bulk
+from app.core.events import bus
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
@@ -41,10 +42,25 @@ MAX_STORED_PROBLEMS = 5_000
 STALL_MINUTES = 15
 PROGRESS_EVERY = 30  # seconds between progress notes while a feed is read
 ACTIVE_STATES = ("queued", "reading", "importing")
+FEED_IMPORT_QUEUED = "suppliers.feed_import_queued"
+
+
+def queue_import(feed_id: int, limit: int | None = None) -> FeedImport:
+    """Record a new import and have the workers run it (announced now, enqueued once it is committed)."""
+    feed_import = _record_import(feed_id)
+    bus.publish(db.session, FEED_IMPORT_QUEUED, {"import_id": feed_import.id, "limit": limit})
+    db.session.commit()
+    return feed_import
 
 
 def start_import(feed_id: int) -> FeedImport:
-    """Record a new import, queued; the caller enqueues `run_import`."""
+    """Record a new import, queued, for this process to run (`queue_import` has the workers run it)."""
+    feed_import = _record_import(feed_id)
+    db.session.commit()
+    return feed_import
+
+
+def _record_import(feed_id: int) -> FeedImport:
     feed = get_feed(feed_id)
     if mapping_of(feed) is None:
         raise ValidationFailed("Map the feed's columns first (stock quantity and SKU or EAN).")
@@ -52,7 +68,7 @@ def start_import(feed_id: int) -> FeedImport:
     feed_import = FeedImport(feed_id=feed.id, state="queued", started_at=now, progress_at=now,
                              source=feed.settings.get("location") or feed.settings.get("upload_name", ""))
     db.session.add(feed_import)
-    db.session.commit()
+    db.session.flush()
     return feed_import
 
 

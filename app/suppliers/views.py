@@ -131,18 +131,14 @@ def save_mapping(feed_id: int):
 @bp.post("/<int:feed_id>/imports")
 def start_import(feed_id: int):
     """Start an import now; the progress bar follows it."""
-    from app.jobs.queues import enqueue
-
     require_role("operator")
     try:
-        feed_import = imports.start_import(feed_id)
+        feed_import = imports.queue_import(feed_id)
     except ValidationFailed as error:
         if htmx:
             return render_fragment("_error.html", 422, message=error.message)
         flash(error.message, "error")
         return redirect(url_for("suppliers.detail", feed_id=feed_id))
-    enqueue("app.jobs.tasks.run_feed_import", feed_import.id, queue="import", job_id=f"feed-import-{feed_import.id}",
-            timeout=3600)
     if not htmx:
         return redirect(url_for("suppliers.detail", feed_id=feed_id))
     return render_fragment("suppliers/_progress.html", feed_import=feed_import)

@@ -14,6 +14,7 @@ from app.jobs.queues import enqueue
 from app.jobs.schedule import SCHEDULE
 from app.orders.models import Order
 from tests.factories import make_order
+from tests.jobs.sample_tasks import mark_paid
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,7 @@ def run_worker(app, *queues: str) -> subprocess.CompletedProcess:
 
 def test_a_worker_process_runs_jobs_with_the_app_and_database(app):
     order = make_order("awaiting_payment")
-    enqueue("tests.jobs.sample_tasks.mark_paid", order.id, queue="orders", job_id=f"mark-paid-{order.id}")
+    enqueue(mark_paid, order.id, queue="orders", job_id=f"mark-paid-{order.id}")
 
     run_worker(app, "orders")
 
@@ -41,8 +42,8 @@ def test_a_worker_process_runs_jobs_with_the_app_and_database(app):
 
 
 def test_the_same_job_id_is_queued_once(app):
-    first = enqueue("tests.jobs.sample_tasks.mark_paid", 1, queue="orders", job_id="mark-paid-1")
-    second = enqueue("tests.jobs.sample_tasks.mark_paid", 1, queue="orders", job_id="mark-paid-1")
+    first = enqueue(mark_paid, 1, queue="orders", job_id="mark-paid-1")
+    second = enqueue(mark_paid, 1, queue="orders", job_id="mark-paid-1")
     assert first is not None and second is None
     assert redis_connection.queue("orders").count == 1
 

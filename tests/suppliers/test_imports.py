@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from app.catalog.models import Product, ProductLink
 from app.catalog.services import create_product, link_product
 from app.core.types import utcnow
-from app.extensions import db
+from app.extensions import db, redis_connection
 from app.integrations.models import IntegrationRun
 from app.jobs import tasks
 from app.suppliers import imports, services
@@ -161,6 +161,33 @@ def test_cli_imports_a_feed_and_prints_counts(app, catalogue, feed):
     assert "7 rows read, 3 matched, 2 unmatched, 2 invalid" in result.output
 
 
+def _queued_jobs(name: str) -> list:
+    return [(job.id, job.func_name, job.args, job.timeout) for job in redis_connection.queue(name).jobs]
+
+
+def test_an_import_started_on_the_page_the_cli_or_the_hour_is_queued_the_same_way(app, client, login, feed):
+    csrf = login(make_user("operator"))
+    assert client.post(f"/feeds/{feed.id}/imports", data={"csrf_token": csrf}).status_code == 302
+    result = app.test_cli_runner().invoke(args=["feeds", "import", "--feed", str(feed.id), "--limit", "5",
+                                                "--enqueue"])
+    assert result.exit_code == 0, result.output
+    tasks.import_all_feeds()
+    first, second, third = (i.id for i in db.session.scalars(select(FeedImport).order_by(FeedImport.id)))
+    assert _queued_jobs("import") == [
+        (f"feed-import-{first}", "app.jobs.tasks.run_feed_import", (first, None), 3600),
+        (f"feed-import-{second}", "app.jobs.tasks.run_feed_import", (second, 5), 3600),
+        (f"feed-import-{third}", "app.jobs.tasks.run_feed_import", (third, None), 3600),
+    ]
+
+
+def test_an_import_that_cannot_be_recorded_queues_nothing(app, client, login, feeds_folder):
+    unmapped = services.save_feed(None, name="Unmapped", source_type="path", location=write_feed(feeds_folder),
+                                  format="csv")
+    csrf = login(make_user("operator"))
+    assert client.post(f"/feeds/{unmapped.id}/imports", data={"csrf_token": csrf}).status_code == 302
+    assert _queued_jobs("import") == [] and db.session.scalars(select(FeedImport)).all() == []
+
+
 # --- nothing stays "importing" ----------------------------------------------------------------
 
 NUL_FEED = (
@@ -215,11 +242,8 @@ def test_a_row_with_a_nul_byte_is_reported_on_its_line_and_the_rest_imports(clie
 
 
 def test_the_nul_feed_imports_through_a_worker_process(app, client, login, catalogue, feeds_folder):
-    from app.jobs.queues import enqueue
-
     feed = mapped_feed(feeds_folder, NUL_FEED)
-    feed_import = imports.start_import(feed.id)
-    enqueue("app.jobs.tasks.run_feed_import", feed_import.id, queue="import", job_id=f"feed-import-{feed_import.id}")
+    feed_import = imports.queue_import(feed.id)  # the worker finds it queued after the commit
     run_worker(app, "import", feeds_folder=feeds_folder)
     db.session.expire_all()
     done = db.session.get(FeedImport, feed_import.id)
@@ -272,15 +296,12 @@ def test_rows_the_database_refuses_are_found_and_the_rest_of_the_chunk_imports(p
 
 
 def test_a_chunk_job_that_dies_marks_the_import_failed_with_the_reason_on_the_page(app, client, login, feed):
-    from app.jobs.queues import enqueue
-
     feed_import = imports.start_import(feed.id)
     db.session.execute(update(FeedImport).where(FeedImport.id == feed_import.id)
                        .values(state="importing", chunks_total=1))
     db.session.commit()
     # A chunk the code cannot even unpack: whatever the reason, the import must not stay "importing".
-    enqueue("app.jobs.tasks.import_feed_chunk", feed_import.id, [["only two", "fields"]], queue="import",
-            job_id=f"feed-import-{feed_import.id}-chunk-0")
+    tasks.start_feed_chunk(feed_import.id, 0, [["only two", "fields"]])
     run_worker(app, "import")
     db.session.expire_all()
     failed = db.session.get(FeedImport, feed_import.id)
@@ -315,13 +336,10 @@ def _aged(feed_id: int, state: str, minutes: int, chunks_total: int = 0) -> Feed
 
 
 def test_imports_without_progress_for_15_minutes_are_marked_failed(client, login, feed):
-    from app.jobs.queues import enqueue
-
     lost_chunks = _aged(feed.id, "importing", 16, chunks_total=2)
     lost_job = _aged(feed.id, "queued", 20)
     waiting = _aged(feed.id, "importing", 30, chunks_total=1)
-    enqueue("app.jobs.tasks.import_feed_chunk", waiting.id, [], queue="import",
-            job_id=f"feed-import-{waiting.id}-chunk-0")  # still in the queue, behind other work
+    tasks.start_feed_chunk(waiting.id, 0, [])  # still in the queue, behind other work
     reading = _aged(feed.id, "reading", 2)
     outcome = tasks.run_recurring("fail_stalled_imports")
     assert outcome["outcome"] == "ok" and outcome["result"] == {"failed": 2, "waiting": 1}
