@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
 
 from app.core import params
 from app.core.errors import Conflict, NotFound, TransitionRefused, ValidationFailed
@@ -217,25 +217,27 @@ class TimelineEntry:
 def timeline(order: Order) -> list[TimelineEntry]:
     """Everything that happened to the order, newest first."""
     statuses = status_defs()
-    name = lambda code: statuses[code].name if code in statuses else (code or "—")  # noqa: E731
+    name = lambda code: gettext(statuses[code].name) if code in statuses else (code or "—")  # noqa: E731
     entries = [
         TimelineEntry(
-            at=h.at, kind="status", title=f"Status: {name(h.from_status)} → {name(h.to_status)}"
-            if h.from_status else f"Created as {name(h.to_status)}", actor=h.changed_by,
+            at=h.at, kind="status", title=gettext("Status: %(old)s → %(new)s", old=name(h.from_status), new=name(h.to_status))
+            if h.from_status else gettext("Created as %(status)s", status=name(h.to_status)), actor=h.changed_by,
             source=h.change_source, detail=h.comment, status_from=h.from_status, status_to=h.to_status,
         )
         for h in order.history
     ]
-    entries += [TimelineEntry(at=n.created_at, kind="note", title="Note", actor=n.author, source="manual",
+    entries += [TimelineEntry(at=n.created_at, kind="note", title=gettext("Note"), actor=n.author, source="manual",
                               detail=n.body) for n in order.notes]
     entries += [TimelineEntry(at=e.at, kind=e.kind, title=e.message, actor=e.actor, source=e.source, level=e.level,
                               detail=e.data.get("detail", "") if isinstance(e.data, dict) else "")
                 for e in order.events]
-    entries += [TimelineEntry(at=p.paid_at, kind="payment", title=f"Payment {p.amount} {p.currency} ({p.method})",
+    entries += [TimelineEntry(at=p.paid_at, kind="payment", title=gettext("Payment %(amount)s %(currency)s (%(method)s)", amount=p.amount,
+                                                                         currency=p.currency, method=p.method),
                               actor=p.method or "Payment", source="platform" if order.source != "manual" else "manual")
                 for p in order.payments if p.paid_at]
-    entries += [TimelineEntry(at=s.shipped_at, kind="shipment", title=f"Shipped with {s.carrier} {s.service}".strip(),
-                              actor=s.carrier, source="manual", detail=f"Tracking {s.tracking_number}"
+    entries += [TimelineEntry(at=s.shipped_at, kind="shipment", title=gettext("Shipped with %(carrier)s %(service)s", carrier=s.carrier,
+                                                                          service=s.service).strip(),
+                              actor=s.carrier, source="manual", detail=gettext("Tracking %(number)s", number=s.tracking_number)
                               if s.tracking_number else "") for s in order.shipments if s.shipped_at]
     return sorted(entries, key=lambda e: e.at, reverse=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from playwright.sync_api import expect
 
@@ -25,8 +27,10 @@ def test_dashboard_charts_open_the_orders_they_count(live_server, page, sign_in,
 
     # The Allegro row of the orders-per-channel table opens the list of exactly those three orders.
     page.locator("#chart-orders table").get_by_role("link", name="Allegro").click()
-    today = utcnow().date().isoformat()
-    expect(page).to_have_url(f"{live_server.url}/orders?date_from={today}&date_to={today}&source=allegro")
+    # The charts show the last 7 days unless another period is chosen.
+    today = utcnow().date()
+    week_start = (today - timedelta(days=6)).isoformat()
+    expect(page).to_have_url(f"{live_server.url}/orders?date_from={week_start}&date_to={today}&source=allegro")
     expect(page.locator("#orders-table tbody tr[id^='order-row-']")).to_have_count(3)
 
     # The processing group of the waiting chart, clicked on the bar itself.
