@@ -205,13 +205,14 @@ def gunicorn(database_url: str, workers: int, log_path: Path) -> Iterator[str]:
         stop(process)
 
 
-def wait_until_serving(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def wait_until_serving(base: str, process: subprocess.Popen, timeout: float = 90) -> None:
     """Return once the login page answers; fail if gunicorn dies or never answers."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        with contextlib.suppress(requests.ConnectionError):
+        # A worker still booting on a busy host holds the first request past the read timeout: try again.
+        with contextlib.suppress(requests.ConnectionError, requests.Timeout):
             if requests.get(f"{base}/login", timeout=5).status_code == 200:
                 return
         time.sleep(0.2)
