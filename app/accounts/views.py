@@ -12,6 +12,7 @@ from app.accounts.models import User
 from app.core.auth import role_required
 from app.core.errors import NotFound, ValidationFailed
 from app.core.htmx import render_fragment
+from app.core.transactions import refusal_shown
 from app.core.web import local_path
 from app.extensions import db, login_manager
 
@@ -72,12 +73,10 @@ def users():
     """List users and add one."""
     form = UserForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown(form, "email"):
             user = services.create_user(form.email.data, form.name.data, form.password.data, form.role.data)
             flash(_("User %(email)s added as %(role)s.", email=user.email, role=user.role), "success")
             return redirect(url_for("accounts.users"))
-        except ValidationFailed as error:
-            getattr(form, error.field or "email").errors.append(error.message)
     return render_template("accounts/users.html", form=form, users=services.list_users())
 
 
@@ -90,16 +89,13 @@ def edit_user(user_id: int):
         raise NotFound(_l("No such user."))
     form = UserEditForm(obj=user)
     if form.validate_on_submit():
-        try:
+        with refusal_shown(form, "role"):
             services.update_user(user, name=form.name.data, role=form.role.data, active=form.active.data,
                                  password=form.password.data or None)
             if user.id == current_user.id and user.active:
                 login_user(user)  # a new password ends the other sessions, not the one that set it
             flash(_("Saved %(email)s.", email=user.email), "success")
             return redirect(url_for("accounts.users"))
-        except ValidationFailed as error:
-            db.session.rollback()
-            getattr(form, error.field or "role").errors.append(error.message)
     return render_template("accounts/user_edit.html", form=form, user=user)
 
 

@@ -10,6 +10,7 @@ from app.catalog.forms import AutolinkForm, LinkForm, ProductForm
 from app.core import params
 from app.core.auth import require_role, role_required
 from app.core.errors import ValidationFailed
+from app.core.transactions import refusal_shown
 from app.catalog.models import ProductLink
 from app.extensions import db
 from app.integrations.services import get_integration, list_integrations
@@ -46,12 +47,10 @@ def create():
     """Add a product by hand; a refused one shows the catalogue again with the reason next to the field."""
     form = ProductForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown(form, "sku"):
             product = services.create_product(form.sku.data or "", form.ean.data or "", form.name.data or "")
             flash(_("Product %(sku)s added.", sku=product.sku or product.ean), "success")
             return redirect(url_for("catalog.detail", product_id=product.id))
-        except ValidationFailed as error:
-            getattr(form, error.field or "sku").errors.append(error.message)
     return _catalogue(form, 422)
 
 
@@ -63,14 +62,11 @@ def detail(product_id: int):
     if request.method == "POST":
         require_role("operator")
         if form.validate_on_submit():
-            try:
+            with refusal_shown(form, "external_product_id"):
                 services.link_product(product_id, form.integration_id.data, form.external_product_id.data or "",
                                       form.external_combination_id.data or "0")
                 flash(_("Linked."), "success")
                 return redirect(url_for("catalog.detail", product_id=product_id))
-            except ValidationFailed as error:
-                db.session.rollback()
-                getattr(form, error.field or "external_product_id").errors.append(error.message)
     return render_template("catalog/detail.html", product=product, form=form), 422 if form.errors else 200
 
 

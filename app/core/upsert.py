@@ -25,3 +25,12 @@ def insert_or_update(session: Session, table: Table, values: dict[str, Any], con
     """Insert a row, or apply `update` (column -> value or expression) to the one already there."""
     statement = _insert(session, table).values(**values)
     session.execute(statement.on_conflict_do_update(index_elements=list(conflict), set_=update))
+
+
+def insert_many_or_nothing(session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str],
+                           returning) -> list[Any]:
+    """Insert the rows that do not exist yet (one statement); the new rows' `returning` values."""
+    if not rows:
+        return []
+    statement = _insert(session, table).values(rows).on_conflict_do_nothing(index_elements=list(conflict))
+    return list(session.execute(statement.returning(returning)).scalars())

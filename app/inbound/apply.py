@@ -13,11 +13,13 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.catalog.matching import SoldItem, match_products
 from app.core.bulk import begin_write
 from app.core.errors import TransitionRefused
 from app.core.types import utcnow
 from app.core.upsert import insert_or_nothing
 from app.extensions import db
+from app.integrations.allegro.client import FULFILLMENT_STATES as ALLEGRO_STATES
 from app.integrations.base import PlatformDeletion, PlatformOrder, PlatformRefund
 from app.integrations.models import Integration
 from app.integrations.services import state_name
@@ -29,7 +31,8 @@ from app.settings.services import next_order_number, status_defs
 
 # Names of the states Kontor knows without asking the shop (used before "Sync states" ran).
 BUILT_IN_STATES = {"shopify": {s.external_id: s.name for s in SHOPIFY_STATES},
-                   "woocommerce": {s.external_id: s.name for s in WOOCOMMERCE_STATES}}
+                   "woocommerce": {s.external_id: s.name for s in WOOCOMMERCE_STATES},
+                   "allegro": {s.external_id: s.name for s in ALLEGRO_STATES}}
 ORDER_SOURCES = {"shopify": "shopify", "woocommerce": "woocommerce", "allegro": "allegro",
                  "prestashop": "prestashop", "generic": "webhook"}
 
@@ -145,7 +148,10 @@ def apply_order(integration: Integration, incoming: PlatformOrder, occurred_at: 
             return Applied("unchanged", f"Order {incoming.number} is already up to date.", order.id)
     previous_state = order.platform_state
     _fill(order, incoming)
-    order.meta = {**(order.meta or {}), "platform_version": version, "platform_number": incoming.number}
+    _link_products(integration, order, incoming)
+    extra = {key: value for key, value in (("platform_revision", incoming.revision),
+                                           ("marketplace", incoming.marketplace)) if value}
+    order.meta = {**(order.meta or {}), "platform_version": version, "platform_number": incoming.number, **extra}
     order.platform_state, order.platform_state_at = incoming.state, utcnow()
     actor = platform_actor(integration)
     label = state_label(integration, incoming.state)
@@ -200,6 +206,7 @@ def _fill(order: Order, incoming: PlatformOrder) -> None:
             row = rows[index] if index < len(rows) and rows[index] not in kept else OrderItem()
         row.name, row.sku, row.ean = given.name[:255], given.sku[:64], given.ean[:32]
         row.external_item_id = given.external_item_id or None
+        row.offer_id = given.offer_id[:64]
         row.quantity, row.vat_rate, row.discount_gross = given.quantity, given.vat_rate, given.discount_gross
         row.unit_price_gross = given.unit_price_gross
         row.unit_price_net = (given.unit_price_gross / (1 + given.vat_rate / 100)).quantize(Decimal("0.01"))
@@ -229,6 +236,13 @@ def _fill(order: Order, incoming: PlatformOrder) -> None:
     if incoming.total_gross is not None:
         order.total_gross = incoming.total_gross
     order.total_paid = sum((p.amount for p in order.payments if p.status in ("completed", "refunded")), Decimal("0"))
+
+
+def _link_products(integration: Integration, order: Order, incoming: PlatformOrder) -> None:
+    """Each line item's catalogue product: the listing's link, then the SKU, then the EAN."""
+    matched = match_products(integration.id, [SoldItem(i.offer_id, i.sku, i.ean) for i in incoming.items])
+    for row, product_id in zip(order.items, matched):
+        row.product_id = product_id
 
 
 def apply_refund(integration: Integration, refund: PlatformRefund) -> Applied:

@@ -19,11 +19,14 @@ from sqlalchemy import and_, func, or_, select, update
 from app.core.errors import NotFound
 from app.core.events import bus
 from app.core.types import utcnow
-from app.core.upsert import insert_or_nothing, insert_or_update
+from app.core.upsert import insert_many_or_nothing, insert_or_nothing, insert_or_update
 from app.extensions import db
 from app.inbound.models import InboundEvent, WebhookRejection
 
 EVENT_RECORDED = "inbound.event_recorded"
+# Deliveries stored together and applied by one job (Allegro checkout forms fetched in bulk).
+BATCH_RECORDED = "inbound.batch_recorded"
+BATCH_SIZE = 100
 MAX_ATTEMPTS = 8
 BACKOFF_INITIAL = 60
 BACKOFF_CAP = 3600
@@ -65,6 +68,58 @@ def record(integration_id: int, kind: str, delivery_id: str, body: bytes, header
     return Recorded(event_id, False)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery of a batch: the platform's id for it, what it is about, and the raw body."""
+
+    delivery_id: str
+    body: bytes
+    topic: str = ""
+    resource_id: str = ""
+    occurred_at: datetime | None = None
+    headers: dict[str, str] | None = None
+
+
+def record_many(integration_id: int, kind: str, deliveries: list[Delivery], *, hold: timedelta | None = None,
+                batch: bool = False) -> list[int]:
+    """Store deliveries in the caller's transaction (it commits); ids already stored are skipped.
+
+    Returns the new rows' ids. `hold` keeps them from the sweeper that long (the caller applies
+    them itself, or a later step closes them); with `batch`, jobs of BATCH_SIZE apply them after commit.
+    """
+    now = utcnow()
+    due_at = now + hold if hold else now
+    rows, seen = [], set()
+    for given in deliveries:
+        key = given.delivery_id[:255]
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append({"integration_id": integration_id, "delivery_id": key, "kind": kind, "topic": given.topic[:60],
+                     "resource_id": given.resource_id[:100], "occurred_at": given.occurred_at,
+                     "headers": _clean_headers(given.headers or {}), "body": given.body, "state": "received",
+                     "attempts": 0, "next_attempt_at": due_at, "error": "", "result": "", "received_at": now})
+    new_ids = []
+    for start in range(0, len(rows), 500):
+        new_ids += insert_many_or_nothing(db.session, InboundEvent.__table__, rows[start:start + 500],
+                                          ("integration_id", "delivery_id"), InboundEvent.id)
+    new_ids.sort()
+    if batch:
+        for start in range(0, len(new_ids), BATCH_SIZE):
+            chunk = new_ids[start:start + BATCH_SIZE]
+            bus.publish(db.session, BATCH_RECORDED, {"event_ids": chunk, "job_id": f"inbound-batch-{chunk[0]}"})
+    return new_ids
+
+
+def close_many(event_ids: list[int], result: str) -> None:
+    """Mark stored events processed without applying anything (hints whose work another row carries)."""
+    if event_ids:
+        now = utcnow()
+        db.session.execute(update(InboundEvent).where(InboundEvent.id.in_(event_ids), InboundEvent.state == "received")
+                           .values(state="processed", result=result[:2000], processed_at=now, next_attempt_at=None,
+                                   locked_until=None).execution_options(synchronize_session=False))
+
+
 def count_rejection(integration_id: int, reason: str) -> None:
     """Count a refused delivery (bad or missing signature) for the integration; nothing else is kept."""
     now = utcnow()
@@ -93,11 +148,16 @@ def _due_condition(now: datetime):
     )
 
 
-def claim(event_id: int) -> InboundEvent | None:
-    """Take a due event for processing (one worker wins), or None if it is not due or already taken."""
+def claim(event_id: int, early: bool = False) -> InboundEvent | None:
+    """Take a due event for processing (one worker wins), or None if it is not due or already taken.
+
+    `early` takes a received event before its time: the batch job its run handed it to.
+    """
     now = utcnow()
+    condition = _due_condition(now) if not early else and_(
+        InboundEvent.state == "received", or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < now))
     claimed = db.session.execute(
-        update(InboundEvent).where(InboundEvent.id == event_id, _due_condition(now))
+        update(InboundEvent).where(InboundEvent.id == event_id, condition)
         .values(locked_until=now + timedelta(seconds=lease_seconds()), attempts=InboundEvent.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -8,9 +8,13 @@ from typing import Any
 
 from app.extensions import db
 from app.inbound import apply, generic, ledger
-from app.inbound.polling import POLL_TOPIC
+from app.inbound.allegro import FORM_TOPIC as ALLEGRO_FORM
 from app.inbound.models import InboundEvent
+from app.inbound.polling import POLL_TOPIC
+from app.integrations import services as integrations
+from app.integrations.allegro import mapping as allegro
 from app.integrations.base import MalformedPayload
+from app.integrations.prestashop.mapping import order_from_prestashop
 from app.integrations.shopify import mapping as shopify
 from app.integrations.woocommerce import mapping as woocommerce
 
@@ -37,6 +41,15 @@ def _apply(event: InboundEvent) -> apply.Applied:
             return apply.apply_deletion(integration, woocommerce.deletion_from_woocommerce(_json(event)))
         if topic in woocommerce.TOPICS or topic == POLL_TOPIC:
             return apply.apply_order(integration, woocommerce.order_from_woocommerce(_json(event)), event.occurred_at)
+    elif event.kind == "allegro":
+        if topic == ALLEGRO_FORM:
+            return apply.apply_order(integration, allegro.order_from_allegro(_json(event)))
+        if topic in allegro.EVENT_TYPES and event.resource_id:
+            # A journal event whose run did not fetch its form (it died, or the list missed it): read it alone.
+            form = integrations.call_platform(integration, lambda client: client.checkout_form(event.resource_id))
+            return apply.apply_order(integration, allegro.order_from_allegro(form))
+    elif event.kind == "prestashop":
+        return apply.apply_order(integration, order_from_prestashop(_json(event)))
     elif event.kind == "generic":
         kind, data = generic.unwrap(_json(event))
         if kind == "order.deleted":
@@ -45,9 +58,12 @@ def _apply(event: InboundEvent) -> apply.Applied:
     return apply.Applied("skipped", f"Kontor does not handle “{topic or event.kind}” deliveries; kept for reference.")
 
 
-def process_event(event_id: int) -> str:
-    """Apply one stored delivery; returns what happened in words. Safe to run twice, in any order."""
-    event = ledger.claim(event_id)
+def process_event(event_id: int, early: bool = False) -> str:
+    """Apply one stored delivery; returns what happened in words. Safe to run twice, in any order.
+
+    `early`: the batch job a run handed the delivery to takes it before the sweeper's time.
+    """
+    event = ledger.claim(event_id, early)
     if event is None:
         return "not due or already handled"
     try:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 
 from app.core.auth import role_required
 from app.core.htmx import render_fragment, render_page_or_fragment
 from app.extensions import htmx
-from app.inbound import ledger
+from app.core.errors import ValidationFailed
+from app.inbound import imports, ledger
 from app.inbound.models import STATES
 from app.integrations.services import get_integration
 
@@ -44,3 +45,15 @@ def reprocess(integration_id: int, event_id: int):
     if not htmx:
         return redirect(url_for("inbound.deliveries", integration_id=integration_id))
     return render_fragment("inbound/_delivery_row.html", event=event, integration=get_integration(integration_id))
+
+
+@bp.post("/<int:integration_id>/orders/import")
+@role_required("operator")
+def import_now(integration_id: int):
+    """Ask the workers to import the integration's changed orders now; the run shows in the integration's runs."""
+    try:
+        imports.request_import(integration_id)
+        flash("Import started; new orders appear on the Deliveries page as they arrive.", "success")
+    except ValidationFailed as refused:
+        flash(refused.message, "error")
+    return redirect(url_for("integrations.detail", integration_id=integration_id))

@@ -200,6 +200,8 @@ class PlatformOrderItem:
     ean: str = ""
     external_item_id: str = ""
     discount_gross: Decimal = Decimal("0")
+    # The listing it was bought from (Allegro offer id, PrestaShop product id): links it to a catalogue product.
+    offer_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,9 @@ class PlatformOrder:
     payment_status: str = "pending"
     delivery_method: str = ""
     customer_comment: str = ""
+    # The platform's own version tag (Allegro's checkout form revision), kept for the status push.
+    revision: str = ""
+    marketplace: str = ""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,23 @@ from app.integrations.models import DIRECTIONS, MAPPING_DIRECTIONS
 from app.settings.services import status_defs
 
 
-class PrestaShopForm(FlaskForm):
+class _OrderImport:
+    """What the first order import fetches, and where new orders start."""
+
+    import_days = IntegerField(_l("Days of orders to fetch on first connect"), default=7,
+                               validators=[Optional(), NumberRange(min=1, max=60)],
+                               description="The first import fetches the orders changed in these last days (1 to 60).")
+    initial_status = SelectField(_l("Status of new orders"), validate_choice=False,
+                                 description="Used when no pull mapping matches the platform's state.")
+
+    def _order_import(self) -> dict:
+        chosen = {"import_days": self.import_days.data or 7}
+        if self.initial_status.data:
+            chosen["initial_status"] = self.initial_status.data
+        return chosen
+
+
+class PrestaShopForm(_OrderImport, FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     shop_url = StringField(_l("Shop URL"), validators=[DataRequired(), URL(require_tld=False)],
                            description="The shop's address, e.g. https://shop.example.com")
@@ -23,9 +39,14 @@ class PrestaShopForm(FlaskForm):
     send_email = BooleanField(_l("Send e-mail to the customer on status change (sendemail=1)"))
     tracking_email = BooleanField(_l("E-mail the customer when the tracking number is set (sendemail=1)"))
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _with_statuses(self)
+
     def settings(self) -> dict:
         return {"shop_url": self.shop_url.data.strip().rstrip("/"), "language_id": self.language_id.data,
-                "send_email": bool(self.send_email.data), "tracking_email": bool(self.tracking_email.data)}
+                "send_email": bool(self.send_email.data), "tracking_email": bool(self.tracking_email.data),
+                **self._order_import()}
 
     def secrets(self) -> dict:
         return {"api_key": (self.api_key.data or "").strip()}
@@ -60,7 +81,7 @@ class CarrierTableField(TextAreaField):
             raise ValidationError(" ".join(self.problems))
 
 
-class AllegroForm(FlaskForm):
+class AllegroForm(_OrderImport, FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     environment = SelectField(_l("Environment"), choices=[("production", "Production (allegro.pl)"),
                                                       ("sandbox", "Sandbox (allegrosandbox.pl)")])
@@ -75,10 +96,14 @@ class AllegroForm(FlaskForm):
         description="One a line: Kontor carrier = Allegro carrier id (GET /order/carriers). Other carriers are "
                     "matched to Allegro's list by name; a carrier that matches none goes as OTHER with its name.")
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _with_statuses(self)
+
     def settings(self) -> dict:
         return {"environment": self.environment.data, "client_id": self.client_id.data.strip(),
                 "api_url": (self.api_url.data or "").strip(), "auth_url": (self.auth_url.data or "").strip(),
-                "carriers": dict(self.carriers.data or {})}
+                "carriers": dict(self.carriers.data or {}), **self._order_import()}
 
     def secrets(self) -> dict:
         return {"client_secret": (self.client_secret.data or "").strip()}

@@ -512,6 +512,16 @@ def move_cursor(integration_id: int, name: str, value: str) -> None:
         cursor.value = value
 
 
+def set_cursor(integration_id: int, name: str, value: str) -> None:
+    """Set a cursor to `value`, even backwards or to text that does not sort (the caller commits)."""
+    cursor = db.session.scalar(select(SyncCursor).where(SyncCursor.integration_id == integration_id,
+                                                        SyncCursor.name == name))
+    if cursor is None:
+        db.session.add(SyncCursor(integration_id=integration_id, name=name, value=value))
+    else:
+        cursor.value = value
+
+
 def cursors(integration_id: int) -> dict[str, str]:
     """The integration's cursors by name."""
     rows = db.session.scalars(select(SyncCursor).where(SyncCursor.integration_id == integration_id))

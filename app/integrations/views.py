@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 from app.core.auth import require_role, role_required
 from app.core.errors import ValidationFailed
 from app.core.htmx import render_fragment, trigger
-from app.extensions import db, htmx
+from app.core.transactions import refusal_shown
+from app.extensions import htmx
 from app.integrations import services
 from app.integrations.base import PlatformError
 from app.integrations.forms import FORMS, DirectionForm, MappingForm
@@ -48,14 +49,11 @@ def create(kind: str):
         return redirect(url_for("integrations.index"))
     form = FORMS[kind]()
     if form.validate_on_submit():
-        try:
+        with refusal_shown(form, "name"):
             integration = services.save_integration(None, kind=kind, name=form.name.data, settings=form.settings(),
                                                     secrets=form.secrets())
             flash(_("%(name)s added. Test the connection and sync its states next.", name=integration.name), "success")
             return redirect(url_for("integrations.detail", integration_id=integration.id))
-        except ValidationFailed as error:
-            db.session.rollback()
-            getattr(form, error.field or "name").errors.append(error.message)
     return render_template("integrations/form.html", form=form, kind=kind, kinds=KINDS, integration=None,
                            masked={}), 422 if form.errors else 200
 
@@ -69,14 +67,11 @@ def edit(integration_id: int):
     form = form_class(data={"name": integration.name, **integration.settings}) if request.method == "GET" \
         else form_class()
     if form.validate_on_submit():
-        try:
+        with refusal_shown(form, "name"):
             services.save_integration(integration, kind=integration.kind, name=form.name.data,
                                       settings=form.settings(), secrets=form.secrets())
             flash(_("Settings saved."), "success")
             return redirect(url_for("integrations.detail", integration_id=integration.id))
-        except ValidationFailed as error:
-            db.session.rollback()
-            getattr(form, error.field or "name").errors.append(error.message)
     return render_template("integrations/form.html", form=form, kind=integration.kind, kinds=KINDS,
                            integration=integration, masked=services.masked_secrets(integration)), \
         422 if form.errors else 200
@@ -168,12 +163,11 @@ def add_mapping(integration_id: int):
     form = _mapping_form(integration, formdata=request.form)
     if not form.validate_on_submit():
         return _mappings_fragment(integration, form, "Choose a Kontor status, a platform state and a direction.", 422)
-    try:
+    with refusal_shown() as refusal:
         services.add_mapping(integration_id, form.local_status.data, form.platform_state_id.data,
                              form.direction.data, {code: status.name for code, status in status_defs().items()})
-    except ValidationFailed as error:
-        db.session.rollback()
-        return _mappings_fragment(services.get_integration(integration_id), form, error.message, 422)
+    if refusal:
+        return _mappings_fragment(services.get_integration(integration_id), form, refusal.message, 422)
     return _mappings_fragment(services.get_integration(integration_id))
 
 
@@ -190,13 +184,11 @@ def edit_mapping(integration_id: int, mapping_id: int):
     form = _mapping_form(integration, formdata=request.form)
     error = None
     if form.validate_on_submit():
-        try:
+        with refusal_shown() as refusal:
             services.update_mapping(integration_id, mapping_id, form.local_status.data, form.platform_state_id.data,
                                     form.direction.data, {code: status.name for code, status in status_defs().items()})
             return _mappings_fragment(services.get_integration(integration_id))
-        except ValidationFailed as failure:
-            db.session.rollback()
-            error = failure.message
+        error = refusal.message
     else:
         error = "Choose a Kontor status, a platform state and a direction."
     return render_fragment("integrations/_mapping_edit_row.html", 422, integration=integration,

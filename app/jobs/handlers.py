@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from app.catalog.services import AUTOLINK_REQUESTED
 from app.core.events import bus
-from app.inbound.ledger import EVENT_RECORDED
+from app.inbound.imports import IMPORT_REQUESTED
+from app.inbound.ledger import BATCH_RECORDED, EVENT_RECORDED
 from app.jobs import tasks
 from app.suppliers.imports import FEED_IMPORT_QUEUED
 from app.sync.outbox import OPERATION_RECORDED
@@ -32,3 +33,15 @@ def enqueue_feed_import(payload: dict) -> None:
 def enqueue_autolink(payload: dict) -> None:
     """Enqueue linking a shop's products by SKU, then EAN."""
     tasks.start_autolink(payload["integration_id"], payload["create_missing"])
+
+
+@bus.subscribe(BATCH_RECORDED, "jobs.enqueue_inbound_batch", moment="after_commit")
+def enqueue_inbound_batch(payload: dict) -> None:
+    """Enqueue one job for a batch of committed deliveries; the sweeper takes any it never reached."""
+    tasks.start_inbound_batch(payload["event_ids"], payload["job_id"])
+
+
+@bus.subscribe(IMPORT_REQUESTED, "jobs.enqueue_order_import", moment="after_commit")
+def enqueue_order_import(payload: dict) -> None:
+    """Start an order import of one integration ("Import now"); one at a time per integration."""
+    tasks.start_order_import(payload["integration_id"])

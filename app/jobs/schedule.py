@@ -99,6 +99,24 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         lock_timeout=1800,
         description="Writes linked products' availability into each PrestaShop shop that has it switched on.",
     ),
+    RecurringJob(
+        name="read_allegro_journals",
+        func="app.jobs.tasks.read_all_allegro_journals",
+        queue="orders",
+        interval=60,
+        lock_timeout=600,
+        description="Reads each Allegro account's order event journal and fetches the changed checkout forms "
+                    "in bulk (Allegro has no webhooks).",
+    ),
+    RecurringJob(
+        name="import_prestashop_orders",
+        func="app.jobs.tasks.import_all_prestashop_orders",
+        queue="orders",
+        interval=600,
+        lock_timeout=900,
+        description="Imports the orders each PrestaShop shop changed since the last import (webservice or "
+                    "database), with a 5-minute overlap.",
+    ),
 )
 
 

@@ -18,7 +18,10 @@ from app.core.errors import ValidationFailed
 from app.core.health import HEARTBEAT_KEY
 from app.core.types import utcnow
 from app.extensions import redis_connection
+from app.inbound import allegro as allegro_journal
 from app.inbound import ledger
+from app.inbound import prestashop as prestashop_orders
+from app.inbound.imports import import_orders
 from app.inbound.polling import poll_all, poll_orders
 from app.inbound.services import process_event
 from app.integrations.base import PlatformError
@@ -122,6 +125,38 @@ def process_inbound_event(event_id: int) -> str:
 def start_inbound_event(event_id: int, job_id: str):
     """Enqueue one stored delivery's processing under its stable job id (again if an earlier job ended)."""
     return enqueue(process_inbound_event, event_id, queue="orders", job_id=job_id, replace_finished=True)
+
+
+def process_inbound_batch(event_ids: list[int]) -> dict[str, int]:
+    """Apply stored deliveries one after another (checkout forms or shop orders fetched in bulk)."""
+    failed = sum(1 for event_id in event_ids if process_event(event_id, early=True).startswith("failed"))
+    return {"processed": len(event_ids) - failed, "failed": failed}
+
+
+def start_inbound_batch(event_ids: list[int], job_id: str):
+    """Enqueue one job for a batch of stored deliveries; the sweeper takes any it never reached."""
+    return enqueue(process_inbound_batch, event_ids, queue="orders", job_id=job_id, timeout=1800)
+
+
+def import_orders_now(integration_id: int) -> dict[str, int]:
+    """Import one integration's changed orders now (the "Import now" button)."""
+    return import_orders(integration_id)
+
+
+def start_order_import(integration_id: int):
+    """Enqueue an order import of one integration; one at a time per integration."""
+    return enqueue(import_orders_now, integration_id, queue="orders", job_id=f"order-import-{integration_id}",
+                   replace_finished=True, timeout=3600)
+
+
+def read_all_allegro_journals() -> dict[str, str]:
+    """Read the order event journal of every enabled Allegro integration (every minute)."""
+    return allegro_journal.poll_all()
+
+
+def import_all_prestashop_orders() -> dict[str, str]:
+    """Import the orders each enabled PrestaShop shop changed since the last import (every 10 minutes)."""
+    return prestashop_orders.import_all()
 
 
 def sweep_inbound() -> dict[str, int]:

@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, request
 from app.accounts.api_auth import api_user, protect
 from app.core.errors import BadParameter, ValidationFailed, answer_in_json
 from app.core.types import utcnow
-from app.orders import listing, services, shipments
+from app.orders import listing, platform_states, services, shipments
 from app.orders.links import PlatformLink
 from app.orders.models import Order, OrderShipment
 
@@ -32,8 +32,8 @@ def _money(value) -> str:
     return f"{value:.2f}" if value is not None else "0.00"
 
 
-def order_summary(order: Order) -> dict[str, Any]:
-    """An order as one row of the list."""
+def order_summary(order: Order, ecommerce_state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An order as one row of the list (with its platform state as {id, state_name}, or null)."""
     return {
         "id": order.id, "number": order.number, "source": order.source, "integration_id": order.integration_id,
         "external_order_id": order.external_order_id, "status": order.status,
@@ -42,12 +42,13 @@ def order_summary(order: Order) -> dict[str, Any]:
         "customer": {"name": order.customer_name, "email": order.customer_email, "phone": order.customer_phone},
         "delivery_method": order.delivery_method, "ordered_at": _iso(order.ordered_at),
         "updated_at": _iso(order.updated_at), "status_changed_at": _iso(order.status_changed_at),
+        "ecommerce_order_state": ecommerce_state,
     }
 
 
 def order_detail(order: Order) -> dict[str, Any]:
     """An order with its items, addresses, payments, shipments and history."""
-    data = order_summary(order)
+    data = order_summary(order, platform_states.order_states([order])[order.id])
     data.update(
         subtotal_gross=_money(order.subtotal_gross), shipping_gross=_money(order.shipping_gross),
         discount_gross=_money(order.discount_gross), total_paid=_money(order.total_paid),
@@ -85,9 +86,11 @@ def _json_body() -> dict[str, Any]:
 
 
 def _status_code(body: dict[str, Any]) -> str:
+    if body.get("id_order_state") is not None and not body.get("status"):
+        return platform_states.status_code(body["id_order_state"])
     status = body.get("status") or body.get("new_state")
     if not isinstance(status, str) or not status:
-        raise ValidationFailed("Give the new status code as \"status\".")
+        raise ValidationFailed("Give the new status code as \"status\" (or its numeric id as \"id_order_state\").")
     return status
 
 
@@ -95,9 +98,11 @@ def _status_code(body: dict[str, Any]) -> str:
 def init():
     """Statuses and the other dictionaries a client needs to show orders."""
     lists = services.order_choices()
+    ids = platform_states.status_ids()
     return jsonify(
-        statuses=[{"code": s.code, "name": s.name, "group": s.group, "colour": s.colour, "position": s.position,
-                   "final": s.final} for s in lists["statuses"]],
+        statuses=[{"id": ids.get(s.code), "code": s.code, "name": s.name, "group": s.group, "colour": s.colour,
+                   "position": s.position, "final": s.final} for s in lists["statuses"]],
+        ecommerce_order_states=platform_states.ecommerce_order_states(),
         payment_statuses=[{"code": k, "name": v} for k, v in lists["payment_statuses"].items()],
         fulfillment_statuses=[{"code": k, "name": v} for k, v in lists["fulfillment_statuses"].items()],
         sources=[{"code": k, "name": v} for k, v in lists["sources"].items()],
@@ -113,8 +118,9 @@ def list_orders():
     if filters.errors:
         raise BadParameter(" ".join(filters.errors))
     page = listing.list_orders(filters)
+    states = platform_states.order_states(page.items)
     return jsonify(
-        orders=[order_summary(o) for o in page.items],
+        orders=[order_summary(o, states[o.id]) for o in page.items],
         pagination={"page": page.page, "limit": page.per_page, "total": page.total, "pages": page.pages},
     )
 
@@ -139,15 +145,42 @@ def change_status(order_id: int):
 
 @bp.post("/orders/bulk-status")
 def bulk_status():
-    """Change many orders' status: {"order_ids": [1, 2], "status": "shipped"}; each order on its own."""
+    """Change many orders' status: {"order_ids": [1, 2], "status": "shipped"}, or a target per order:
+    {"orders": [{"id_order": 32, "id_order_state": 3}, ...]}; each order on its own."""
     body = _json_body()
+    if "orders" in body:
+        return _bulk_answer(_bulk_targets(body["orders"]))
     ids = body.get("order_ids") or body.get("ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ValidationFailed("Give \"order_ids\" as a non-empty list of order ids (integers).")
     if len(ids) > MAX_BULK:
         raise ValidationFailed(f"At most {MAX_BULK} orders per request.")
     status = _status_code(body)
-    outcomes = services.bulk_change_status(ids, status, _actor())
+    return _bulk_answer(services.bulk_change_status(ids, status, _actor()))
+
+
+def _bulk_targets(entries: Any) -> list[services.BulkOutcome]:
+    if not isinstance(entries, list) or not entries:
+        raise ValidationFailed("Give \"orders\" as a non-empty list of {\"id_order\": …, \"id_order_state\": …}.")
+    if len(entries) > MAX_BULK:
+        raise ValidationFailed(f"At most {MAX_BULK} orders per request.")
+    targets: dict[str, list[int]] = {}
+    refusals: list[services.BulkOutcome] = []
+    for position, entry in enumerate(entries):
+        order_id = entry.get("id_order") if isinstance(entry, dict) else None
+        if isinstance(order_id, bool) or not isinstance(order_id, int):
+            raise ValidationFailed(f"orders[{position}] needs \"id_order\" as an order id (an integer).")
+        try:
+            targets.setdefault(_status_code(entry), []).append(order_id)
+        except ValidationFailed as refused:  # this order's target is wrong; the others still change
+            refusals.append(services.BulkOutcome(order_id, "", False, code=refused.code, reason=refused.message))
+    outcomes = refusals
+    for status, order_ids in targets.items():
+        outcomes += services.bulk_change_status(order_ids, status, _actor())
+    return outcomes
+
+
+def _bulk_answer(outcomes: list[services.BulkOutcome]):
     successful = [{"id_order": o.order_id, "old_state": o.old_status, "new_state": o.new_status}
                   for o in outcomes if o.changed]
     failed = [{"id_order": o.order_id, "error": {"code": o.code, "message": o.reason}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Mapping
@@ -121,7 +122,10 @@ class OrderFilters:
     def url(self, base: str, **overrides: Any) -> str:
         """`base` with these filters (some replaced) as the query string; cheaper than url_for per link."""
         args = self.query_args(**overrides)
-        return f"{base}?{urlencode(args, doseq=True)}" if args else base
+        # Pairs, not doseq: urlencode(doseq=True) tries len() on every number and pays for the TypeError.
+        pairs = [(key, item) for key, value in args.items()
+                 for item in (value if isinstance(value, (list, tuple)) else (value,))]
+        return f"{base}?{urlencode(pairs)}" if pairs else base
 
     def query_args(self, **overrides: Any) -> dict[str, Any]:
         """These filters as URL arguments (defaults left out), with some replaced."""
@@ -205,10 +209,25 @@ def _conditions(filters: OrderFilters) -> list:
 TABLE_COLUMNS = (Order.number, Order.external_order_id, Order.ordered_at, Order.customer_name,
                  Order.customer_email, Order.source, Order.status, Order.payment_status, Order.total_gross,
                  Order.currency)
+# One row of the order list: the order's id and TABLE_COLUMNS, read like an order (row.number).
+OrderRow = namedtuple("OrderRow", ["id", *(column.key for column in TABLE_COLUMNS)])
 
 
 def list_orders(filters: OrderFilters, columns: tuple | None = None) -> Page:
     """One page of orders matching the filters, with the total count; `columns` limits what is loaded."""
+    query = select(Order)
+    if columns:
+        query = query.options(load_only(*columns))
+    return _page(filters, query, lambda window: db.session.scalars(window).all())
+
+
+def list_table_rows(filters: OrderFilters) -> Page:
+    """One page of the order list as OrderRows: plain tuples, no ORM objects to build (the busiest page)."""
+    return _page(filters, select(Order.id, *TABLE_COLUMNS),
+                 lambda window: [OrderRow._make(row) for row in db.session.execute(window)])
+
+
+def _page(filters: OrderFilters, query, fetch) -> Page:
     conditions = _conditions(filters)
     # count(*) straight on the table lets PostgreSQL answer from the index alone.
     total = db.session.scalar(select(func.count()).select_from(Order).where(*conditions))
@@ -216,10 +235,6 @@ def list_orders(filters: OrderFilters, columns: tuple | None = None) -> Page:
     ordering = [column.asc() if filters.direction == "asc" else column.desc(), Order.id.desc()]
     pages = max(1, -(-total // filters.per_page))
     page = min(filters.page, pages)
-    query = select(Order).where(*conditions)
-    if columns:
-        query = query.options(load_only(*columns))
-    rows = db.session.scalars(
-        query.order_by(*ordering).offset((page - 1) * filters.per_page).limit(filters.per_page)
-    ).all()
+    rows = fetch(query.where(*conditions).order_by(*ordering).offset((page - 1) * filters.per_page)
+                 .limit(filters.per_page))
     return Page(items=rows, page=page, per_page=filters.per_page, total=total)

@@ -132,6 +132,9 @@ class OrderItem(db.Model):
     sku: Mapped[str] = mapped_column(String(64), default="", index=True)
     ean: Mapped[str] = mapped_column(String(32), default="")
     external_item_id: Mapped[str | None] = mapped_column(String(100))
+    # The platform listing it was bought from, and the catalogue product that listing is (by link, SKU, EAN).
+    offer_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
     quantity: Mapped[int] = mapped_column(default=1)
     unit_price_net: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     unit_price_gross: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))

@@ -8,15 +8,15 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
+
 from flask_babel import gettext, lazy_gettext as _l
 
 from app.core import params
 from app.core.errors import Conflict, NotFound, TransitionRefused, ValidationFailed
-from app.core.i18n import english
 from app.core.events import bus
+from app.core.i18n import english
+from app.core.transactions import committed
 from app.core.types import utcnow
 from app.extensions import db
 from app.orders import links, workflow
@@ -98,19 +98,12 @@ def change_status(order_id: int, new_status: str, actor: Actor, comment: str = "
     """
     comment = params.text_arg(comment, "comment", max_length=COMMENT_MAX_LENGTH)
     _known_status(new_status)
-    try:
+    with committed():
         order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True) \
             if params.is_id(order_id) else None
         if order is None:
             raise NotFound(_l("Order %(order_id)s does not exist.", order_id=order_id))
         change = move_status(order, new_status, actor, comment)
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(_l("The order was changed by someone else at the same moment; reload it and try again."))
-    except Exception:
-        db.session.rollback()
-        raise
     return change
 
 
@@ -423,7 +416,7 @@ def create_order(data: OrderInput, actor: Actor) -> Order:
     if data.status not in status_defs():
         raise ValidationFailed(_l("There is no status “%(status)s”.", status=data.status), field="status")
     integration = links.check(data.link, None) if data.link else None
-    try:
+    with committed(duplicate=LINK_RACE):
         order = Order(number=next_order_number(), source="api" if actor.source == "api" else "manual",
                       status=data.status, meta={})
         _fill(order, data)
@@ -433,13 +426,6 @@ def create_order(data: OrderInput, actor: Actor) -> Order:
                                           change_source=actor.source))
         record_event(order, "created", f"Order {order.number} created", actor)
         _link(order, data.link, integration, actor)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(LINK_RACE)
-    except Exception:
-        db.session.rollback()
-        raise
     return order
 
 
@@ -447,10 +433,10 @@ def update_order(order_id: int, data: OrderInput, actor: Actor, expected_revisio
     """Save an edit of customer, items, addresses and payment/fulfillment status (not the status)."""
     _validate(data)
     integration = links.check(data.link, order_id) if data.link else None
-    try:
+    with committed(stale=EDITED_MEANWHILE, duplicate=LINK_RACE):
         order = get_order(order_id)
         if expected_revision is not None and order.revision != expected_revision:
-            raise Conflict(_l("Someone changed this order while you were editing it; reload to see their change."))
+            raise Conflict(EDITED_MEANWHILE)
         before = {"total": str(order.total_gross), "payment": order.payment_status,
                   "fulfillment": order.fulfillment_status, "items": len(order.items)}
         _fill(order, data)
@@ -460,20 +446,11 @@ def update_order(order_id: int, data: OrderInput, actor: Actor, expected_revisio
         detail = ", ".join(f"{key} {before[key]} → {after[key]}" for key in changed)
         record_event(order, "edited", "Order edited", actor, data={"detail": detail})
         _link(order, data.link, integration, actor)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(LINK_RACE)
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(_l("Someone changed this order while you were editing it; reload to see their change."))
-    except Exception:
-        db.session.rollback()
-        raise
     return order
 
 
-LINK_RACE = "That platform order was linked to another order at the same moment; reload and check."
+LINK_RACE = _l("That platform order was linked to another order at the same moment; reload and check.")
+EDITED_MEANWHILE = _l("Someone changed this order while you were editing it; reload to see their change.")
 
 
 def _link(order: Order, link: PlatformLink | None, integration, actor: Actor) -> None:
@@ -485,19 +462,9 @@ def _link(order: Order, link: PlatformLink | None, integration, actor: Actor) ->
 def set_platform_link(order_id: int, link: PlatformLink, actor: Actor) -> Order:
     """Link the order to its platform order (or unlink it with `integration_id=None`), on its own."""
     integration = links.check(link, order_id)
-    try:
+    with committed(duplicate=LINK_RACE):
         order = get_order(order_id)
         _link(order, link, integration, actor)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(LINK_RACE)
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(_l("The order was changed by someone else at the same moment; reload it and try again."))
-    except Exception:
-        db.session.rollback()
-        raise
     return order
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import (Blueprint, flash, get_template_attribute, make_response, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -11,6 +12,7 @@ from app.core import cache, params
 from app.core.auth import has_role, require_role
 from app.core.errors import BadParameter, Conflict, KontorError, NotFound, TransitionRefused, ValidationFailed
 from app.core.htmx import render_fragment, trigger
+from app.core.i18n import current_locale
 from app.extensions import htmx
 from app.orders import links, listing, services, shipments, workflow
 from app.orders.forms import VAT_CHOICES, BulkStatusForm, NoteForm, OrderForm, ShipmentForm, StatusChangeForm
@@ -29,6 +31,24 @@ def _status_choices() -> list[tuple[str, str]]:
     return [(s.code, _(s.name)) for s in status_defs().values()]
 
 
+# (statuses, their badges): rebuilt when status_defs() hands out a new version of the statuses.
+# Per language: (statuses, their badges), rebuilt when status_defs() hands out a new version of the statuses.
+_badges_built: dict[str, tuple] = {}
+
+
+def _badges(statuses: dict) -> dict[str, dict[str, Markup]]:
+    """The order table's status and payment badges by code, rendered once per statuses version and language."""
+    locale = current_locale()
+    built_for, badges = _badges_built.get(locale, (None, {}))
+    if built_for is not statuses:
+        status_badge = get_template_attribute("macros/ui.html", "status_badge")
+        payment_badge = get_template_attribute("macros/ui.html", "payment_badge")
+        badges = {"status_badges": {code: status_badge(code, statuses) for code in statuses},
+                  "payment_badges": {code: payment_badge(code, name) for code, name in PAYMENT_STATUSES.items()}}
+        _badges_built[locale] = (statuses, badges)
+    return badges
+
+
 @bp.get("/orders")
 def index():
     """List orders with filters from the URL; HTMX gets just the table."""
@@ -38,9 +58,9 @@ def index():
     can_edit = has_role(current_user, "operator")
 
     def render_table() -> str:
-        page = listing.list_orders(filters, columns=listing.TABLE_COLUMNS)
+        page = listing.list_table_rows(filters)
         return render_template("orders/_table.html", page=page, filters=filters, statuses=statuses,
-                               payment_statuses=PAYMENT_STATUSES, sources=SOURCES, list_url=list_url)
+                               sources=SOURCES, list_url=list_url, **_badges(statuses))
 
     # The table is the same for everyone with the same filters and role until an order changes; the
     # warnings about unusable filters are part of it, so they are part of the key.

@@ -9,6 +9,7 @@ from app.core import params
 from app.core.auth import require_role, role_required
 from app.core.errors import NotFound, ValidationFailed
 from app.core.htmx import render_fragment, render_page_or_fragment
+from app.core.transactions import refusal_shown
 from app.extensions import db, htmx
 from app.settings import services
 from app.settings.forms import NumberingForm, ShippingForm, StatusEditForm, StatusForm
@@ -31,13 +32,11 @@ def statuses():
     form = StatusForm()
     if form.validate_on_submit():
         require_role("admin")
-        try:
+        with refusal_shown(form, "code"):
             status = services.add_status(form.code.data, form.name.data, form.colour.data, form.group.data,
                                          form.is_final.data)
             flash(_("Status “%(name)s” added.", name=status.name), "success")
             return redirect(url_for("settings.statuses"))
-        except ValidationFailed as error:
-            getattr(form, error.field or "code").errors.append(error.message)
     return render_page_or_fragment("settings/statuses.html", "settings/_status_table.html",
                                    form=form, statuses=services.status_rows(), groups=GROUPS)
 
@@ -55,15 +54,12 @@ def edit_status(status_id: int):
     status = _status_or_404(status_id)
     form = StatusEditForm(obj=status)
     if form.validate_on_submit():
-        try:
+        with refusal_shown(form, "name"):
             status = services.update_status(status_id, form.name.data, form.colour.data, form.group.data,
                                             form.is_final.data)
             if htmx:
                 return render_fragment("settings/_status_row.html", status=status, groups=GROUPS)
             return redirect(url_for("settings.statuses"))
-        except ValidationFailed as error:
-            db.session.rollback()
-            getattr(form, error.field or "name").errors.append(error.message)
     status_code = 422 if form.errors else 200
     if htmx:
         return render_fragment("settings/_status_edit_row.html", status_code, status=status, form=form)
@@ -89,14 +85,11 @@ def numbering():
     form = NumberingForm(obj=scheme)
     if form.validate_on_submit():
         require_role("admin")
-        try:
+        with refusal_shown(form, "prefix"):
             services.update_numbering(form.prefix.data or "", form.suffix.data or "", form.padding.data,
                                       form.reset.data)
             flash(_("Numbering saved. The next order will be %(number)s.", number=services.preview_number(scheme)), "success")
             return redirect(url_for("settings.numbering"))
-        except ValidationFailed as error:
-            db.session.rollback()
-            getattr(form, error.field or "prefix").errors.append(error.message)
     return render_template("settings/numbering.html", form=form, scheme=scheme,
                            preview=services.preview_number(scheme))
 

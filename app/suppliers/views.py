@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 from app.core.auth import require_role, role_required
 from app.core.errors import ValidationFailed
 from app.core.htmx import render_fragment
-from app.extensions import db, htmx
+from app.core.transactions import refusal_shown
+from app.extensions import htmx
 from app.suppliers import imports, services
 from app.suppliers.forms import MAPPING_LABELS, FeedForm, MappingForm
 from app.suppliers.parsing import FeedError
@@ -50,13 +51,10 @@ def create():
     """Add a supplier feed."""
     form = _feed_form()
     if form.validate_on_submit():
-        try:
+        with refusal_shown(form, "name"):
             feed = _save(None, form)
             flash(_("Feed %(name)s added. Check the preview and map its columns.", name=feed.name), "success")
             return redirect(url_for("suppliers.detail", feed_id=feed.id))
-        except ValidationFailed as error:
-            db.session.rollback()
-            getattr(form, error.field or "name").errors.append(error.message)
     return render_template("suppliers/form.html", form=form, feed=None), 422 if form.errors else 200
 
 
@@ -67,13 +65,10 @@ def edit(feed_id: int):
     feed = services.get_feed(feed_id)
     form = _feed_form(data={"name": feed.name, **feed.settings}) if request.method == "GET" else _feed_form()
     if form.validate_on_submit():
-        try:
+        with refusal_shown(form, "name"):
             _save(feed, form)
             flash(_("Feed saved."), "success")
             return redirect(url_for("suppliers.detail", feed_id=feed.id))
-        except ValidationFailed as error:
-            db.session.rollback()
-            getattr(form, error.field or "name").errors.append(error.message)
     return render_template("suppliers/form.html", form=form, feed=feed), 422 if form.errors else 200
 
 

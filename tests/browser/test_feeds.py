@@ -217,7 +217,7 @@ def _imports(live_server, feed_id: int) -> list[tuple]:
     with live_server.app.app_context():
         rows = db.session.execute(select(
             FeedImport.state, FeedImport.rows_read, FeedImport.matched, FeedImport.unmatched, FeedImport.invalid,
-            FeedImport.links_updated).where(FeedImport.integration_id == feed_id)).all()
+            FeedImport.links_updated).where(FeedImport.feed_id == feed_id)).all()
         db.session.remove()
     return [tuple(row) for row in rows]
 

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
 import json
 import secrets
 import time
 import uuid
+from datetime import datetime, timezone
 
 from werkzeug.wrappers import Request, Response
 
-from tests.fakes import allegro_spec, fixture_path
+from tests.fakes import allegro_spec
+from tests.fakes.allegro_orders import OrderJournal, iso
 from tests.fakes.server import FakeServer, with_retry_after
 
 MEDIA_TYPE = allegro_spec.MEDIA_TYPE
@@ -40,18 +41,13 @@ SELLER = {"id": "46968690", "login": "Kontor_Test_Seller", "firstName": "Amadeus
           "email": "user-email@allegro.pl", "baseMarketplace": {"id": "allegro-pl"}}
 
 
-@functools.cache
-def _checkout_form_example() -> dict:
-    return json.loads(fixture_path("allegro", "checkout-form.example.json").read_text("utf-8"))
-
-
 def error_body(code: str, message: str | None, *, user_message: str | None = None, path: str | None = None) -> dict:
     """Allegro's ErrorsHolder with one error."""
     return {"errors": [{"code": code, "message": message, "details": None, "path": path,
                         "userMessage": user_message}]}
 
 
-class FakeAllegro(FakeServer):
+class FakeAllegro(OrderJournal, FakeServer):
     """Allegro's API and OAuth server for one seller and one application.
 
     State (read or change under `lock`): `orders` {checkout form id: {"status", "revision", "line_items"}},
@@ -78,6 +74,7 @@ class FakeAllegro(FakeServer):
         self.access_tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
         self.refresh_tokens: dict[str, bool] = {}  # token -> already used
         self.devices: dict[str, dict] = {}  # device_code -> {"user_code", "state", "expires_at"}
+        self._init_journal()
 
     @property
     def api_url(self) -> str:
@@ -173,6 +170,12 @@ class FakeAllegro(FakeServer):
             return _json(200, self.seller)
         if template == "/order/carriers":
             return _json(200, {"carriers": [dict(c) for c in CARRIERS]})
+        if template == "/order/events":
+            return self._get_events(request)
+        if template == "/order/event-stats":
+            return self._get_event_stats()
+        if template == "/order/checkout-forms":
+            return self._list_checkout_forms(request)
         order_id = path.split("/")[3]
         if template == "/order/checkout-forms/{id}":
             return self._get_checkout_form(order_id)
@@ -225,12 +228,7 @@ class FakeAllegro(FakeServer):
         if order is None:
             return _json(404, error_body("NotFoundException", "Checkout form not found",
                                          user_message="The order was not found."))
-        body = copy.deepcopy(_checkout_form_example())
-        body.update(id=order_id, revision=order["revision"])
-        body["fulfillment"]["status"] = order["status"]
-        example_item = body["lineItems"][0]
-        body["lineItems"] = [{**copy.deepcopy(example_item), "id": item_id} for item_id in order["line_items"]]
-        return _json(200, body)
+        return _json(200, self.checkout_form_body(order_id))
 
     def _get_shipments(self, order_id: str) -> Response:
         if order_id not in self.orders:
@@ -299,6 +297,9 @@ class FakeAllegro(FakeServer):
                                          "Status RETURNED cannot be set by the seller", path=path,
                                          user_message="The RETURNED status is set by Allegro only."))
         order.update(status=status, revision=self._new_revision())
+        if "updated_at" in order:  # a form with a full history: the change shows in updatedAt and the journal
+            order["updated_at"] = iso(datetime.now(timezone.utc))
+            self.add_event(order_id, "FULFILLMENT_STATUS_CHANGED")
         self.fulfillment_puts.append({"order_id": order_id, "status": status, "revision": revision,
                                       "new_revision": order["revision"], "at": time.time()})
         return Response(status=204)

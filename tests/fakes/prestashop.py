@@ -25,6 +25,7 @@ from defusedxml import ElementTree
 from werkzeug.wrappers import Request, Response
 
 from tests.fakes import fixture_path
+from tests.fakes.prestashop_orders import OrderFilter
 from tests.fakes.server import FakeServer, with_retry_after
 
 DEFAULT_API_KEY = "KONTORTESTKEY0123456789ABCDEFGHI"  # PrestaShop keys are 32 characters
@@ -35,7 +36,7 @@ REALM = ('Basic realm="Welcome to PrestaShop Webservice, please enter the authen
 STATE_FIELDS = ("unremovable", "delivery", "hidden", "send_email", "module_name", "invoice", "color", "logable",
                 "shipped", "paid", "pdf_delivery", "pdf_invoice", "deleted")
 RESOURCES = {"order_states": ("GET",), "orders": ("GET",), "order_histories": ("GET", "POST"),
-             "order_carriers": ("GET", "PUT")}
+             "order_carriers": ("GET", "PUT"), "addresses": ("GET",), "customers": ("GET",), "currencies": ("GET",)}
 # OrderCarrier's webservice fields (classes/order/OrderCarrier.php), in the order the shop lists them.
 ORDER_CARRIER_FIELDS = ("id", "id_order", "id_carrier", "id_order_invoice", "weight", "shipping_cost_tax_excl",
                         "shipping_cost_tax_incl", "tracking_number", "date_add")
@@ -43,8 +44,7 @@ ORDER_CARRIER_LINKS = {"id_order": "orders", "id_carrier": "carriers"}
 # Validate::isTrackingNumber; the column holds 64 characters.
 TRACKING_NUMBER = re.compile(r"^[~:#,%&_=\(\)\[\]\.\? \+\-@/a-zA-Z0-9]+$")
 # Other resource names a real shop lists, for its "Did you mean" message.
-OTHER_RESOURCES = ("addresses", "carriers", "carts", "categories", "combinations", "countries", "currencies",
-                   "customers", "languages", "order_details", "order_invoices",
+OTHER_RESOURCES = ("carriers", "carts", "categories", "combinations", "countries", "languages", "order_details", "order_invoices",
                    "order_payments", "products", "shops", "stock_availables")
 
 # Test data made up for these tests, not PrestaShop's own Polish translation.
@@ -83,7 +83,7 @@ def cdata(value: object) -> str:
     return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-class FakePrestaShop(FakeServer):
+class FakePrestaShop(OrderFilter, FakeServer):
     """A shop whose webservice serves order states, orders and order histories.
 
     `orders` maps order id to its current state id; every POST to order_histories lands in
@@ -107,6 +107,7 @@ class FakePrestaShop(FakeServer):
         self.order_carriers: dict[str, dict[str, str]] = {}
         self.carrier_puts: list[dict] = []
         self._updated: dict[str, str] = {}
+        self._init_order_filter()
 
     @property
     def url(self) -> str:
@@ -202,8 +203,16 @@ class FakePrestaShop(FakeServer):
             return self._get_states(request, object_id, started)
         if resource == "orders" and object_id:
             return self._get_order(object_id, started)
+        if resource == "orders" and (self.order_data or "filter[date_upd]" in request.args):
+            return self._list_orders_filtered(request, started, XML_HEAD, XML_TAIL, _limited)
         if resource == "orders":
             return self._list_links("orders", "order", self.orders, started)
+        if resource == "addresses":
+            return self._list_by_id(request, started, "addresses", "address", self.addresses, XML_HEAD, XML_TAIL)
+        if resource == "customers":
+            return self._list_by_id(request, started, "customers", "customer", self.customers, XML_HEAD, XML_TAIL)
+        if resource == "currencies":
+            return self._list_currencies(started, XML_HEAD, XML_TAIL)
         return self._list_links("order_histories", "order_history",
                                 [str(post["id"]) for post in self.history_posts], started)
 

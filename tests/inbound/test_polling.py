@@ -101,4 +101,4 @@ def test_flask_orders_import_fetches_and_applies_now(app, woo_fake):
     assert db.session.scalar(select(Order.external_order_id)) == "501"
     generic = make_integration("generic")
     result = runner.invoke(args=["orders", "import", "--integration", str(generic.id)])
-    assert result.exit_code != 0 and "does not poll" in result.output
+    assert result.exit_code != 0 and "nothing to fetch" in result.output

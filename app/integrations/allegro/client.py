@@ -1,6 +1,9 @@
-"""Allegro REST API client: order fulfillment status (HTTP and Allegro's JSON only)."""
+"""Allegro REST API client: orders, their event journal, fulfillment status (HTTP and Allegro's JSON only)."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
 
 import requests
 
@@ -35,6 +38,19 @@ FULFILLMENT_STATES: tuple[PlatformStateDTO, ...] = (
     PlatformStateDTO("SUSPENDED", "Suspended"),
     PlatformStateDTO("RETURNED", "Returned", read_only=True),
 )
+
+
+EVENTS_PAGE = 100  # what the journal gives by default (at most 1000)
+FORMS_PAGE = 100  # the most GET /order/checkout-forms gives per request
+
+
+class JournalCursorRefused(PlatformError):
+    """Allegro no longer has the events after the cursor (kept 60 days) or refuses the cursor."""
+
+
+def allegro_time(moment: datetime) -> str:
+    """A moment as Allegro writes it: UTC, milliseconds, Z."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def error_message(response: requests.Response) -> str:
@@ -80,6 +96,47 @@ class AllegroClient:
         """Describe the connected account if the token works."""
         body = self._call("GET", "/me").json()
         return f"Connected to Allegro as {body.get('login') or body.get('id') or 'the seller'}."
+
+    # --- orders coming in --------------------------------------------------------------------
+
+    def latest_event(self) -> dict[str, Any] | None:
+        """The journal's newest event ({id, occurredAt}), or None on an account that never had one."""
+        latest = (self._call("GET", "/order/event-stats").json() or {}).get("latestEvent")
+        return latest if isinstance(latest, dict) and latest.get("id") else None
+
+    def order_events(self, after: str | None, limit: int = EVENTS_PAGE) -> list[dict[str, Any]]:
+        """The journal's events after the event id `after` (raw OrderEvent objects), oldest first."""
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["from"] = after
+        try:
+            body = self._call("GET", "/order/events", params=params).json()
+        except PlatformError as error:
+            if error.status in (400, 404, 410, 422):
+                raise JournalCursorRefused(f"Allegro refused the event journal position {after}: {error.message}",
+                                           error.status) from error
+            raise
+        events = body.get("events") if isinstance(body, dict) else None
+        if not isinstance(events, list):
+            raise PlatformError("Allegro's event journal answered without an “events” list.")
+        return events
+
+    def checkout_forms(self, updated_from: datetime, updated_to: datetime | None = None, *, offset: int = 0,
+                       limit: int = FORMS_PAGE) -> tuple[list[dict[str, Any]], int]:
+        """One page of checkout forms changed in [updated_from, updated_to], oldest change first; and the total."""
+        params: dict[str, Any] = {"updatedAt.gte": allegro_time(updated_from), "sort": "updatedAt",
+                                  "offset": offset, "limit": limit}
+        if updated_to is not None:
+            params["updatedAt.lte"] = allegro_time(updated_to)
+        body = self._call("GET", "/order/checkout-forms", params=params).json()
+        forms = body.get("checkoutForms") if isinstance(body, dict) else None
+        if not isinstance(forms, list):
+            raise PlatformError("Allegro's order list answered without a “checkoutForms” list.")
+        return forms, int(body.get("totalCount") or 0)
+
+    def checkout_form(self, external_order_id: str) -> dict[str, Any]:
+        """One checkout form as Allegro has it now."""
+        return self._call("GET", f"/order/checkout-forms/{external_order_id}").json()
 
     def fetch_states(self) -> list[PlatformStateDTO]:
         """Allegro's seller fulfillment statuses (fixed by the API)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from xml.sax.saxutils import escape
 
 import requests
@@ -128,6 +129,48 @@ class PrestaShopWebservice:
         # customer) already. The push retries the whole read-then-write, so it reads the state first.
         self._request("POST", "order_histories", params=params, data=body.encode(),
                       headers={"Content-Type": "application/xml"})
+
+    # --- orders coming in -------------------------------------------------------------------
+
+    ORDERS_PAGE = 100
+
+    def changed_orders(self, since: str, until: str, offset: int = 0,
+                       count: int = ORDERS_PAGE) -> list[dict[str, Any]]:
+        """A page of orders whose date_upd is in [since, until] (shop time), oldest change first, with their rows."""
+        root = self._xml(self._call("GET", "orders", params={
+            "filter[date_upd]": f"[{since},{until}]", "date": "1", "display": "full",
+            "sort": "[date_upd_ASC,id_ASC]", "limit": f"{offset},{count}"}))
+        orders = []
+        for node in root.iter("order"):
+            fields = {child.tag: (child.text or "").strip() for child in node
+                      if child.tag != "associations" and len(child) == 0}
+            rows = [{field.tag: (field.text or "").strip() for field in row} for row in node.iter("order_row")]
+            orders.append({"order": fields, "rows": rows})
+        return orders
+
+    def _by_id(self, resource: str, singular: str, ids: set[str], display: str) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        wanted = sorted(i for i in ids if i.isdigit() and i != "0")
+        for start in range(0, len(wanted), 100):
+            root = self._xml(self._call("GET", resource, params={
+                "filter[id]": "[" + "|".join(wanted[start:start + 100]) + "]", "display": display}))
+            for node in root.iter(singular):
+                values = {child.tag: (child.text or "").strip() for child in node if len(child) == 0}
+                found[values.get("id", "")] = values
+        return found
+
+    def addresses(self, ids: set[str]) -> dict[str, dict[str, str]]:
+        """The addresses with these ids, by id (100 a request)."""
+        return self._by_id("addresses", "address", ids, "full")
+
+    def customers(self, ids: set[str]) -> dict[str, dict[str, str]]:
+        """The customers with these ids (name, e-mail, company only), by id."""
+        return self._by_id("customers", "customer", ids, "[id,firstname,lastname,email,company]")
+
+    def currencies(self) -> dict[str, str]:
+        """The shop's currencies: id to ISO code."""
+        root = self._xml(self._call("GET", "currencies", params={"display": "[id,iso_code]"}))
+        return {(n.findtext("id") or "").strip(): (n.findtext("iso_code") or "").strip() for n in root.iter("currency")}
 
     # --- stock and catalogue (availability sync and autolink without database access) -----------
 
