@@ -18,9 +18,9 @@ class _OrderImport:
 
     import_days = IntegerField(_l("Days of orders to fetch on first connect"), default=7,
                                validators=[Optional(), NumberRange(min=1, max=60)],
-                               description="The first import fetches the orders changed in these last days (1 to 60).")
+                               description=_l("The first import fetches the orders changed in these last days (1 to 60)."))
     initial_status = SelectField(_l("Status of new orders"), validate_choice=False,
-                                 description="Used when no pull mapping matches the platform's state.")
+                                 description=_l("Used when no pull mapping matches the platform's state."))
 
     def _order_import(self) -> dict:
         chosen = {"import_days": self.import_days.data or 7}
@@ -32,9 +32,9 @@ class _OrderImport:
 class PrestaShopForm(_OrderImport, FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     shop_url = StringField(_l("Shop URL"), validators=[DataRequired(), URL(require_tld=False)],
-                           description="The shop's address, e.g. https://shop.example.com")
+                           description=_l("The shop's address, e.g. https://shop.example.com"))
     api_key = PasswordField(_l("Webservice key"), validators=[Optional(), Length(max=100)],
-                            description="PrestaShop > Advanced parameters > Webservice. Leave empty to keep the stored key.")
+                            description=_l("PrestaShop > Advanced parameters > Webservice. Leave empty to keep the stored key."))
     language_id = IntegerField(_l("Language id for state names"), default=1, validators=[NumberRange(min=1)])
     send_email = BooleanField(_l("Send e-mail to the customer on status change (sendemail=1)"))
     tracking_email = BooleanField(_l("E-mail the customer when the tracking number is set (sendemail=1)"))
@@ -87,14 +87,14 @@ class AllegroForm(_OrderImport, FlaskForm):
                                                       ("sandbox", "Sandbox (allegrosandbox.pl)")])
     client_id = StringField(_l("Client ID"), validators=[DataRequired(), Length(max=120)])
     client_secret = PasswordField(_l("Client Secret"), validators=[Optional(), Length(max=200)],
-                                  description="From apps.developer.allegro.pl. Leave empty to keep the stored secret.")
+                                  description=_l("From apps.developer.allegro.pl. Leave empty to keep the stored secret."))
     api_url = StringField(_l("API URL override"), validators=[Optional(), URL(require_tld=False)],
-                          description="Leave empty; only for a proxy or a test server.")
+                          description=_l("Leave empty; only for a proxy or a test server."))
     auth_url = StringField(_l("Auth URL override"), validators=[Optional(), URL(require_tld=False)])
     carriers = CarrierTableField(
         "Carriers for tracking numbers", render_kw={"rows": 4},
-        description="One a line: Kontor carrier = Allegro carrier id (GET /order/carriers). Other carriers are "
-                    "matched to Allegro's list by name; a carrier that matches none goes as OTHER with its name.")
+        description=_l("One a line: Kontor carrier = Allegro carrier id (GET /order/carriers). Other carriers are "
+                    "matched to Allegro's list by name; a carrier that matches none goes as OTHER with its name."))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -113,13 +113,13 @@ class _WebhookSecrets:
     """Two webhook secrets: deliveries signed with either are accepted while the platform rotates them."""
 
     webhook_secret = PasswordField(_l("Webhook secret"), validators=[Optional(), Length(max=200)],
-                                   description="Leave empty to keep the stored secret.")
+                                   description=_l("Leave empty to keep the stored secret."))
     webhook_secret_previous = PasswordField(
         "Previous webhook secret", validators=[Optional(), Length(max=200)],
-        description="During a rotation: the old secret, still accepted until you remove it.")
+        description=_l("During a rotation: the old secret, still accepted until you remove it."))
     forget_previous_secret = BooleanField(_l("Forget the previous webhook secret"))
     initial_status = SelectField(_l("Status of new orders"), validate_choice=False,
-                                 description="Used when no pull mapping matches the platform's state.")
+                                 description=_l("Used when no pull mapping matches the platform's state."))
 
     def _webhook_secrets(self) -> dict:
         secrets = {"webhook_secret": (self.webhook_secret.data or "").strip(),
@@ -137,12 +137,12 @@ def _with_statuses(form: FlaskForm) -> FlaskForm:
 class ShopifyForm(_WebhookSecrets, FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     shop_domain = StringField(_l("Shop domain"), validators=[DataRequired(), Length(max=255)],
-                              description="your-shop.myshopify.com")
+                              description=_l("your-shop.myshopify.com"))
     api_token = PasswordField(_l("Admin API access token"), validators=[Optional(), Length(max=200)],
-                              description="From the custom app's API credentials (shpat_…). "
-                                          "Leave empty to keep the stored token.")
+                              description=_l("From the custom app's API credentials (shpat_…). "
+                                          "Leave empty to keep the stored token."))
     api_url = StringField(_l("API URL override"), validators=[Optional(), URL(require_tld=False)],
-                          description="Leave empty; only for a proxy or a test server.")
+                          description=_l("Leave empty; only for a proxy or a test server."))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -159,12 +159,12 @@ class ShopifyForm(_WebhookSecrets, FlaskForm):
 class WooCommerceForm(_WebhookSecrets, FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     site_url = StringField(_l("Site URL"), validators=[DataRequired(), URL(require_tld=False)],
-                           description="The shop's address, e.g. https://shop.example.com")
+                           description=_l("The shop's address, e.g. https://shop.example.com"))
     consumer_key = PasswordField(_l("REST API consumer key"), validators=[Optional(), Length(max=200)],
-                                 description="WooCommerce > Settings > Advanced > REST API (ck_…). "
-                                             "Leave empty to keep it.")
+                                 description=_l("WooCommerce > Settings > Advanced > REST API (ck_…). "
+                                             "Leave empty to keep it."))
     consumer_secret = PasswordField(_l("REST API consumer secret"), validators=[Optional(), Length(max=200)],
-                                    description="cs_… Leave empty to keep the stored secret.")
+                                    description=_l("cs_… Leave empty to keep the stored secret."))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -11,15 +11,15 @@ from wtforms.validators import Length, NumberRange, Optional
 class AvailabilityForm(FlaskForm):
     enabled = BooleanField(_l("Sync availability every 30 minutes"))
     dsn = PasswordField(_l("Shop database (DSN)"), validators=[Optional(), Length(max=500)],
-                        description="mysql://user:password@host:3306/database — leave empty to keep the stored one, "
-                                    "or to use the webservice if none is stored.")
+                        description=_l("mysql://user:password@host:3306/database — leave empty to keep the stored one, "
+                                    "or to use the webservice if none is stored."))
     prefix = StringField(_l("Table prefix"), default="ps_", validators=[Length(max=30)])
-    shop_ids = StringField(_l("Shop ids"), default="1", description="Comma-separated, e.g. 1, 2")
-    language_ids = StringField(_l("Language ids"), default="1", description="Comma-separated, e.g. 1, 2")
+    shop_ids = StringField(_l("Shop ids"), default="1", description=_l("Comma-separated, e.g. 1, 2"))
+    language_ids = StringField(_l("Language ids"), default="1", description=_l("Comma-separated, e.g. 1, 2"))
     threshold = IntegerField(_l("Minimum supplier stock"), default=20, validators=[NumberRange(min=0)])
     default_delivery_days = IntegerField(_l("Delivery days when the feed gives none"), default=3,
                                          validators=[NumberRange(min=0, max=365)])
     only_changed = BooleanField(_l("Only send products whose availability changed"), default=True)
     texts = TextAreaField(_l("Texts per language"), render_kw={"rows": 6},
-                          description="One line per language: id | in stock | available later | unavailable. "
-                                      "{delivery_days} is replaced by the supplier's delivery days.")
+                          description=_l("One line per language: id | in stock | available later | unavailable. "
+                                      "{delivery_days} is replaced by the supplier's delivery days."))

@@ -15,11 +15,11 @@ class FeedForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(message=_l("Give the feed a name.")), Length(max=120)])
     source_type = SelectField(_l("Source"), choices=list(SOURCE_TYPES.items()))
     location = StringField(_l("Address or path"), validators=[Optional(), Length(max=500)],
-                           description="https://supplier.example/feed.csv, or /srv/feeds/supplier.csv")
+                           description=_l("https://supplier.example/feed.csv, or /srv/feeds/supplier.csv"))
     upload = FileField(_l("File"))
     format = SelectField(_l("Format"), choices=list(FORMATS.items()))
     item_path = StringField(_l("XML item element"), validators=[Optional(), Length(max=200)],
-                            description="For XML: the element that repeats per product, e.g. product or offers/offer")
+                            description=_l("For XML: the element that repeats per product, e.g. product or offers/offer"))
     max_mb = IntegerField(_l("Size limit (MB)"), default=200, validators=[NumberRange(min=1, max=2000)])
 
 
