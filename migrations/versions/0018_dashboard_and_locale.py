@@ -1,7 +1,7 @@
 """the dashboard's time to ship, shipped-at index, and each user's interface language
 
 Revision ID: 0018_dashboard_and_locale
-Revises: 0011_inbound_events
+Revises: 0013_order_item_products
 Create Date: 2026-12-02 16:30:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0018_dashboard_and_locale'
-down_revision = '0011_inbound_events'
+down_revision = '0013_order_item_products'
 branch_labels = None
 depends_on = None
 
