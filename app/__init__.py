@@ -42,7 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     redis_connection.init_app(app)
 
-    from app.core import events, web
+    from app.core import events, i18n, web
     from app.core.auth import require_login_everywhere
 
     events.install(Session)
@@ -50,11 +50,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
     require_login_everywhere(app)
+    i18n.init_app(app)
     web.init_app(app)
 
     from app.accounts import views as accounts_views
     from app.catalog import views as catalog_views
     from app.core import health
+    from app.dashboard import views as dashboard_views
     from app.inbound import views as inbound_views
     from app.integrations import api as integrations_api, views as integrations_views
     from app.jobs import views as queues_views
@@ -68,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(health.bp)
     app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(orders_views.bp)
     app.register_blueprint(settings_views.bp)
     app.register_blueprint(integrations_views.bp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_babel import lazy_gettext as _l
 import re
 
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
@@ -22,11 +23,11 @@ def _when_platform_changed() -> SelectField:
 class _OrderImport:
     """What the first order import fetches, and where new orders start."""
 
-    import_days = IntegerField("Days of orders to fetch on first connect", default=7,
+    import_days = IntegerField(_l("Days of orders to fetch on first connect"), default=7,
                                validators=[Optional(), NumberRange(min=1, max=60)],
-                               description="The first import fetches the orders changed in these last days (1 to 60).")
-    initial_status = SelectField("Status of new orders", validate_choice=False,
-                                 description="Used when no pull mapping matches the platform's state.")
+                               description=_l("The first import fetches the orders changed in these last days (1 to 60)."))
+    initial_status = SelectField(_l("Status of new orders"), validate_choice=False,
+                                 description=_l("Used when no pull mapping matches the platform's state."))
 
     def _order_import(self) -> dict:
         chosen = {"import_days": self.import_days.data or 7}
@@ -93,15 +94,15 @@ class CarrierTableField(TextAreaField):
 
 
 class AllegroForm(_OrderImport, FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    environment = SelectField("Environment", choices=[("production", "Production (allegro.pl)"),
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    environment = SelectField(_l("Environment"), choices=[("production", "Production (allegro.pl)"),
                                                       ("sandbox", "Sandbox (allegrosandbox.pl)")])
-    client_id = StringField("Client ID", validators=[DataRequired(), Length(max=120)])
-    client_secret = PasswordField("Client Secret", validators=[Optional(), Length(max=200)],
-                                  description="From apps.developer.allegro.pl. Leave empty to keep the stored secret.")
-    api_url = StringField("API URL override", validators=[Optional(), URL(require_tld=False)],
-                          description="Leave empty; only for a proxy or a test server.")
-    auth_url = StringField("Auth URL override", validators=[Optional(), URL(require_tld=False)])
+    client_id = StringField(_l("Client ID"), validators=[DataRequired(), Length(max=120)])
+    client_secret = PasswordField(_l("Client Secret"), validators=[Optional(), Length(max=200)],
+                                  description=_l("From apps.developer.allegro.pl. Leave empty to keep the stored secret."))
+    api_url = StringField(_l("API URL override"), validators=[Optional(), URL(require_tld=False)],
+                          description=_l("Leave empty; only for a proxy or a test server."))
+    auth_url = StringField(_l("Auth URL override"), validators=[Optional(), URL(require_tld=False)])
     carriers = CarrierTableField(
         "Carriers for tracking numbers", render_kw={"rows": 4},
         description="One a line: Kontor carrier = Allegro carrier id (GET /order/carriers). Other carriers are "
@@ -125,14 +126,14 @@ class AllegroForm(_OrderImport, FlaskForm):
 class _WebhookSecrets:
     """Two webhook secrets: deliveries signed with either are accepted while the platform rotates them."""
 
-    webhook_secret = PasswordField("Webhook secret", validators=[Optional(), Length(max=200)],
-                                   description="Leave empty to keep the stored secret.")
+    webhook_secret = PasswordField(_l("Webhook secret"), validators=[Optional(), Length(max=200)],
+                                   description=_l("Leave empty to keep the stored secret."))
     webhook_secret_previous = PasswordField(
         "Previous webhook secret", validators=[Optional(), Length(max=200)],
-        description="During a rotation: the old secret, still accepted until you remove it.")
-    forget_previous_secret = BooleanField("Forget the previous webhook secret")
-    initial_status = SelectField("Status of new orders", validate_choice=False,
-                                 description="Used when no pull mapping matches the platform's state.")
+        description=_l("During a rotation: the old secret, still accepted until you remove it."))
+    forget_previous_secret = BooleanField(_l("Forget the previous webhook secret"))
+    initial_status = SelectField(_l("Status of new orders"), validate_choice=False,
+                                 description=_l("Used when no pull mapping matches the platform's state."))
 
     def _webhook_secrets(self) -> dict:
         secrets = {"webhook_secret": (self.webhook_secret.data or "").strip(),
@@ -148,14 +149,14 @@ def _with_statuses(form: FlaskForm) -> FlaskForm:
 
 
 class ShopifyForm(_WebhookSecrets, FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    shop_domain = StringField("Shop domain", validators=[DataRequired(), Length(max=255)],
-                              description="your-shop.myshopify.com")
-    api_token = PasswordField("Admin API access token", validators=[Optional(), Length(max=200)],
-                              description="From the custom app's API credentials (shpat_…). "
-                                          "Leave empty to keep the stored token.")
-    api_url = StringField("API URL override", validators=[Optional(), URL(require_tld=False)],
-                          description="Leave empty; only for a proxy or a test server.")
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    shop_domain = StringField(_l("Shop domain"), validators=[DataRequired(), Length(max=255)],
+                              description=_l("your-shop.myshopify.com"))
+    api_token = PasswordField(_l("Admin API access token"), validators=[Optional(), Length(max=200)],
+                              description=_l("From the custom app's API credentials (shpat_…). "
+                                          "Leave empty to keep the stored token."))
+    api_url = StringField(_l("API URL override"), validators=[Optional(), URL(require_tld=False)],
+                          description=_l("Leave empty; only for a proxy or a test server."))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -170,14 +171,14 @@ class ShopifyForm(_WebhookSecrets, FlaskForm):
 
 
 class WooCommerceForm(_WebhookSecrets, FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    site_url = StringField("Site URL", validators=[DataRequired(), URL(require_tld=False)],
-                           description="The shop's address, e.g. https://shop.example.com")
-    consumer_key = PasswordField("REST API consumer key", validators=[Optional(), Length(max=200)],
-                                 description="WooCommerce > Settings > Advanced > REST API (ck_…). "
-                                             "Leave empty to keep it.")
-    consumer_secret = PasswordField("REST API consumer secret", validators=[Optional(), Length(max=200)],
-                                    description="cs_… Leave empty to keep the stored secret.")
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    site_url = StringField(_l("Site URL"), validators=[DataRequired(), URL(require_tld=False)],
+                           description=_l("The shop's address, e.g. https://shop.example.com"))
+    consumer_key = PasswordField(_l("REST API consumer key"), validators=[Optional(), Length(max=200)],
+                                 description=_l("WooCommerce > Settings > Advanced > REST API (ck_…). "
+                                             "Leave empty to keep it."))
+    consumer_secret = PasswordField(_l("REST API consumer secret"), validators=[Optional(), Length(max=200)],
+                                    description=_l("cs_… Leave empty to keep the stored secret."))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -192,7 +193,7 @@ class WooCommerceForm(_WebhookSecrets, FlaskForm):
 
 
 class GenericForm(_WebhookSecrets, FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -210,10 +211,10 @@ FORMS = {"prestashop": PrestaShopForm, "allegro": AllegroForm, "shopify": Shopif
 
 
 class DirectionForm(FlaskForm):
-    sync_direction = SelectField("Sync direction", choices=list(DIRECTIONS.items()))
+    sync_direction = SelectField(_l("Sync direction"), choices=list(DIRECTIONS.items()))
 
 
 class MappingForm(FlaskForm):
-    local_status = SelectField("Kontor status", validators=[DataRequired()])
-    platform_state_id = SelectField("Platform state", coerce=int, validators=[DataRequired()])
-    direction = SelectField("Direction", choices=list(MAPPING_DIRECTIONS.items()), default="both")
+    local_status = SelectField(_l("Kontor status"), validators=[DataRequired()])
+    platform_state_id = SelectField(_l("Platform state"), coerce=int, validators=[DataRequired()])
+    direction = SelectField(_l("Direction"), choices=list(MAPPING_DIRECTIONS.items()), default="both")

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import func, select
+from flask_babel import lazy_gettext as _l
 
 from app.core import ordering, params
 from app.core.crypto import mask
@@ -68,7 +69,7 @@ def get_integration(integration_id: int) -> Integration:
     """The integration, or NotFound."""
     integration = db.session.get(Integration, integration_id) if params.is_id(integration_id) else None
     if integration is None:
-        raise NotFound(f"Integration {integration_id} does not exist.")
+        raise NotFound(_l("Integration %(integration_id)s does not exist.", integration_id=integration_id))
     return integration
 
 
@@ -96,33 +97,33 @@ def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, s
         if secrets.get("db_dsn"):
             check_dsn(secrets["db_dsn"])
         if not str(settings.get("language_id", "1")).isdigit():
-            raise ValidationFailed("The language id is a number (1 is usually the shop's first language).",
+            raise ValidationFailed(_l("The language id is a number (1 is usually the shop's first language)."),
                                    field="language_id")
     elif kind == "allegro":
         if settings.get("environment") not in ENVIRONMENTS:
-            raise ValidationFailed("Choose production or sandbox.", field="environment")
+            raise ValidationFailed(_l("Choose production or sandbox."), field="environment")
         if not settings.get("client_id"):
-            raise ValidationFailed("Enter the Client ID of your Allegro application.", field="client_id")
+            raise ValidationFailed(_l("Enter the Client ID of your Allegro application."), field="client_id")
         if not (secrets.get("client_secret") or existing.get("client_secret")):
-            raise ValidationFailed("Enter the Client Secret of your Allegro application.", field="client_secret")
+            raise ValidationFailed(_l("Enter the Client Secret of your Allegro application."), field="client_secret")
     elif kind == "shopify":
         if not SHOP_DOMAIN.match(settings.get("shop_domain", "")):
-            raise ValidationFailed("Enter the shop's myshopify.com domain, e.g. your-shop.myshopify.com "
-                                   "(Shopify admin › Settings › Domains).", field="shop_domain")
+            raise ValidationFailed(_l("Enter the shop's myshopify.com domain, e.g. your-shop.myshopify.com "
+                                      "(Shopify admin › Settings › Domains)."), field="shop_domain")
         if not (secrets.get("api_token") or existing.get("api_token")):
-            raise ValidationFailed("Enter the Admin API access token of the shop's custom app.", field="api_token")
+            raise ValidationFailed(_l("Enter the Admin API access token of the shop's custom app."), field="api_token")
     elif kind == "woocommerce":
         if not settings.get("site_url", "").startswith(("http://", "https://")):
-            raise ValidationFailed("The site URL must start with http:// or https://.", field="site_url")
+            raise ValidationFailed(_l("The site URL must start with http:// or https://."), field="site_url")
         for key, label in (("consumer_key", "consumer key"), ("consumer_secret", "consumer secret")):
             if not (secrets.get(key) or existing.get(key)):
-                raise ValidationFailed(f"Enter the REST API {label} from WooCommerce > Settings > Advanced > REST API.",
+                raise ValidationFailed(_l("Enter the REST API %(label)s from WooCommerce > Settings > Advanced > REST API.", label=label),
                                        field=key)
     elif kind != "generic":
-        raise ValidationFailed(f"Unknown integration kind {kind}.", field="kind")
+        raise ValidationFailed(_l("Unknown integration kind %(kind)s.", kind=kind), field="kind")
     if kind in ("shopify", "woocommerce", "generic"):
         if not (secrets.get("webhook_secret") or existing.get("webhook_secret")):
-            raise ValidationFailed("Enter the webhook secret: deliveries signed with anything else are refused.",
+            raise ValidationFailed(_l("Enter the webhook secret: deliveries signed with anything else are refused."),
                                    field="webhook_secret")
 
 
@@ -141,7 +142,7 @@ def save_integration(integration: Integration | None, *, kind: str, name: str, s
                      secrets: dict[str, str]) -> Integration:
     """Create or update an integration; an empty secret field keeps the stored secret."""
     if not name.strip():
-        raise ValidationFailed("Give the integration a name, e.g. the shop's domain.", field="name")
+        raise ValidationFailed(_l("Give the integration a name, e.g. the shop's domain."), field="name")
     existing = integration.credentials if integration and integration.credentials_encrypted else {}
     _validate_settings(kind, settings, secrets, existing)
     if integration is None:
@@ -178,7 +179,7 @@ def masked_secrets(integration: Integration) -> dict[str, str]:
 def set_direction(integration_id: int, direction: str) -> Integration:
     """Set which way statuses flow for this integration."""
     if direction not in DIRECTIONS:
-        raise ValidationFailed(f"Direction must be one of: {', '.join(DIRECTIONS)}.", field="sync_direction")
+        raise ValidationFailed(_l("Direction must be one of: %(join)s.", join=', '.join(DIRECTIONS)), field="sync_direction")
     integration = get_integration(integration_id)
     integration.sync_direction = direction
     db.session.commit()
@@ -402,7 +403,7 @@ def start_allegro_connection(integration_id: int) -> dict[str, Any]:
     """Begin the device flow: returns the user code and the link the seller opens."""
     integration = get_integration(integration_id)
     if integration.kind != "allegro":
-        raise ValidationFailed("Only Allegro integrations connect with the device flow.")
+        raise ValidationFailed(_l("Only Allegro integrations connect with the device flow."))
     device = allegro_auth(integration).start_device_flow()
     credentials = integration.credentials
     credentials["device_code"] = device.device_code
@@ -535,22 +536,22 @@ def _store_states(integration: Integration, fetched: list[PlatformStateDTO]) -> 
 def _validate_mapping(integration: Integration, local_status: str, state: PlatformState | None, direction: str,
                       known_statuses: dict[str, str], ignore_id: int | None = None) -> None:
     if local_status not in known_statuses:
-        raise ValidationFailed(f"There is no Kontor status “{local_status}”.", field="local_status")
+        raise ValidationFailed(_l("There is no Kontor status “%(local_status)s”.", local_status=local_status), field="local_status")
     if state is None or state.integration_id != integration.id:
-        raise ValidationFailed("Choose one of this platform's states (sync the states first if the list is empty).",
+        raise ValidationFailed(_l("Choose one of this platform's states (sync the states first if the list is empty)."),
                                field="platform_state_id")
     if not state.active:
-        raise ValidationFailed(f"“{state.name}” is no longer offered by the platform.", field="platform_state_id")
+        raise ValidationFailed(_l("“%(name)s” is no longer offered by the platform.", name=state.name), field="platform_state_id")
     if direction not in MAPPING_DIRECTIONS:
-        raise ValidationFailed("Direction must be push, pull or both.", field="direction")
+        raise ValidationFailed(_l("Direction must be push, pull or both."), field="direction")
     if state.read_only and direction in ("push", "both"):
-        raise ValidationFailed(f"“{state.name}” is set by the platform itself and cannot be pushed; use pull.",
+        raise ValidationFailed(_l("“%(name)s” is set by the platform itself and cannot be pushed; use pull.", name=state.name),
                                field="direction")
     for other in integration.mappings:
         if other.id == ignore_id:
             continue
         if other.local_status == local_status and other.platform_state_id == state.id:
-            raise ValidationFailed("This status and state are already mapped.", field="platform_state_id")
+            raise ValidationFailed(_l("This status and state are already mapped."), field="platform_state_id")
         if (direction in ("pull", "both") and other.direction in ("pull", "both")
                 and other.platform_state_id == state.id):
             raise ValidationFailed(
@@ -578,7 +579,7 @@ def get_mapping(integration_id: int, mapping_id: int) -> StatusMapping:
     """The integration's mapping row with that id, or NotFound."""
     mapping = db.session.get(StatusMapping, mapping_id) if params.is_id(mapping_id) else None
     if mapping is None or mapping.integration_id != integration_id:
-        raise NotFound("No such mapping.")
+        raise NotFound(_l("No such mapping."))
     return mapping
 
 
@@ -603,7 +604,7 @@ def move_mapping(integration_id: int, mapping_id: int, direction: str) -> None:
     """Move a mapping row up or down (up = tried earlier when pushing)."""
     moved = ordering.move(get_integration(integration_id).mappings, mapping_id, direction)
     if moved is None:
-        raise NotFound("No such mapping.")
+        raise NotFound(_l("No such mapping."))
     if moved:
         db.session.commit()
 

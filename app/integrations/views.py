@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_babel import gettext as _
 
 from app.core.auth import has_role, require_role, role_required
 from app.core.errors import ValidationFailed
@@ -60,7 +61,7 @@ def create(kind: str):
         with refusal_shown(form, "name"):
             integration = services.save_integration(None, kind=kind, name=form.name.data, settings=form.settings(),
                                                     secrets=form.secrets())
-            flash(f"{integration.name} added. Test the connection and sync its states next.", "success")
+            flash(_("%(name)s added. Test the connection and sync its states next.", name=integration.name), "success")
             return redirect(url_for("integrations.detail", integration_id=integration.id))
     return render_template("integrations/form.html", form=form, kind=kind, kinds=KINDS, integration=None,
                            masked={}), 422 if form.errors else 200
@@ -78,7 +79,7 @@ def edit(integration_id: int):
         with refusal_shown(form, "name"):
             services.save_integration(integration, kind=integration.kind, name=form.name.data,
                                       settings=form.settings(), secrets=form.secrets())
-            flash("Settings saved.", "success")
+            flash(_("Settings saved."), "success")
             return redirect(url_for("integrations.detail", integration_id=integration.id))
     return render_template("integrations/form.html", form=form, kind=integration.kind, kinds=KINDS,
                            integration=integration, masked=services.masked_secrets(integration)), \

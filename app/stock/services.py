@@ -18,6 +18,7 @@ from typing import Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from flask_babel import lazy_gettext as _l
 
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
@@ -132,7 +133,7 @@ def redacted(message: str, integration: Integration) -> str:
 def _sync_availability(integration: Integration, started, *, limit: int | None, dry_run: bool) -> SyncResult:
     clock = time.monotonic()
     if integration.kind != "prestashop":
-        raise ValidationFailed("Availability is synced to PrestaShop integrations.")
+        raise ValidationFailed(_l("Availability is synced to PrestaShop integrations."))
     settings = database_settings(integration)
     rules = AvailabilityRules.from_settings(integration.settings.get("availability") or {})
     plan = plan_availability(integration, rules, limit)

@@ -5,6 +5,7 @@ written) live here so the settings page only shows and submits them.
 """
 
 from __future__ import annotations
+from flask_babel import lazy_gettext as _l
 
 from typing import Any, Mapping
 
@@ -18,7 +19,7 @@ from app.stock.services import database_settings
 def _ids(raw: str, field: str) -> list[int]:
     parts = [p.strip() for p in (raw or "").split(",") if p.strip()]
     if not parts or not all(p.isdigit() for p in parts):
-        raise ValidationFailed("Give ids as numbers separated by commas, e.g. 1, 2.", field=field)
+        raise ValidationFailed(_l("Give ids as numbers separated by commas, e.g. 1, 2."), field=field)
     return [int(p) for p in parts]
 
 
@@ -29,8 +30,8 @@ def _texts(raw: str) -> dict[str, dict[str, str]]:
             continue
         parts = [p.strip() for p in line.split("|")]
         if len(parts) != 4 or not parts[0].isdigit():
-            raise ValidationFailed(f"Line {number} of the texts should read: id | in stock | available later | "
-                                   "unavailable.", field="texts")
+            raise ValidationFailed(_l("Line %(number)s of the texts should read: id | in stock | available later | "
+                                      "unavailable.", number=number), field="texts")
         texts[parts[0]] = {"available_now": parts[1], "available_later": parts[2], "unavailable": parts[3]}
     return texts
 
@@ -82,7 +83,7 @@ def save_settings(integration: Integration, values: Mapping[str, Any]) -> None:
                     "texts": _texts(values.get("texts")), "shop_texts": _shop_texts(values.get("shop_texts"))}
     missing = [str(lang) for lang in database["language_ids"] if str(lang) not in availability["texts"]]
     if missing:
-        raise ValidationFailed(f"Add the texts for language {', '.join(missing)}.", field="texts")
+        raise ValidationFailed(_l("Add the texts for language %(join)s.", join=', '.join(missing)), field="texts")
     integration.settings = {**integration.settings, "database": database, "availability": availability}
     if values.get("dsn"):
         integration.credentials = {**integration.credentials, "db_dsn": check_dsn(values["dsn"], "dsn")}

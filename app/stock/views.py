@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext as _
 
 from app.core.auth import require_role, role_required
 from app.core.htmx import render_fragment
@@ -27,7 +28,7 @@ def settings(integration_id: int):
         if form.validate_on_submit():
             with refusal_shown(form, "texts"):
                 shop_settings.save_settings(integration, form.data)
-                flash("Availability settings saved.", "success")
+                flash(_("Availability settings saved."), "success")
                 return redirect(url_for("stock.settings", integration_id=integration_id))
     has_dsn = bool(integration.credentials.get("db_dsn")) if integration.credentials_encrypted else False
     return render_template("stock/settings.html", integration=integration, form=form, has_dsn=has_dsn), \

@@ -7,6 +7,7 @@ and what starts work (mapping, import) needs an operator; where a feed comes fro
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext as _
 
 from app.core.auth import require_role, role_required
 from app.core.errors import ValidationFailed
@@ -53,7 +54,7 @@ def create():
     if form.validate_on_submit():
         with refusal_shown(form, "name"):
             feed = _save(None, form)
-            flash(f"Feed {feed.name} added. Check the preview and map its columns.", "success")
+            flash(_("Feed %(name)s added. Check the preview and map its columns.", name=feed.name), "success")
             return redirect(url_for("suppliers.detail", feed_id=feed.id))
     return render_template("suppliers/form.html", form=form, feed=None), 422 if form.errors else 200
 
@@ -67,7 +68,7 @@ def edit(feed_id: int):
     if form.validate_on_submit():
         with refusal_shown(form, "name"):
             _save(feed, form)
-            flash("Feed saved.", "success")
+            flash(_("Feed saved."), "success")
             return redirect(url_for("suppliers.detail", feed_id=feed.id))
     return render_template("suppliers/form.html", form=form, feed=feed), 422 if form.errors else 200
 
@@ -109,7 +110,7 @@ def save_mapping(feed_id: int):
     """Save the column mapping; the preview is read again with it."""
     try:
         services.save_mapping(feed_id, request.form.to_dict())
-        flash("Columns mapped.", "success") if not htmx else None
+        flash(_("Columns mapped."), "success") if not htmx else None
     except ValidationFailed as error:
         if not htmx:
             flash(error.message, "error")
