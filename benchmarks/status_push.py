@@ -18,7 +18,7 @@ Then, for 1 and then 2 worker processes on the `integrations` queue:
     .venv/bin/python benchmarks/status_push.py
     .venv/bin/python benchmarks/status_push.py --orders 500 --rate 20 --seconds 30 --latency 0.1
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 12 is used
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 2 is used
 and flushed). The database, the Redis database and the worker processes are removed at the end, also
 when the run fails or is interrupted.
 """
