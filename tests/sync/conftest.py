@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -23,6 +24,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def pg_app(postgres_url, redis_server):
     """An app on a clean PostgreSQL database: worker processes and the test share it."""
     yield from app_on(postgres_url, redis_server)
+
+
+def die_with_the_tests() -> None:
+    """In the child before exec: SIGKILL it when the test process dies, however it dies.
+
+    A worker left behind by a killed test run keeps listening on its Redis database and takes the
+    jobs of the next run that claims that database.
+    """
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Workers:
@@ -49,7 +60,8 @@ class Workers:
             self.logs.append(log)
             with log.open("wb") as output:
                 started.append(subprocess.Popen([sys.executable, "worker.py", *queues], cwd=ROOT, env=self.env(),
-                                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True))
+                                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                                                preexec_fn=die_with_the_tests))
         self.processes += started
         return started
 
@@ -60,7 +72,8 @@ class Workers:
         env = {**self.env(), "FLASK_APP": "app:create_app", "KONTOR_SCHEDULER_INTERVAL": str(interval)}
         with log.open("wb") as output:
             process = subprocess.Popen([sys.executable, "-m", "flask", "jobs", "scheduler"], cwd=ROOT, env=env,
-                                       stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+                                       stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                                       preexec_fn=die_with_the_tests)
         self.processes.append(process)
         return process
 
