@@ -129,8 +129,9 @@ class JournalRun:
                 continue  # its events stay stored; the sweeper retries them one by one
             self.store_forms([form])
             found.add(form_id)
-        for form_id in found & wanted:
-            ledger.close_many(hints[form_id][1], f"Noted; checkout form {form_id} was fetched and stored.")
+        # One UPDATE for all of them: the ledger row of each form says which form it is.
+        ledger.close_many([event_id for form_id in found & wanted for event_id in hints[form_id][1]],
+                          "Noted; its checkout form was fetched and stored.")
         db.session.commit()
 
     def skip_known(self, hints: dict[str, tuple[datetime, list[int]]], revisions: dict[str, set[str]]) -> None:
@@ -139,10 +140,12 @@ class JournalRun:
             return
         stored = dict(db.session.execute(select(Order.external_order_id, Order.meta).where(
             Order.integration_id == self.integration.id, Order.external_order_id.in_(list(hints)))).all())
+        known = []
         for form_id in list(hints):
             have = (stored.get(form_id) or {}).get("platform_revision")
             if have and revisions.get(form_id) == {have}:
-                ledger.close_many(hints.pop(form_id)[1], f"Order already has revision {have}; nothing to fetch.")
+                known += hints.pop(form_id)[1]
+        ledger.close_many(known, "The order already has this revision; nothing to fetch.")
         db.session.commit()
 
     # --- the journal -----------------------------------------------------------------------
