@@ -42,6 +42,10 @@ GAP = "allegro_journal_gap"  # "<when noticed>|<orders fetched from>": shown on 
 START = "start"  # the cursor of an account whose journal was empty: read from its beginning
 RETENTION = timedelta(days=60)  # how long Allegro keeps events
 OVERLAP = timedelta(minutes=5)
+# How far before its oldest event a round's list sweep starts: only a clock skew between an event's
+# occurredAt and its form's updatedAt needs covering. Each minute is another ~page of forms already
+# stored in a busy account, and a form the sweep misses is still read alone, so nothing is lost.
+HINT_OVERLAP = timedelta(minutes=1)
 DEFAULT_DAYS_BACK = 7
 # A stored event waits this long for the run that stored it to fetch its form; after that the sweeper
 # processes it on its own (one GET), so an event is never left behind by a run that died.
@@ -115,7 +119,7 @@ class JournalRun:
         wanted = set(hints)
         if len(wanted) >= SINGLE_GETS_UP_TO:
             oldest = min(moment for moment, _ in hints.values())
-            found = self.sweep_forms(oldest - OVERLAP, wanted=wanted)
+            found = self.sweep_forms(oldest - HINT_OVERLAP, wanted=wanted)
         else:
             found = set()
         for form_id in sorted(wanted - found):
