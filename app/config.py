@@ -56,6 +56,8 @@ class Config:
     SYNC_LEASE_SECONDS = 300
     # First wait before an undelivered operation is tried again (doubles up to an hour).
     SYNC_BACKOFF_INITIAL = 60
+    # How long a web worker keeps an integration's webhook secrets and on/off switch before reading them again.
+    WEBHOOK_CACHE_SECONDS = 5
     # Serve rendered order tables from Redis until an order changes (KONTOR_FRAGMENT_CACHE=0 turns it off).
     FRAGMENT_CACHE = True
     # Path feeds read only regular files inside this folder (KONTOR_FEEDS_DIR; None: instance/feeds).
@@ -104,6 +106,7 @@ class TestConfig(Config):
     KONTOR_ENCRYPTION_KEY = "test-encryption-key"
     WTF_CSRF_ENABLED = True
     SYNC_LEASE_SECONDS = 5
+    WEBHOOK_CACHE_SECONDS = 0  # tests switch integrations off and rotate secrets between two deliveries
 
 
 def _env_int(name: str) -> int:
