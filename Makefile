@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export FLASK_APP := app:create_app
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install services migrate setup stop-redis bench-deps benchmark-order-list clean
+.PHONY: run test install services migrate setup stop-redis bench-deps benchmark-order-list translations clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ bench-deps: install services
 
 benchmark-order-list: install
 	$(BIN)/python benchmarks/order_list.py
+
+# After wrapping new texts in _() / {{ _('...') }}: refresh both catalogues, then translate the Polish one.
+# The app compiles the .mo files itself when it starts (app/core/i18n.py), so a fresh clone needs no step.
+translations: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location -o app/translations/messages.pot .
+	$(BIN)/pybabel -q update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
+	$(BIN)/pybabel -q compile -d app/translations
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -13,6 +13,7 @@ from rq import SimpleWorker, Worker
 from sqlalchemy.orm import configure_mappers
 
 from app import create_app
+from app.core.secrets import install_log_filter
 from app.extensions import QUEUE_NAMES, db, redis_connection
 
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown queue(s) {', '.join(unknown)}; queues are {', '.join(QUEUE_NAMES)}")
 
     app = create_app()
+    install_log_filter()  # again, now that RQ's loggers exist
     with app.app_context():
         # Set up the ORM once here, so no job pays for it (a forked child inherits it).
         configure_mappers()
@@ -40,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
             os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
         worker = worker_class(queues, connection=redis_connection.client, name=args.name)
         worker.flask_app = app
-        worker.work(burst=args.burst, with_scheduler=True)
+        # No RQ scheduler child: nothing enqueues jobs for later (the outbox row holds the next
+        # attempt's time, and `flask jobs scheduler` runs the recurring ones); a killed worker
+        # would only leave the child behind.
+        worker.work(burst=args.burst, with_scheduler=False)
     return 0
 
 

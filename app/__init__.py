@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import ROOT, Config, check_production_safety
+from app.core.secrets import install_log_filter
 from app.extensions import csrf, db, htmx, login_manager, migrate, redis_connection
 
 
@@ -32,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_filter()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -40,7 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     redis_connection.init_app(app)
 
-    from app.core import events, web
+    from app.core import events, i18n, web
     from app.core.auth import require_login_everywhere
 
     events.install(Session)
@@ -48,22 +50,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
     require_login_everywhere(app)
+    i18n.init_app(app)
     web.init_app(app)
 
     from app.accounts import views as accounts_views
     from app.catalog import views as catalog_views
     from app.core import health
+    from app.dashboard import views as dashboard_views
     from app.inbound import views as inbound_views
     from app.integrations import api as integrations_api, views as integrations_views
+    from app.jobs import views as queues_views
+    from app.monitoring import api as monitoring_api, views as monitoring_views
     from app.orders import api as orders_api, views as orders_views
     from app.settings import views as settings_views
-    from app.stock import views as stock_views
+    from app.stock import api as stock_api, views as stock_views, warehouse_views
     from app.suppliers import views as suppliers_views
     from app.sync import views as sync_views
     from app.webhooks import views as webhooks_views
 
     app.register_blueprint(health.bp)
     app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(dashboard_views.bp)
     app.register_blueprint(orders_views.bp)
     app.register_blueprint(settings_views.bp)
     app.register_blueprint(integrations_views.bp)
@@ -71,8 +78,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(suppliers_views.bp)
     app.register_blueprint(stock_views.bp)
+    app.register_blueprint(warehouse_views.bp)
     app.register_blueprint(inbound_views.bp)
-    for api in (orders_api.bp, integrations_api.bp):
+    app.register_blueprint(monitoring_views.bp)
+    app.register_blueprint(queues_views.bp)
+    for api in (orders_api.bp, integrations_api.bp, monitoring_api.bp, stock_api.bp):
         app.register_blueprint(api)
         csrf.exempt(api)  # token-authenticated, no cookies
     app.register_blueprint(webhooks_views.bp)
@@ -81,7 +91,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app import cli as kontor_cli
     from app.accounts import cli as accounts_cli
     from app.inbound import cli as inbound_cli
+    from app.integrations.prestashop import cli as prestashop_cli
     from app.jobs import cli as jobs_cli
+    from app.stock import cli as stock_cli  # noqa: F401 - adds its commands to `flask prestashop`
 
     from app.suppliers import cli as suppliers_cli
 
@@ -90,11 +102,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     jobs_cli.init_app(app)
     inbound_cli.init_app(app)
     suppliers_cli.init_app(app)
+    prestashop_cli.init_app(app)
 
     # Handlers subscribe at import; importing them here registers them once per process.
     from app.jobs import handlers as job_handlers  # noqa: F401
     from app.orders import handlers as order_handlers  # noqa: F401
+    from app.monitoring import alerts  # noqa: F401  (the deliverer of alert operations)
     from app.sync import push, shipments  # noqa: F401
+    from app.stock import handlers as stock_handlers, stock_push  # noqa: F401
 
     return app
 

@@ -52,18 +52,34 @@ class Config:
     LOGIN_LOCK_SECONDS = 30
     LOGIN_MAX_LOCK_SECONDS = 900
     ORDERS_PER_PAGE = 50
-    # How long a worker may hold an outbox operation before others may take it over.
-    SYNC_LEASE_SECONDS = 300
+    # How long an outbox operation stays taken without a sign of life from its worker (the worker
+    # extends it while it works), so a killed worker's operation is taken over within a minute.
+    SYNC_LEASE_SECONDS = 30
     # First wait before an undelivered operation is tried again (doubles up to an hour).
     SYNC_BACKOFF_INITIAL = 60
     # How long a web worker keeps an integration's webhook secrets and on/off switch before reading them again.
     WEBHOOK_CACHE_SECONDS = 5
+    # Seconds between scheduler ticks; each tick re-asserts the schedule (heals a flushed Redis).
+    SCHEDULER_INTERVAL = 10
+    # Stock updates to the channels (KONTOR_STOCK_SYNC_*): attempts before an operation fails, the
+    # first retry wait (doubling, with jitter) and its cap, operations per delivery batch, and after how
+    # many hours reconciliation fixes a difference by itself.
+    STOCK_SYNC_MAX_ATTEMPTS = 10
+    STOCK_SYNC_BACKOFF_INITIAL = 60.0
+    STOCK_SYNC_BACKOFF_CAP = 3600.0
+    STOCK_SYNC_BATCH = 5000
+    STOCK_SYNC_FIX_AFTER_HOURS = 24.0
     # Serve rendered order tables from Redis until an order changes (KONTOR_FRAGMENT_CACHE=0 turns it off).
     FRAGMENT_CACHE = True
     # Path feeds read only regular files inside this folder (KONTOR_FEEDS_DIR; None: instance/feeds).
     FEEDS_DIR: str | None = None
     # Hosts URL feeds may reach although they resolve to a private or local address (KONTOR_FEED_ALLOWED_HOSTS).
     FEED_ALLOWED_HOSTS: frozenset[str] = frozenset()
+    # Hosts alert channels may reach although they resolve to a private or local address
+    # (KONTOR_ALERT_ALLOWED_HOSTS), e.g. an SMTP relay on the same machine.
+    ALERT_ALLOWED_HOSTS: frozenset[str] = frozenset()
+    # Where Telegram's Bot API answers (a local fake in tests).
+    TELEGRAM_API_URL = "https://api.telegram.org"
 
     @classmethod
     def from_environment(cls) -> dict:
@@ -83,11 +99,18 @@ class Config:
         if os.environ.get("KONTOR_FEEDS_DIR"):
             settings["FEEDS_DIR"] = os.environ["KONTOR_FEEDS_DIR"]
         settings["FEED_ALLOWED_HOSTS"] = _env_list("KONTOR_FEED_ALLOWED_HOSTS")
+        settings["ALERT_ALLOWED_HOSTS"] = _env_list("KONTOR_ALERT_ALLOWED_HOSTS")
         if os.environ.get("KONTOR_FRAGMENT_CACHE"):
             settings["FRAGMENT_CACHE"] = os.environ["KONTOR_FRAGMENT_CACHE"] not in ("0", "false", "off")
-        for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL"):
+        for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL", "SCHEDULER_INTERVAL"):
             if os.environ.get(f"KONTOR_{name}"):
                 settings[name] = float(os.environ[f"KONTOR_{name}"])
+        for name in ("STOCK_SYNC_BACKOFF_INITIAL", "STOCK_SYNC_BACKOFF_CAP", "STOCK_SYNC_FIX_AFTER_HOURS"):
+            if os.environ.get(f"KONTOR_{name}"):
+                settings[name] = float(os.environ[f"KONTOR_{name}"])
+        for name in ("STOCK_SYNC_MAX_ATTEMPTS", "STOCK_SYNC_BATCH"):
+            if os.environ.get(f"KONTOR_{name}"):
+                settings[name] = _env_int(f"KONTOR_{name}")
         for name in ("TRUSTED_PROXIES", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_ADDRESS"):
             if os.environ.get(f"KONTOR_{name}"):
                 settings[name] = _env_int(f"KONTOR_{name}")

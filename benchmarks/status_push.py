@@ -7,15 +7,18 @@ Then, for 1 and then 2 worker processes on the `integrations` queue:
 
   (a) throughput: N manual changes awaiting_payment -> paid as fast as the script can make them;
       pushes/s = N / (first change started .. the fake's receipt of the last of the N POSTs);
-  (b) latency: fresh orders moved to picking at `--rate` changes/s for `--seconds` s; for each change
-      the time from its commit (time.time() right after change_status returned) to the fake's receipt
-      of the matching order_histories POST; p50 / p95 / max, with a breakdown of where the time went
-      (RQ queue wait, job start to the platform's GET, the two platform calls, the close).
+  (b) latency: fresh orders moved to picking at `--rate` changes/s for `--seconds` s, one in five of
+      them moved on to shipped 0.3 s later (the pushes of one order go one at a time, in order, so
+      the first may be superseded); for each order the time from its last change's commit
+      (time.time() right after change_status returned) to the fake's receipt of the matching
+      order_histories POST; p50 / p95 / max, with a breakdown of where the time went (RQ queue wait,
+      job start to the platform's GET, the two platform calls, the close), how many pushes were
+      superseded, and how many orders ended in another shop state than their status's.
 
     .venv/bin/python benchmarks/status_push.py
     .venv/bin/python benchmarks/status_push.py --orders 500 --rate 20 --seconds 30 --latency 0.1
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 12 is used
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 2 is used
 and flushed). The database, the Redis database and the worker processes are removed at the end, also
 when the run fails or is interrupted.
 """
@@ -45,7 +48,7 @@ from benchmarks.support import WorkerPool, emptied_redis, ensure_benchmark_tools
 PG_SERVER = "postgres@127.0.0.1:5432"
 PG_DATABASE = "kontor_bench_push"
 DATABASE_URL = f"postgresql+psycopg://{PG_SERVER}/{PG_DATABASE}"
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = "redis://127.0.0.1:6379/2"  # not 8-14: browser tests claim those
 SECRET_KEY = "kontor-benchmark-secret-key"
 # The script stores the integration's credentials with this key; the workers must decrypt them with it.
 ENCRYPTION_KEY = "kontor-benchmark-encryption-key"
@@ -71,6 +74,12 @@ class RoundResult:
     breakdown: dict[str, float] = field(default_factory=dict)
     outbox: dict[str, int] = field(default_factory=dict)
     retried: int = 0
+    followed_up: int = 0
+    wrong: int = 0
+
+    @property
+    def superseded(self) -> int:
+        return self.outbox.get("superseded", 0)
 
     @property
     def pushes_per_s(self) -> float:
@@ -85,7 +94,7 @@ class RoundResult:
 
     @property
     def target_met(self) -> bool:
-        return self.latency_complete and bool(self.latencies) and self.pct(95) < TARGET_P95
+        return self.latency_complete and bool(self.latencies) and self.pct(95) < TARGET_P95 and not self.wrong
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -227,28 +236,60 @@ def throughput(fake, pool: WorkerPool, orders: list[tuple[int, str]], result: Ro
     result.throughput_seconds = (max(arrived.values()) - started) if arrived else 0.0
 
 
+FOLLOW_UP_EVERY = 5  # one order in five gets a second change three slots (0.3 s at 10/s) after its first
+FOLLOW_UP_GAP = 3
+
+
+def steady_plan(orders: list[tuple[int, str]]) -> list[tuple[str, int, str]]:
+    """(status, order id, external id) per slot: each order to picking, one in five on to shipped soon after.
+
+    The quick second change is what per-order ordering is for: its push must wait for (or
+    supersede) the first one, and the shop must end on the second.
+    """
+    plan: list[tuple[str, int, str]] = []
+    follow_ups: dict[int, list[tuple[str, int, str]]] = {}
+    for n, (order_id, external_id) in enumerate(orders):
+        plan.extend(follow_ups.pop(len(plan), []))
+        plan.append(("picking", order_id, external_id))
+        if n % FOLLOW_UP_EVERY == FOLLOW_UP_EVERY - 1:
+            follow_ups.setdefault(len(plan) + FOLLOW_UP_GAP - 1, []).append(("shipped", order_id, external_id))
+    for slot in sorted(follow_ups):
+        plan.extend(follow_ups[slot])
+    return plan
+
+
 def steady_latency(fake, pool: WorkerPool, orders: list[tuple[int, str]], rate: float,
                    result: RoundResult) -> dict[str, float]:
-    """Change `orders` to picking at `rate` per second; fills result.latencies; returns commit times."""
+    """Run `steady_plan` at `rate` changes per second; fills result.latencies; returns commit times.
+
+    A change's latency runs from its commit to the fake's receipt of the POST of the order's
+    last wish (shipped for the orders changed twice).
+    """
     from app.orders.services import Actor, change_status
 
     actor = Actor("Bench", "manual")
     committed: dict[str, float] = {}
+    final: dict[str, str] = {}
+    plan = steady_plan(orders)
     interval = 1.0 / rate
     start = time.perf_counter()
     first = time.time()
-    for n, (order_id, external_id) in enumerate(orders):
+    for n, (status, order_id, external_id) in enumerate(plan):
         pause = start + n * interval - time.perf_counter()
         if pause > 0:
             time.sleep(pause)
-        change_status(order_id, "picking", actor)
+        change_status(order_id, status, actor)
         committed[external_id] = time.time()
+        final[external_id] = status
     span = time.time() - first
-    result.achieved_rate = (len(orders) - 1) / span if span > 0 and len(orders) > 1 else float("nan")
-    result.latency_expected = len(orders)
-    arrived = wait_for_posts(fake, pool, set(committed), PS_MAPPING["picking"], timeout=120 + len(orders))
-    result.latencies = [arrived[ext] - committed[ext] for ext in committed if ext in arrived]
-    return committed
+    result.achieved_rate = (len(plan) - 1) / span if span > 0 and len(plan) > 1 else float("nan")
+    result.latency_expected = len(committed)
+    for status in ("picking", "shipped"):
+        wanted = {ext for ext, last in final.items() if last == status}
+        arrived = wait_for_posts(fake, pool, wanted, PS_MAPPING[status], timeout=120 + len(wanted))
+        result.latencies += [arrived[ext] - committed[ext] for ext in wanted if ext in arrived]
+    result.followed_up = sum(1 for last in final.values() if last == "shipped")
+    return {ext: at for ext, at in committed.items() if final[ext] == "picking"}
 
 
 def where_time_goes(fake, orders: list[tuple[int, str]], committed: dict[str, float]) -> dict[str, float]:
@@ -328,6 +369,21 @@ def outbox_summary(order_ids: list[int]) -> tuple[dict[str, int], int]:
     return dict(rows), retried
 
 
+def wrong_final_states(fake, orders: list[tuple[int, str]]) -> int:
+    """Orders whose state in the shop is not the mapped state of their status in Kontor."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.orders.models import Order
+
+    db.session.rollback()
+    statuses = dict(db.session.execute(select(Order.id, Order.status).where(
+        Order.id.in_([order_id for order_id, _ in orders]))).all())
+    with fake.lock:
+        return sum(1 for order_id, external_id in orders
+                   if fake.orders.get(external_id) != PS_MAPPING.get(statuses.get(order_id)))
+
+
 def duplicates(fake) -> int:
     with fake.lock:
         counts = Counter((p["order_id"], p["state_id"]) for p in fake.history_posts)
@@ -354,12 +410,16 @@ def print_round(result: RoundResult, rate: float) -> None:
             print(f"      {name:<38} {seconds * 1000:8.1f} ms")
     print(f"  [{w} worker(s)] outbox rows: {result.outbox}; operations needing >1 attempt: {result.retried}",
           flush=True)
+    print(f"  [{w} worker(s)] {result.followed_up} orders changed twice 0.3 s apart; pushes superseded by a newer "
+          f"change before being written: {result.superseded}; orders whose shop state differs from their "
+          f"status: {result.wrong}", flush=True)
 
 
 def print_table(results: list[RoundResult], rate: float) -> None:
     print()
     print(f"Status push, target p95 < {TARGET_P95:g} s at {rate:g} changes/s")
-    header = f"{'workers':>7} | {'pushes/s':>8} | {'p50 s':>7} | {'p95 s':>7} | {'max s':>7} | target met"
+    header = (f"{'workers':>7} | {'pushes/s':>8} | {'p50 s':>7} | {'p95 s':>7} | {'max s':>7} | "
+              f"{'superseded':>10} | target met")
     print(header)
     print("-" * len(header))
     for r in results:
@@ -367,7 +427,7 @@ def print_table(results: list[RoundResult], rate: float) -> None:
         if not r.latency_complete:
             verdict += " (incomplete)"
         print(f"{r.workers:>7} | {r.pushes_per_s:>8.1f} | {r.pct(50):>7.3f} | {r.pct(95):>7.3f} | "
-              f"{max(r.latencies, default=float('nan')):>7.3f} | {verdict}")
+              f"{max(r.latencies, default=float('nan')):>7.3f} | {r.superseded:>10} | {verdict}")
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -434,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                 settle([order_id for order_id, _ in burst + steady])
                 result.breakdown = where_time_goes(fake, steady, committed)
                 result.outbox, result.retried = outbox_summary([order_id for order_id, _ in burst + steady])
+                result.wrong = wrong_final_states(fake, steady)
                 pool.stop_all()
                 print_round(result, args.rate)
                 results.append(result)

@@ -8,10 +8,11 @@ from flask import Blueprint, g, jsonify, request
 
 from app.accounts.services import user_for_token
 from app.core.auth import has_role
+from app.core.i18n import api_error
 
 
 def _error(status: int, code: str, message: str):
-    response = jsonify(error={"code": code, "message": message})
+    response = jsonify(error=api_error(code, message))
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="kontor"'

@@ -27,6 +27,8 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Carried in the session (see get_id): raising it ends every session and remember-me cookie of the user.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The interface language ("pl", "en"); None follows the browser's Accept-Language.
+    locale: Mapped[str | None] = mapped_column(String(10))
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -12,10 +12,12 @@ from functools import cache
 
 from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
+from flask_babel import lazy_gettext as _l
 
 from app.accounts import throttle
 from app.accounts.models import ROLES, ApiToken, LoginAttempt, User
 from app.core.errors import NotFound, ValidationFailed
+from app.core.i18n import LOCALES
 from app.core.types import utcnow
 from app.extensions import db
 
@@ -32,11 +34,11 @@ def create_user(email: str, name: str, password: str, role: str = "operator") ->
     """Add a user; the e-mail must be new and the role one of admin/operator/viewer."""
     email = normalise_email(email)
     if role not in ROLES:
-        raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.", field="role")
+        raise ValidationFailed(_l("Role must be one of %(join)s.", join=', '.join(ROLES)), field="role")
     if len(password) < 8:
-        raise ValidationFailed("The password needs at least 8 characters.", field="password")
+        raise ValidationFailed(_l("The password needs at least 8 characters."), field="password")
     if db.session.scalar(select(User).where(User.email == email)):
-        raise ValidationFailed(f"A user with e-mail {email} already exists.", field="email")
+        raise ValidationFailed(_l("A user with e-mail %(email)s already exists.", email=email), field="email")
     user = User(email=email, name=name.strip() or email, password_hash=generate_password_hash(password), role=role)
     db.session.add(user)
     db.session.commit()
@@ -46,12 +48,12 @@ def create_user(email: str, name: str, password: str, role: str = "operator") ->
 def update_user(user: User, *, name: str, role: str, active: bool, password: str | None = None) -> User:
     """Change a user's name, role, active flag and optionally password."""
     if role not in ROLES:
-        raise ValidationFailed(f"Role must be one of {', '.join(ROLES)}.", field="role")
+        raise ValidationFailed(_l("Role must be one of %(join)s.", join=', '.join(ROLES)), field="role")
     if user.role == "admin" and (role != "admin" or not active) and _active_admins() <= 1:
-        raise ValidationFailed("Kontor needs at least one active admin.", field="role")
+        raise ValidationFailed(_l("Kontor needs at least one active admin."), field="role")
     if password:
         if len(password) < 8:
-            raise ValidationFailed("The password needs at least 8 characters.", field="password")
+            raise ValidationFailed(_l("The password needs at least 8 characters."), field="password")
         user.password_hash = generate_password_hash(password)
     if password or (user.active and not active):
         user.end_sessions()
@@ -152,7 +154,7 @@ def _hash_token(raw: str) -> str:
 def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
     """Create a token acting as `user`; the raw token is returned once and never stored."""
     if not name.strip():
-        raise ValidationFailed("Give the token a name so you can recognise it later.", field="name")
+        raise ValidationFailed(_l("Give the token a name so you can recognise it later."), field="name")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(name=name.strip(), token_prefix=raw[: len(TOKEN_PREFIX) + 6], token_hash=_hash_token(raw), user=user)
     db.session.add(token)
@@ -164,7 +166,7 @@ def get_api_token(token_id: int) -> ApiToken:
     """The token with that id (NotFound if none)."""
     token = db.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
     if token is None:
-        raise NotFound("No such API token.")
+        raise NotFound(_l("No such API token."))
     return token
 
 
@@ -214,3 +216,12 @@ def list_users() -> list[User]:
 def list_api_tokens() -> list[ApiToken]:
     """All tokens, newest first."""
     return list(db.session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())))
+
+
+def set_locale(user: User, locale: str | None) -> User:
+    """Set the interface language a user sees; None follows their browser."""
+    if locale is not None and locale not in LOCALES:
+        raise ValidationFailed(_l("Kontor speaks %(join)s; not %(locale)s.", join=', '.join(LOCALES), locale=locale), field="locale")
+    user.locale = locale
+    db.session.commit()
+    return user

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.accounts import services
-from app.accounts.forms import ApiTokenForm, LoginForm, UserEditForm, UserForm
+from app.accounts.forms import ApiTokenForm, LoginForm, ProfileForm, UserEditForm, UserForm
 from app.accounts.models import User
 from app.core.auth import role_required
 from app.core.errors import NotFound, ValidationFailed
@@ -18,7 +19,8 @@ from app.extensions import db, login_manager
 bp = Blueprint("accounts", __name__)
 
 login_manager.login_view = "accounts.login"
-login_manager.login_message = "Please sign in to continue."
+login_manager.login_message = _l("Please sign in to continue.")
+login_manager.localize_callback = str  # the session stores flashed messages as text
 
 
 @login_manager.user_loader
@@ -27,14 +29,16 @@ def load_user(reference: str) -> User | None:
 
 
 def _wait_text(seconds: int) -> str:
-    return f"{seconds} seconds" if seconds < 120 else f"{-(-seconds // 60)} minutes"
+    if seconds < 120:
+        return ngettext("%(num)d second", "%(num)d seconds", seconds)
+    return ngettext("%(num)d minute", "%(num)d minutes", -(-seconds // 60))
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Show the sign-in form and sign the user in."""
     if current_user.is_authenticated:
-        return redirect(url_for("orders.index"))
+        return redirect(url_for("dashboard.index"))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
@@ -43,13 +47,13 @@ def login():
         if result.user:
             login_user(result.user, remember=form.remember.data)
             # Only a plain path of this site: anything else (another host, CR/LF, backslashes) is an attack.
-            return redirect(local_path(request.args.get("next")) or url_for("orders.index"))
+            return redirect(local_path(request.args.get("next")) or url_for("dashboard.index"))
         if result.retry_after:
-            error = (f"Too many failed sign-ins for this account or from this address. "
-                     f"Try again in {_wait_text(result.retry_after)}.")
+            error = _("Too many failed sign-ins for this account or from this address. "
+                      "Try again in %(wait)s.", wait=_wait_text(result.retry_after))
             page = render_template("accounts/login.html", form=form, error=error)
             return page, 429, {"Retry-After": str(result.retry_after)}
-        error = "Wrong e-mail or password, or the account is switched off."
+        error = _("Wrong e-mail or password, or the account is switched off.")
     return render_template("accounts/login.html", form=form, error=error), 401 if error else 200
 
 
@@ -59,7 +63,7 @@ def logout():
     """Sign out, ending this user's sessions on the server (a copied cookie stops working too)."""
     services.end_sessions(current_user._get_current_object())
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("accounts.login"))
 
 
@@ -71,7 +75,7 @@ def users():
     if form.validate_on_submit():
         with refusal_shown(form, "email"):
             user = services.create_user(form.email.data, form.name.data, form.password.data, form.role.data)
-            flash(f"User {user.email} added as {user.role}.", "success")
+            flash(_("User %(email)s added as %(role)s.", email=user.email, role=user.role), "success")
             return redirect(url_for("accounts.users"))
     return render_template("accounts/users.html", form=form, users=services.list_users())
 
@@ -82,7 +86,7 @@ def edit_user(user_id: int):
     """Change a user's name, role, password or switch them off."""
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound(_l("No such user."))
     form = UserEditForm(obj=user)
     if form.validate_on_submit():
         with refusal_shown(form, "role"):
@@ -90,7 +94,7 @@ def edit_user(user_id: int):
                                  password=form.password.data or None)
             if user.id == current_user.id and user.active:
                 login_user(user)  # a new password ends the other sessions, not the one that set it
-            flash(f"Saved {user.email}.", "success")
+            flash(_("Saved %(email)s.", email=user.email), "success")
             return redirect(url_for("accounts.users"))
     return render_template("accounts/user_edit.html", form=form, user=user)
 
@@ -124,3 +128,14 @@ def revoke_api_token(token_id: int):
     """Revoke a token; its row swaps itself to show it revoked."""
     token = services.revoke_api_token(token_id)
     return render_fragment("accounts/_token_row.html", token=token)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile():
+    """Your own settings: the language Kontor speaks to you."""
+    form = ProfileForm(data={"locale": current_user.locale or ""})
+    if form.validate_on_submit():
+        services.set_locale(current_user, form.locale.data or None)
+        flash(_("Your settings are saved."), "success")
+        return redirect(url_for("accounts.profile"))
+    return render_template("accounts/profile.html", form=form)

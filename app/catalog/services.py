@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from sqlalchemy import func, insert, or_, select
+from flask_babel import lazy_gettext as _l
 
 from app.core import params
 from app.core.events import bus
@@ -15,6 +16,7 @@ from app.core.pagination import Page
 from app.core.types import utcnow
 from app.extensions import db
 from app.catalog.models import Product, ProductLink
+from app.catalog.supply import MissingPolicy
 from app.integrations.models import Integration, IntegrationRun
 
 AUTOLINK_REQUESTED = "catalog.autolink_requested"
@@ -35,8 +37,22 @@ def get_product(product_id: int) -> Product:
     """The product with that id, or NotFound."""
     product = db.session.get(Product, product_id) if params.is_id(product_id) else None
     if product is None:
-        raise NotFound(f"Product {product_id} does not exist.")
+        raise NotFound(_l("Product %(product_id)s does not exist.", product_id=product_id))
     return product
+
+
+def supply_of_links(product: Product) -> dict[int, str]:
+    """Per link of the product: where its supplier data comes from and which rule applies, in words."""
+    feed_ids = {int(link.supplier_availability["contractor_id"]) for link in product.links
+                if (link.supplier_availability or {}).get("contractor_id") is not None}
+    feeds = {feed.id: feed for feed in db.session.scalars(select(Integration).where(Integration.id.in_(feed_ids)))}
+    described = {}
+    for link in product.links:
+        supplier = link.supplier_availability or {}
+        feed = feeds.get(supplier.get("contractor_id"))
+        words = MissingPolicy.of(feed.settings if feed else None).describe_link(supplier)
+        described[link.id] = f"{feed.name}: {words}" if feed else words
+    return described
 
 
 def list_products(q: str = "", page: int = 1, per_page: int = 50, linked: str = "") -> Page:
@@ -72,9 +88,9 @@ def create_product(sku: str, ean: str, name: str) -> Product:
                           max_length=params.column_length(Product.ean), label="EAN")
     name = params.text_arg(name, "name", max_length=params.column_length(Product.name))
     if not (sku or ean):
-        raise ValidationFailed("A product needs a SKU or an EAN.", field="sku")
+        raise ValidationFailed(_l("A product needs a SKU or an EAN."), field="sku")
     if sku and db.session.scalar(select(Product.id).where(Product.sku == sku)):
-        raise ValidationFailed(f"A product with SKU {sku} already exists.", field="sku")
+        raise ValidationFailed(_l("A product with SKU %(sku)s already exists.", sku=sku), field="sku")
     product = Product(sku=sku, ean=ean, name=name)
     db.session.add(product)
     db.session.commit()
@@ -87,19 +103,19 @@ def link_product(product_id: int, integration_id: int, external_product_id: str,
     product = get_product(product_id)
     integration = db.session.get(Integration, integration_id) if params.is_id(integration_id) else None
     if integration is None or integration.kind != "prestashop":
-        raise ValidationFailed("Choose a PrestaShop integration.", field="integration_id")
+        raise ValidationFailed(_l("Choose a PrestaShop integration."), field="integration_id")
     external_product_id = external_product_id.strip()
     external_combination_id = (external_combination_id or "0").strip()
     if not (external_product_id.isascii() and external_product_id.isdigit() and len(external_product_id) <= 20
             and external_combination_id.isascii() and external_combination_id.isdigit()
             and len(external_combination_id) <= 20):
-        raise ValidationFailed("Product and combination ids are numbers (combination 0 = the product itself).",
+        raise ValidationFailed(_l("Product and combination ids are numbers (combination 0 = the product itself)."),
                                field="external_product_id")
     taken = db.session.scalar(select(ProductLink).where(
         ProductLink.integration_id == integration_id, ProductLink.external_product_id == external_product_id,
         ProductLink.external_combination_id == external_combination_id))
     if taken is not None:
-        raise ValidationFailed(f"That shop product is already linked to {taken.product.sku or taken.product.name}.",
+        raise ValidationFailed(_l("That shop product is already linked to %(sku)s.", sku=taken.product.sku or taken.product.name),
                                field="external_product_id")
     link = ProductLink(product=product, integration_id=integration_id, external_product_id=external_product_id,
                        external_combination_id=external_combination_id, meta={"linked_by": "hand"})
@@ -112,7 +128,7 @@ def unlink(link_id: int) -> None:
     """Remove a link (the shop product is no longer kept in step)."""
     link = db.session.get(ProductLink, link_id) if params.is_id(link_id) else None
     if link is None:
-        raise NotFound("No such link.")
+        raise NotFound(_l("No such link."))
     db.session.delete(link)
     db.session.commit()
 

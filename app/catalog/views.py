@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from app.catalog import services
 from app.catalog.forms import AutolinkForm, LinkForm, ProductForm
@@ -28,7 +29,7 @@ def _catalogue(form: ProductForm, status: int = 200):
     q = params.text_arg(request.args.get("q"), "q", max_length=SEARCH_MAX_LENGTH, label="search text")
     linked = request.args.get("linked", "")
     if linked not in ("", "yes", "no"):
-        raise ValidationFailed("Show linked products with linked=yes or linked=no.", field="linked")
+        raise ValidationFailed(_l("Show linked products with linked=yes or linked=no."), field="linked")
     page = services.list_products(q, params.page_arg(request.args.get("page")), linked=linked)
     return render_template("catalog/index.html", page=page, q=q, linked=linked, counts=services.catalogue_counts(),
                            form=form), status
@@ -48,7 +49,7 @@ def create():
     if form.validate_on_submit():
         with refusal_shown(form, "sku"):
             product = services.create_product(form.sku.data or "", form.ean.data or "", form.name.data or "")
-            flash(f"Product {product.sku or product.ean} added.", "success")
+            flash(_("Product %(sku)s added.", sku=product.sku or product.ean), "success")
             return redirect(url_for("catalog.detail", product_id=product.id))
     return _catalogue(form, 422)
 
@@ -64,9 +65,10 @@ def detail(product_id: int):
             with refusal_shown(form, "external_product_id"):
                 services.link_product(product_id, form.integration_id.data, form.external_product_id.data or "",
                                       form.external_combination_id.data or "0")
-                flash("Linked.", "success")
+                flash(_("Linked."), "success")
                 return redirect(url_for("catalog.detail", product_id=product_id))
-    return render_template("catalog/detail.html", product=product, form=form), 422 if form.errors else 200
+    return render_template("catalog/detail.html", product=product, form=form,
+                           supply=services.supply_of_links(product)), 422 if form.errors else 200
 
 
 @bp.post("/links/<int:link_id>/delete")
@@ -76,7 +78,7 @@ def unlink(link_id: int):
     link = db.session.get(ProductLink, link_id) if params.is_id(link_id) else None
     product_id = link.product_id if link else None
     services.unlink(link_id)
-    flash("Link removed.", "success")
+    flash(_("Link removed."), "success")
     return redirect(url_for("catalog.detail", product_id=product_id) if product_id else url_for("catalog.index"))
 
 
@@ -87,5 +89,5 @@ def autolink(integration_id: int):
     integration = get_integration(integration_id)
     form = AutolinkForm()
     services.queue_autolink(integration.id, bool(form.create_missing.data))
-    flash(f"Linking {integration.name}'s products has started; the counts appear under Last runs.", "success")
+    flash(_("Linking %(name)s's products has started; the counts appear under Last runs.", name=integration.name), "success")
     return redirect(url_for("integrations.detail", integration_id=integration_id))

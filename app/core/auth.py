@@ -8,9 +8,9 @@ from typing import Any, Callable
 from flask import Flask, abort, redirect, request, url_for
 from flask_login import current_user
 
-# Reachable without a session: the login page, health checks and static files. The API
-# and webhooks authenticate every request themselves (Bearer token, signature).
-PUBLIC_ENDPOINTS = {"accounts.login", "health.healthz", "static"}
+# Reachable without a session: the login page, health checks and static files. The API,
+# /metrics and webhooks authenticate every request themselves (Bearer token, signature).
+PUBLIC_ENDPOINTS = {"accounts.login", "health.healthz", "static", "monitoring.prometheus_metrics"}
 SELF_AUTHENTICATED_PATHS = ("/api/", "/webhooks/")
 
 ROLE_RANK = {"viewer": 0, "operator": 1, "admin": 2}

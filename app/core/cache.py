@@ -13,8 +13,9 @@ import logging
 from typing import Callable, Iterable
 
 import redis
-from flask import current_app, g, has_request_context
+from flask import current_app, g, has_app_context, has_request_context
 
+from app.core.i18n import current_locale
 from app.extensions import redis_connection
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ def bump(name: str) -> None:
     except redis.RedisError:
         # Fragments live only in Redis: if it cannot count, it cannot serve them either.
         log.warning("could not bump cache version %s; Redis unreachable", name)
-    if has_request_context():
+    # The versions read earlier in this context (a request, a job, a test) are stale now.
+    if has_app_context():
         g.pop("kontor_versions", None)
 
 
@@ -55,7 +57,9 @@ def fragment(parts: Iterable[str], depends_on: Iterable[str], render: Callable[[
         return render()
     try:
         current = versions(depends_on)
-        raw = "|".join([*map(str, parts), *(f"{k}={v}" for k, v in sorted(current.items()))])
+        # A fragment is text in one language: the request's language is part of every key.
+        raw = "|".join([*map(str, parts), f"locale={current_locale()}",
+                        *(f"{k}={v}" for k, v in sorted(current.items()))])
         key = PREFIX + "fragment:" + hashlib.sha1(raw.encode()).hexdigest()
         hit = redis_connection.client.get(key)
         if hit is not None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, jsonify
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.core.i18n import api_error
 
 log = logging.getLogger("kontor.errors")
 
@@ -17,8 +20,11 @@ class KontorError(Exception):
     http_status = 400
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+        # Services raise lazy (translatable) messages; `message` is the text in the request's language,
+        # `lazy_message` the original, which the API renders in English and in Polish.
+        super().__init__(str(message))
+        self.message = str(message)
+        self.lazy_message = message
         self.field = field
 
 
@@ -58,13 +64,12 @@ def answer_in_json(bp: Blueprint) -> None:
     @bp.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         code = (error.name or "error").lower().replace(" ", "_")
-        return jsonify(error={"code": code, "message": error.description or error.name}), error.code or 500
+        return jsonify(error=api_error(code, error.description or error.name)), error.code or 500
 
     @bp.errorhandler(InternalServerError)
     def _crash(error: InternalServerError):
         original = getattr(error, "original_exception", None)
         if original is not None:
             log.error("API request failed", exc_info=original)
-        return jsonify(error={"code": "internal_error",
-                              "message": "The request failed on Kontor's side and was logged; "
-                                         "tell the admin if it keeps happening."}), 500
+        return jsonify(error=api_error("internal_error", _l(
+            "The request failed on Kontor's side and was logged; tell the admin if it keeps happening."))), 500

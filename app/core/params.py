@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from wtforms.validators import Length, StopValidation, ValidationError
 from werkzeug.routing import IntegerConverter
+from flask_babel import lazy_gettext as _l
 
 from app.core.errors import BadParameter, NotFound
 
@@ -43,19 +44,19 @@ def int_arg(raw: Any, name: str, *, default: int | None = None, minimum: int | N
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return default
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise BadParameter(f"The {_label(name, label)} must be a whole number.", field=name)
+        raise BadParameter(_l("The %(_label)s must be a whole number.", _label=_label(name, label)), field=name)
     text = str(raw).strip()
     digits = text[1:] if text[:1] in "+-" else text
     if not digits.isascii() or not digits.isdigit():
-        raise BadParameter(f"The {_label(name, label)} must be a whole number, not “{clean_text(text, 40)}”.",
+        raise BadParameter(_l("The %(_label)s must be a whole number, not “%(clean_text)s”.", _label=_label(name, label), clean_text=clean_text(text, 40)),
                            field=name)
     if len(digits) > 30:  # Python itself refuses to read numbers of a few thousand digits
-        raise BadParameter(f"The {_label(name, label)} is far too large.", field=name)
+        raise BadParameter(_l("The %(_label)s is far too large.", _label=_label(name, label)), field=name)
     value = int(text)
     if minimum is not None and value < minimum:
-        raise BadParameter(f"The {_label(name, label)} must be at least {minimum}.", field=name)
+        raise BadParameter(_l("The %(_label)s must be at least %(minimum)s.", _label=_label(name, label), minimum=minimum), field=name)
     if maximum is not None and value > maximum:
-        raise BadParameter(f"The {_label(name, label)} must be at most {maximum}.", field=name)
+        raise BadParameter(_l("The %(_label)s must be at most %(maximum)s.", _label=_label(name, label), maximum=maximum), field=name)
     return value
 
 
@@ -69,9 +70,9 @@ def id_arg(raw: Any, name: str, *, what: str) -> int:
     """A row id: not a number raises BadParameter, a number no row can have raises NotFound."""
     value = int_arg(raw, name, minimum=None, maximum=None, label=f"{what} id")
     if value is None:
-        raise BadParameter(f"Give the {what} id as “{name}”.", field=name)
+        raise BadParameter(_l("Give the %(what)s id as “%(name)s”.", what=what, name=name), field=name)
     if not is_id(value):
-        raise NotFound(f"There is no {what} {value}.")
+        raise NotFound(_l("There is no %(what)s %(value)s.", what=what, value=value))
     return value
 
 
@@ -84,12 +85,12 @@ def id_list(values: Iterable[Any], name: str, *, what: str, limit: int | None = 
     ids: list[int] = []
     for raw in values:
         if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-            raise BadParameter(f"Each {what} id must be a whole number.", field=name)
+            raise BadParameter(_l("Each %(what)s id must be a whole number.", what=what), field=name)
         value = int_arg(raw, name, maximum=None, label=f"{what} id")
         if value is not None and value not in ids:
             ids.append(value)
     if limit is not None and len(ids) > limit:
-        raise BadParameter(f"At most {limit} {what}s at a time.", field=name)
+        raise BadParameter(_l("At most %(limit)s %(what)ss at a time.", limit=limit, what=what), field=name)
     return ids
 
 
@@ -103,9 +104,9 @@ def date_arg(raw: Any, name: str, *, label: str | None = None) -> date | None:
     except ValueError:
         value = None
     if value is None:
-        raise BadParameter(f"“{clean_text(text, 40)}” is not a date (use YYYY-MM-DD).", field=name)
+        raise BadParameter(_l("“%(clean_text)s” is not a date (use YYYY-MM-DD).", clean_text=clean_text(text, 40)), field=name)
     if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise BadParameter(f"The {_label(name, label)} must be between {EARLIEST_DATE} and {LATEST_DATE}.",
+        raise BadParameter(_l("The %(_label)s must be between %(EARLIEST_DATE)s and %(LATEST_DATE)s.", _label=_label(name, label), EARLIEST_DATE=EARLIEST_DATE, LATEST_DATE=LATEST_DATE),
                            field=name)
     return value
 
@@ -116,16 +117,16 @@ def text_arg(raw: Any, name: str, *, max_length: int | None, label: str | None =
     if raw is None:
         return ""
     if not isinstance(raw, str):
-        raise BadParameter(f"The {_label(name, label)} must be text.", field=name)
+        raise BadParameter(_l("The %(_label)s must be text.", _label=_label(name, label)), field=name)
     text = raw.strip() if strip else raw
     if NUL in text:
         if nul != "strip":
-            raise BadParameter(f"The {_label(name, label)} contains a NUL character; remove it and try again.",
+            raise BadParameter(_l("The %(_label)s contains a NUL character; remove it and try again.", _label=_label(name, label)),
                                field=name)
         text = text.replace(NUL, "")
     if max_length is not None and len(text) > max_length:
-        raise BadParameter(f"The {_label(name, label)} is too long: at most {max_length} characters "
-                           f"(this has {len(text)}).", field=name)
+        raise BadParameter(_l("The %(_label)s is too long: at most %(max_length)s characters (this has %(length)s).",
+                              _label=_label(name, label), max_length=max_length, length=len(text)), field=name)
     return text
 
 
@@ -147,11 +148,11 @@ def money_arg(raw: Any, name: str, *, label: str | None = None, minimum: Decimal
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite():
-        raise BadParameter(f"The {_label(name, label)} must be an amount such as 12.50.", field=name)
+        raise BadParameter(_l("The %(_label)s must be an amount such as 12.50.", _label=_label(name, label)), field=name)
     if minimum is not None and value < minimum:
-        raise BadParameter(f"The {_label(name, label)} cannot be below {minimum}.", field=name)
+        raise BadParameter(_l("The %(_label)s cannot be below %(minimum)s.", _label=_label(name, label), minimum=minimum), field=name)
     if abs(value) > MONEY_MAX:
-        raise BadParameter(f"The {_label(name, label)} is too large (at most {MONEY_MAX}).", field=name)
+        raise BadParameter(_l("The %(_label)s is too large (at most %(MONEY_MAX)s).", _label=_label(name, label), MONEY_MAX=MONEY_MAX), field=name)
     return value
 
 
@@ -166,7 +167,7 @@ def fits_money(value: Decimal) -> bool:
 class NoNul:
     """WTForms validator: refuse text holding a NUL byte (no database column can store it)."""
 
-    def __init__(self, message: str = "This contains a NUL character; remove it.") -> None:
+    def __init__(self, message: str = _l("This contains a NUL character; remove it.")) -> None:
         self.message = message
 
     def __call__(self, form, field) -> None:

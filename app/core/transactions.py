@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from sqlalchemy.exc import IntegrityError
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.errors import Conflict, ValidationFailed
 from app.extensions import db
 
-CHANGED_MEANWHILE = "The order was changed by someone else at the same moment; reload it and try again."
+CHANGED_MEANWHILE = _l("The order was changed by someone else at the same moment; reload it and try again.")
 
 
 @contextmanager

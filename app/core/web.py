@@ -7,10 +7,13 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_currency, format_decimal
 from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
 from app.core.errors import KontorError
+from app.core.i18n import DEFAULT_LOCALE, api_error, current_locale
 from app.extensions import htmx
 
 NARROW_SPACE = "\u202f"
@@ -40,23 +43,41 @@ def local_path(target: str | None) -> str | None:
     return None
 
 
-def format_money(value: Any, currency: str = "") -> str:
-    """1234.5 -> '1 234.50 PLN' (narrow no-break space between thousands)."""
+# How each language writes a date and time (UTC); English keeps the ISO order the API also uses.
+DATETIME_FORMATS = {"en": ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"), "pl": ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S")}
+
+
+def format_money(value: Any, currency: str = "", locale: str | None = None) -> str:
+    """1234.5 -> '1 234.50 PLN' in English, '1 234,50 zł' in Polish (no-break spaces between thousands)."""
     if value is None:
         return "—"
+    locale = locale or current_locale()
     amount = Decimal(value).quantize(Decimal("0.01"))
+    if locale != DEFAULT_LOCALE:
+        if currency:
+            return format_currency(amount, currency, locale=locale)
+        return format_decimal(amount, format="#,##0.00", locale=locale)
     whole, _, cents = f"{amount:,.2f}".partition(".")
     text = f"{whole.replace(',', NARROW_SPACE)}.{cents}"
     return f"{text} {currency}".strip()
 
 
-def format_datetime(value: datetime | None, with_seconds: bool = False) -> str:
-    """A UTC datetime as 'YYYY-MM-DD HH:MM' (UTC), or a dash."""
+def format_number(value: Any, digits: int | None = None, locale: str | None = None) -> str:
+    """A number in the language's way: 12345.5 -> '12,345.5' / '12 345,5'; `digits` fixes the decimals."""
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(Decimal(str(value)), format=pattern, locale=locale or current_locale())
+
+
+def format_datetime(value: datetime | None, with_seconds: bool = False, locale: str | None = None) -> str:
+    """A UTC datetime as 'YYYY-MM-DD HH:MM' (English) or 'DD.MM.YYYY HH:MM' (Polish), or a dash."""
     if value is None:
         return "—"
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+    formats = DATETIME_FORMATS.get(locale or current_locale(), DATETIME_FORMATS[DEFAULT_LOCALE])
+    return value.astimezone(timezone.utc).strftime(formats[1] if with_seconds else formats[0])
 
 
 def _wants_json() -> bool:
@@ -67,6 +88,7 @@ def init_app(app: Flask) -> None:
     """Register filters and the error pages."""
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["number"] = format_number
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
@@ -81,22 +103,23 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(KontorError)
     def _kontor_error(error: KontorError):
         if _wants_json():
-            return jsonify(error={"code": error.code, "message": error.message}), error.http_status
+            return jsonify(error=api_error(error.code, error.lazy_message)), error.http_status
         if htmx:
             return render_template("_error.html", message=error.message), error.http_status
-        return render_template("error.html", title="Cannot do that", message=error.message), error.http_status
+        return render_template("error.html", title=_l("Cannot do that"), message=error.message), error.http_status
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError):
-        message = "The form expired or was sent from elsewhere (missing CSRF token). Reload the page and try again."
+        message = _l("The form expired or was sent from elsewhere (missing CSRF token). "
+                     "Reload the page and try again.")
         if _wants_json():
-            return jsonify(error={"code": "csrf", "message": message}), 400
-        return render_template("error.html", title="Form expired", message=message), 400
+            return jsonify(error=api_error("csrf", message)), 400
+        return render_template("error.html", title=_l("Form expired"), message=message), 400
 
     for status, title, message in (
-        (403, "Not allowed", "Your role does not allow this. Ask an admin if you need it."),
-        (404, "Not found", "There is nothing at this address."),
-        (405, "Not allowed", "This address does not accept that kind of request."),
+        (403, _l("Not allowed"), _l("Your role does not allow this. Ask an admin if you need it.")),
+        (404, _l("Not found"), _l("There is nothing at this address.")),
+        (405, _l("Not allowed"), _l("This address does not accept that kind of request.")),
     ):
         app.register_error_handler(status, _http_error(status, title, message))
 
@@ -105,7 +128,7 @@ def _http_error(status: int, title: str, message: str):
     def handler(_error: Exception):
         if _wants_json():
             code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}[status]
-            return jsonify(error={"code": code, "message": message}), status
+            return jsonify(error=api_error(code, message)), status
         if htmx:
             return render_template("_error.html", message=message), status
         return render_template("error.html", title=title, message=message), status

@@ -15,6 +15,7 @@ refuses, falls back to the order list for the gap, and the integration page says
 """
 
 from __future__ import annotations
+from flask_babel import lazy_gettext as _l
 
 import json
 from collections.abc import Callable
@@ -230,7 +231,7 @@ def poll_journal(integration_id: int, since: datetime | None = None) -> dict[str
     """Read the integration's order event journal (or, with `since`, the order list from then); the counts."""
     integration = integrations.get_integration(integration_id)
     if integration.kind != "allegro":
-        raise ValidationFailed(f"{integration.name} is not an Allegro integration.")
+        raise ValidationFailed(_l("%(name)s is not an Allegro integration.", name=integration.name))
     started = utcnow()
     run = JournalRun(integration)
     known = integrations.cursors(integration.id)

@@ -1,6 +1,7 @@
 """One way to import a sales channel's orders now, whatever the platform: "Import now" and `flask orders import`."""
 
 from __future__ import annotations
+from flask_babel import lazy_gettext as _l
 
 from datetime import datetime
 
@@ -23,7 +24,7 @@ def import_orders(integration_id: int, since: datetime | None = None) -> dict[st
         return prestashop.import_orders(integration_id, since)
     if integration.kind in polling.POLLED_KINDS:
         return polling.poll_orders(integration_id, since)
-    raise ValidationFailed(f"{integration.name} sends its orders to Kontor; there is nothing to fetch.")
+    raise ValidationFailed(_l("%(name)s sends its orders to Kontor; there is nothing to fetch.", name=integration.name))
 
 
 def summary(counts: dict[str, int]) -> str:
@@ -35,8 +36,8 @@ def request_import(integration_id: int) -> None:
     """Ask the workers to import the integration's orders now (the job runs after the commit)."""
     integration = get_integration(integration_id)
     if integration.kind not in IMPORTED_KINDS:
-        raise ValidationFailed(f"{integration.name} sends its orders to Kontor; there is nothing to fetch.")
+        raise ValidationFailed(_l("%(name)s sends its orders to Kontor; there is nothing to fetch.", name=integration.name))
     if not integration.enabled:
-        raise ValidationFailed(f"{integration.name} is disabled; enable it to import orders.")
+        raise ValidationFailed(_l("%(name)s is disabled; enable it to import orders.", name=integration.name))
     bus.publish(db.session, IMPORT_REQUESTED, {"integration_id": integration.id})
     db.session.commit()

@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, request
 from app.accounts.api_auth import protect
 from app.core import params
 from app.core.errors import NotFound, ValidationFailed, answer_in_json
+from app.core.i18n import api_error
 from app.integrations import services
 from app.integrations.base import PlatformError
 
@@ -27,6 +28,6 @@ def sync_prestashop_states():
     try:
         counts = services.sync_states(store_id)
     except PlatformError as error:
-        return jsonify(error={"code": "platform_error", "message": error.message}), 502
+        return jsonify(error=api_error("platform_error", error.message)), 502
     states = [{"id": s.external_id, "name": s.name, "active": s.active} for s in integration.states]
     return jsonify(store_id=store_id, counts=counts, states=states)

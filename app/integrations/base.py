@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 import requests
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential
@@ -84,8 +84,18 @@ class AuthenticationFailed(PlatformError):
     """The credentials or token were refused (HTTP 401)."""
 
 
+class ReconnectNeeded(AuthenticationFailed):
+    """The platform no longer honours Kontor's authorisation (OAuth invalid_grant): connect again."""
+
+
 class RevisionConflict(PlatformError):
-    """The change was based on an outdated revision (Allegro HTTP 409)."""
+    """The change was based on an outdated revision (Allegro HTTP 409): re-read and try again.
+
+    Transient (the buyer or Allegro touched the order meanwhile), so it is retried like a 5xx,
+    but never by resending the same request: the caller re-reads the revision first.
+    """
+
+    retryable = True
 
 
 class OrderStatusClient(Protocol):
@@ -113,8 +123,9 @@ def _log_retry(state: RetryCallState) -> None:
 
 
 # Three attempts in all, waiting 1 s then 2 s (4 s would follow a fourth), or what Retry-After asks.
+# A revision conflict is retried too; whoever resends must have re-read the revision (the push does).
 with_retries: Callable = retry(
-    retry=retry_if_exception(lambda e: isinstance(e, TransientPlatformError)),
+    retry=retry_if_exception(lambda e: isinstance(e, PlatformError) and e.retryable),
     stop=stop_after_attempt(3),
     wait=_wait_for,
     before_sleep=_log_retry,
@@ -284,19 +295,20 @@ class ShopItem:
     name: str
 
 
-@dataclass(frozen=True)
-class AvailabilityWrite:
-    """What one product or combination should say in the shop.
+class AvailabilityWrite(NamedTuple):
+    """What one product or combination should say in the shop (a tuple: a big sync makes 100,000).
 
-    `texts` maps a language id to (available_now, available_later). product_lang has no
-    combination, so texts apply to the whole product: pass None for combination rows, or when
-    texts should not be written at all.
+    `texts` maps a language id to (available_now, available_later), for every shop;
+    `shop_texts` maps a shop id to its own such map, used for that shop's languages it names.
+    product_lang has no combination, so texts apply to the whole product: pass None for
+    combination rows, or when texts should not be written at all.
     """
 
     id_product: int
     id_product_attribute: int
     out_of_stock: int
     texts: dict[int, tuple[str | None, str | None]] | None = None
+    shop_texts: dict[int, dict[int, tuple[str | None, str | None]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -343,7 +355,7 @@ class AvailabilityReport:
     changed_rows: list[RowChange] = field(default_factory=list)
     missing_rows: list[MissingRow] = field(default_factory=list)
     # Every write (id_product, id_product_attribute) that lacks at least one row in the shop: all
-    # of them, not a sample. A missing product_lang row counts against the write that carried
+    # of them, not a sample (missing_rows lists every row too; changed_rows is a sample). A missing product_lang row counts against the write that carried
     # the product's texts.
     missing_keys: set[tuple[int, int]] = field(default_factory=set)
     targets: list[str] = field(default_factory=list)

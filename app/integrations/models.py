@@ -21,6 +21,13 @@ DIRECTIONS = {
     "both": "Both ways",
 }
 MAPPING_DIRECTIONS = {"push": "Kontor → platform", "pull": "Platform → Kontor", "both": "Both ways"}
+# What a status push does when it finds the order changed on the platform since Kontor last saw it.
+WHEN_PLATFORM_CHANGED = {
+    "ask": "Ask me: the order shows both and waits for a choice",
+    "kontor": "Kontor wins: push, and note on the timeline what was overwritten",
+    "platform": "The platform wins: don't push, take its state into Kontor",
+}
+DEFAULT_WHEN_PLATFORM_CHANGED = "ask"
 
 
 class Integration(db.Model):
@@ -66,6 +73,12 @@ class Integration(db.Model):
     @property
     def pulls(self) -> bool:
         return self.enabled and self.sync_direction in ("pull", "both")
+
+    @property
+    def when_platform_changed(self) -> str:
+        """"When the platform changed the order too": ask, kontor or platform."""
+        choice = (self.settings or {}).get("when_platform_changed")
+        return choice if choice in WHEN_PLATFORM_CHANGED else DEFAULT_WHEN_PLATFORM_CHANGED
 
     @property
     def kind_name(self) -> str:
@@ -136,3 +149,5 @@ class IntegrationRun(db.Model):
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     message: Mapped[str] = mapped_column(Text, default="")
     ok: Mapped[bool] = mapped_column(default=True)
+    # What a count alone does not say, e.g. every shop row an availability sync could not find.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import func, select
+from flask_babel import lazy_gettext as _l
 
 from app.core import ordering, params
 from app.core.crypto import mask
+from app.core.events import bus
+from app.core.secrets import hide_secrets
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db, redis_connection
 from app.integrations.allegro.auth import AllegroAuth, AuthorizationPending
 from app.integrations.allegro.client import ENVIRONMENTS, AllegroClient
-from app.integrations.base import AuthenticationFailed, OrderStatusClient, PlatformError, PlatformStateDTO
+from app.integrations.base import (
+    RETRY_WAIT_SCALE,
+    AuthenticationFailed,
+    OrderStatusClient,
+    PlatformError,
+    PlatformStateDTO,
+    ReconnectNeeded,
+    TransientPlatformError,
+)
 from app.integrations.models import (
     DIRECTIONS,
 
@@ -28,6 +40,7 @@ from app.integrations.models import (
     StatusMapping,
     SyncCursor,
 )
+from app.integrations.prestashop.database import DEFAULT_PREFIX, Language, PrestaShopDatabase, Shop, normalise_dsn
 from app.integrations.prestashop.webservice import PrestaShopWebservice
 from app.integrations.shopify.client import ShopifyClient
 from app.integrations.woocommerce.client import WooCommerceClient
@@ -36,13 +49,17 @@ log = logging.getLogger("kontor.integrations")
 T = TypeVar("T")
 
 WEBHOOK_SECRETS = ("webhook_secret", "webhook_secret_previous")
-SECRET_FIELDS = {"prestashop": ("api_key",), "allegro": ("client_secret",),
+SECRET_FIELDS = {"prestashop": ("api_key", "db_dsn"), "allegro": ("client_secret",),
                  "shopify": ("api_token", *WEBHOOK_SECRETS), "woocommerce": ("consumer_key", "consumer_secret",
                                                                         *WEBHOOK_SECRETS),
                  "generic": WEBHOOK_SECRETS}
 # Every Shopify shop has a <name>.myshopify.com domain for the Admin API; nothing else is called.
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 TOKEN_REFRESH_MARGIN = timedelta(seconds=60)
+RECONNECT_NEEDED = "reconnect_needed"
+REFRESH_ATTEMPTS = 4
+REFRESH_RETRY_WAIT = 1.0  # seconds, growing per attempt: all attempts within about 6 s
+INTEGRATION_RECONNECTED = "integrations.reconnected"
 
 
 # --- records -----------------------------------------------------------------
@@ -52,7 +69,7 @@ def get_integration(integration_id: int) -> Integration:
     """The integration, or NotFound."""
     integration = db.session.get(Integration, integration_id) if params.is_id(integration_id) else None
     if integration is None:
-        raise NotFound(f"Integration {integration_id} does not exist.")
+        raise NotFound(_l("Integration %(integration_id)s does not exist.", integration_id=integration_id))
     return integration
 
 
@@ -61,50 +78,71 @@ def list_integrations() -> list[Integration]:
     return list(db.session.scalars(select(Integration).order_by(Integration.name)))
 
 
+def needing_reconnect() -> list[Integration]:
+    """Integrations whose authorisation the platform no longer accepts (the seller must connect again)."""
+    return list(db.session.scalars(select(Integration).where(Integration.connection_state == RECONNECT_NEEDED)
+                                   .order_by(Integration.name)))
+
+
 def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, str], existing: dict) -> None:
     if kind == "prestashop":
         url = settings.get("shop_url", "")
         if not url.startswith(("http://", "https://")):
             raise ValidationFailed("The shop URL must start with http:// or https://.", field="shop_url")
-        if not (secrets.get("api_key") or existing.get("api_key")):
-            raise ValidationFailed("Enter the webservice key from PrestaShop > Advanced parameters > Webservice.",
+        if not (secrets.get("api_key") or existing.get("api_key") or secrets.get("db_dsn")
+                or existing.get("db_dsn")):
+            raise ValidationFailed("Enter the webservice key from PrestaShop > Advanced parameters > Webservice, "
+                                   "or the shop database (DSN) if Kontor uses the shop only through its database.",
                                    field="api_key")
+        if secrets.get("db_dsn"):
+            check_dsn(secrets["db_dsn"])
         if not str(settings.get("language_id", "1")).isdigit():
-            raise ValidationFailed("The language id is a number (1 is usually the shop's first language).",
+            raise ValidationFailed(_l("The language id is a number (1 is usually the shop's first language)."),
                                    field="language_id")
     elif kind == "allegro":
         if settings.get("environment") not in ENVIRONMENTS:
-            raise ValidationFailed("Choose production or sandbox.", field="environment")
+            raise ValidationFailed(_l("Choose production or sandbox."), field="environment")
         if not settings.get("client_id"):
-            raise ValidationFailed("Enter the Client ID of your Allegro application.", field="client_id")
+            raise ValidationFailed(_l("Enter the Client ID of your Allegro application."), field="client_id")
         if not (secrets.get("client_secret") or existing.get("client_secret")):
-            raise ValidationFailed("Enter the Client Secret of your Allegro application.", field="client_secret")
+            raise ValidationFailed(_l("Enter the Client Secret of your Allegro application."), field="client_secret")
     elif kind == "shopify":
         if not SHOP_DOMAIN.match(settings.get("shop_domain", "")):
-            raise ValidationFailed("Enter the shop's myshopify.com domain, e.g. your-shop.myshopify.com "
-                                   "(Shopify admin › Settings › Domains).", field="shop_domain")
+            raise ValidationFailed(_l("Enter the shop's myshopify.com domain, e.g. your-shop.myshopify.com "
+                                      "(Shopify admin › Settings › Domains)."), field="shop_domain")
         if not (secrets.get("api_token") or existing.get("api_token")):
-            raise ValidationFailed("Enter the Admin API access token of the shop's custom app.", field="api_token")
+            raise ValidationFailed(_l("Enter the Admin API access token of the shop's custom app."), field="api_token")
     elif kind == "woocommerce":
         if not settings.get("site_url", "").startswith(("http://", "https://")):
-            raise ValidationFailed("The site URL must start with http:// or https://.", field="site_url")
+            raise ValidationFailed(_l("The site URL must start with http:// or https://."), field="site_url")
         for key, label in (("consumer_key", "consumer key"), ("consumer_secret", "consumer secret")):
             if not (secrets.get(key) or existing.get(key)):
-                raise ValidationFailed(f"Enter the REST API {label} from WooCommerce > Settings > Advanced > REST API.",
+                raise ValidationFailed(_l("Enter the REST API %(label)s from WooCommerce > Settings > Advanced > REST API.", label=label),
                                        field=key)
     elif kind != "generic":
-        raise ValidationFailed(f"Unknown integration kind {kind}.", field="kind")
+        raise ValidationFailed(_l("Unknown integration kind %(kind)s.", kind=kind), field="kind")
     if kind in ("shopify", "woocommerce", "generic"):
         if not (secrets.get("webhook_secret") or existing.get("webhook_secret")):
-            raise ValidationFailed("Enter the webhook secret: deliveries signed with anything else are refused.",
+            raise ValidationFailed(_l("Enter the webhook secret: deliveries signed with anything else are refused."),
                                    field="webhook_secret")
+
+
+def check_dsn(dsn: str, field: str = "db_dsn") -> str:
+    """The DSN, if it names a MySQL/MariaDB database; else ValidationFailed (never repeating it: it holds a password)."""
+    try:
+        url = normalise_dsn(dsn)
+    except ValueError:
+        url = None
+    if url is None or not url.host:
+        raise ValidationFailed("The DSN must look like mysql://user:password@host:3306/database.", field=field)
+    return dsn.strip()
 
 
 def save_integration(integration: Integration | None, *, kind: str, name: str, settings: dict[str, Any],
                      secrets: dict[str, str]) -> Integration:
     """Create or update an integration; an empty secret field keeps the stored secret."""
     if not name.strip():
-        raise ValidationFailed("Give the integration a name, e.g. the shop's domain.", field="name")
+        raise ValidationFailed(_l("Give the integration a name, e.g. the shop's domain."), field="name")
     existing = integration.credentials if integration and integration.credentials_encrypted else {}
     _validate_settings(kind, settings, secrets, existing)
     if integration is None:
@@ -141,7 +179,7 @@ def masked_secrets(integration: Integration) -> dict[str, str]:
 def set_direction(integration_id: int, direction: str) -> Integration:
     """Set which way statuses flow for this integration."""
     if direction not in DIRECTIONS:
-        raise ValidationFailed(f"Direction must be one of: {', '.join(DIRECTIONS)}.", field="sync_direction")
+        raise ValidationFailed(_l("Direction must be one of: %(join)s.", join=', '.join(DIRECTIONS)), field="sync_direction")
     integration = get_integration(integration_id)
     integration.sync_direction = direction
     db.session.commit()
@@ -176,6 +214,9 @@ def allegro_auth(integration: Integration) -> AllegroAuth:
 def client_for(integration: Integration, access_token: str | None = None) -> OrderStatusClient:
     """The platform client for an integration, built from its settings and decrypted secrets."""
     if integration.kind == "prestashop":
+        if not integration.credentials.get("api_key"):
+            raise PlatformError("This shop is used through its database only: add the webservice key (PrestaShop > "
+                                "Advanced parameters > Webservice) for statuses and orders.")
         return PrestaShopWebservice(
             integration.settings.get("shop_url", ""), integration.credentials.get("api_key", ""),
             language_id=integration.settings.get("language_id", 1),
@@ -225,9 +266,11 @@ def refresh_allegro_token(integration_id: int, seen_access_token: str | None) ->
         if not refresh_token:
             raise AuthenticationFailed("Allegro is not connected (no refresh token); connect the account again.")
         try:
-            pair = allegro_auth(integration).refresh(refresh_token, utcnow())
+            pair = _refresh_at_once(integration, refresh_token)
         except AuthenticationFailed as error:
-            integration.connection_state, integration.connection_message = "error", error.message
+            reconnect = isinstance(error, ReconnectNeeded)
+            integration.connection_state = RECONNECT_NEEDED if reconnect else "error"
+            integration.connection_message = hide_secrets(error.message, credentials.values())
             integration.connection_checked_at = utcnow()
             db.session.commit()
             raise
@@ -242,6 +285,25 @@ def refresh_allegro_token(integration_id: int, seen_access_token: str | None) ->
             lock.release()
         except Exception:  # the lock timed out under a very slow refresh
             log.warning("Allegro token lock of integration %s expired before release", integration_id)
+
+
+def _refresh_at_once(integration: Integration, refresh_token: str):
+    """Refresh, retrying a lost answer within seconds (the caller holds the lock).
+
+    A refresh Allegro applied but whose answer got lost (5xx, timeout) has used the single-use
+    refresh token; Allegro takes it once more only shortly afterwards, so the retry comes at
+    once, not with the push's minutes of backoff.
+    """
+    auth = allegro_auth(integration)
+    for attempt in range(1, REFRESH_ATTEMPTS + 1):
+        try:
+            return auth.refresh(refresh_token, utcnow())
+        except TransientPlatformError as error:
+            if attempt == REFRESH_ATTEMPTS:
+                raise
+            log.warning("Allegro token refresh of integration %s got no answer (%s); retrying at once",
+                        integration.id, error.message)
+            time.sleep(REFRESH_RETRY_WAIT * attempt * RETRY_WAIT_SCALE)
 
 
 def call_platform(integration: Integration, call: Callable[[OrderStatusClient], T]) -> T:
@@ -265,20 +327,83 @@ def test_connection(integration_id: int) -> Integration:
     """Try the credentials against the platform and record the outcome in words."""
     integration = get_integration(integration_id)
     try:
-        message = call_platform(integration, lambda client: client.check_connection())
+        if integration.kind == "prestashop" and _database_only(integration):
+            message = check_database(integration)
+        else:
+            message = call_platform(integration, lambda client: client.check_connection())
         integration.connection_state, integration.connection_message = "ok", params.clean_text(message)
     except PlatformError as error:
-        integration.connection_state, integration.connection_message = "error", params.clean_text(error.message)
+        state = RECONNECT_NEEDED if isinstance(error, ReconnectNeeded) else "error"
+        integration.connection_state = state
+        integration.connection_message = params.clean_text(hide_secrets(error.message,
+                                                                        integration.credentials.values()))
     integration.connection_checked_at = utcnow()
     db.session.commit()
     return integration
+
+
+def _database_only(integration: Integration) -> bool:
+    credentials = integration.credentials
+    return bool(credentials.get("db_dsn")) and not credentials.get("api_key")
+
+
+@dataclass(frozen=True)
+class DatabaseCheck:
+    """What a PrestaShop database holds: the check in words, its shops and languages to pick from."""
+
+    message: str
+    shops: tuple[Shop, ...] = ()
+    languages: tuple[Language, ...] = ()
+    sharing_groups: frozenset[int] = frozenset()
+
+
+def check_database(integration: Integration, dsn: str | None = None, prefix: str | None = None) -> str:
+    """Connect to a PrestaShop integration's database and say what was found, in words (PlatformError if not)."""
+    return inspect_database(integration, dsn, prefix, with_lists=False).message
+
+
+def inspect_database(integration: Integration, dsn: str | None = None, prefix: str | None = None, *,
+                     with_lists: bool = True) -> DatabaseCheck:
+    """Check the DSN (typed, else the stored one) and the table prefix; list the shop's shops and languages.
+
+    PlatformError says what is wrong in words (tables missing under the prefix: which prefix the
+    database does have), never with the DSN's password.
+    """
+    dsn = (dsn or "").strip() or integration.credentials.get("db_dsn")
+    if not dsn:
+        raise PlatformError("No shop database (DSN) is set: type it in first.")
+    if prefix is None:
+        prefix = (integration.settings.get("database") or {}).get("prefix", DEFAULT_PREFIX)
+    try:
+        with PrestaShopDatabase(check_dsn(dsn), prefix.strip() or DEFAULT_PREFIX) as shop:
+            message = shop.check()
+            if not with_lists:
+                return DatabaseCheck(message)
+            return DatabaseCheck(message, tuple(shop.shops()), tuple(shop.languages()),
+                                 frozenset(shop.groups_sharing_stock()))
+    except ValidationFailed as error:
+        raise PlatformError(error.message) from None
+    except ValueError as error:
+        raise PlatformError(str(error)) from None
+    except PlatformError as error:
+        raise PlatformError(_without_secret(error.message, dsn)) from None
+
+
+def _without_secret(message: str, dsn: str) -> str:
+    try:
+        password = normalise_dsn(dsn).password
+    except ValueError:
+        password = None
+    for secret in filter(None, (dsn, password)):
+        message = message.replace(secret, "•••")
+    return message
 
 
 def start_allegro_connection(integration_id: int) -> dict[str, Any]:
     """Begin the device flow: returns the user code and the link the seller opens."""
     integration = get_integration(integration_id)
     if integration.kind != "allegro":
-        raise ValidationFailed("Only Allegro integrations connect with the device flow.")
+        raise ValidationFailed(_l("Only Allegro integrations connect with the device flow."))
     device = allegro_auth(integration).start_device_flow()
     credentials = integration.credentials
     credentials["device_code"] = device.device_code
@@ -307,13 +432,15 @@ def poll_allegro_connection(integration_id: int) -> str:
     except AuthorizationPending:
         return "pending"
     except AuthenticationFailed as error:
-        _end_device_flow(integration, "error", error.message)
+        _end_device_flow(integration, "error", hide_secrets(error.message, [device_code]))
         raise
     credentials = integration.credentials
     credentials.update(access_token=pair.access_token, refresh_token=pair.refresh_token)
     credentials.pop("device_code", None)
     integration.credentials = credentials
     integration.token_expires_at = pair.expires_at
+    # Operations that waited for the reconnect become due now (in this transaction).
+    bus.publish(db.session, INTEGRATION_RECONNECTED, {"integration_id": integration.id})
     _end_device_flow(integration, "ok", "Connected to Allegro.")
     return "connected"
 
@@ -409,22 +536,22 @@ def _store_states(integration: Integration, fetched: list[PlatformStateDTO]) -> 
 def _validate_mapping(integration: Integration, local_status: str, state: PlatformState | None, direction: str,
                       known_statuses: dict[str, str], ignore_id: int | None = None) -> None:
     if local_status not in known_statuses:
-        raise ValidationFailed(f"There is no Kontor status “{local_status}”.", field="local_status")
+        raise ValidationFailed(_l("There is no Kontor status “%(local_status)s”.", local_status=local_status), field="local_status")
     if state is None or state.integration_id != integration.id:
-        raise ValidationFailed("Choose one of this platform's states (sync the states first if the list is empty).",
+        raise ValidationFailed(_l("Choose one of this platform's states (sync the states first if the list is empty)."),
                                field="platform_state_id")
     if not state.active:
-        raise ValidationFailed(f"“{state.name}” is no longer offered by the platform.", field="platform_state_id")
+        raise ValidationFailed(_l("“%(name)s” is no longer offered by the platform.", name=state.name), field="platform_state_id")
     if direction not in MAPPING_DIRECTIONS:
-        raise ValidationFailed("Direction must be push, pull or both.", field="direction")
+        raise ValidationFailed(_l("Direction must be push, pull or both."), field="direction")
     if state.read_only and direction in ("push", "both"):
-        raise ValidationFailed(f"“{state.name}” is set by the platform itself and cannot be pushed; use pull.",
+        raise ValidationFailed(_l("“%(name)s” is set by the platform itself and cannot be pushed; use pull.", name=state.name),
                                field="direction")
     for other in integration.mappings:
         if other.id == ignore_id:
             continue
         if other.local_status == local_status and other.platform_state_id == state.id:
-            raise ValidationFailed("This status and state are already mapped.", field="platform_state_id")
+            raise ValidationFailed(_l("This status and state are already mapped."), field="platform_state_id")
         if (direction in ("pull", "both") and other.direction in ("pull", "both")
                 and other.platform_state_id == state.id):
             raise ValidationFailed(
@@ -452,7 +579,7 @@ def get_mapping(integration_id: int, mapping_id: int) -> StatusMapping:
     """The integration's mapping row with that id, or NotFound."""
     mapping = db.session.get(StatusMapping, mapping_id) if params.is_id(mapping_id) else None
     if mapping is None or mapping.integration_id != integration_id:
-        raise NotFound("No such mapping.")
+        raise NotFound(_l("No such mapping."))
     return mapping
 
 
@@ -477,7 +604,7 @@ def move_mapping(integration_id: int, mapping_id: int, direction: str) -> None:
     """Move a mapping row up or down (up = tried earlier when pushing)."""
     moved = ordering.move(get_integration(integration_id).mappings, mapping_id, direction)
     if moved is None:
-        raise NotFound("No such mapping.")
+        raise NotFound(_l("No such mapping."))
     if moved:
         db.session.commit()
 
@@ -487,6 +614,14 @@ def push_state_for(integration: Integration, local_status: str) -> PlatformState
     for mapping in integration.mappings:
         if mapping.local_status == local_status and mapping.direction in ("push", "both"):
             return mapping.platform_state
+    return None
+
+
+def pull_status_for(integration: Integration, state_id: str) -> str | None:
+    """The Kontor status a platform state is pulled into (the pull/both row for it), if any."""
+    for mapping in integration.mappings:
+        if mapping.direction in ("pull", "both") and mapping.platform_state.external_id == state_id:
+            return mapping.local_status
     return None
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_babel import gettext as _
 
-from app.core.auth import require_role, role_required
+from app.core.auth import has_role, require_role, role_required
 from app.core.errors import ValidationFailed
 from app.core.htmx import render_fragment, trigger
 from app.core.transactions import refusal_shown
@@ -16,6 +18,14 @@ from app.integrations.models import DIRECTIONS, KINDS, MAPPING_DIRECTIONS, Integ
 from app.settings.services import status_defs
 
 bp = Blueprint("integrations", __name__, url_prefix="/integrations")
+
+
+@bp.app_context_processor
+def _reconnect_needed() -> dict:
+    """Integrations whose grant is gone, for the header every admin sees on every page."""
+    if not (current_user.is_authenticated and has_role(current_user, "admin")):
+        return {"reconnect_needed": []}
+    return {"reconnect_needed": services.needing_reconnect()}
 
 
 def _mapping_form(integration: Integration, formdata=None, obj=None) -> MappingForm:
@@ -51,7 +61,7 @@ def create(kind: str):
         with refusal_shown(form, "name"):
             integration = services.save_integration(None, kind=kind, name=form.name.data, settings=form.settings(),
                                                     secrets=form.secrets())
-            flash(f"{integration.name} added. Test the connection and sync its states next.", "success")
+            flash(_("%(name)s added. Test the connection and sync its states next.", name=integration.name), "success")
             return redirect(url_for("integrations.detail", integration_id=integration.id))
     return render_template("integrations/form.html", form=form, kind=kind, kinds=KINDS, integration=None,
                            masked={}), 422 if form.errors else 200
@@ -69,7 +79,7 @@ def edit(integration_id: int):
         with refusal_shown(form, "name"):
             services.save_integration(integration, kind=integration.kind, name=form.name.data,
                                       settings=form.settings(), secrets=form.secrets())
-            flash("Settings saved.", "success")
+            flash(_("Settings saved."), "success")
             return redirect(url_for("integrations.detail", integration_id=integration.id))
     return render_template("integrations/form.html", form=form, kind=integration.kind, kinds=KINDS,
                            integration=integration, masked=services.masked_secrets(integration)), \

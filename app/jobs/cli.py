@@ -6,51 +6,22 @@ import logging
 from datetime import timezone
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app.core.types import utcnow
-from app.extensions import redis_connection
+from app.extensions import QUEUE_NAMES, redis_connection
 from app.jobs import tasks
 from app.jobs.queues import enqueue
 from app.jobs.schedule import SCHEDULE, find
+from app.jobs.scheduler import DEFAULT_INTERVAL, SCHEDULED_ID_PREFIX, KontorScheduler, sync_schedule
+from app.monitoring import queues as rq_state
 
 jobs_cli = AppGroup("jobs", help="Recurring and background jobs.")
 
-SCHEDULED_ID_PREFIX = "recurring-"
 
-
-def _scheduler():
-    from rq_scheduler import Scheduler
-
-    return Scheduler(connection=redis_connection.client, interval=5)
-
-
-def sync_schedule(scheduler) -> None:
-    """Make rq-scheduler's registry match SCHEDULE: add new jobs, drop removed or changed ones."""
-    wanted = {f"{SCHEDULED_ID_PREFIX}{job.name}": job for job in SCHEDULE}
-    for existing in scheduler.get_jobs():
-        job = wanted.get(existing.id)
-        spec = existing.meta.get("kontor_spec")
-        if job is None and existing.id.startswith(SCHEDULED_ID_PREFIX):
-            scheduler.cancel(existing)
-        elif job is not None and spec != _spec(job):
-            scheduler.cancel(existing)
-    present = {job.id for job in scheduler.get_jobs()}
-    for job_id, job in wanted.items():
-        if job_id in present:
-            continue
-        common = dict(func=tasks.run_recurring, args=[job.name], id=job_id, queue_name=job.queue,
-                      meta={"kontor_spec": _spec(job)}, timeout=3600, result_ttl=3600)
-        if job.cron:
-            scheduler.cron(job.cron, repeat=None, use_local_timezone=False, **common)
-        else:
-            scheduler.schedule(scheduled_time=utcnow().replace(tzinfo=None), interval=job.interval, repeat=None,
-                               **common)
-
-
-def _spec(job) -> str:
-    return f"{job.func}|{job.queue}|{job.interval}|{job.cron}"
+def _scheduler() -> KontorScheduler:
+    interval = float(current_app.config.get("SCHEDULER_INTERVAL", DEFAULT_INTERVAL))
+    return KontorScheduler(connection=redis_connection.client, interval=interval)
 
 
 @jobs_cli.command("list")
@@ -88,13 +59,56 @@ def run_job(name: str) -> None:
 @jobs_cli.command("scheduler")
 @click.option("--burst", is_flag=True, help="Enqueue what is due once and exit.")
 def run_scheduler(burst: bool) -> None:
-    """Run rq-scheduler for SCHEDULE (one scheduler enqueues at a time; others stand by)."""
+    """Run the scheduler for SCHEDULE, re-asserting it every tick (one enqueues at a time; others stand by)."""
     logging.getLogger("rq_scheduler").setLevel(logging.INFO)
     scheduler = _scheduler()
     with redis_connection.client.lock("kontor:jobs:schedule-sync", timeout=60):
         sync_schedule(scheduler)
-    click.echo(f"Scheduler running with {len(SCHEDULE)} recurring job(s).")
+    click.echo(f"Scheduler running with {len(SCHEDULE)} recurring job(s), ticking every {scheduler._interval:g} s.")
     scheduler.run(burst=burst)
+
+
+@jobs_cli.command("monitor")
+@click.option("--max", "maximum", type=click.IntRange(min=0), default=100, show_default=True,
+              help="A queue longer than this is a problem.")
+def monitor(maximum: int) -> None:
+    """Print each queue's length and workers; exit 1 if a queue is longer than --max or no worker serves it."""
+    try:
+        states = rq_state.queue_states()
+    except Exception as error:  # for cron and monitoring systems: unreachable Redis is a failure, said plainly
+        click.echo(f"CRITICAL Redis not reachable: {error}", err=True)
+        raise SystemExit(2)
+    problems = []
+    click.echo(f"{'QUEUE':<13} {'LENGTH':>7} {'WORKERS':>8} {'RUNNING':>8} {'FAILED':>7}  OLDEST WAITING (UTC)")
+    for q in states:
+        oldest = q.oldest_enqueued_at.strftime("%Y-%m-%d %H:%M:%S") if q.oldest_enqueued_at else "-"
+        click.echo(f"{q.name:<13} {q.length:>7} {q.workers:>8} {q.running:>8} {q.failed:>7}  {oldest}")
+        if q.length > maximum:
+            problems.append(f"queue {q.name} has {q.length} jobs waiting (more than {maximum})")
+        if q.workers == 0:
+            problems.append(f"no worker serves queue {q.name}")
+    if problems:
+        click.echo("PROBLEM " + "; ".join(problems), err=True)
+        raise SystemExit(1)
+    click.echo("OK")
+
+
+@jobs_cli.command("failed")
+@click.option("--queue", type=click.Choice(QUEUE_NAMES), help="Only this queue.")
+def failed(queue: str | None) -> None:
+    """List failed jobs with their error."""
+    jobs = rq_state.failed_jobs(queue)
+    for job in jobs:
+        ended = job.ended_at.strftime("%Y-%m-%d %H:%M:%S") if job.ended_at else "-"
+        click.echo(f"{job.id}  {job.queue:<12} {ended}  {job.func}\n    {job.error}")
+    click.echo(f"{len(jobs)} failed job(s).")
+
+
+@jobs_cli.command("retry-failed")
+@click.option("--queue", type=click.Choice(QUEUE_NAMES), help="Only this queue.")
+def retry_failed(queue: str | None) -> None:
+    """Put failed jobs back on their queues."""
+    click.echo(f"Requeued {rq_state.retry_all_failed(queue)} failed job(s).")
 
 
 def init_app(app: Flask) -> None:

@@ -7,6 +7,8 @@ from app.core.events import bus
 from app.inbound.imports import IMPORT_REQUESTED
 from app.inbound.ledger import BATCH_RECORDED, EVENT_RECORDED
 from app.jobs import tasks
+from app.monitoring.work import AVAILABILITY_SYNC_REQUESTED
+from app.stock.stock_push import STOCK_UPDATES_RECORDED
 from app.suppliers.imports import FEED_IMPORT_QUEUED
 from app.sync.outbox import OPERATION_RECORDED
 
@@ -45,3 +47,16 @@ def enqueue_inbound_batch(payload: dict) -> None:
 def enqueue_order_import(payload: dict) -> None:
     """Start an order import of one integration ("Import now"); one at a time per integration."""
     tasks.start_order_import(payload["integration_id"])
+
+
+@bus.subscribe(AVAILABILITY_SYNC_REQUESTED, "jobs.enqueue_availability_sync", moment="after_commit")
+def enqueue_availability_sync(payload: dict) -> None:
+    """Enqueue an availability sync someone asked for again (the health page's retry)."""
+    tasks.start_availability_sync(payload["integration_id"])
+
+
+@bus.subscribe(STOCK_UPDATES_RECORDED, "jobs.enqueue_stock_updates", moment="after_commit")
+def enqueue_stock_updates(payload: dict) -> None:
+    """Start delivering an integration's committed stock updates now (one job drains them all)."""
+    for integration_id in payload["integration_ids"]:
+        tasks.start_stock_updates(integration_id)

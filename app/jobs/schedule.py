@@ -117,6 +117,46 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         description="Imports the orders each PrestaShop shop changed since the last import (webservice or "
                     "database), with a 5-minute overlap.",
     ),
+    RecurringJob(
+        name="check_alerts",
+        func="app.jobs.tasks.check_alerts",
+        queue="default",
+        interval=300,
+        lock_timeout=300,
+        description="Checks the alert rules: one alert when a condition starts, one when it clears.",
+    ),
+    RecurringJob(
+        name="prune_failed_jobs",
+        func="app.jobs.tasks.prune_failed_jobs",
+        queue="default",
+        cron="0 2 * * *",
+        description="Deletes failed jobs that ended more than 168 hours ago.",
+    ),
+    RecurringJob(
+        name="expire_reservations",
+        func="app.jobs.tasks.expire_reservations",
+        queue="orders",
+        interval=300,
+        lock_timeout=300,
+        description="Releases order reservations whose expiry (Settings > Orders) has passed.",
+    ),
+    RecurringJob(
+        name="reconcile_stock",
+        func="app.jobs.tasks.reconcile_stock",
+        queue="integrations",
+        interval=1800,
+        lock_timeout=1800,
+        description="Reads Allegro's and PrestaShop's quantities, lists differences from Kontor's stock and "
+                    "fixes those older than KONTOR_STOCK_SYNC_FIX_AFTER_HOURS.",
+    ),
+    RecurringJob(
+        name="clean_stock_sync",
+        func="app.jobs.tasks.clean_stock_sync",
+        queue="default",
+        cron="17 3 * * *",
+        lock_timeout=1800,
+        description="Deletes finished stock updates and their attempt logs older than 30 days.",
+    ),
 )
 
 

@@ -28,6 +28,8 @@ from app.integrations.base import PlatformError
 from app.integrations.services import list_integrations, sync_states
 from app.jobs.queues import any_waiting, enqueue
 from app.jobs.schedule import find
+from app.monitoring import alerts, queues as rq_state
+from app.stock import reservations, stock_push, stock_sync
 from app.stock import services as stock_services
 from app.stock.links import shop_items
 from app.suppliers.imports import fail_stalled, import_chunk, queue_import, run_import, stalled_imports
@@ -36,7 +38,7 @@ from app.sync import outbox, push
 
 log = logging.getLogger("kontor.jobs")
 
-LAST_RUN_KEY = "kontor:jobs:last-run"
+LAST_RUN_KEY = rq_state.LAST_RUN_KEY
 SWEEP_KEY = "kontor:sync:last-sweep"
 
 
@@ -86,8 +88,17 @@ def heartbeat() -> str:
 
 def last_runs() -> dict[str, dict]:
     """The last outcome of each recurring job, by name."""
-    raw = redis_connection.client.hgetall(LAST_RUN_KEY)
-    return {key.decode(): json.loads(value) for key, value in raw.items()}
+    return rq_state.last_runs()
+
+
+def check_alerts() -> dict[str, int]:
+    """Open an alert for each condition that started, a recovery for each that ended (every 5 minutes)."""
+    return alerts.check()
+
+
+def prune_failed_jobs() -> int:
+    """Delete failed jobs that ended more than 168 hours ago (daily at 02:00)."""
+    return rq_state.prune_failed()
 
 
 def process_sync_operation(operation_id: int) -> str:
@@ -128,7 +139,7 @@ def start_inbound_event(event_id: int, job_id: str):
 
 
 def process_inbound_batch(event_ids: list[int]) -> dict[str, int]:
-    """Apply stored deliveries one after another (checkout forms or shop orders fetched in bulk)."""
+    """Apply stored deliveries fetched in bulk (checkout forms, shop orders): their orders set-based, one commit."""
     return process_batch(event_ids)
 
 
@@ -280,3 +291,38 @@ def sync_all_availability() -> dict[str, Any]:
             log.exception("availability sync of %s failed", integration.name)
             outcomes[integration.name] = f"failed: {error}"
     return outcomes
+
+
+def start_availability_sync(integration_id: int):
+    """Enqueue one shop's availability sync (again if an earlier run ended)."""
+    return enqueue(sync_availability, integration_id, queue="integrations", job_id=f"availability-{integration_id}",
+                   timeout=1800, replace_finished=True)
+
+
+# --- warehouse: reservations, stock to the channels ----------------------------------------
+
+
+def expire_reservations() -> dict[str, int]:
+    """Release reservations whose time ran out (every 5 minutes)."""
+    return reservations.expire_due()
+
+
+def deliver_stock_updates(integration_id: int) -> str:
+    """Deliver every due stock update of one integration, in batches."""
+    return stock_push.deliver_due(integration_id)
+
+
+def start_stock_updates(integration_id: int):
+    """Enqueue the delivery of an integration's stock updates; one job per integration drains them all."""
+    return enqueue(deliver_stock_updates, integration_id, queue="integrations", job_id=f"stock-sync-{integration_id}",
+                   replace_finished=True, timeout=3600)
+
+
+def reconcile_stock() -> dict[str, Any]:
+    """Compare the channels' quantities with Kontor's, list differences and fix the old ones (every 30 min)."""
+    return stock_sync.reconcile_all()
+
+
+def clean_stock_sync() -> dict[str, int]:
+    """Delete finished stock updates and attempt logs older than 30 days (daily)."""
+    return stock_sync.cleanup()

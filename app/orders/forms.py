@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
+from flask_babel import lazy_gettext as _l
 from wtforms import (
     DecimalField,
     FieldList,
@@ -37,47 +38,47 @@ VAT_CHOICES = [("23", "23%"), ("8", "8%"), ("5", "5%"), ("0", "0%")]
 
 
 class ItemForm(Form):
-    name = StringField("Product", validators=[Optional(), *text_validators(OrderItem.name)])
-    sku = StringField("SKU", validators=[Optional(), *text_validators(OrderItem.sku)])
-    ean = StringField("EAN", validators=[Optional(), *text_validators(OrderItem.ean)])
-    quantity = IntegerField("Qty", default=1, validators=[Optional(), NumberRange(min=1, max=100000)])
-    unit_price_gross = DecimalField("Unit price (gross)", places=2,
+    name = StringField(_l("Product"), validators=[Optional(), *text_validators(OrderItem.name)])
+    sku = StringField(_l("SKU"), validators=[Optional(), *text_validators(OrderItem.sku)])
+    ean = StringField(_l("EAN"), validators=[Optional(), *text_validators(OrderItem.ean)])
+    quantity = IntegerField(_l("Qty"), default=1, validators=[Optional(), NumberRange(min=1, max=100000)])
+    unit_price_gross = DecimalField(_l("Unit price (gross)"), places=2,
                                     validators=[Optional(), FitsMoney(), NumberRange(min=0)])
-    vat_rate = SelectField("VAT", choices=VAT_CHOICES, default="23")
-    discount_gross = DecimalField("Discount", places=2, default=Decimal("0"),
+    vat_rate = SelectField(_l("VAT"), choices=VAT_CHOICES, default="23")
+    discount_gross = DecimalField(_l("Discount"), places=2, default=Decimal("0"),
                                   validators=[Optional(), FitsMoney(), NumberRange(min=0)])
 
 
 class AddressForm(Form):
-    name = StringField("Name", validators=[Optional(), *text_validators(OrderAddress.name)])
-    company = StringField("Company", validators=[Optional(), *text_validators(OrderAddress.company)])
-    vat_id = StringField("VAT ID", validators=[Optional(), *text_validators(OrderAddress.vat_id)])
-    street = StringField("Street", validators=[Optional(), *text_validators(OrderAddress.street)])
-    postcode = StringField("Postcode", validators=[Optional(), *text_validators(OrderAddress.postcode)])
-    city = StringField("City", validators=[Optional(), *text_validators(OrderAddress.city)])
-    country_code = StringField("Country", default="PL", validators=[Optional(), NoNul(), Length(min=2, max=2)])
-    phone = StringField("Phone", validators=[Optional(), *text_validators(OrderAddress.phone)])
+    name = StringField(_l("Name"), validators=[Optional(), *text_validators(OrderAddress.name)])
+    company = StringField(_l("Company"), validators=[Optional(), *text_validators(OrderAddress.company)])
+    vat_id = StringField(_l("VAT ID"), validators=[Optional(), *text_validators(OrderAddress.vat_id)])
+    street = StringField(_l("Street"), validators=[Optional(), *text_validators(OrderAddress.street)])
+    postcode = StringField(_l("Postcode"), validators=[Optional(), *text_validators(OrderAddress.postcode)])
+    city = StringField(_l("City"), validators=[Optional(), *text_validators(OrderAddress.city)])
+    country_code = StringField(_l("Country"), default="PL", validators=[Optional(), NoNul(), Length(min=2, max=2)])
+    phone = StringField(_l("Phone"), validators=[Optional(), *text_validators(OrderAddress.phone)])
 
 
 class OrderForm(FlaskForm):
     revision = HiddenField()
-    customer_name = StringField("Customer name", validators=[DataRequired(message="The customer needs a name."),
+    customer_name = StringField(_l("Customer name"), validators=[DataRequired(message=_l("The customer needs a name.")),
                                                              *text_validators(Order.customer_name)])
-    customer_email = StringField("E-mail", validators=[Optional(), *text_validators(Order.customer_email),
+    customer_email = StringField(_l("E-mail"), validators=[Optional(), *text_validators(Order.customer_email),
                                                        Email(check_deliverability=False)])
-    customer_phone = StringField("Phone", validators=[Optional(), *text_validators(Order.customer_phone)])
-    currency = StringField("Currency", default="PLN", validators=[DataRequired(), NoNul(), Length(min=3, max=3)])
-    delivery_method = StringField("Delivery method", validators=[Optional(), *text_validators(Order.delivery_method)])
-    shipping_gross = DecimalField("Shipping cost (gross)", places=2, default=Decimal("0"),
+    customer_phone = StringField(_l("Phone"), validators=[Optional(), *text_validators(Order.customer_phone)])
+    currency = StringField(_l("Currency"), default="PLN", validators=[DataRequired(), NoNul(), Length(min=3, max=3)])
+    delivery_method = StringField(_l("Delivery method"), validators=[Optional(), *text_validators(Order.delivery_method)])
+    shipping_gross = DecimalField(_l("Shipping cost (gross)"), places=2, default=Decimal("0"),
                                   validators=[Optional(), FitsMoney(), NumberRange(min=0)])
-    payment_status = SelectField("Payment", choices=list(PAYMENT_STATUSES.items()), default="pending")
-    fulfillment_status = SelectField("Fulfillment", choices=list(FULFILLMENT_STATUSES.items()), default="unassigned")
-    status = SelectField("Status", default="draft")
-    customer_comment = TextAreaField("Customer's comment", validators=[
+    payment_status = SelectField(_l("Payment"), choices=list(PAYMENT_STATUSES.items()), default="pending")
+    fulfillment_status = SelectField(_l("Fulfillment"), choices=list(FULFILLMENT_STATUSES.items()), default="unassigned")
+    status = SelectField(_l("Status"), default="draft")
+    customer_comment = TextAreaField(_l("Customer's comment"), validators=[
         Optional(), *text_validators(max_length=CUSTOMER_COMMENT_MAX_LENGTH)])
     # The platform order this order is (linked by hand for orders that came in before the import existed).
-    integration_id = SelectField("Platform", coerce=str, default="")
-    external_order_id = StringField("Platform order id", validators=[
+    integration_id = SelectField(_l("Platform"), coerce=str, default="")
+    external_order_id = StringField(_l("Platform order id"), validators=[
         Optional(), *text_validators(Order.external_order_id)])
     shipping = FormField(AddressForm)
     billing = FormField(AddressForm)
@@ -127,25 +128,25 @@ class OrderForm(FlaskForm):
 
 
 class StatusChangeForm(FlaskForm):
-    status = SelectField("New status", validators=[DataRequired(message="Choose the status to move the order to.")])
-    comment = StringField("Comment", validators=[Optional(), *text_validators(max_length=COMMENT_MAX_LENGTH)])
+    status = SelectField(_l("New status"), validators=[DataRequired(message=_l("Choose the status to move the order to."))])
+    comment = StringField(_l("Comment"), validators=[Optional(), *text_validators(max_length=COMMENT_MAX_LENGTH)])
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("Note", validators=[DataRequired(message="Write something first."),
+    body = TextAreaField(_l("Note"), validators=[DataRequired(message=_l("Write something first.")),
                                              *text_validators(max_length=NOTE_MAX_LENGTH)])
 
 
 class BulkStatusForm(FlaskForm):
-    status = SelectField("Move selected to", validators=[DataRequired(message="Choose the status to move the orders to.")])
+    status = SelectField(_l("Move selected to"), validators=[DataRequired(message=_l("Choose the status to move the orders to."))])
 
 
 class ShipmentForm(FlaskForm):
-    carrier = StringField("Carrier", validators=[DataRequired(message="Name the carrier, e.g. InPost or DPD."),
+    carrier = StringField(_l("Carrier"), validators=[DataRequired(message=_l("Name the carrier, e.g. InPost or DPD.")),
                                                  Length(max=60)])
-    tracking_number = StringField("Tracking number", validators=[
-        DataRequired(message="Enter the tracking number from the label."), Length(max=64)])
-    service = StringField("Service", validators=[Optional(), Length(max=60)])
+    tracking_number = StringField(_l("Tracking number"), validators=[
+        DataRequired(message=_l("Enter the tracking number from the label.")), Length(max=64)])
+    service = StringField(_l("Service"), validators=[Optional(), Length(max=60)])
 
     def to_input(self) -> ShipmentInput:
         return ShipmentInput(self.carrier.data or "", self.tracking_number.data or "", self.service.data or "")

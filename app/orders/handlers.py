@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.core import cache
 from app.core.events import bus
-from app.orders.models import Order
+from app.orders.models import Order, OrderPayment, OrderShipment
 from app.orders.services import ORDERS_CHANGED, STATUS_CHANGED
 
 log = logging.getLogger("kontor.orders")
@@ -27,7 +27,9 @@ def log_status_change(payload: dict) -> None:
 
 @sa_event.listens_for(Session, "after_flush")
 def _note_order_changes(session: Session, _context) -> None:
-    if any(isinstance(obj, Order) for obj in (*session.new, *session.dirty, *session.deleted)):
+    # Payments and shipments count too: the dashboard's shipping times are built from them.
+    if any(isinstance(obj, (Order, OrderPayment, OrderShipment))
+           for obj in (*session.new, *session.dirty, *session.deleted)):
         session.info[ORDERS_CHANGED] = True
 
 

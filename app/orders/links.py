@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
 
 from app.core import params
 from app.core.errors import ValidationFailed
@@ -40,21 +41,21 @@ def check(link: PlatformLink, order_id: int | None) -> Integration | None:
                                   label="platform order id")
     if link.integration_id is None:
         if external_id:
-            raise ValidationFailed("Choose the platform this order id belongs to.", field="integration_id")
+            raise ValidationFailed(_l("Choose the platform this order id belongs to."), field="integration_id")
         return None
     integration = db.session.get(Integration, link.integration_id) if params.is_id(link.integration_id) else None
     if integration is None:
-        raise ValidationFailed(f"There is no integration {link.integration_id}.", field="integration_id")
+        raise ValidationFailed(_l("There is no integration %(integration_id)s.", integration_id=link.integration_id), field="integration_id")
     if integration.kind not in KINDS:
-        raise ValidationFailed(f"{integration.name} is a supplier feed, not a sales channel; orders can only be "
-                               "linked to a shop or marketplace.", field="integration_id")
+        raise ValidationFailed(_l("%(name)s is a supplier feed, not a sales channel; orders can only be "
+                                  "linked to a shop or marketplace.", name=integration.name), field="integration_id")
     if not external_id:
-        raise ValidationFailed(f"Give the order's id on {integration.name}.", field="external_order_id")
+        raise ValidationFailed(_l("Give the order's id on %(name)s.", name=integration.name), field="external_order_id")
     taken = db.session.scalar(select(Order.number).where(
         Order.integration_id == integration.id, Order.external_order_id == external_id,
         *([Order.id != order_id] if order_id is not None else [])))
     if taken is not None:
-        raise ValidationFailed(f"{integration.name} order {external_id} is already linked to order {taken}.",
+        raise ValidationFailed(_l("%(name)s order %(external_id)s is already linked to order %(taken)s.", name=integration.name, external_id=external_id, taken=taken),
                                field="external_order_id")
     return integration
 

@@ -8,15 +8,21 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import load_only
+from flask_babel import gettext as _
 
 from app.core import params
 from app.core.errors import BadParameter
 from app.core.pagination import Page
+from app.core.types import utcnow
 from app.extensions import db
-from app.orders.models import PAYMENT_STATUSES, SOURCES, Order
-from app.settings.services import status_defs
+from app.orders.models import PAYMENT_STATUSES, SOURCES, Order, OrderShipment
+from app.settings.services import ship_within_hours, status_defs
+from app.settings.statuses import GROUPS
+
+# Late means: in this group (paid, being picked or packed) and placed longer ago than the time to ship.
+LATE_GROUP = "processing"
 
 SEARCH_MAX_LENGTH = 100
 SORTS = {
@@ -33,10 +39,14 @@ class OrderFilters:
     """The order list's filters, as they appear in the URL."""
 
     status: tuple[str, ...] = ()
+    group: tuple[str, ...] = ()
+    late: bool = False
     payment_status: str = ""
     source: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    shipped_from: date | None = None
+    shipped_to: date | None = None
     q: str = ""
     sort: str = "ordered_at"
     direction: str = "desc"
@@ -63,27 +73,39 @@ class OrderFilters:
             if code in known:
                 statuses.append(code)
             else:
-                errors.append(f"Unknown status “{params.clean_text(code, 40)}”.")
+                errors.append(_("Unknown status “%(clean_text)s”.", clean_text=params.clean_text(code, 40)))
+        groups = []
+        for code in (g for raw in getlist("group") for g in str(raw).split(",") if g):
+            if code in GROUPS:
+                groups.append(code)
+            else:
+                errors.append(_("Unknown status group “%(clean_text)s”.", clean_text=params.clean_text(code, 40)))
+        late = (args.get("late") or "") in ("1", "true", "yes", "on")
         payment = args.get("payment_status", "") or ""
         if payment and payment not in PAYMENT_STATUSES:
-            errors.append(f"Unknown payment status “{params.clean_text(payment, 40)}”.")
+            errors.append(_("Unknown payment status “%(clean_text)s”.", clean_text=params.clean_text(payment, 40)))
             payment = ""
         source = args.get("source", "") or ""
         if source and source not in SOURCES:
-            errors.append(f"Unknown source “{params.clean_text(source, 40)}”.")
+            errors.append(_("Unknown source “%(clean_text)s”.", clean_text=params.clean_text(source, 40)))
             source = ""
         dates = {key: read(params.date_arg, args.get(key), key, label=label)
                  for key, label in (("date_from", "start date"), ("date_to", "end date"))}
         if dates["date_from"] and dates["date_to"] and dates["date_from"] > dates["date_to"]:
-            errors.append("The start date is after the end date.")
+            errors.append(_("The start date is after the end date."))
             dates = {"date_from": None, "date_to": None}
+        shipped = {key: read(params.date_arg, args.get(key), key, label=label)
+                   for key, label in (("shipped_from", "first shipped date"), ("shipped_to", "last shipped date"))}
+        if shipped["shipped_from"] and shipped["shipped_to"] and shipped["shipped_from"] > shipped["shipped_to"]:
+            errors.append(_("The first shipped date is after the last shipped date."))
+            shipped = {"shipped_from": None, "shipped_to": None}
         sort = args.get("sort") or "ordered_at"
         if sort not in SORTS:
-            errors.append(f"Orders cannot be sorted by “{params.clean_text(sort, 40)}”.")
+            errors.append(_("Orders cannot be sorted by “%(clean_text)s”.", clean_text=params.clean_text(sort, 40)))
             sort = "ordered_at"
         direction = args.get("direction") or "desc"
         if direction not in ("asc", "desc"):
-            errors.append("The sort direction is asc or desc.")
+            errors.append(_("The sort direction is asc or desc."))
             direction = "desc"
         limit = args.get("limit") or args.get("per_page")
         size = read(params.int_arg, limit, "limit", default=per_page, minimum=1, maximum=max_per_page,
@@ -91,9 +113,10 @@ class OrderFilters:
         q = read(params.text_arg, args.get("q"), "q", max_length=SEARCH_MAX_LENGTH, label="search text",
                  default="")
         return cls(
-            status=tuple(dict.fromkeys(statuses)), payment_status=payment, source=source, q=q, sort=sort,
+            status=tuple(dict.fromkeys(statuses)), group=tuple(dict.fromkeys(groups)), late=late,
+            payment_status=payment, source=source, q=q, sort=sort,
             direction=direction, page=read(params.page_arg, args.get("page"), default=1),
-            per_page=min(size or per_page, max_per_page), errors=tuple(errors), **dates,
+            per_page=min(size or per_page, max_per_page), errors=tuple(errors), **dates, **shipped,
         )
 
     def url(self, base: str, **overrides: Any) -> str:
@@ -107,9 +130,12 @@ class OrderFilters:
     def query_args(self, **overrides: Any) -> dict[str, Any]:
         """These filters as URL arguments (defaults left out), with some replaced."""
         values: dict[str, Any] = {
-            "status": list(self.status), "payment_status": self.payment_status, "source": self.source,
+            "status": list(self.status), "group": list(self.group), "late": "1" if self.late else "",
+            "payment_status": self.payment_status, "source": self.source,
             "date_from": self.date_from.isoformat() if self.date_from else "",
-            "date_to": self.date_to.isoformat() if self.date_to else "", "q": self.q,
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+            "shipped_from": self.shipped_from.isoformat() if self.shipped_from else "",
+            "shipped_to": self.shipped_to.isoformat() if self.shipped_to else "", "q": self.q,
             "sort": self.sort if self.sort != "ordered_at" else "",
             "direction": self.direction if self.direction != "desc" else "",
             "page": self.page if self.page != 1 else "",
@@ -118,10 +144,47 @@ class OrderFilters:
         return {k: v for k, v in values.items() if v not in ("", None, [], ())}
 
 
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, timezone.utc)
+
+
+def codes_in_groups(groups) -> list[str]:
+    """The status codes whose group is one of `groups`."""
+    return [s.code for s in status_defs().values() if s.group in groups]
+
+
+def late_before(now: datetime | None = None) -> datetime:
+    """Orders in the late group placed before this moment are late."""
+    return (now or utcnow()) - timedelta(hours=ship_within_hours())
+
+
+def late_conditions(now: datetime | None = None) -> list:
+    """What makes an order late: still being fulfilled, placed longer ago than the time to ship."""
+    return [Order.status.in_(codes_in_groups((LATE_GROUP,))), Order.ordered_at < late_before(now)]
+
+
+def shipped_between(start: datetime | None, end: datetime | None):
+    """The order has a shipment that left in [start, end)."""
+    clauses = [OrderShipment.order_id == Order.id]
+    if start:
+        clauses.append(OrderShipment.shipped_at >= start)
+    if end:
+        clauses.append(OrderShipment.shipped_at < end)
+    return exists().where(*clauses)
+
+
 def _conditions(filters: OrderFilters) -> list:
     conditions = []
     if filters.status:
         conditions.append(Order.status.in_(filters.status))
+    if filters.group:
+        conditions.append(Order.status.in_(codes_in_groups(filters.group)))
+    if filters.late:
+        conditions.extend(late_conditions())
+    if filters.shipped_from or filters.shipped_to:
+        conditions.append(shipped_between(
+            _day_start(filters.shipped_from) if filters.shipped_from else None,
+            _day_start(filters.shipped_to + timedelta(days=1)) if filters.shipped_to else None))
     if filters.payment_status:
         conditions.append(Order.payment_status == filters.payment_status)
     if filters.source:

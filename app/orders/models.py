@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from flask_babel import lazy_gettext as _l
+
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
 from app.integrations.models import Integration
 
 SOURCES = {
-    "manual": "Manual",
+    "manual": _l("Manual"),
     "api": "API",
     "allegro": "Allegro",
     "prestashop": "PrestaShop",
@@ -22,22 +24,22 @@ SOURCES = {
     "woocommerce": "WooCommerce",
     "webhook": "Webhook",
 }
-PAYMENT_STATUSES = {"pending": "Pending", "partially_paid": "Partially paid", "paid": "Paid", "refunded": "Refunded"}
+PAYMENT_STATUSES = {"pending": _l("Pending"), "partially_paid": _l("Partially paid"), "paid": _l("Paid"), "refunded": _l("Refunded")}
 FULFILLMENT_STATUSES = {
-    "unassigned": "Unassigned",
-    "reserved": "Reserved",
-    "picking": "Picking",
-    "packed": "Packed",
-    "shipped": "Shipped",
+    "unassigned": _l("Unassigned"),
+    "reserved": _l("Reserved"),
+    "picking": _l("Picking"),
+    "packed": _l("Packed"),
+    "shipped": _l("Shipped"),
 }
 CHANGE_SOURCES = {
-    "manual": "Manual",
+    "manual": _l("Manual"),
     "api": "API",
-    "platform": "Platform",
-    "import": "Import",
-    "automation": "Automation",
+    "platform": _l("Platform"),
+    "import": _l("Import"),
+    "automation": _l("Automation"),
 }
-ADDRESS_KINDS = {"customer": "Customer", "billing": "Billing", "shipping": "Shipping", "pickup": "Pickup point"}
+ADDRESS_KINDS = {"customer": _l("Customer"), "billing": _l("Billing"), "shipping": _l("Shipping"), "pickup": _l("Pickup point")}
 
 Money = Numeric(12, 2)
 # Text columns with no length in the database still have one for people: the forms and the API share these.
@@ -206,7 +208,7 @@ class OrderShipment(db.Model):
     service: Mapped[str] = mapped_column(String(60), default="")
     tracking_number: Mapped[str] = mapped_column(String(100), default="", index=True)
     status: Mapped[str] = mapped_column(String(20), default="created")
-    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="shipments")

@@ -10,9 +10,12 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from flask_babel import gettext, lazy_gettext as _l
+
 from app.core import params
 from app.core.errors import Conflict, NotFound, TransitionRefused, ValidationFailed
 from app.core.events import bus
+from app.core.i18n import english
 from app.core.transactions import committed
 from app.core.types import utcnow
 from app.extensions import db
@@ -72,7 +75,7 @@ def get_order(order_id: int, *, full: bool = False) -> Order:
         ]
     order = db.session.get(Order, order_id, options=options) if params.is_id(order_id) else None
     if order is None:
-        raise NotFound(f"Order {order_id} does not exist.")
+        raise NotFound(_l("Order %(order_id)s does not exist.", order_id=order_id))
     return order
 
 
@@ -101,7 +104,7 @@ def change_status(order_id: int, new_status: str, actor: Actor, comment: str = "
         order = db.session.get(Order, order_id, with_for_update=True, populate_existing=True) \
             if params.is_id(order_id) else None
         if order is None:
-            raise NotFound(f"Order {order_id} does not exist.")
+            raise NotFound(_l("Order %(order_id)s does not exist.", order_id=order_id))
         change = move_status(order, new_status, actor, comment)
     return change
 
@@ -150,7 +153,7 @@ class BulkOutcome:
 
 def _known_status(code: str) -> None:
     if code not in status_defs():
-        raise ValidationFailed(f"There is no status “{params.clean_text(code, 40)}”.", field="status")
+        raise ValidationFailed(_l("There is no status “%(clean_text)s”.", clean_text=params.clean_text(code, 40)), field="status")
 
 
 def bulk_change_status(order_ids: Iterable[int], new_status: str, actor: Actor) -> list[BulkOutcome]:
@@ -179,7 +182,7 @@ def add_note(order_id: int, body: str, actor: Actor) -> OrderNote:
     """Attach a note to an order."""
     body = params.text_arg(body, "body", max_length=NOTE_MAX_LENGTH, label="note")
     if not body:
-        raise ValidationFailed("A note cannot be empty.", field="body")
+        raise ValidationFailed(_l("A note cannot be empty."), field="body")
     order = get_order(order_id)
     note = OrderNote(order=order, body=body, author=actor.name, user_id=actor.user_id)
     db.session.add(note)
@@ -214,25 +217,27 @@ class TimelineEntry:
 def timeline(order: Order) -> list[TimelineEntry]:
     """Everything that happened to the order, newest first."""
     statuses = status_defs()
-    name = lambda code: statuses[code].name if code in statuses else (code or "—")  # noqa: E731
+    name = lambda code: gettext(statuses[code].name) if code in statuses else (code or "—")  # noqa: E731
     entries = [
         TimelineEntry(
-            at=h.at, kind="status", title=f"Status: {name(h.from_status)} → {name(h.to_status)}"
-            if h.from_status else f"Created as {name(h.to_status)}", actor=h.changed_by,
+            at=h.at, kind="status", title=gettext("Status: %(old)s → %(new)s", old=name(h.from_status), new=name(h.to_status))
+            if h.from_status else gettext("Created as %(status)s", status=name(h.to_status)), actor=h.changed_by,
             source=h.change_source, detail=h.comment, status_from=h.from_status, status_to=h.to_status,
         )
         for h in order.history
     ]
-    entries += [TimelineEntry(at=n.created_at, kind="note", title="Note", actor=n.author, source="manual",
+    entries += [TimelineEntry(at=n.created_at, kind="note", title=gettext("Note"), actor=n.author, source="manual",
                               detail=n.body) for n in order.notes]
     entries += [TimelineEntry(at=e.at, kind=e.kind, title=e.message, actor=e.actor, source=e.source, level=e.level,
                               detail=e.data.get("detail", "") if isinstance(e.data, dict) else "")
                 for e in order.events]
-    entries += [TimelineEntry(at=p.paid_at, kind="payment", title=f"Payment {p.amount} {p.currency} ({p.method})",
+    entries += [TimelineEntry(at=p.paid_at, kind="payment", title=gettext("Payment %(amount)s %(currency)s (%(method)s)", amount=p.amount,
+                                                                         currency=p.currency, method=p.method),
                               actor=p.method or "Payment", source="platform" if order.source != "manual" else "manual")
                 for p in order.payments if p.paid_at]
-    entries += [TimelineEntry(at=s.shipped_at, kind="shipment", title=f"Shipped with {s.carrier} {s.service}".strip(),
-                              actor=s.carrier, source="manual", detail=f"Tracking {s.tracking_number}"
+    entries += [TimelineEntry(at=s.shipped_at, kind="shipment", title=gettext("Shipped with %(carrier)s %(service)s", carrier=s.carrier,
+                                                                          service=s.service).strip(),
+                              actor=s.carrier, source="manual", detail=gettext("Tracking %(number)s", number=s.tracking_number)
                               if s.tracking_number else "") for s in order.shipments if s.shipped_at]
     return sorted(entries, key=lambda e: e.at, reverse=True)
 
@@ -317,43 +322,44 @@ def _validate_amounts(data: OrderInput) -> None:
     # Every amount stored is numeric(12,2); an item's line and the order's total must fit too.
     top = params.MONEY_MAX
     if not params.fits_money(data.shipping_gross):
-        raise ValidationFailed(f"The shipping cost is too large (at most {top}).", field="shipping_gross")
+        raise ValidationFailed(_l("The shipping cost is too large (at most %(top)s).", top=top), field="shipping_gross")
     total = data.shipping_gross
     for number, item in enumerate(data.items, start=1):
         line = item.unit_price_gross * item.quantity - item.discount_gross \
             if params.fits_money(item.unit_price_gross) and params.fits_money(item.discount_gross) else None
         if line is None or not params.fits_money(line):
-            raise ValidationFailed(f"Item {number}: {item.quantity} × {item.unit_price_gross} is more than an order "
-                                   f"line can hold (at most {top}).", field="items")
+            raise ValidationFailed(_l("Item %(number)s: %(quantity)s × %(unit_price_gross)s is more than an order "
+                                      "line can hold (at most %(top)s).", number=number, quantity=item.quantity,
+                                      unit_price_gross=item.unit_price_gross, top=top), field="items")
         total += line
     if not params.fits_money(total):
-        raise ValidationFailed(f"The order's total {total} is more than an order can hold (at most {top}).",
+        raise ValidationFailed(_l("The order's total %(total)s is more than an order can hold (at most %(top)s).", total=total, top=top),
                                field="items")
 
 
 def _validate(data: OrderInput) -> None:
     _validate_text(data)
     if not data.customer_name.strip():
-        raise ValidationFailed("The customer needs a name.", field="customer_name")
+        raise ValidationFailed(_l("The customer needs a name."), field="customer_name")
     if data.payment_status not in PAYMENT_STATUSES:
-        raise ValidationFailed("Unknown payment status.", field="payment_status")
+        raise ValidationFailed(_l("Unknown payment status."), field="payment_status")
     if data.fulfillment_status not in FULFILLMENT_STATUSES:
-        raise ValidationFailed("Unknown fulfillment status.", field="fulfillment_status")
+        raise ValidationFailed(_l("Unknown fulfillment status."), field="fulfillment_status")
     if len(data.currency) != 3 or not data.currency.isalpha():
-        raise ValidationFailed("Currency must be a three-letter code such as PLN or EUR.", field="currency")
+        raise ValidationFailed(_l("Currency must be a three-letter code such as PLN or EUR."), field="currency")
     if not data.items:
-        raise ValidationFailed("An order needs at least one item.", field="items")
+        raise ValidationFailed(_l("An order needs at least one item."), field="items")
     _validate_amounts(data)
     for number, item in enumerate(data.items, start=1):
         if not item.name.strip():
-            raise ValidationFailed(f"Item {number} needs a name.", field="items")
+            raise ValidationFailed(_l("Item %(number)s needs a name.", number=number), field="items")
         if item.quantity < 1:
-            raise ValidationFailed(f"Item {number}: quantity must be at least 1.", field="items")
+            raise ValidationFailed(_l("Item %(number)s: quantity must be at least 1.", number=number), field="items")
         if item.unit_price_gross < 0 or item.discount_gross < 0:
-            raise ValidationFailed(f"Item {number}: prices cannot be negative.", field="items")
+            raise ValidationFailed(_l("Item %(number)s: prices cannot be negative.", number=number), field="items")
     for address in data.addresses:
         if address.kind not in ADDRESS_KINDS:
-            raise ValidationFailed(f"Unknown address kind {address.kind}.", field="addresses")
+            raise ValidationFailed(_l("Unknown address kind %(kind)s.", kind=address.kind), field="addresses")
 
 
 def apply_totals(order: Order) -> None:
@@ -415,7 +421,7 @@ def create_order(data: OrderInput, actor: Actor) -> Order:
     """Create a manual order with the next order number, its items and addresses."""
     _validate(data)
     if data.status not in status_defs():
-        raise ValidationFailed(f"There is no status “{data.status}”.", field="status")
+        raise ValidationFailed(_l("There is no status “%(status)s”.", status=data.status), field="status")
     integration = links.check(data.link, None) if data.link else None
     with committed(duplicate=LINK_RACE):
         order = Order(number=next_order_number(), source="api" if actor.source == "api" else "manual",
@@ -450,8 +456,8 @@ def update_order(order_id: int, data: OrderInput, actor: Actor, expected_revisio
     return order
 
 
-LINK_RACE = "That platform order was linked to another order at the same moment; reload and check."
-EDITED_MEANWHILE = "Someone changed this order while you were editing it; reload to see their change."
+LINK_RACE = _l("That platform order was linked to another order at the same moment; reload and check.")
+EDITED_MEANWHILE = _l("Someone changed this order while you were editing it; reload to see their change.")
 
 
 def _link(order: Order, link: PlatformLink | None, integration, actor: Actor) -> None:
@@ -473,9 +479,8 @@ def order_choices() -> dict[str, Any]:
     """The choices an order's fields take (statuses, payment and fulfilment states, sources ...) for API clients."""
     return {
         "statuses": list(status_defs().values()),
-        "payment_statuses": PAYMENT_STATUSES,
-        "fulfillment_statuses": FULFILLMENT_STATUSES,
-        "sources": SOURCES,
-        "change_sources": CHANGE_SOURCES,
-        "address_kinds": ADDRESS_KINDS,
+        # The API speaks English whatever the caller's language (names are lazy, translatable strings).
+        **{key: {code: english(name) for code, name in names.items()} for key, names in (
+            ("payment_statuses", PAYMENT_STATUSES), ("fulfillment_statuses", FULFILLMENT_STATUSES),
+            ("sources", SOURCES), ("change_sources", CHANGE_SOURCES), ("address_kinds", ADDRESS_KINDS))},
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from flask_babel import lazy_gettext as _l
 
 from app.core.errors import NotFound, ValidationFailed
 from app.core.events import bus
@@ -38,18 +39,18 @@ class ShipmentInput:
 def validate_shipment(data: ShipmentInput) -> None:
     """Raise ValidationFailed, naming the field, unless a platform would take this shipment."""
     if not data.carrier:
-        raise ValidationFailed("Name the carrier, e.g. InPost or DPD.", field="carrier")
+        raise ValidationFailed(_l("Name the carrier, e.g. InPost or DPD."), field="carrier")
     if len(data.carrier) > MAX_CARRIER:
-        raise ValidationFailed(f"The carrier's name is at most {MAX_CARRIER} characters.", field="carrier")
+        raise ValidationFailed(_l("The carrier's name is at most %(MAX_CARRIER)s characters.", MAX_CARRIER=MAX_CARRIER), field="carrier")
     if not data.tracking_number:
-        raise ValidationFailed("Enter the tracking number from the label.", field="tracking_number")
+        raise ValidationFailed(_l("Enter the tracking number from the label."), field="tracking_number")
     if len(data.tracking_number) > MAX_TRACKING:
-        raise ValidationFailed(f"A tracking number is at most {MAX_TRACKING} characters.", field="tracking_number")
+        raise ValidationFailed(_l("A tracking number is at most %(MAX_TRACKING)s characters.", MAX_TRACKING=MAX_TRACKING), field="tracking_number")
     if not TRACKING_NUMBER.match(data.tracking_number):
-        raise ValidationFailed("A tracking number holds letters, digits, spaces and . _ / # : + - only.",
+        raise ValidationFailed(_l("A tracking number holds letters, digits, spaces and . _ / # : + - only."),
                                field="tracking_number")
     if len(data.service) > MAX_CARRIER:
-        raise ValidationFailed(f"The service's name is at most {MAX_CARRIER} characters.", field="service")
+        raise ValidationFailed(_l("The service's name is at most %(MAX_CARRIER)s characters.", MAX_CARRIER=MAX_CARRIER), field="service")
 
 
 def add_shipment(order_id: int, data: ShipmentInput, actor: Actor) -> OrderShipment:
@@ -59,9 +60,9 @@ def add_shipment(order_id: int, data: ShipmentInput, actor: Actor) -> OrderShipm
     try:
         order = db.session.get(Order, order_id)
         if order is None:
-            raise NotFound(f"Order {order_id} does not exist.")
+            raise NotFound(_l("Order %(order_id)s does not exist.", order_id=order_id))
         if any(s.tracking_number == data.tracking_number for s in order.shipments):
-            raise ValidationFailed(f"The order already has a shipment with tracking number {data.tracking_number}.",
+            raise ValidationFailed(_l("The order already has a shipment with tracking number %(tracking_number)s.", tracking_number=data.tracking_number),
                                    field="tracking_number")
         now = utcnow()
         shipment = OrderShipment(order=order, carrier=data.carrier, service=data.service,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import (Blueprint, flash, get_template_attribute, make_response, redirect, render_template, request,
                    url_for)
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -11,11 +12,13 @@ from app.core import cache, params
 from app.core.auth import has_role, require_role
 from app.core.errors import BadParameter, Conflict, KontorError, NotFound, TransitionRefused, ValidationFailed
 from app.core.htmx import render_fragment, trigger
+from app.core.i18n import current_locale
 from app.extensions import htmx
 from app.orders import links, listing, services, shipments, workflow
 from app.orders.forms import VAT_CHOICES, BulkStatusForm, NoteForm, OrderForm, ShipmentForm, StatusChangeForm
 from app.orders.models import FULFILLMENT_STATUSES, PAYMENT_STATUSES, SOURCES
 from app.settings.services import status_defs
+from app.settings.statuses import GROUPS
 
 bp = Blueprint("orders", __name__)
 
@@ -25,30 +28,25 @@ def _actor() -> services.Actor:
 
 
 def _status_choices() -> list[tuple[str, str]]:
-    return [(s.code, s.name) for s in status_defs().values()]
+    return [(s.code, _(s.name)) for s in status_defs().values()]
 
 
 # (statuses, their badges): rebuilt when status_defs() hands out a new version of the statuses.
-_badges_built: tuple = (None, {})
+# Per language: (statuses, their badges), rebuilt when status_defs() hands out a new version of the statuses.
+_badges_built: dict[str, tuple] = {}
 
 
 def _badges(statuses: dict) -> dict[str, dict[str, Markup]]:
-    """The order table's status and payment badges by code, rendered once per version of the statuses."""
-    global _badges_built
-    built_for, badges = _badges_built
+    """The order table's status and payment badges by code, rendered once per statuses version and language."""
+    locale = current_locale()
+    built_for, badges = _badges_built.get(locale, (None, {}))
     if built_for is not statuses:
         status_badge = get_template_attribute("macros/ui.html", "status_badge")
         payment_badge = get_template_attribute("macros/ui.html", "payment_badge")
         badges = {"status_badges": {code: status_badge(code, statuses) for code in statuses},
                   "payment_badges": {code: payment_badge(code, name) for code, name in PAYMENT_STATUSES.items()}}
-        _badges_built = (statuses, badges)
+        _badges_built[locale] = (statuses, badges)
     return badges
-
-
-@bp.get("/")
-def home():
-    """The order list is the home page."""
-    return redirect(url_for("orders.index"))
 
 
 @bp.get("/orders")
@@ -77,7 +75,7 @@ def index():
     bulk_form.status.choices = _status_choices()
     response = make_response(render_template(
         "orders/index.html", table=table, filters=filters, statuses=statuses, payment_statuses=PAYMENT_STATUSES,
-        sources=SOURCES, bulk_form=bulk_form), status)
+        sources=SOURCES, bulk_form=bulk_form, groups=GROUPS), status)
     response.vary.add("HX-Request")
     return response
 
@@ -98,7 +96,7 @@ def bulk_status():
     outcomes = services.bulk_change_status(ids, form.status.data, _actor())
     if not htmx:
         changed = sum(o.changed for o in outcomes)
-        flash(f"{changed} of {len(outcomes)} orders changed.", "success" if changed else "warning")
+        flash(_("%(changed)s of %(len)s orders changed.", changed=changed, len=len(outcomes)), "success" if changed else "warning")
         return redirect(request.referrer or url_for("orders.index"))
     response = render_fragment("orders/_bulk_result.html", outcomes=outcomes, statuses=status_defs(),
                                target=status_defs()[form.status.data])
@@ -109,7 +107,7 @@ def _status_panel(order, form=None, error=None, status=200):
     statuses = status_defs()
     form = form or StatusChangeForm(formdata=None)
     allowed = {s.code for s in workflow.allowed_targets(order.status, statuses)}
-    form.status.choices = [(s.code, s.name) for s in statuses.values() if s.code != order.status]
+    form.status.choices = [(s.code, _(s.name)) for s in statuses.values() if s.code != order.status]
     return render_fragment("orders/_status_panel.html", status, order=order, form=form, error=error,
                            statuses=statuses, allowed=allowed)
 
@@ -120,7 +118,7 @@ def detail(order_id: int):
     order = services.get_order(order_id, full=True)
     statuses = status_defs()
     form = StatusChangeForm(formdata=None)
-    form.status.choices = [(s.code, s.name) for s in statuses.values() if s.code != order.status]
+    form.status.choices = [(s.code, _(s.name)) for s in statuses.values() if s.code != order.status]
     allowed = {s.code for s in workflow.allowed_targets(order.status, statuses)}
     return render_template(
         "orders/detail.html", order=order, statuses=statuses, form=form, allowed=allowed, error=None,
@@ -143,13 +141,13 @@ def change_status(order_id: int):
             services.change_status(order_id, form.status.data, _actor(), form.comment.data or "")
             order = services.get_order(order_id)
             if not htmx:
-                flash(f"Status changed to {status_defs()[order.status].name}.", "success")
+                flash(_("Status changed to %(status_defs)s.", status_defs=_(status_defs()[order.status].name)), "success")
                 return redirect(url_for("orders.detail", order_id=order_id))
             return trigger(_status_panel(order), "timeline-changed")
         except (TransitionRefused, Conflict) as refused:
             error = refused.message
     else:
-        error = "; ".join(e for errors in form.errors.values() for e in errors)
+        error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
     order = services.get_order(order_id)
     if not htmx:
         flash(error, "error")
@@ -180,7 +178,7 @@ def add_note(order_id: int):
         except ValidationFailed as invalid:
             error = invalid.message
     else:
-        error = "; ".join(e for errors in form.errors.values() for e in errors)
+        error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
     if not htmx:
         flash(error or "Note added.", "error" if error else "success")
         return redirect(url_for("orders.detail", order_id=order_id, _anchor="order-timeline"))
@@ -200,7 +198,7 @@ def add_shipment(order_id: int):
             shipment = shipments.add_shipment(order_id, form.to_input(), _actor())
             form = ShipmentForm(formdata=None)
             if not htmx:
-                flash(f"Shipment {shipment.tracking_number} added.", "success")
+                flash(_("Shipment %(tracking_number)s added.", tracking_number=shipment.tracking_number), "success")
                 return redirect(url_for("orders.detail", order_id=order_id))
         except ValidationFailed as invalid:
             getattr(form, invalid.field or "tracking_number").errors.append(invalid.message)
@@ -208,7 +206,7 @@ def add_shipment(order_id: int):
     else:
         status = 422
     if not htmx:
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
+        flash("; ".join(str(e) for errors in form.errors.values() for e in errors), "error")
         return redirect(url_for("orders.detail", order_id=order_id))
     response = render_fragment("orders/_shipments.html", status, order=services.get_order(order_id, full=True),
                                shipment_form=form)
@@ -261,7 +259,7 @@ def create():
     if form.validate_on_submit():
         try:
             order = services.create_order(form.to_input(), _actor())
-            flash(f"Order {order.number} created.", "success")
+            flash(_("Order %(number)s created.", number=order.number), "success")
             return redirect(url_for("orders.detail", order_id=order.id))
         except KontorError as invalid:
             error = _place_error(form, invalid)
@@ -281,7 +279,7 @@ def edit(order_id: int):
         try:
             expected = int(form.revision.data) if (form.revision.data or "").isdigit() else None
             services.update_order(order_id, form.to_input(), _actor(), expected_revision=expected)
-            flash("Order saved.", "success")
+            flash(_("Order saved."), "success")
             return redirect(url_for("orders.detail", order_id=order_id))
         except (ValidationFailed, Conflict, NotFound) as invalid:
             error = _place_error(form, invalid)

@@ -37,3 +37,13 @@ class NumberingScheme(db.Model):
     reset: Mapped[str] = mapped_column(String(10), default="yearly")
     counter: Mapped[int] = mapped_column(default=0)
     period: Mapped[str] = mapped_column(String(10), default="")
+
+
+class ShopPreferences(db.Model):
+    """The one row of shop-wide preferences that have no better home (how fast orders should ship)."""
+
+    __tablename__ = "shop_preferences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A paid order still not shipped this many hours after it was placed counts as late.
+    ship_within_hours: Mapped[int] = mapped_column(default=48, server_default="48")

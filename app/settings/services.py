@@ -9,6 +9,7 @@ from time import monotonic
 
 import redis
 from flask import g, has_request_context
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, update
 
 from app.core import cache, ordering, params
@@ -16,7 +17,7 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
 from app.settings import numbering
-from app.settings.models import NumberingScheme, OrderStatus
+from app.settings.models import NumberingScheme, OrderStatus, ShopPreferences
 from app.settings.statuses import DEFAULT_STATUSES, GROUPS, StatusDef
 
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -78,11 +79,11 @@ def _forget_cached_statuses() -> None:
 
 def _validate_status(name: str, colour: str, group: str) -> None:
     if not name.strip():
-        raise ValidationFailed("A status needs a name.", field="name")
+        raise ValidationFailed(_l("A status needs a name."), field="name")
     if not COLOUR_PATTERN.match(colour):
-        raise ValidationFailed("Colour must look like #1a2b3c.", field="colour")
+        raise ValidationFailed(_l("Colour must look like #1a2b3c."), field="colour")
     if group not in GROUPS:
-        raise ValidationFailed(f"Group must be one of: {', '.join(GROUPS)}.", field="group")
+        raise ValidationFailed(_l("Group must be one of: %(join)s.", join=', '.join(GROUPS)), field="group")
 
 
 def add_status(code: str, name: str, colour: str, group: str, is_final: bool = False) -> OrderStatus:
@@ -90,12 +91,12 @@ def add_status(code: str, name: str, colour: str, group: str, is_final: bool = F
     code = code.strip().lower()
     if not CODE_PATTERN.match(code):
         raise ValidationFailed(
-            "Code must start with a letter and use only lower-case letters, digits and _ (2-40 characters).",
+            _l("Code must start with a letter and use only lower-case letters, digits and _ (2-40 characters)."),
             field="code",
         )
     _validate_status(name, colour, group)
     if db.session.scalar(select(OrderStatus).where(OrderStatus.code == code)):
-        raise ValidationFailed(f"A status with code {code} already exists.", field="code")
+        raise ValidationFailed(_l("A status with code %(code)s already exists.", code=code), field="code")
     last = db.session.scalar(select(func.max(OrderStatus.position))) or 0
     status = OrderStatus(code=code, name=name.strip(), colour=colour, group=group, is_final=is_final,
                          position=last + 10)
@@ -109,7 +110,7 @@ def update_status(status_id: int, name: str, colour: str, group: str, is_final: 
     """Rename, recolour or regroup a status; its code stays, so orders keep pointing at it."""
     status = db.session.get(OrderStatus, status_id) if params.is_id(status_id) else None
     if status is None:
-        raise NotFound("No such status.")
+        raise NotFound(_l("No such status."))
     _validate_status(name, colour, group)
     status.name, status.colour, status.group, status.is_final = name.strip(), colour, group, is_final
     db.session.commit()
@@ -121,7 +122,7 @@ def move_status(status_id: int, direction: str) -> None:
     """Move a status one place up or down in the list."""
     moved = ordering.move(status_rows(), status_id, direction)
     if moved is None:
-        raise NotFound("No such status.")
+        raise NotFound(_l("No such status."))
     if moved:
         db.session.commit()
         _forget_cached_statuses()
@@ -131,16 +132,16 @@ def numbering_scheme() -> NumberingScheme:
     """The numbering scheme row (created by seed_defaults)."""
     scheme = db.session.scalar(select(NumberingScheme).order_by(NumberingScheme.id))
     if scheme is None:
-        raise NotFound("Order numbering is not set up; run `flask kontor setup`.")
+        raise NotFound(_l("Order numbering is not set up; run `flask kontor setup`."))
     return scheme
 
 
 def update_numbering(prefix: str, suffix: str, padding: int, reset: str) -> NumberingScheme:
     """Change how new order numbers look; numbers already given stay as they are."""
     if reset not in numbering.RESETS:
-        raise ValidationFailed(f"Reset must be one of: {', '.join(numbering.RESETS)}.", field="reset")
+        raise ValidationFailed(_l("Reset must be one of: %(join)s.", join=', '.join(numbering.RESETS)), field="reset")
     if not 1 <= padding <= 12:
-        raise ValidationFailed("Padding must be between 1 and 12 digits.", field="padding")
+        raise ValidationFailed(_l("Padding must be between 1 and 12 digits."), field="padding")
     scheme = numbering_scheme()
     scheme.prefix, scheme.suffix, scheme.padding, scheme.reset = prefix, suffix, padding, reset
     db.session.commit()
@@ -183,3 +184,34 @@ def next_order_numbers(count: int, today: date | None = None) -> list[str]:
     db.session.expire(scheme)  # the counter moved in the database; read it again when next needed
     return [numbering.format_number(prefix, counter, suffix, padding, today)
             for counter in range(last - count + 1, last + 1)]
+
+
+SHIP_WITHIN_MAX_HOURS = 24 * 60
+
+
+def preferences() -> ShopPreferences:
+    """The shop's preferences row, created with the defaults the first time it is asked for."""
+    row = db.session.scalar(select(ShopPreferences).order_by(ShopPreferences.id))
+    if row is None:
+        row = ShopPreferences(ship_within_hours=48)
+        db.session.add(row)
+        db.session.commit()
+    return row
+
+
+def ship_within_hours() -> int:
+    """Hours after ordering by which a paid order should have shipped; older ones count as late."""
+    value = db.session.scalar(select(ShopPreferences.ship_within_hours).order_by(ShopPreferences.id))
+    return value or 48
+
+
+def update_ship_within(hours: int) -> ShopPreferences:
+    """Change the time to ship that makes an order late."""
+    if not 1 <= hours <= SHIP_WITHIN_MAX_HOURS:
+        raise ValidationFailed(_l("The time to ship must be between 1 and %(SHIP_WITHIN_MAX_HOURS)s hours.", SHIP_WITHIN_MAX_HOURS=SHIP_WITHIN_MAX_HOURS),
+                               field="ship_within_hours")
+    row = preferences()
+    row.ship_within_hours = hours
+    db.session.commit()
+    cache.bump("orders")  # "late" in the cached list and dashboard depends on it
+    return row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from app.core import params
 from app.core.auth import require_role, role_required
@@ -11,7 +12,7 @@ from app.core.htmx import render_fragment, render_page_or_fragment
 from app.core.transactions import refusal_shown
 from app.extensions import db, htmx
 from app.settings import services
-from app.settings.forms import NumberingForm, StatusEditForm, StatusForm
+from app.settings.forms import NumberingForm, ShippingForm, StatusEditForm, StatusForm
 from app.settings.models import OrderStatus
 from app.settings.statuses import GROUPS
 
@@ -21,7 +22,7 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 def _status_or_404(status_id: int) -> OrderStatus:
     status = db.session.get(OrderStatus, status_id) if params.is_id(status_id) else None
     if status is None:
-        raise NotFound("No such status.")
+        raise NotFound(_l("No such status."))
     return status
 
 
@@ -34,7 +35,7 @@ def statuses():
         with refusal_shown(form, "code"):
             status = services.add_status(form.code.data, form.name.data, form.colour.data, form.group.data,
                                          form.is_final.data)
-            flash(f"Status “{status.name}” added.", "success")
+            flash(_("Status “%(name)s” added.", name=status.name), "success")
             return redirect(url_for("settings.statuses"))
     return render_page_or_fragment("settings/statuses.html", "settings/_status_table.html",
                                    form=form, statuses=services.status_rows(), groups=GROUPS)
@@ -70,7 +71,7 @@ def edit_status(status_id: int):
 def move_status(status_id: int, direction: str):
     """Move a status up or down; the table swaps itself."""
     if direction not in ("up", "down"):
-        raise NotFound("Statuses move up or down.")
+        raise NotFound(_l("Statuses move up or down."))
     services.move_status(status_id, direction)
     if htmx:
         return render_fragment("settings/_status_table.html", statuses=services.status_rows(), groups=GROUPS)
@@ -87,7 +88,23 @@ def numbering():
         with refusal_shown(form, "prefix"):
             services.update_numbering(form.prefix.data or "", form.suffix.data or "", form.padding.data,
                                       form.reset.data)
-            flash("Numbering saved. The next order will be " + services.preview_number(scheme) + ".", "success")
+            flash(_("Numbering saved. The next order will be %(number)s.", number=services.preview_number(scheme)), "success")
             return redirect(url_for("settings.numbering"))
     return render_template("settings/numbering.html", form=form, scheme=scheme,
                            preview=services.preview_number(scheme))
+
+
+@bp.route("/shipping", methods=["GET", "POST"])
+def shipping():
+    """Show and change the time to ship after which an order counts as late."""
+    form = ShippingForm(obj=services.preferences())
+    if form.validate_on_submit():
+        require_role("admin")
+        try:
+            services.update_ship_within(form.ship_within_hours.data)
+            flash(_("Time to ship saved."), "success")
+            return redirect(url_for("settings.shipping"))
+        except ValidationFailed as error:
+            db.session.rollback()
+            form.ship_within_hours.errors.append(error.message)
+    return render_template("settings/shipping.html", form=form)

@@ -29,27 +29,40 @@ class LanguageTexts:
 
 @dataclass(frozen=True)
 class AvailabilityRules:
+    """The threshold and the texts per language, and optionally a shop's own texts per language."""
+
     threshold: int = 20
     texts: Mapping[int, LanguageTexts] = field(default_factory=dict)
     default_delivery_days: int = 3
+    shop_texts: Mapping[int, Mapping[int, LanguageTexts]] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> "AvailabilityRules":
         """Read the rules from an integration's `availability` settings."""
-        texts = {int(lang): LanguageTexts(**{k: v for k, v in values.items() if k in DEFAULT_TEXTS})
-                 for lang, values in (settings.get("texts") or {}).items()}
-        return cls(threshold=int(settings.get("threshold", 20)), texts=texts,
-                   default_delivery_days=int(settings.get("default_delivery_days", 3)))
+        return cls(threshold=int(settings.get("threshold", 20)), texts=_language_texts(settings.get("texts")),
+                   default_delivery_days=int(settings.get("default_delivery_days", 3)),
+                   shop_texts={int(shop): _language_texts(texts)
+                               for shop, texts in (settings.get("shop_texts") or {}).items()})
+
+
+def _language_texts(raw: Mapping[str, Mapping[str, str]] | None) -> dict[int, LanguageTexts]:
+    return {int(lang): LanguageTexts(**{k: v for k, v in values.items() if k in DEFAULT_TEXTS})
+            for lang, values in (raw or {}).items()}
 
 
 @dataclass(frozen=True)
 class Availability:
+    """What a product should say: orders allowed or not, and its texts per language (and per shop)."""
+
     out_of_stock: int
     texts: dict[int, tuple[str, str]]  # language id -> (available_now, available_later)
+    shop_texts: dict[int, dict[int, tuple[str, str]]] = field(default_factory=dict)  # shop id -> as texts
 
     def key(self) -> list:
-        """A JSON-friendly form, to remember what was written and compare next time."""
-        return [self.out_of_stock, sorted([lang, now, later] for lang, (now, later) in self.texts.items())]
+        """A JSON-friendly form, to compare two decisions."""
+        return [self.out_of_stock, sorted([lang, now, later] for lang, (now, later) in self.texts.items()),
+                sorted([shop, sorted([lang, now, later] for lang, (now, later) in texts.items())]
+                       for shop, texts in self.shop_texts.items())]
 
 
 def _render(template: str, delivery_days: int) -> str:
@@ -63,8 +76,13 @@ def decide(supplier: Mapping[str, Any] | None, rules: AvailabilityRules) -> Avai
     days = (supplier or {}).get("delivery_days")
     days = int(days) if days not in (None, "") else rules.default_delivery_days
     allowed = stock >= rules.threshold
-    texts = {}
-    for language, words in rules.texts.items():
+    return Availability(ALLOW_ORDERS if allowed else DENY_ORDERS, _rendered(rules.texts, allowed, days),
+                        {shop: _rendered(texts, allowed, days) for shop, texts in rules.shop_texts.items()})
+
+
+def _rendered(texts: Mapping[int, LanguageTexts], allowed: bool, days: int) -> dict[int, tuple[str, str]]:
+    rendered = {}
+    for language, words in texts.items():
         later = words.available_later if allowed else words.unavailable
-        texts[language] = (_render(words.available_now, days), _render(later, days))
-    return Availability(ALLOW_ORDERS if allowed else DENY_ORDERS, texts)
+        rendered[language] = (_render(words.available_now, days), _render(later, days))
+    return rendered

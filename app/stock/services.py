@@ -1,58 +1,81 @@
 """Availability sync: write each linked product's availability into its PrestaShop shop.
 
 Straight into the shop's database (set-based, in chunks) when database settings are given,
-otherwise through the webservice's stock_availables, rate-limited. With "only changed" (the
-default), a product whose computed availability equals what was last written is not sent.
+otherwise through the webservice's stock_availables, rate-limited. Either way each row is
+compared with what the shop holds now, so a value changed in the shop is repaired and a run with
+nothing to change writes nothing; both paths report in one shape (AvailabilityReport).
 """
 
 from __future__ import annotations
 
-import json
+import csv
+import io
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
-from sqlalchemy import Text, cast, select, text
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from flask_babel import lazy_gettext as _l
 
-from app.catalog.models import ProductLink
-from app.core import bulk
-from app.core.errors import ValidationFailed
+from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
+from app.integrations.base import AvailabilityReport, MissingRow, RowChange
 from app.integrations.models import Integration, IntegrationRun
-from app.integrations.prestashop.database import AvailabilityWrite, PrestaShopDatabase
+from app.integrations.prestashop.database import PrestaShopDatabase
 from app.integrations.services import get_integration
-from app.stock.availability import Availability, AvailabilityRules, decide
+from app.stock.availability import AvailabilityRules
+from app.stock.plan import Plan, plan_availability
 from app.stock.webservice import write_availability_webservice
 
 log = logging.getLogger("kontor.stock")
 
+RUN_KINDS = ("availability_sync", "availability_dry_run")
+MISSING_CSV_COLUMNS = ("table", "id_product", "id_product_attribute", "id_shop", "id_shop_group", "id_lang",
+                       "reason")
+
 
 @dataclass
 class SyncResult:
-    """What one availability sync did (or, in a dry run, would do)."""
+    """What one availability sync did (or, in a dry run, would do): products and shop rows, counted apart."""
 
     integration_id: int
     dry_run: bool
-    considered: int = 0
-    skipped_unchanged: int = 0
-    changed: int = 0
+    considered: int = 0  # linked products and combinations
+    sent: int = 0  # of them, written (or compared) in the shop
+    without_supplier_data: int = 0
+    taken_as_zero: int = 0
+    products_missing: int = 0  # sent products/combinations lacking at least one shop row
+    changed: int = 0  # shop rows
     unchanged: int = 0
     missing: int = 0
     duration: float = 0.0
-    changed_rows: list = field(default_factory=list)
-    missing_rows: list = field(default_factory=list)
+    changed_rows: list[str] = field(default_factory=list)  # a sample
+    missing_rows: list[str] = field(default_factory=list)  # all of them
+    run_id: int | None = None
     via: str = "database"
 
     def counts(self) -> dict[str, int]:
-        """Shop rows changed, already right and missing, and links not sent because nothing changed."""
+        """The run record's counts: shop rows changed, already right and missing; products by outcome."""
         return {"changed": self.changed, "unchanged": self.unchanged, "missing": self.missing,
-                "not sent": self.skipped_unchanged}
+                "linked products": self.considered, "products sent": self.sent,
+                "products without supplier data": self.without_supplier_data,
+                "products taken as 0": self.taken_as_zero, "products with missing rows": self.products_missing}
+
+    def rows_summary(self) -> str:
+        """Shop rows, in words."""
+        verb = "would change" if self.dry_run else "changed"
+        return (f"shop rows: {self.changed} {verb}, {self.unchanged} already right, "
+                f"{self.missing} missing in the shop")
+
+    def products_summary(self) -> str:
+        """Linked products, in words."""
+        return (f"linked products: {self.considered}, sent {self.sent}, without supplier data (not written) "
+                f"{self.without_supplier_data}, taken as 0 (missing from the feed) {self.taken_as_zero}, "
+                f"with missing shop rows {self.products_missing}")
 
 
 def database_settings(integration: Integration) -> dict[str, Any]:
@@ -63,94 +86,6 @@ def database_settings(integration: Integration) -> dict[str, Any]:
     settings.setdefault("language_ids", [int(integration.settings.get("language_id", 1))])
     settings.setdefault("only_changed", True)
     return settings
-
-
-def _plan(integration: Integration, rules: AvailabilityRules, limit: int | None, only_changed: bool):
-    """Decide every link's availability; return (writes, what to remember per write, skipped, considered).
-
-    Runs once per link, 100,000 times in a big shop, so it reads only what the rule needs (the
-    supplier's stock and delivery days, extracted by the database) and decides each distinct
-    (stock, delivery days) once. Links' metadata has few distinct values (what was written, when),
-    so each is parsed once, and the metadata to remember is built once per (old metadata, key).
-    """
-    supplier = ProductLink.supplier_availability
-    query = (select(ProductLink.id, ProductLink.external_product_id, ProductLink.external_combination_id,
-                    supplier["stock_quantity"].as_string(), supplier["delivery_days"].as_string(),
-                    cast(ProductLink.meta, Text))
-             .where(ProductLink.integration_id == integration.id).order_by(ProductLink.id))
-    if limit:
-        query = query.limit(limit)
-    rows = db.session.execute(query).all()
-    links_per_product = Counter(row[1] for row in rows)
-    decided: dict[tuple, tuple[Availability, list, list]] = {}
-    metas: dict[str | None, dict] = {None: {}}
-    writes, remembered, skipped = [], [], 0
-    # product id -> (link id, combination id, decision, metadata) of each of its links
-    with_combinations: dict[str, list[tuple]] = {}
-
-    def plan(link_id: int, product_id: str, combination_id: str, decision: tuple, meta: dict, texts: bool) -> None:
-        nonlocal skipped
-        availability, with_texts, without_texts = decision
-        key = with_texts if texts else without_texts
-        if only_changed and meta.get("written") == key:
-            skipped += 1
-            return
-        if not product_id.isdigit() or not str(combination_id).isdigit():
-            return
-        writes.append(AvailabilityWrite(int(product_id), int(combination_id), availability.out_of_stock,
-                                        (availability.texts or None) if texts else None))
-        remembered.append((link_id, meta, key))
-
-    for link_id, product_id, combination_id, stock, days, meta_text in rows:
-        decision = decided.get((stock, days))
-        if decision is None:
-            availability = decide({"stock_quantity": _json_value(stock), "delivery_days": _json_value(days)}, rules)
-            # (availability, key when this link sets the product's texts, key when it does not)
-            key = availability.key()
-            decision = decided[(stock, days)] = (availability, [key, True], [key, False])
-        meta = metas.get(meta_text)
-        if meta is None:
-            meta = metas[meta_text] = json.loads(meta_text) or {}
-        if links_per_product[product_id] == 1:  # most products: no combinations, so the link sets the texts
-            plan(link_id, product_id, combination_id, decision, meta, True)
-        else:
-            with_combinations.setdefault(product_id, []).append((link_id, combination_id, decision, meta))
-    for product_id, product_rows in with_combinations.items():
-        owner, best = _text_owner(product_rows), _best(product_rows)
-        for row in product_rows:
-            decision = row[2]
-            if row is owner and str(row[1]) == "0":
-                # PrestaShop reads a product's own row (and its texts) for the whole product: it may
-                # be ordered as soon as any of its combinations may, and says what the best one says.
-                decision = best[2]
-            plan(row[0], product_id, row[1], decision, row[3], row is owner)
-    return writes, remembered, skipped, len(rows)
-
-
-def _best(product_rows: list[tuple]):
-    """The link of a product whose decision is most generous (orders allowed), the product row on a tie."""
-    return max(product_rows, key=lambda row: (row[2][0].out_of_stock, str(row[1]) == "0", -int(row[0])))
-
-
-def _json_value(raw: Any) -> Any:
-    """A JSON scalar as the database extracted it (text on PostgreSQL) back as the value it holds."""
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw
-    return raw
-
-
-def _text_owner(product_rows: list[tuple]):
-    """The link whose decision sets the product's texts: the product itself, else its best combination.
-
-    Rows are (link id, combination id, (availability, ...), metadata), as _plan collects them.
-    """
-    for row in product_rows:
-        if str(row[1]) == "0":
-            return row
-    return _best(product_rows)
 
 
 def sync_availability(integration_id: int, *, limit: int | None = None, dry_run: bool = False) -> SyncResult:
@@ -197,89 +132,82 @@ def redacted(message: str, integration: Integration) -> str:
 
 def _sync_availability(integration: Integration, started, *, limit: int | None, dry_run: bool) -> SyncResult:
     clock = time.monotonic()
-    integration_id = integration.id
     if integration.kind != "prestashop":
-        raise ValidationFailed("Availability is synced to PrestaShop integrations.")
+        raise ValidationFailed(_l("Availability is synced to PrestaShop integrations."))
     settings = database_settings(integration)
     rules = AvailabilityRules.from_settings(integration.settings.get("availability") or {})
+    plan = plan_availability(integration, rules, limit)
     dsn = integration.credentials.get("db_dsn")
-    writes, remembered, skipped, considered = _plan(integration, rules, limit, settings["only_changed"])
-    result = SyncResult(integration_id, dry_run, considered=considered, skipped_unchanged=skipped)
     if dsn:
-        with PrestaShopDatabase(dsn, settings["prefix"]) as shop, ThreadPoolExecutor(max_workers=1) as pool:
-            # The shop (another database) is written while the links are noted here; a failed write
-            # rolls the notes back, and rows missing in the shop are un-noted once the report says which.
-            writing = pool.submit(shop.write_availability, writes, shop_ids=settings["shop_ids"],
-                                  language_ids=settings["language_ids"], dry_run=dry_run)
-            try:
-                if not dry_run:
-                    _store_meta(_written_meta(writes, remembered))
-                report = writing.result()
-            except BaseException:
-                db.session.rollback()
-                raise
-        result.changed, result.unchanged, result.missing = report.changed, report.unchanged, report.missing
-        result.changed_rows = [_describe_change(row) for row in report.changed_rows]
-        result.missing_rows = [row.reason for row in report.missing_rows]
-        if not dry_run:
-            # Not noted as written, so a row missing in the shop is reported on every run until it exists.
-            _store_meta([(link_id, json.dumps(meta)) for write, (link_id, meta, _key) in zip(writes, remembered)
-                         if (write.id_product, write.id_product_attribute) in report.missing_keys])
-            db.session.commit()
-        missing_keys = None
+        with PrestaShopDatabase(dsn, settings["prefix"]) as shop:
+            report = shop.write_availability(plan.writes, shop_ids=settings["shop_ids"],
+                                             language_ids=settings["language_ids"], dry_run=dry_run,
+                                             only_changed=settings["only_changed"])
+        via = "database"
     else:
-        result.via = "webservice"
-        report = write_availability_webservice(integration, writes, dry_run=dry_run)
-        result.changed, result.unchanged, result.missing = report["changed"], report["unchanged"], report["missing"]
-        result.changed_rows, result.missing_rows = report["changed_rows"], report["missing_rows"]
-        missing_keys = report.get("missing_keys", set())
-    if not dry_run and missing_keys is not None:
-        _store_meta(_written_meta(writes, remembered, missing_keys))
-        db.session.commit()
+        report = write_availability_webservice(integration, plan.writes, dry_run=dry_run,
+                                               only_changed=settings["only_changed"])
+        via = "webservice"
+    result = _result(integration.id, plan, report, via)
     result.duration = time.monotonic() - clock
-    db.session.add(IntegrationRun(
-        integration_id=integration_id, kind="availability_dry_run" if dry_run else "availability_sync",
+    run = IntegrationRun(
+        integration_id=integration.id, kind=RUN_KINDS[1] if dry_run else RUN_KINDS[0],
         started_at=started, finished_at=utcnow(), counts=result.counts(),
-        message=f"{result.duration:.1f} s via {result.via}"))
+        message=f"{result.duration:.1f} s via {via}; {result.rows_summary()}",
+        details={"missing_rows": [_missing_record(row) for row in report.missing_rows],
+                 "changed_rows": result.changed_rows})
+    db.session.add(run)
     db.session.commit()
+    result.run_id = run.id
     return result
 
 
-def _describe_change(row) -> str:
+def _result(integration_id: int, plan: Plan, report: AvailabilityReport, via: str) -> SyncResult:
+    return SyncResult(
+        integration_id, report.dry_run, considered=plan.considered, sent=len(plan.writes),
+        without_supplier_data=plan.without_supplier_data, taken_as_zero=plan.taken_as_zero,
+        products_missing=len(report.missing_keys), changed=report.changed, unchanged=report.unchanged,
+        missing=report.missing, changed_rows=[_describe_change(row) for row in report.changed_rows],
+        missing_rows=[row.reason for row in report.missing_rows], via=via)
+
+
+def _describe_change(row: RowChange) -> str:
     key = ", ".join(f"{name} {value}" for name, value in row.key.items())
     changes = "; ".join(f"{column}: {row.before.get(column)!r} → {value!r}" for column, value in row.after.items()
                         if row.before.get(column) != value)
     return f"{row.table} ({key}): {changes}"
 
 
-def _written_meta(writes, remembered: list[tuple[int, dict, list]], skip: set = frozenset()) -> list[tuple[int, str]]:
-    """(link id, new metadata as JSON) noting what was written, so an unchanged product is not sent next time.
-
-    Many links share the same old metadata and key, so each new value is serialised once.
-    """
-    now = utcnow().isoformat()
-    serialised: dict[tuple[int, int], str] = {}
-    rows = []
-    for write, (link_id, meta, key) in zip(writes, remembered):
-        if (write.id_product, write.id_product_attribute) in skip:
-            continue
-        # The metas and keys are shared objects that live as long as `remembered`, so id() is stable.
-        value = serialised.get((id(meta), id(key)))
-        if value is None:
-            value = serialised[(id(meta), id(key))] = json.dumps({**meta, "written": key, "written_at": now})
-        rows.append((link_id, value))
-    return rows
+def _missing_record(row: MissingRow) -> dict[str, Any]:
+    return {"table": row.table, **row.key, "reason": row.reason}
 
 
-def _store_meta(rows: list[tuple[int, str]]) -> None:
-    """Set links' metadata in one set-based UPDATE (the caller commits)."""
-    if not rows:
-        return
-    connection = db.session.connection()
-    bulk.begin_write(connection)
-    bulk.without_jit(connection)
-    bulk.temp_table(connection, "written_links", "id INTEGER PRIMARY KEY, meta TEXT")
-    bulk.load(connection, "written_links", ("id", "meta"), rows)
-    meta = "CAST(w.meta AS json)" if connection.dialect.name == "postgresql" else "w.meta"
-    connection.execute(text(f"UPDATE integration_product_links SET metadata = {meta} FROM written_links w"
-                            " WHERE integration_product_links.id = w.id"))
+# --- the run log's missing rows ---------------------------------------------------------------
+
+
+def availability_run(integration_id: int, run_id: int) -> IntegrationRun:
+    """An availability sync run of the integration, or NotFound."""
+    run = db.session.get(IntegrationRun, run_id)
+    if run is None or run.integration_id != integration_id or run.kind not in RUN_KINDS:
+        raise NotFound(f"Availability run {run_id} does not exist.")
+    return run
+
+
+def latest_availability_run(integration_id: int) -> IntegrationRun | None:
+    """The integration's newest availability run (dry runs included), or None."""
+    return db.session.scalar(select(IntegrationRun).where(
+        IntegrationRun.integration_id == integration_id, IntegrationRun.kind.in_(RUN_KINDS))
+        .order_by(IntegrationRun.id.desc()).limit(1))
+
+
+def missing_rows_csv(run: IntegrationRun) -> Iterator[str]:
+    """Every shop row the run could not find, as CSV lines (table, ids, reason)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(MISSING_CSV_COLUMNS)
+    yield buffer.getvalue()
+    for record in (run.details or {}).get("missing_rows", []):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([record.get(column, "") for column in MISSING_CSV_COLUMNS])
+        yield buffer.getvalue()

@@ -1,4 +1,4 @@
-"""`flask feeds ...` and `flask prestashop ...`: imports, autolink and availability sync from a shell."""
+"""`flask feeds ...`: supplier feeds and their imports from a shell."""
 
 from __future__ import annotations
 
@@ -9,16 +9,10 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.core.errors import KontorError
-from app.catalog.services import autolink as link_by_sku_and_ean
-from app.integrations.base import PlatformError
-from app.stock.links import shop_items
-from app.stock.services import sync_availability as sync
 from app.suppliers.imports import import_chunk, latest_import, queue_import, run_import, start_import
-from app.suppliers.parsing import FeedError
 from app.suppliers.services import list_feeds as feeds
 
 feeds_cli = AppGroup("feeds", help="Supplier feeds.")
-prestashop_cli = AppGroup("prestashop", help="PrestaShop shops: product links and availability.")
 
 
 @feeds_cli.command("list")
@@ -55,39 +49,6 @@ def import_feed(feed_id: int, limit: int | None, enqueue: bool) -> None:
         click.echo(f"Invalid rows are listed on the feed's page (report for import {result.id}).")
 
 
-@prestashop_cli.command("autolink")
-@click.option("--integration", "integration_id", type=int, required=True)
-@click.option("--create-missing", is_flag=True, help="Create Kontor products for shop items that match none.")
-def autolink(integration_id: int, create_missing: bool) -> None:
-    """Link the shop's products and combinations to Kontor products by SKU, then EAN."""
-    try:
-        counts = link_by_sku_and_ean(integration_id, shop_items(integration_id), create_missing=create_missing)
-    except (KontorError, PlatformError) as error:
-        raise click.ClickException(error.message)
-    click.echo(", ".join(f"{value} {name}" for name, value in counts.items()))
-
-
-@prestashop_cli.command("sync-availability")
-@click.option("--integration", "integration_id", type=int, required=True)
-@click.option("--limit", type=int, default=None, help="Consider at most this many linked products.")
-@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-def sync_availability(integration_id: int, limit: int | None, dry_run: bool) -> None:
-    """Write linked products' availability into the shop (or show the diff with --dry-run)."""
-    try:
-        result = sync(integration_id, limit=limit, dry_run=dry_run)
-    except (KontorError, PlatformError, FeedError) as error:
-        raise click.ClickException(getattr(error, "message", str(error)))
-    verb = "would change" if dry_run else "changed"
-    click.echo(f"{result.considered} linked products: {result.changed} rows {verb}, "
-               f"{result.unchanged + result.skipped_unchanged} unchanged, {result.missing} missing in the shop "
-               f"({result.duration:.2f} s via {result.via}).")
-    for row in result.changed_rows[:20]:
-        click.echo(f"  {'~' if dry_run else '✓'} {row}")
-    for row in result.missing_rows[:20]:
-        click.echo(f"  ! {row}")
-
-
 def init_app(app: Flask) -> None:
-    """Register the `flask feeds` and `flask prestashop` commands."""
+    """Register the `flask feeds` commands."""
     app.cli.add_command(feeds_cli)
-    app.cli.add_command(prestashop_cli)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from app.catalog.supply import DEFAULT_AFTER_IMPORTS, MAX_AFTER_IMPORTS, MISSING_POLICIES
 from app.suppliers.services import FORMATS, MAPPING_FIELDS, SOURCE_TYPES
 
 
@@ -20,6 +22,11 @@ class FeedForm(FlaskForm):
     item_path = StringField("XML item element", validators=[Optional(), Length(max=200)],
                             description="For XML: the element that repeats per product, e.g. product or offers/offer")
     max_mb = IntegerField("Size limit (MB)", default=200, validators=[NumberRange(min=1, max=2000)])
+    missing_products = SelectField("Products the feed stops listing", choices=list(MISSING_POLICIES.items()),
+                                   default="keep")
+    missing_after = IntegerField("Imports without the product before it counts as stock 0",
+                                 default=DEFAULT_AFTER_IMPORTS,
+                                 validators=[NumberRange(min=1, max=MAX_AFTER_IMPORTS)])
 
 
 MAPPING_LABELS = {"sku": "SKU", "ean": "EAN", "stock_quantity": "Stock quantity", "delivery_days": "Delivery days",

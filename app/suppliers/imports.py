@@ -20,13 +20,13 @@ import time
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from app.core import bulk
 from app.core.events import bus
 from app.core.errors import NotFound, ValidationFailed
-from app.core.types import utcnow
+from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
 from app.integrations.models import IntegrationRun
 from app.suppliers.models import FeedImport, FeedProblem
@@ -233,6 +233,7 @@ def _finish(import_id: int) -> None:
     ).rowcount
     if finished:
         feed_import = db.session.get(FeedImport, import_id, populate_existing=True)
+        _count_missed_import(feed_import.feed_id, feed_import.started_at)
         db.session.add(IntegrationRun(
             integration_id=feed_import.feed_id, kind="feed_import", started_at=feed_import.started_at,
             finished_at=utcnow(), counts={"read": feed_import.rows_read, "matched": feed_import.matched,
@@ -240,6 +241,27 @@ def _finish(import_id: int) -> None:
                                           "links updated": feed_import.links_updated},
             message=f"{feed_import.rows_read} rows"))
     db.session.commit()
+
+
+def _count_missed_import(feed_id: int, started_at: datetime) -> None:
+    """One more import without it, on every link this feed set before and this import did not.
+
+    The feed's rule for products it stops listing (app.catalog.supply) reads the count; an import
+    that lists the product again replaces the whole payload, so the count starts over.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        missed = ("(jsonb_set(supplier_availability::jsonb, '{missed_imports}', to_jsonb("
+                  "COALESCE((supplier_availability->>'missed_imports')::int, 0) + 1)))::json")
+        feed = "(supplier_availability->>'contractor_id')::int"
+    else:
+        missed = ("json_set(supplier_availability, '$.missed_imports', "
+                  "COALESCE(json_extract(supplier_availability, '$.missed_imports'), 0) + 1)")
+        feed = "json_extract(supplier_availability, '$.contractor_id')"
+    connection.execute(text(
+        f"UPDATE integration_product_links SET supplier_availability = {missed} "
+        f"WHERE supplier_updated_at < :started AND {feed} = :feed"
+    ).bindparams(bindparam("started", type_=UTCDateTime)), {"started": started_at, "feed": feed_id})
 
 
 def import_chunk(import_id: int, rows: list[tuple]) -> dict[str, int]:

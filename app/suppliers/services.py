@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app.catalog import supply
 from app.core.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.integrations.models import Integration
@@ -37,7 +39,7 @@ def get_feed(feed_id: int) -> Integration:
     """The supplier feed integration, or NotFound."""
     feed = db.session.get(Integration, feed_id)
     if feed is None or feed.kind != FEED_KIND:
-        raise NotFound(f"Supplier feed {feed_id} does not exist.")
+        raise NotFound(_l("Supplier feed %(feed_id)s does not exist.", feed_id=feed_id))
     return feed
 
 
@@ -75,31 +77,42 @@ def _check_location(source_type: str, location: str) -> None:
 
 def save_feed(feed: Integration | None, *, name: str, source_type: str, location: str, format: str,
               item_path: str = "", max_mb: int = DEFAULT_MAX_MB, upload: BinaryIO | None = None,
-              upload_name: str = "") -> Integration:
-    """Create or change a supplier feed; an uploaded file is stored under instance/feeds/<id>/."""
+              upload_name: str = "", missing_products: str = supply.KEEP,
+              missing_after: int = supply.DEFAULT_AFTER_IMPORTS) -> Integration:
+    """Create or change a supplier feed; an uploaded file is stored under instance/feeds/<id>/.
+
+    `missing_products` says what a product the feed stops listing is taken to have: its last
+    known stock (keep) or stock 0 after `missing_after` imports without it (zero).
+    """
     location = location.strip() if source_type != "upload" else ""  # an upload has no address to keep
     if not name.strip():
-        raise ValidationFailed("Give the feed a name, e.g. the supplier's.", field="name")
+        raise ValidationFailed(_l("Give the feed a name, e.g. the supplier's."), field="name")
     if source_type not in SOURCE_TYPES:
-        raise ValidationFailed("Choose where the feed comes from.", field="source_type")
+        raise ValidationFailed(_l("Choose where the feed comes from."), field="source_type")
     if format not in FORMATS:
-        raise ValidationFailed("Choose CSV or XML.", field="format")
+        raise ValidationFailed(_l("Choose CSV or XML."), field="format")
     if source_type == "url" and not location.startswith(("http://", "https://")):
-        raise ValidationFailed("The address must start with http:// or https://.", field="location")
+        raise ValidationFailed(_l("The address must start with http:// or https://."), field="location")
     if source_type == "path" and not location:
-        raise ValidationFailed(f"Give the path of the file in the feeds folder {feeds_dir()}.", field="location")
+        raise ValidationFailed(_l("Give the path of the file in the feeds folder %(feeds_dir)s.", feeds_dir=feeds_dir()), field="location")
     _check_location(source_type, location)
     if format == "xml" and not item_path.strip():
-        raise ValidationFailed("Name the element that repeats for each product, e.g. product or offers/offer.",
+        raise ValidationFailed(_l("Name the element that repeats for each product, e.g. product or offers/offer."),
                                field="item_path")
+    if missing_products not in supply.MISSING_POLICIES:
+        raise ValidationFailed("Choose what happens to products the feed stops listing.", field="missing_products")
+    if not isinstance(missing_after, int) or not 1 <= missing_after <= supply.MAX_AFTER_IMPORTS:
+        raise ValidationFailed(f"Give a number of imports from 1 to {supply.MAX_AFTER_IMPORTS}.",
+                               field="missing_after")
     if source_type == "upload" and upload is None and not (feed and feed.settings.get("upload_file")):
-        raise ValidationFailed("Choose the file to upload.", field="upload")
+        raise ValidationFailed(_l("Choose the file to upload."), field="upload")
     if feed is None:
         feed = Integration(kind=FEED_KIND, sync_direction="off", settings={})
         db.session.add(feed)
     feed.name = name.strip()
     feed.settings = {**(feed.settings or {}), "source_type": source_type, "location": location,
-                     "format": format, "item_path": item_path.strip(), "max_mb": int(max_mb or DEFAULT_MAX_MB)}
+                     "format": format, "item_path": item_path.strip(), "max_mb": int(max_mb or DEFAULT_MAX_MB),
+                     "missing_products": missing_products, "missing_after": missing_after}
     db.session.flush()
     if upload is not None:
         folder = upload_folder(feed)
@@ -123,7 +136,7 @@ def _copy_capped(source: BinaryIO, target: BinaryIO, max_mb: int) -> None:
     while chunk := source.read(1024 * 1024):
         copied += len(chunk)
         if copied > limit:
-            raise ValidationFailed(f"The file is larger than the {max_mb} MB limit.", field="upload")
+            raise ValidationFailed(_l("The file is larger than the %(max_mb)s MB limit.", max_mb=max_mb), field="upload")
         target.write(chunk)
 
 
@@ -206,12 +219,17 @@ def save_mapping(feed_id: int, chosen: dict[str, str]) -> Integration:
     mapping = {name: (chosen.get(name) or "").strip() for name in MAPPING_FIELDS}
     unknown = [value for value in mapping.values() if value and headers and value not in headers]
     if unknown:
-        raise ValidationFailed(f"The feed has no column “{unknown[0]}”; refresh the preview.", field="mapping")
+        raise ValidationFailed(_l("The feed has no column “%(unknown)s”; refresh the preview.", unknown=unknown[0]), field="mapping")
     if not mapping["stock_quantity"]:
-        raise ValidationFailed("Choose the column with the stock quantity.", field="stock_quantity")
+        raise ValidationFailed(_l("Choose the column with the stock quantity."), field="stock_quantity")
     if not (mapping["sku"] or mapping["ean"]):
-        raise ValidationFailed("Choose the SKU column, the EAN column, or both: rows are matched by them.",
+        raise ValidationFailed(_l("Choose the SKU column, the EAN column, or both: rows are matched by them."),
                                field="sku")
     feed.settings = {**feed.settings, "mapping": mapping}
     db.session.commit()
     return feed
+
+
+def missing_policy(feed: Integration) -> supply.MissingPolicy:
+    """The feed's rule for products it stops listing."""
+    return supply.MissingPolicy.of(feed.settings)

@@ -7,6 +7,7 @@ and what starts work (mapping, import) needs an operator; where a feed comes fro
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext as _
 
 from app.core.auth import require_role, role_required
 from app.core.errors import ValidationFailed
@@ -41,7 +42,8 @@ def _save(feed, form: FeedForm):
         feed, name=form.name.data or "", source_type=form.source_type.data, location=form.location.data or "",
         format=form.format.data, item_path=form.item_path.data or "", max_mb=form.max_mb.data or 200,
         upload=upload.stream if upload and upload.filename else None,
-        upload_name=upload.filename if upload and upload.filename else "")
+        upload_name=upload.filename if upload and upload.filename else "",
+        missing_products=form.missing_products.data or "keep", missing_after=form.missing_after.data or 3)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -52,7 +54,7 @@ def create():
     if form.validate_on_submit():
         with refusal_shown(form, "name"):
             feed = _save(None, form)
-            flash(f"Feed {feed.name} added. Check the preview and map its columns.", "success")
+            flash(_("Feed %(name)s added. Check the preview and map its columns.", name=feed.name), "success")
             return redirect(url_for("suppliers.detail", feed_id=feed.id))
     return render_template("suppliers/form.html", form=form, feed=None), 422 if form.errors else 200
 
@@ -66,7 +68,7 @@ def edit(feed_id: int):
     if form.validate_on_submit():
         with refusal_shown(form, "name"):
             _save(feed, form)
-            flash("Feed saved.", "success")
+            flash(_("Feed saved."), "success")
             return redirect(url_for("suppliers.detail", feed_id=feed.id))
     return render_template("suppliers/form.html", form=form, feed=feed), 422 if form.errors else 200
 
@@ -78,7 +80,8 @@ def detail(feed_id: int):
     form = MappingForm(formdata=None, data=feed.settings.get("mapping") or {})
     form.set_headers(feed.settings.get("headers") or [])
     return render_template("suppliers/detail.html", feed=feed, form=form, labels=MAPPING_LABELS,
-                           imports=imports.recent_imports(feed.id), latest=imports.latest_import(feed.id))
+                           imports=imports.recent_imports(feed.id), latest=imports.latest_import(feed.id),
+                           missing_rule=services.missing_policy(feed).describe())
 
 
 @bp.get("/<int:feed_id>/preview")
@@ -107,7 +110,7 @@ def save_mapping(feed_id: int):
     """Save the column mapping; the preview is read again with it."""
     try:
         services.save_mapping(feed_id, request.form.to_dict())
-        flash("Columns mapped.", "success") if not htmx else None
+        flash(_("Columns mapped."), "success") if not htmx else None
     except ValidationFailed as error:
         if not htmx:
             flash(error.message, "error")

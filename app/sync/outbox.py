@@ -1,7 +1,14 @@
 """The outbox: every change that must reach another system, as a row written with the change.
 
-States: pending -> processing -> done | skipped | failed, and pending -> cancelled. A failed
-operation can be retried (back to pending). Redis only rings the doorbell with an operation id;
+States: pending -> processing -> done | skipped | superseded | failed | conflict, and pending ->
+cancelled. A failed operation can be retried (back to pending); a conflict waits for a person to
+choose (the platform changed the order too). Superseded: a newer wish of the same order made this
+one pointless before it was written.
+
+Per order and integration, operations are delivered one at a time and oldest first: a claim is
+refused while another operation of the order is processing under a live lease, or an older one
+is still waiting. A lease is short (30 s) and kept alive by the delivering worker while it works
+(`lease_kept`), so a killed worker's operation is taken over within a minute. Redis only rings the doorbell with an operation id;
 the row is the ledger, so a lost job, a dead worker or a flushed Redis loses nothing: the sweeper
 finds due rows and enqueues them again.
 
@@ -11,22 +18,28 @@ so the same attempt is never queued twice, while a retry always gets a fresh job
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from flask import current_app
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, or_, select, update
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, exists, func, insert, or_, select, update
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
+from app.core.errors import Conflict, KontorError, NotFound
 from app.core.events import bus
+from app.core.secrets import hide_secrets
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
 from app.integrations.models import Integration
 from app.orders.models import Order
 
-FINISHED = ("done", "skipped", "failed", "cancelled")
+FINISHED = ("done", "skipped", "superseded", "failed", "cancelled")
 OPERATION_RECORDED = "sync.operation_recorded"
+log = logging.getLogger("kontor.sync")
 
 MAX_ATTEMPTS = 8
 BACKOFF_INITIAL = 60
@@ -38,12 +51,19 @@ class SyncOperation(db.Model):
     __table_args__ = (
         Index("ix_sync_operations_due", "state", "next_attempt_at"),
         Index("ix_sync_operations_order_kind", "order_id", "kind", "state"),
+        Index("ix_sync_operations_kind_finished", "kind", "finished_at"),
+        Index("ix_sync_operations_subject", "subject", "kind", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"), index=True)
+    # None for Kontor's own deliveries that belong to no integration (alerts to the seller's channels).
+    integration_id: Mapped[int | None] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"),
+                                                       index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # What an operation without an order is about (e.g. "link:42", one offer's stock): pending
+    # operations of one kind and subject collapse into the latest, like an order's do.
+    subject: Mapped[str | None] = mapped_column(String(80))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
@@ -56,7 +76,7 @@ class SyncOperation(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    integration: Mapped[Integration] = relationship()
+    integration: Mapped[Integration | None] = relationship()
     order: Mapped[Order | None] = relationship()
 
     @property
@@ -65,18 +85,19 @@ class SyncOperation(db.Model):
         return f"sync-op-{self.id}-g{self.generation}"
 
 
-def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: int | None = None, *,
-           collapse: bool = True) -> SyncOperation:
+def record(kind: str, integration_id: int | None, payload: dict[str, Any], order_id: int | None = None, *,
+           collapse: bool = True, subject: str | None = None) -> SyncOperation:
     """Add an operation in the caller's transaction; a pending one of the same kind for the order is replaced.
 
     Collapsing keeps only the latest wish: three quick status changes become one push of the last.
     `collapse=False` is for operations that each carry something of their own (two parcels' numbers).
     """
     now = utcnow()
-    if order_id is not None and collapse:
+    if (order_id is not None or subject is not None) and collapse:
+        about = SyncOperation.order_id == order_id if order_id is not None else SyncOperation.subject == subject
         pending = db.session.scalar(
             select(SyncOperation).where(
-                SyncOperation.order_id == order_id, SyncOperation.kind == kind,
+                about, SyncOperation.kind == kind,
                 SyncOperation.integration_id == integration_id, SyncOperation.state == "pending",
             ).order_by(SyncOperation.id.desc())
         )
@@ -91,14 +112,54 @@ def record(kind: str, integration_id: int, payload: dict[str, Any], order_id: in
             ).rowcount
             if changed:
                 db.session.refresh(pending)
-                _announce(pending)
+                announce(pending)
                 return pending
     operation = SyncOperation(kind=kind, integration_id=integration_id, order_id=order_id, payload=payload,
-                              next_attempt_at=now)
+                              next_attempt_at=now, subject=subject)
     db.session.add(operation)
     db.session.flush()
-    _announce(operation)
+    if order_id is not None and collapse:
+        # A question the seller has not answered yet is moot once they set a newer wish.
+        db.session.execute(
+            update(SyncOperation)
+            .where(SyncOperation.order_id == order_id, SyncOperation.kind == kind,
+                   SyncOperation.integration_id == integration_id, SyncOperation.state == "conflict",
+                   SyncOperation.id < operation.id)
+            .values(state="superseded", finished_at=now, locked_until=None, updated_at=now,
+                    result=f"Superseded by operation #{operation.id}, a newer change of the order.")
+            .execution_options(synchronize_session=False))
+    announce(operation)
     return operation
+
+
+def record_many(kind: str, rows: list[tuple[int, dict[str, Any], str]]) -> int:
+    """Add many (integration id, payload, subject) operations at once in the caller's transaction.
+
+    Each replaces a pending one of its kind and subject, as `record` does; none rings the doorbell:
+    the caller publishes one event for the batch (10,000 offers' stock must not mean 10,000 jobs).
+    """
+    now = utcnow()
+    pending: dict[tuple[int, str], int] = {}
+    subjects = sorted({subject for _, _, subject in rows})
+    for start in range(0, len(subjects), 5000):
+        pending.update({(integration_id, subject): op_id for op_id, integration_id, subject in db.session.execute(
+            select(SyncOperation.id, SyncOperation.integration_id, SyncOperation.subject).where(
+                SyncOperation.kind == kind, SyncOperation.state == "pending",
+                SyncOperation.subject.in_(subjects[start:start + 5000])))})
+    new_rows = []
+    for integration_id, payload, subject in rows:
+        op_id = pending.get((integration_id, subject))
+        if op_id is not None and db.session.execute(
+                update(SyncOperation).where(SyncOperation.id == op_id, SyncOperation.state == "pending")
+                .values(payload=payload, next_attempt_at=now, generation=SyncOperation.generation + 1, attempts=0,
+                        last_error="", updated_at=now)
+                .execution_options(synchronize_session=False)).rowcount:
+            continue
+        new_rows.append({"kind": kind, "integration_id": integration_id, "payload": payload, "subject": subject,
+                         "state": "pending", "next_attempt_at": now, "created_at": now, "updated_at": now})
+    if new_rows:
+        db.session.execute(insert(SyncOperation), new_rows)
+    return len(rows)
 
 
 # kind -> the function that delivers one operation of that kind (by id), returning the outcome in words.
@@ -125,18 +186,41 @@ def deliver(operation_id: int) -> str:
     return DELIVERERS[kind](operation_id)
 
 
-def _announce(operation: SyncOperation) -> None:
+def announce(operation: SyncOperation) -> None:
+    """Ring the doorbell for an operation once the transaction commits (its current job id)."""
     bus.publish(db.session, OPERATION_RECORDED, {"operation_id": operation.id, "job_id": operation.job_id,
                                                  "kind": operation.kind})
 
 
-def lease_seconds() -> int:
-    return int(current_app.config.get("SYNC_LEASE_SECONDS", 300))
+def lease_seconds() -> float:
+    return float(current_app.config.get("SYNC_LEASE_SECONDS", 30))
+
+
+def _blocked_by_sibling(now: datetime):
+    """SQL: another operation of the same order and integration goes first.
+
+    One is being delivered under a live lease, or an older one still waits: delivering oldest
+    first keeps an older wish from landing after a newer one.
+    """
+    other = aliased(SyncOperation)
+    return exists().where(
+        other.order_id == SyncOperation.order_id, other.integration_id == SyncOperation.integration_id,
+        other.id != SyncOperation.id,
+        or_(and_(other.state == "processing", other.locked_until >= now),
+            and_(other.state == "pending", other.id < SyncOperation.id)),
+    )
 
 
 def claim(operation_id: int) -> SyncOperation | None:
-    """Take a due operation for processing (one worker wins), or None if it is not due or taken."""
+    """Take a due operation for processing (one worker wins), or None if it is not due, taken or must wait.
+
+    The order's row is locked first, so two workers claiming two operations of one order take
+    turns: the second's conditional UPDATE runs after the first committed and sees its claim.
+    """
     now = utcnow()
+    # One statement: the operation's order, locked (an operation without an order locks nothing).
+    db.session.execute(select(Order.id).join(SyncOperation, SyncOperation.order_id == Order.id)
+                       .where(SyncOperation.id == operation_id).with_for_update(of=Order))
     claimed = db.session.execute(
         update(SyncOperation)
         .where(
@@ -145,6 +229,7 @@ def claim(operation_id: int) -> SyncOperation | None:
                 and_(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= now),
                 and_(SyncOperation.state == "processing", SyncOperation.locked_until < now),
             ),
+            ~_blocked_by_sibling(now),
         )
         .values(state="processing", locked_until=now + timedelta(seconds=lease_seconds()),
                 attempts=SyncOperation.attempts + 1, updated_at=now)
@@ -156,11 +241,136 @@ def claim(operation_id: int) -> SyncOperation | None:
     return db.session.get(SyncOperation, operation_id, populate_existing=True)
 
 
+@contextmanager
+def lease_kept(operation: SyncOperation) -> Iterator[None]:
+    """Extend the operation's lease from a side thread while the block runs (the worker is alive).
+
+    Each extension is a compare-and-set on the lease this worker wrote last, so once the
+    operation is closed, or taken over after this process stalled, the thread stops.
+    """
+    # Plain values only: the thread must never touch the session (its objects expire on commit).
+    engine, table, seconds = db.engine, SyncOperation.__table__, lease_seconds()
+    operation_id, stop = operation.id, threading.Event()
+    held = {"until": operation.locked_until}
+
+    def keep() -> None:
+        while not stop.wait(seconds / 3):
+            until = utcnow() + timedelta(seconds=seconds)
+            try:
+                with engine.begin() as connection:
+                    kept = connection.execute(
+                        table.update().where(table.c.id == operation_id, table.c.state == "processing",
+                                             table.c.locked_until == held["until"])
+                        .values(locked_until=until)).rowcount
+            except Exception as error:  # a database hiccup: try again on the next beat, the lease has room
+                log.warning("could not extend the lease of sync operation %s: %s", operation_id, error)
+                continue
+            if not kept:
+                log.debug("lease of sync operation %s no longer ours; keep-alive stops", operation_id)
+                return
+            held["until"] = until
+
+    thread = threading.Thread(target=keep, name=f"lease-{operation_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def claim_batch(kind: str, integration_id: int, limit: int) -> list[SyncOperation]:
+    """Take up to `limit` due operations of one kind and integration at once (batched deliveries)."""
+    now = utcnow()
+    in_flight = aliased(SyncOperation)
+    due_ids = select(SyncOperation.id).where(
+        SyncOperation.kind == kind, SyncOperation.integration_id == integration_id,
+        or_(and_(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= now),
+            and_(SyncOperation.state == "processing", SyncOperation.locked_until < now)),
+        # One at a time per subject: not while an earlier one of it is still on its way (a worker
+        # may have died with the write in flight; it lands or its lease runs out first).
+        ~exists().where(in_flight.kind == kind, in_flight.subject == SyncOperation.subject,
+                        in_flight.id != SyncOperation.id, in_flight.state == "processing",
+                        in_flight.locked_until >= now),
+    ).order_by(SyncOperation.id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        due_ids = due_ids.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(due_ids))
+    if not ids:
+        db.session.commit()
+        return []
+    claimed = db.session.execute(
+        update(SyncOperation)
+        .where(SyncOperation.id.in_(ids),
+               or_(and_(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= now),
+                   and_(SyncOperation.state == "processing", SyncOperation.locked_until < now)))
+        .values(state="processing", locked_until=now + timedelta(seconds=lease_seconds()),
+                attempts=SyncOperation.attempts + 1, updated_at=now)
+        .returning(SyncOperation.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    db.session.commit()
+    if not claimed:
+        return []
+    return list(db.session.scalars(select(SyncOperation).where(SyncOperation.id.in_(claimed))
+                                   .order_by(SyncOperation.id).execution_options(populate_existing=True)))
+
+
 def finish(operation: SyncOperation, state: str, result: str = "") -> None:
-    """Close an operation as done or skipped (the caller commits)."""
-    assert state in ("done", "skipped")
-    operation.state, operation.result, operation.last_error = state, result, ""
+    """Close an operation as done, skipped or superseded (the caller commits)."""
+    assert state in ("done", "skipped", "superseded")
+    operation.state, operation.result, operation.last_error = state, hide_secrets(result), ""
     operation.finished_at, operation.locked_until = utcnow(), None
+
+
+def hold_for_choice(operation: SyncOperation, result: str, data: dict[str, Any]) -> None:
+    """Park an operation as a conflict until a person chooses (the caller commits)."""
+    operation.state, operation.result, operation.last_error = "conflict", hide_secrets(result), ""
+    operation.payload = {**operation.payload, "conflict": data}
+    operation.locked_until = None
+    operation.attempts = max(0, operation.attempts - 1)
+
+
+def wait_for_reconnect(operation: SyncOperation, error: str, recheck_seconds: float = 300) -> None:
+    """Back to pending without spending an attempt: the account must be connected again first."""
+    operation.state, operation.last_error, operation.locked_until = "pending", hide_secrets(error), None
+    operation.attempts = max(0, operation.attempts - 1)
+    operation.generation += 1
+    operation.next_attempt_at = utcnow() + timedelta(seconds=recheck_seconds)
+
+
+def wake_integration(integration_id: int) -> int:
+    """Make an integration's waiting operations due now (after a reconnect); the caller commits."""
+    operations = db.session.scalars(select(SyncOperation).where(
+        SyncOperation.integration_id == integration_id, SyncOperation.state == "pending")).all()
+    for operation in operations:
+        operation.next_attempt_at = utcnow()
+        operation.generation += 1
+        announce(operation)
+    return len(operations)
+
+
+def wake_next(operation: SyncOperation) -> None:
+    """Ring the doorbell for the order's next waiting operation (its job was refused while this one ran)."""
+    if operation.order_id is None:
+        return
+    following = db.session.scalar(select(SyncOperation).where(
+        SyncOperation.order_id == operation.order_id, SyncOperation.integration_id == operation.integration_id,
+        SyncOperation.state == "pending", SyncOperation.id != operation.id,
+        SyncOperation.next_attempt_at <= utcnow()).order_by(SyncOperation.id).limit(1))
+    if following is not None:
+        following.generation += 1  # a fresh job id: the refused job with the old one has finished
+        announce(following)
+
+
+def newer_operation(operation: SyncOperation) -> SyncOperation | None:
+    """The latest operation of the same kind for the same order and integration, if newer than this one."""
+    if operation.order_id is None:
+        return None
+    return db.session.scalar(select(SyncOperation).where(
+        SyncOperation.order_id == operation.order_id, SyncOperation.integration_id == operation.integration_id,
+        SyncOperation.kind == operation.kind, SyncOperation.id > operation.id)
+        .order_by(SyncOperation.id.desc()).limit(1))
 
 
 def backoff(attempt: int, initial: float = BACKOFF_INITIAL) -> float:
@@ -169,45 +379,84 @@ def backoff(attempt: int, initial: float = BACKOFF_INITIAL) -> float:
     return min(BACKOFF_CAP, base * random.uniform(0.75, 1.25))
 
 
-def retry_later(operation: SyncOperation, error: str) -> datetime | None:
-    """Reschedule after a transient failure; after MAX_ATTEMPTS it fails. Returns the next attempt time."""
-    operation.last_error = error
+def retry_later(operation: SyncOperation, error: str, *, max_attempts: int | None = None,
+                initial: float | None = None, cap: float | None = None) -> datetime | None:
+    """Reschedule after a transient failure; after MAX_ATTEMPTS it fails. Returns the next attempt time.
+
+    A kind with its own settings (stock updates: KONTOR_STOCK_SYNC_*) passes its limits.
+    """
+    operation.last_error = error = hide_secrets(error)
     operation.locked_until = None
-    if operation.attempts >= MAX_ATTEMPTS:
+    if operation.attempts >= (max_attempts or MAX_ATTEMPTS):
         operation.state, operation.finished_at = "failed", utcnow()
         return None
     operation.state = "pending"
     operation.generation += 1
-    initial = float(current_app.config.get("SYNC_BACKOFF_INITIAL", BACKOFF_INITIAL))
-    operation.next_attempt_at = utcnow() + timedelta(seconds=backoff(operation.attempts, initial))
+    if initial is None:
+        initial = float(current_app.config.get("SYNC_BACKOFF_INITIAL", BACKOFF_INITIAL))
+    delay = backoff(operation.attempts, initial)
+    if cap is not None:
+        delay = min(delay, cap)
+    operation.next_attempt_at = utcnow() + timedelta(seconds=delay)
     return operation.next_attempt_at
 
 
 def fail(operation: SyncOperation, error: str) -> None:
     """Mark an operation failed at once (the platform refused it for good)."""
-    operation.state, operation.last_error = "failed", error
+    operation.state, operation.last_error = "failed", hide_secrets(error)
     operation.finished_at, operation.locked_until = utcnow(), None
 
 
-def retry_now(operation_id: int) -> SyncOperation:
-    """Put a failed, skipped or waiting operation back in the queue with a fresh set of attempts."""
-    operation = db.session.get(SyncOperation, operation_id)
-    if operation is None or operation.state not in ("failed", "skipped", "pending", "cancelled"):
-        raise ValueError("Only failed, skipped, waiting or cancelled operations can be retried.")
+# What a person may do with an operation in each state, and why not otherwise (in words).
+RETRYABLE = ("failed", "skipped", "pending", "cancelled", "conflict")
+CANCELLABLE = ("failed", "pending", "conflict")
+WHY_NOT = {
+    "done": "it was delivered already",
+    "processing": "it is being delivered right now; wait a moment for the outcome",
+    "superseded": "a newer change replaced it, and the newer one is delivered instead",
+    "cancelled": "it is cancelled already",
+    "skipped": "it was closed as skipped, so nothing is waiting to be cancelled",
+}
+
+
+def _refusal(operation: SyncOperation | None, what: str, operation_id: int) -> KontorError:
+    if operation is None:
+        return NotFound(f"Operation {operation_id} does not exist (any more).")
+    reason = WHY_NOT.get(operation.state, f"it is {operation.state}")
+    return Conflict(f"This operation cannot be {what}: {reason}.")
+
+
+def reopen(operation_id: int) -> SyncOperation:
+    """Put an operation back in the queue with a fresh set of attempts (the caller commits), or Conflict."""
+    operation = db.session.get(SyncOperation, operation_id, with_for_update=True)
+    if operation is None or operation.state not in RETRYABLE:
+        raise _refusal(operation, "retried", operation_id)
     operation.state, operation.attempts, operation.next_attempt_at = "pending", 0, utcnow()
     operation.generation += 1
-    operation.finished_at, operation.result, operation.last_error = None, "", ""
-    _announce(operation)
+    operation.finished_at, operation.result, operation.last_error, operation.locked_until = None, "", "", None
+    announce(operation)
+    return operation
+
+
+def give_up(operation_id: int) -> SyncOperation:
+    """Stop trying to deliver an operation (the caller commits), or Conflict saying why not."""
+    operation = db.session.get(SyncOperation, operation_id, with_for_update=True)
+    if operation is None or operation.state not in CANCELLABLE:
+        raise _refusal(operation, "cancelled", operation_id)
+    operation.state, operation.finished_at, operation.locked_until = "cancelled", utcnow(), None
+    return operation
+
+
+def retry_now(operation_id: int) -> SyncOperation:
+    """Put a failed, skipped or waiting operation back in the queue now, and commit."""
+    operation = reopen(operation_id)
     db.session.commit()
     return operation
 
 
 def cancel(operation_id: int) -> SyncOperation:
-    """Give up on an operation that has not been delivered."""
-    operation = db.session.get(SyncOperation, operation_id)
-    if operation is None or operation.state not in ("failed", "pending"):
-        raise ValueError("Only failed or waiting operations can be cancelled.")
-    operation.state, operation.finished_at = "cancelled", utcnow()
+    """Give up on an operation that has not been delivered, and commit."""
+    operation = give_up(operation_id)
     db.session.commit()
     return operation
 
@@ -224,6 +473,13 @@ def reclaim_abandoned() -> int:
     ).rowcount
     db.session.commit()
     return count
+
+
+def due_count(kind: str, integration_id: int) -> int:
+    """How many operations of one kind and integration are due now."""
+    return db.session.scalar(select(func.count(SyncOperation.id)).where(
+        SyncOperation.kind == kind, SyncOperation.integration_id == integration_id,
+        SyncOperation.state == "pending", SyncOperation.next_attempt_at <= utcnow())) or 0
 
 
 def due(limit: int = 1000) -> list[tuple[int, str]]:

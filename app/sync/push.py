@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import select
 
 from app.core.events import bus
+from app.core.secrets import hide_secrets
 from app.core.types import utcnow
 from app.extensions import db
 from app.integrations import services as integrations
-from app.integrations.base import PlatformError, RevisionConflict, with_retries
+from app.integrations.base import PlatformError, ReconnectNeeded, with_retries
 from app.integrations.models import Integration, IntegrationRun
 from app.orders.models import Order
 from app.orders.services import STATUS_CHANGED, Actor, record_event
-from app.sync import outbox
+from app.sync import conflicts, outbox
+from app.sync.conflicts import record_platform_state
 from app.sync.outbox import SyncOperation
 
 log = logging.getLogger("kontor.sync")
@@ -45,22 +48,45 @@ def _actor(integration: Integration) -> Actor:
     return Actor(f"Sync to {integration.name}", "automation")
 
 
+class _Superseded(Exception):
+    """The order's status is no longer this push's target: a newer wish overtook it."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _PlatformChanged(Exception):
+    """Someone changed the order on the platform since Kontor last knew its state."""
+
+    def __init__(self, state_id: str) -> None:
+        super().__init__(state_id)
+        self.state_id = state_id
+
+
 @outbox.delivers(STATUS_PUSH)
 def push_status_change(operation_id: int) -> str:
     """Deliver one status push; returns the outcome in words. Safe to run twice."""
     operation = outbox.claim(operation_id)
     if operation is None:
-        return "not due or already handled"
+        return "not due, already handled, or waiting for an earlier push of the order"
+    with outbox.lease_kept(operation):
+        outcome = _push(operation)
+    outbox.wake_next(operation)
+    db.session.commit()
+    return outcome
+
+
+def _push(operation: SyncOperation) -> str:
     order, integration = operation.order, operation.integration
     target = operation.payload.get("to_status")
     actor = _actor(integration)
     name = integration.name
 
-    def close(state: str, message: str, level: str = "ok") -> str:
+    def close(state: str, message: str, level: str = "ok", kind: str | None = None) -> str:
         outbox.finish(operation, state, message)
         if order is not None:
-            record_event(order, f"push_{state}", message, actor, level=level,
-                         data={"operation_id": operation.id, "integration_id": integration.id})
+            record_event(order, kind or f"push_{state}", message, actor, level=level, data=_data(operation))
         db.session.commit()
         return message
 
@@ -69,73 +95,149 @@ def push_status_change(operation_id: int) -> str:
     if not integration.pushes:
         return close("skipped", f"Not pushed to {name}: the integration is off or does not push.", "warning")
     if order.status != target:
-        return close("skipped", f"Not pushed to {name}: the order moved on to “{order.status}” since.")
+        return close("superseded", _superseded_message(operation, order.status))
     if not order.external_order_id:
         return close("skipped", f"Not pushed to {name}: the order has no id on the platform.", "warning")
     state = integrations.push_state_for(integration, target)
     if state is None:
         return close("skipped", f"Not pushed to {name}: no mapping for status “{target}”.", "warning")
+    if integration.connection_state == integrations.RECONNECT_NEEDED:
+        return wait_for_reconnect(operation, order, integration, actor, announce=False)
+
+    order_id, external_id, policy = order.id, order.external_order_id, integration.when_platform_changed
+    overwritten: list[str] = []
+
+    def before_write(platform_state: str) -> None:
+        # Read the order as it is now: this runs before every write attempt. PostgreSQL (read
+        # committed) sees the latest commit in every statement; SQLite must end its snapshot first.
+        if db.session.get_bind().dialect.name == "sqlite":
+            db.session.commit()
+        status, known = db.session.execute(select(Order.status, Order.platform_state)
+                                           .where(Order.id == order_id)).one()
+        if status != target:
+            raise _Superseded(status)
+        if known and not operation.payload.get("overwrite") and platform_state not in _kontor_states(operation, known):
+            if policy != "kontor":
+                raise _PlatformChanged(platform_state)
+            overwritten[:] = [platform_state]
+        # Noted durably before the write, so a later attempt that finds the state there knows
+        # it is most likely this write, applied although its answer never arrived.
+        if operation.payload.get("write_sent") != state.external_id:
+            operation.payload = {**operation.payload, "write_sent": state.external_id}
+            db.session.commit()
 
     try:
-        already = integrations.call_platform(integration, lambda client: _deliver(client, order.external_order_id,
-                                                                                  state.external_id))
+        already = integrations.call_platform(
+            integration, lambda client: _deliver(client, external_id, state.external_id, before_write))
+    except _Superseded as overtaken:
+        return close("superseded", _superseded_message(operation, overtaken.status))
+    except _PlatformChanged as changed:
+        return conflicts.platform_changed(operation, changed.state_id, policy)
+    except ReconnectNeeded as error:
+        return wait_for_reconnect(operation, order, integration, actor, error.message)
     except PlatformError as error:
         return _failed(operation, order, integration, error, actor)
-    record_platform_state(order.id, state.external_id)
+    record_platform_state(order_id, state.external_id)
     integrations.move_cursor(integration.id, "last_status_pushed_at", utcnow().isoformat())
-    message = (f"{name} already had the order in “{state.name}”; nothing sent." if already
-               else f"Pushed to {name}: “{state.name}”.")
+    if overwritten or operation.payload.get("overwrite"):
+        was = overwritten[0] if overwritten else (operation.payload.get("conflict") or {}).get("platform_state", "")
+        record_event(order, "push_overwrote",
+                     f"{name} had “{integrations.state_name(integration, was)}”, set on the platform; Kontor's "
+                     f"“{state.name}” was written over it.", actor, level="warning", data=_data(operation))
+    if already and operation.payload.get("write_sent") == state.external_id:
+        message = f"Pushed to {name}: “{state.name}” confirmed on the platform after an unanswered write."
+    elif already:
+        message = f"{name} already had the order in “{state.name}”; nothing sent."
+    else:
+        message = f"Pushed to {name}: “{state.name}”."
     return close("done", message)
 
 
-def record_platform_state(order_id: int, state_id: str) -> None:
-    """Note the order's state on its platform (the caller commits).
+def _kontor_states(operation: SyncOperation, known: str) -> set[str]:
+    """Platform states Kontor knows of for the order: the last one seen and any it may have written.
 
-    A plain UPDATE on purpose: this is sync bookkeeping, not an edit, so it must not bump the
-    order's revision and make a person's concurrent status change fail as stale.
+    A write whose answer was lost (an earlier push that then failed) may have landed, so its
+    state is Kontor's own doing, not a change made on the platform.
     """
-    db.session.execute(Order.__table__.update().where(Order.__table__.c.id == order_id)
-                       .values(platform_state=state_id, platform_state_at=utcnow()))
+    written = db.session.scalars(select(SyncOperation.payload).where(
+        SyncOperation.order_id == operation.order_id, SyncOperation.integration_id == operation.integration_id,
+        SyncOperation.kind == STATUS_PUSH, SyncOperation.id <= operation.id)).all()
+    return {known, *(p.get("write_sent") for p in written if p and p.get("write_sent"))}
+
+
+def _superseded_message(operation: SyncOperation, status: str) -> str:
+    newer = outbox.newer_operation(operation)
+    name = operation.integration.name
+    if newer is not None:
+        return (f"Not pushed to {name}: superseded by push #{newer.id} (the order moved on to “{status}” "
+                "before this one was written).")
+    return f"Not pushed to {name}: the order moved on to “{status}” before this push was written."
+
+
+def _data(operation: SyncOperation) -> dict:
+    return {"operation_id": operation.id, "integration_id": operation.integration_id}
+
+
+def wait_for_reconnect(operation: SyncOperation, order: Order, integration: Integration, actor: Actor,
+                       reason: str = "", announce: bool = True) -> str:
+    """Put an operation back to wait, without spending an attempt, until the account is connected again."""
+    message = (f"Waiting for {integration.name} to be connected again: "
+               f"{reason or 'the platform no longer accepts the authorisation.'} "
+               "The push goes out once the account is reconnected.")
+    first = operation.last_error != hide_secrets(message)
+    outbox.wait_for_reconnect(operation, message)
+    if announce or first:
+        record_event(order, "push_waiting", message, actor, level="warning", data=_data(operation))
+    db.session.commit()
+    return message
+
+
+@bus.subscribe(integrations.INTEGRATION_RECONNECTED, "sync.deliver_after_reconnect", moment="in_transaction")
+def deliver_after_reconnect(payload: dict) -> None:
+    """Operations that waited for the seller to reconnect become due now."""
+    outbox.wake_integration(payload["integration_id"])
 
 
 @with_retries
-def _deliver(client, external_order_id: str, state_id: str) -> bool:
-    """Set the state unless the platform already has it; True if it already had. Retries a 409 once.
+def _deliver(client, external_order_id: str, state_id: str, before_write: Callable[[str], None]) -> bool:
+    """Set the state unless the platform already has it; True if it already had.
 
-    Transient failures retry the whole read-then-write, so a write whose answer was lost is
-    seen as already applied instead of being sent twice.
+    Every attempt (tenacity retries included: 5xx, timeouts, 409 revision conflicts) reads the
+    platform's state and revision and then the order's wish again before writing, so a write
+    whose answer was lost is found applied instead of sent twice, and no retry writes an older wish.
     """
     current = client.fetch_order_state(external_order_id)
     if current.state_id == state_id:
         return True
-    try:
-        client.set_order_state(external_order_id, state_id, current.revision)
-    except RevisionConflict:
-        current = client.fetch_order_state(external_order_id)
-        if current.state_id == state_id:
-            return True
-        client.set_order_state(external_order_id, state_id, current.revision)
+    before_write(current.state_id)
+    client.set_order_state(external_order_id, state_id, current.revision)
     return False
 
 
 def _failed(operation: SyncOperation, order: Order, integration: Integration, error: PlatformError,
             actor: Actor) -> str:
     if error.retryable:
+        db.session.commit()
+        status = db.session.scalar(select(Order.status).where(Order.id == order.id))
+        if status != operation.payload.get("to_status"):
+            # No point in a later attempt: a newer change of the order has its own push.
+            outbox.finish(operation, "superseded", _superseded_message(operation, status))
+            record_event(order, "push_superseded", operation.result, actor, data=_data(operation))
+            db.session.commit()
+            return operation.result
         next_at = outbox.retry_later(operation, error.message)
         if next_at is not None:
-            message = (f"Push to {integration.name} failed (attempt {operation.attempts}): {error.message} "
+            message = (f"Push to {integration.name} failed (attempt {operation.attempts}): {operation.last_error} "
                        f"Retrying at {next_at:%H:%M:%S} UTC.")
-            record_event(order, "push_retry", message, actor, level="warning",
-                         data={"operation_id": operation.id, "integration_id": integration.id})
+            record_event(order, "push_retry", message, actor, level="warning", data=_data(operation))
             db.session.commit()
             return message
     else:
         outbox.fail(operation, error.message)
-    message = f"Push to {integration.name} failed: {error.message}"
+    message = f"Push to {integration.name} failed: {operation.last_error}"
     if operation.attempts >= outbox.MAX_ATTEMPTS and error.retryable:
         message += f" (gave up after {operation.attempts} attempts)"
-    record_event(order, "push_failed", message, actor, level="error",
-                 data={"operation_id": operation.id, "integration_id": integration.id})
+    record_event(order, "push_failed", message, actor, level="error", data=_data(operation))
     db.session.commit()
     return message
 
@@ -173,8 +275,10 @@ def finished_since(since: datetime) -> dict[int, dict[str, int]]:
         .where(SyncOperation.kind == STATUS_PUSH, SyncOperation.finished_at >= since)
     ).all()
     counts: dict[int, dict[str, int]] = {}
-    names = {"done": "pushed", "skipped": "skipped", "failed": "failed", "cancelled": "cancelled"}
+    names = {"done": "pushed", "skipped": "skipped", "superseded": "superseded", "failed": "failed",
+             "cancelled": "cancelled"}
     for integration_id, state in rows:
-        bucket = counts.setdefault(integration_id, {"pushed": 0, "skipped": 0, "failed": 0, "cancelled": 0})
+        bucket = counts.setdefault(integration_id, {"pushed": 0, "skipped": 0, "superseded": 0, "failed": 0,
+                                                    "cancelled": 0})
         bucket[names[state]] += 1
     return counts

@@ -24,14 +24,14 @@ from sqlalchemy import select
 from app.core.events import bus
 from app.extensions import db
 from app.integrations import services as integrations
-from app.integrations.base import CarrierDTO, PlatformError, with_retries
+from app.integrations.base import CarrierDTO, PlatformError, ReconnectNeeded, with_retries
 from app.integrations.models import Integration
 from app.orders.models import Order, OrderShipment
 from app.orders.services import Actor, record_event
 from app.orders.shipments import SHIPMENT_ADDED
 from app.sync import outbox
 from app.sync.outbox import SyncOperation
-from app.sync.push import PUSHED_SOURCES
+from app.sync.push import PUSHED_SOURCES, wait_for_reconnect
 
 SHIPMENT_PUSH = "shipment_push"
 OTHER_CARRIER = "OTHER"
@@ -134,7 +134,15 @@ def push_shipment(operation_id: int) -> str:
     """Deliver one tracking number; returns the outcome in words. Safe to run twice."""
     operation = outbox.claim(operation_id)
     if operation is None:
-        return "not due or already handled"
+        return "not due, already handled, or waiting for an earlier push of the order"
+    with outbox.lease_kept(operation):
+        outcome = _push(operation)
+    outbox.wake_next(operation)
+    db.session.commit()
+    return outcome
+
+
+def _push(operation: SyncOperation) -> str:
     order, integration = operation.order, operation.integration
     payload = dict(operation.payload)
     number, name = payload.get("tracking_number", ""), integration.name
@@ -158,6 +166,8 @@ def push_shipment(operation_id: int) -> str:
     if not order.external_order_id:
         return close("skipped", f"Tracking {number} not sent to {name}: the order has no id on the platform.",
                      "warning")
+    if integration.connection_state == integrations.RECONNECT_NEEDED:
+        return wait_for_reconnect(operation, order, integration, actor, announce=False)
     deliver = DELIVERIES.get(integration.kind)
     if deliver is None:
         return close("skipped", f"Tracking {number} not sent: {integration.kind_name} does not take tracking "
@@ -166,8 +176,8 @@ def push_shipment(operation_id: int) -> str:
     order_id, shipment_id = order.id, shipment.id
 
     def superseded(newer: str) -> str:
-        return close("skipped", f"Tracking {number} not sent to {name}: tracking {newer} was added after it, "
-                                "and PrestaShop keeps one number per order.")
+        return close("superseded", f"Tracking {number} not sent to {name}: tracking {newer} was added after "
+                                   "it, and PrestaShop keeps one number per order.")
 
     newer = _newer_tracking_number(order_id, shipment_id) if one_number else ""
     if newer:
@@ -189,6 +199,8 @@ def push_shipment(operation_id: int) -> str:
         already, how = deliver(integration, order, payload, before_write)
     except _Superseded as overtaken:
         return superseded(overtaken.newer)
+    except ReconnectNeeded as error:
+        return wait_for_reconnect(operation, order, integration, actor, error.message)
     except PlatformError as error:
         return _failed(operation, order, integration, error, actor)
     if already and operation.payload.get("write_sent"):

@@ -2,59 +2,60 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, request, url_for
-from sqlalchemy import func, select
+from flask import Blueprint, redirect, request, url_for
+from flask_login import current_user
 
 from app.core.auth import role_required
+from app.core.errors import Conflict, NotFound
 from app.core.htmx import render_fragment, render_page_or_fragment, trigger
 from app.extensions import db, htmx
 from app.integrations import services as integrations
-from flask_login import current_user
-
-from app.orders.services import Actor, get_order, record_event
+from app.orders.services import Actor, get_order
 from app.settings.services import status_defs
-from app.sync import outbox, push, shipments
+from app.sync import conflicts, operations, push, shipments
 from app.sync.outbox import SyncOperation
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 
-OPEN_STATES = ("failed", "pending", "processing")
-
-
-def _open_operations(integration_id: int) -> list[SyncOperation]:
-    return list(db.session.scalars(
-        select(SyncOperation).where(SyncOperation.integration_id == integration_id,
-                                    SyncOperation.state.in_(OPEN_STATES))
-        .order_by(SyncOperation.state, SyncOperation.next_attempt_at).limit(200)
-    ))
-
 
 @bp.get("/integrations/<int:integration_id>/operations")
 def integration_operations(integration_id: int):
-    """Failed and waiting pushes of one integration (a section of its page, or a page of its own)."""
+    """One integration's pushes: not delivered by default, or those in one state (a section of its page, or a page)."""
     integration = integrations.get_integration(integration_id)
+    shown = request.args.get("state", "open")
+    if shown not in operations.FILTERS:
+        shown = "open"
     return render_page_or_fragment("sync/operations.html", "sync/_operations.html", integration=integration,
-                                   operations=_open_operations(integration_id), statuses=status_defs())
+                                   operations=operations.operations_in(integration_id, shown),
+                                   statuses=status_defs(), shown=shown, filters=operations.FILTERS)
 
 
 @bp.get("/failed")
 def failed_summary():
     """A banner counting failed pushes per integration (shown on the integrations list)."""
-    rows = db.session.execute(
-        select(SyncOperation.integration_id, func.count()).where(SyncOperation.state == "failed")
-        .group_by(SyncOperation.integration_id)
-    ).all()
     return render_fragment("sync/_failed_summary.html",
-                           failed=[(integrations.get_integration(i), n) for i, n in rows])
+                           failed=[(integrations.get_integration(i), n) for i, n in operations.failed_by_integration()])
 
 
 def _respond(operation: SyncOperation):
     if request.form.get("from") == "order" and operation.order_id:
         return order_panel(operation.order_id)
     if not htmx:
+        if operation.integration_id is None:
+            return redirect(url_for("monitoring.health"))
         return redirect(url_for("integrations.detail", integration_id=operation.integration_id))
     response = render_fragment("sync/_operation_row.html", operation=operation, statuses=status_defs())
     return trigger(response, "operations-changed")
+
+
+def _refused(error: Conflict | NotFound, operation_id: int):
+    """A refused retry or cancel: 409 with the reason in words, in the row the button was in."""
+    db.session.rollback()
+    operation = db.session.get(SyncOperation, operation_id)
+    if operation is None or not htmx:
+        raise error  # the error page, or JSON, with the reason and 409
+    return render_fragment("sync/_operation_row.html", status_code=409, operation=operation, statuses=status_defs(),
+                           refusal=error.message)
 
 
 @bp.post("/operations/<int:operation_id>/retry")
@@ -62,19 +63,10 @@ def _respond(operation: SyncOperation):
 def retry(operation_id: int):
     """Send a failed push again now, with a fresh set of attempts."""
     try:
-        operation = outbox.retry_now(operation_id)
-    except ValueError:
-        abort(409)
-    _note(operation, "push_retry_requested", "asked to retry the push")
+        operation = operations.retry(operation_id, Actor.user(current_user))
+    except (Conflict, NotFound) as error:
+        return _refused(error, operation_id)
     return _respond(operation)
-
-
-def _note(operation: SyncOperation, kind: str, words: str) -> None:
-    """Put who retried or cancelled a push on the order's timeline."""
-    if operation.order is not None:
-        record_event(operation.order, kind, f"{current_user.name} {words} to {operation.integration.name}",
-                     Actor.user(current_user), level="warning" if kind.endswith("cancelled") else "ok")
-        db.session.commit()
 
 
 @bp.post("/operations/<int:operation_id>/cancel")
@@ -82,10 +74,31 @@ def _note(operation: SyncOperation, kind: str, words: str) -> None:
 def cancel(operation_id: int):
     """Give up on a push that has not been delivered."""
     try:
-        operation = outbox.cancel(operation_id)
-    except ValueError:
-        abort(409)
-    _note(operation, "push_cancelled", "cancelled the push")
+        operation = operations.cancel(operation_id, Actor.user(current_user))
+    except (Conflict, NotFound) as error:
+        return _refused(error, operation_id)
+    return _respond(operation)
+
+
+@bp.post("/operations/<int:operation_id>/choose-kontor")
+@role_required("operator")
+def choose_kontor(operation_id: int):
+    """Push Kontor's status over the one changed on the platform."""
+    try:
+        operation = conflicts.choose_kontor(operation_id, Actor.user(current_user))
+    except (Conflict, NotFound) as error:
+        return _refused(error, operation_id)
+    return _respond(operation)
+
+
+@bp.post("/operations/<int:operation_id>/choose-platform")
+@role_required("operator")
+def choose_platform(operation_id: int):
+    """Keep the status changed on the platform and take it into Kontor."""
+    try:
+        operation = conflicts.choose_platform(operation_id, Actor.user(current_user))
+    except (Conflict, NotFound) as error:
+        return _refused(error, operation_id)
     return _respond(operation)
 
 

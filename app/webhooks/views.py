@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
 
+from app.core.i18n import api_error
 from app.extensions import db
 from app.inbound import ledger
 from app.integrations.models import Integration
@@ -32,7 +33,7 @@ WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d+$")
 
 
 def _error(status: int, code: str, message: str):
-    return jsonify(error={"code": code, "message": message}), status
+    return jsonify(error=api_error(code, message)), status
 
 
 def _read_body() -> bytes | None:

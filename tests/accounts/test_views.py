@@ -22,7 +22,7 @@ def test_login_never_redirects_off_site(client, app):
     page = client.get("/login").get_data(as_text=True)
     response = client.post("/login?next=https://evil.example/", data={
         "email": user.email, "password": "password123", "csrf_token": csrf_from(page)})
-    assert response.location == "/orders"
+    assert response.location == "/"
 
 
 def test_switched_off_user_cannot_sign_in(client, app):

@@ -251,7 +251,9 @@ def sign_in(live_server) -> Callable:
         page.get_by_label("E-mail").fill(account.email)
         page.get_by_label("Password").fill(account.password)
         page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(f"{live_server.url}/orders")
+        # Signing in opens the dashboard; the tests start from the order list.
+        expect(page).to_have_url(f"{live_server.url}/")
+        page.goto(f"{live_server.url}/orders")
         expect(page.locator(".whoami")).to_contain_text(account.name)
 
     return _sign_in

@@ -113,7 +113,9 @@ def test_main_pages_work_without_any_csp_violation(live_server, page, sign_in, s
 
     for path, heading in (("/products", None), ("/suppliers", None), ("/integrations", None),
                           ("/settings/statuses", None), ("/settings/numbering", None), ("/settings/users", None),
-                          ("/settings/users/sign-in-attempts", "Failed sign-ins"), ("/settings/api-tokens", None)):
+                          ("/settings/users/sign-in-attempts", "Failed sign-ins"), ("/settings/api-tokens", None),
+                          ("/health", "Overall"), ("/queues", "Recurring job"), ("/health/alerts", "Alert history"),
+                          ("/settings/alerts", "Add a channel")):
         page.goto(f"{live_server.url}{path}")
         expect(page.locator("h1")).to_be_visible()
         if heading:

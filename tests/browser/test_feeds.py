@@ -298,7 +298,7 @@ def _links(live_server, integration_id: int) -> dict[tuple[int, int], tuple[str,
     return {(int(product), int(combination)): (sku, supply) for product, combination, sku, supply in rows}
 
 
-def _set_up_availability(page, live_server, integration_id: int) -> None:
+def _set_up_availability(page, live_server, integration_id: int, screenshot) -> None:
     """Fill in the texts of every language, the threshold and switch the sync on."""
     page.goto(f"{live_server.url}/integrations/{integration_id}")
     page.get_by_role("link", name="Availability settings, dry run and sync").click()
@@ -325,12 +325,28 @@ def _set_up_availability(page, live_server, integration_id: int) -> None:
     expect(page.get_by_label("Sync availability every 30 minutes")).to_be_checked()
     expect(page.get_by_label("Delivery days when the feed gives none")).to_have_value("7")
 
+    # Test database: the stored DSN and the prefix are checked; the shop's own shops and languages are offered.
+    page.get_by_role("button", name="Test database").click()
+    expect(page.locator("#database-check")).to_contain_text("table prefix ps_: 3 shops")
+    shops, languages = page.locator("#pick-shops"), page.locator("#pick-languages")
+    expect(shops.get_by_role("checkbox")).to_have_count(3)
+    expect(shops).to_contain_text("Outlet Kraków")
+    expect(shops).to_contain_text("group 2, shares stock")
+    expect(languages).to_contain_text("Deutsch (German)")
+    for box in (*shops.get_by_role("checkbox").all(), *languages.get_by_role("checkbox").all()):
+        expect(box).to_be_checked()  # what was configured stays ticked
+    screenshot(page, "availability-test-database")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(".flash").filter(has_text="Availability settings saved.")).to_be_visible()
+    expect(page.get_by_label("Shop ids")).to_have_value("1, 2, 3")
+
 
 def _summary(page) -> dict[str, int]:
-    """The numbers of the result's summary: linked products, not sent, and shop rows changed / right / missing."""
+    """The numbers of the result's summary: linked products, sent, without data, and shop rows changed / right / missing."""
     text = " ".join(page.locator("#availability-summary").inner_text().split())
-    match = re.search(r"(?P<linked>\d+) linked products(?:, (?P<not_sent>\d+) of them not sent \(unchanged since the "
-                      r"last sync\))?\. Rows in the shop: (?P<changed>\d+) (?:would change|changed), (?P<right>\d+) "
+    match = re.search(r"Linked products: (?P<linked>\d+), sent (?P<sent>\d+), without supplier data \(left as the shop "
+                      r"has them\) (?P<without_data>\d+), taken as stock 0 \(missing from the feed\) \d+, with missing "
+                      r"shop rows \d+\. Shop rows: (?P<changed>\d+) (?:would change|changed), (?P<right>\d+) "
                       r"already right, (?P<missing>\d+) missing \(\d+\.\d\d s via database\)\.$", text)
     assert match, text
     return {name: int(value or 0) for name, value in match.groupdict().items()}
@@ -375,7 +391,7 @@ def test_feed_stock_becomes_availability_in_the_prestashop_database(live_server,
     assert (supplied["WS-10"]["stock_quantity"], supplied["WS-10"]["delivery_days"]) == (0, None)
     assert links[(2, 0)] == ("TSH", None)  # the T-shirt itself: the feed sells its sizes
 
-    _set_up_availability(page, live_server, integration_id)
+    _set_up_availability(page, live_server, integration_id, screenshot)
 
     # Dry run: the diff is shown, the shop's tables are left as they were.
     before = prestashop_db.snapshot(*STOCK_TABLES)
@@ -383,9 +399,12 @@ def test_feed_stock_becomes_availability_in_the_prestashop_database(live_server,
     run.get_by_role("button", name="Dry run: show what would change").click()
     result = page.locator("#availability-result")
     expect(result.locator("#availability-summary")).to_contain_text("Dry run — nothing was written.")
-    # 14 links; product 7 is not in shop 1, product 8 has no shared stock row, combination 9/5 no row in shop 1.
+    # 14 links, 6 with supplier data; the T-shirt (2) and the mug (9) follow their supplied combinations. The
+    # rest (2/3, 4, 5, 6, 7, 9/5) the supplier never listed: left as the shop has them. Product 8 has no
+    # shared stock row.
     dry_run = _summary(page)
-    assert dry_run == {"linked": len(links), "not_sent": 0, "changed": 99, "right": 4, "missing": 6}, dry_run
+    assert dry_run == {"linked": len(links), "sent": 8, "without_data": 6, "changed": 56, "right": 4,
+                       "missing": 1}, dry_run
     expect(result.get_by_role("heading", name=re.compile(r"^Would change \(first \d+\)$"))).to_be_visible()
     changes = result.locator("ul.diff").first.locator("li")
     expect(changes.first).to_be_visible()
@@ -431,13 +450,11 @@ def test_feed_stock_becomes_availability_in_the_prestashop_database(live_server,
     # Product 8 has no shared-group stock row: reported missing, none created.
     assert prestashop_db.count("stock_available", id_product=8, id_shop=0) == 0
 
-    # Nothing changed since: a second dry run has nothing to write. The products whose rows are missing
-    # are tried again (7, 8 and combination 9/5); the rest are not sent at all.
+    # Nothing changed since: a second dry run compares every row with the shop and has nothing to write.
     run.get_by_role("button", name="Dry run: show what would change").click()
     expect(result.locator("#availability-summary")).to_contain_text("Dry run — nothing was written.")
     again = _summary(page)
-    assert again == {"linked": len(links), "not_sent": len(links) - 3, "changed": 0, "right": again["right"],
-                     "missing": 6}, again
+    assert again == {**dry_run, "changed": 0, "right": dry_run["changed"] + dry_run["right"]}, again
     expect(result.locator("ul.diff")).to_have_count(1)  # only the missing rows are listed
 
     # The catalogue shows the supplier stock the feed brought, and the product what was written.
@@ -449,7 +466,7 @@ def test_feed_stock_becomes_availability_in_the_prestashop_database(live_server,
     screenshot(page, "products-list")
     krz.get_by_role("link", name="KRZ-001").click()
     link_row = page.locator("tbody tr").filter(has_text=SHOP_NAME)
-    expect(link_row).to_contain_text("orders allowed")
+    expect(link_row).to_contain_text("In the last import; if missing: last known stock kept")
     expect(link_row.locator("td").nth(3)).to_have_text("50")
     expect(link_row.locator("td").nth(4)).to_have_text("4 days")
     screenshot(page, "product-detail")

@@ -186,7 +186,7 @@ def test_odd_input_gets_a_clear_answer_and_saves_nothing(ctx, case):
     if response.request.path.startswith("/api/"):
         assert response.is_json
         if response.status_code >= 400:
-            assert set(response.json) == {"error"} and set(response.json["error"]) == {"code", "message"}
+            assert set(response.json) == {"error"} and set(response.json["error"]) == {"code", "message", "message_pl"}
     assert _counts() == before
     assert db.session.get(Order, ctx.order_id).status == "awaiting_payment"
 

@@ -58,7 +58,8 @@ class FakeAllegro(OrderJournal, FakeServer):
     """
 
     def __init__(self, *, client_id: str = "kontor-test-client", client_secret: str = "kontor-test-secret",
-                 access_token_ttl: int = ACCESS_TOKEN_TTL, device_interval: int = 5, **fault_options) -> None:
+                 access_token_ttl: int = ACCESS_TOKEN_TTL, device_interval: int = 5, refresh_grace: float = 0,
+                 **fault_options) -> None:
         super().__init__(**fault_options)
         self.client_id = client_id
         self.client_secret = client_secret
@@ -72,7 +73,12 @@ class FakeAllegro(OrderJournal, FakeServer):
         self.spec_violations: list[dict] = []
         self.refresh_count = 0
         self.access_tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
-        self.refresh_tokens: dict[str, bool] = {}  # token -> already used
+        # token -> False (unused) or when it was used (epoch seconds)
+        self.refresh_tokens: dict[str, bool | float] = {}
+        # A used refresh token is taken again this many seconds afterwards (0: strictly single-use),
+        # as OAuth servers with a reuse grace do so that a client whose answer was lost can retry.
+        self.refresh_grace = refresh_grace
+        self.issued_from: dict[str, list[str]] = {}  # refresh token -> access tokens its use issued
         self.devices: dict[str, dict] = {}  # device_code -> {"user_code", "state", "expires_at"}
         self._init_journal()
 
@@ -360,12 +366,20 @@ class FakeAllegro(OrderJournal, FakeServer):
         return _oauth(200, self._token_body())
 
     def _refresh(self, refresh_token: str) -> Response:
-        if self.refresh_tokens.get(refresh_token, True):  # unknown or already used: single-use tokens
+        used_at = self.refresh_tokens.get(refresh_token, True)
+        # Single-use: unknown or used (beyond `refresh_grace` seconds ago) is invalid_grant, with the
+        # token echoed in the description as Allegro does.
+        if used_at is True or (used_at is not False and time.time() - used_at > self.refresh_grace):
             return _oauth(400, {"error": "invalid_grant",
                                 "error_description": f"Invalid refresh token: {refresh_token}"})
-        self.refresh_tokens[refresh_token] = True
+        if used_at is not False:  # taken again within the grace: only the newest pair stays valid
+            for access in self.issued_from.pop(refresh_token, ()):
+                self.access_tokens.pop(access, None)
+        self.refresh_tokens[refresh_token] = time.time()
         self.refresh_count += 1
-        return _oauth(200, self._token_body())
+        body = self._token_body()
+        self.issued_from[refresh_token] = [body["access_token"]]
+        return _oauth(200, body)
 
     def _token_body(self, expires_in: int | None = None) -> dict:
         expires_in = self.access_token_ttl if expires_in is None else expires_in

@@ -12,7 +12,7 @@ import requests
 import responses
 
 from app.integrations.allegro.auth import DEVICE_GRANT, AllegroAuth, AuthorizationPending, DeviceAuthorization
-from app.integrations.base import AuthenticationFailed, TransientPlatformError
+from app.integrations.base import AuthenticationFailed, ReconnectNeeded, TransientPlatformError
 from tests.fakes import fixture_path
 
 AUTH = "https://allegro.pl/auth/oauth"
@@ -113,14 +113,15 @@ def test_refresh_trades_the_refresh_token_for_a_new_pair(mocked):
     assert mocked.calls[0].request.headers["Authorization"].startswith("Basic ")
 
 
-def test_a_reused_refresh_token_raises_authentication_failed(mocked):
+def test_a_reused_refresh_token_means_reconnect_needed_and_the_message_hides_it(mocked):
     mocked.post(f"{AUTH}/token", status=400, json=error_body("auth_refresh_reused_or_invalid_400"),
                 content_type=OAUTH_JSON)
 
-    with pytest.raises(AuthenticationFailed, match="Invalid refresh token") as raised:
+    with pytest.raises(ReconnectNeeded, match="connect the account again") as raised:
         auth().refresh("eyJhb.....", NOW)
 
-    assert raised.value.retryable is False
+    assert isinstance(raised.value, AuthenticationFailed) and raised.value.retryable is False
+    assert "eyJ" not in raised.value.message
     assert len(mocked.calls) == 1
 
 

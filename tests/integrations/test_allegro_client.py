@@ -132,7 +132,7 @@ def test_401_raises_authentication_failed_with_allegros_description(mocked):
     assert (raised.value.status, raised.value.retryable, len(mocked.calls)) == (401, False, 1)
 
 
-def test_409_raises_revision_conflict_without_retrying(mocked):
+def test_409_raises_a_retryable_revision_conflict_without_resending_the_same_revision(mocked):
     body = {"errors": [{"code": "ConflictException", "message": "Provided revision is outdated", "details": None,
                         "path": None, "userMessage": "The order has changed in the meantime."}]}
     reply(mocked, "PUT", FULFILLMENT, status=409, body=body)
@@ -140,7 +140,8 @@ def test_409_raises_revision_conflict_without_retrying(mocked):
     with pytest.raises(RevisionConflict, match="The order has changed in the meantime.") as raised:
         client().set_order_state(ORDER, "SENT", "00000000")
 
-    assert (raised.value.status, raised.value.retryable, len(mocked.calls)) == (409, False, 1)
+    # Retryable (the push re-reads the revision and tries again), but never resent as it was.
+    assert (raised.value.status, raised.value.retryable, len(mocked.calls)) == (409, True, 1)
 
 
 def test_422_carries_allegros_user_message_and_is_not_retried(mocked):
@@ -174,10 +175,10 @@ def test_real_error_bodies_give_the_best_message_there_is(mocked, name, status, 
 # --- transient failures and retries ----------------------------------------------------------
 
 def test_429_waits_as_long_as_retry_after_asks_then_succeeds(mocked, retry_sleeps):
-    reply(mocked, "PUT", FULFILLMENT, status=429, headers={"Retry-After": "3"})
-    reply(mocked, "PUT", FULFILLMENT, status=204)
+    reply(mocked, "GET", f"/order/checkout-forms/{ORDER}", status=429, headers={"Retry-After": "3"})
+    reply(mocked, "GET", f"/order/checkout-forms/{ORDER}", body=example("checkout-form.example.json"))
 
-    client().set_order_state(ORDER, "SENT", "819b5836")
+    client().fetch_order_state(ORDER)
 
     assert retry_sleeps == [3.0]
     assert len(mocked.calls) == 2
@@ -220,11 +221,22 @@ def test_a_5xx_then_success_returns_the_result(mocked, retry_sleeps):
                                      requests.ReadTimeout("read timed out")])
 def test_connection_errors_and_timeouts_become_transient_after_three_tries(mocked, retry_sleeps, failure):
     for _ in range(3):
-        reply(mocked, "PUT", FULFILLMENT, error=failure)
+        reply(mocked, "GET", f"/order/checkout-forms/{ORDER}", error=failure)
 
     with pytest.raises(TransientPlatformError) as raised:
-        client().set_order_state(ORDER, "SENT", "819b5836")
+        client().fetch_order_state(ORDER)
 
     assert raised.value.retryable
     assert len(mocked.calls) == 3
     assert retry_sleeps == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("failure", [requests.ConnectionError("connection refused"),
+                                     requests.ReadTimeout("read timed out")])
+def test_a_status_write_is_sent_once_the_push_retries_after_reading_again(mocked, retry_sleeps, failure):
+    reply(mocked, "PUT", FULFILLMENT, error=failure)
+
+    with pytest.raises(TransientPlatformError) as raised:
+        client().set_order_state(ORDER, "SENT", "819b5836")
+
+    assert raised.value.retryable and len(mocked.calls) == 1 and retry_sleeps == []

@@ -112,12 +112,26 @@ def test_fake_allegro_refuses_a_reused_refresh_token(fake_allegro):
     auth = allegro_auth(fake_allegro)
 
     fresh = auth.refresh(refresh, utcnow())
-    with pytest.raises(AuthenticationFailed, match="Invalid refresh token"):
+    with pytest.raises(AuthenticationFailed, match="invalid_grant"):
         auth.refresh(refresh, utcnow())
 
     assert fake_allegro.refresh_count == 1
     assert auth.refresh(fresh.refresh_token, utcnow()).refresh_token not in (refresh, fresh.refresh_token)
     assert fake_allegro.refresh_count == 2
+
+
+def test_fake_allegro_takes_a_just_used_refresh_token_again_within_its_grace(fake_allegro):
+    fake_allegro.refresh_grace = 30
+    _, refresh = fake_allegro.issue_tokens()
+    auth = allegro_auth(fake_allegro)
+
+    first = auth.refresh(refresh, utcnow())  # as if its answer had been lost
+    second = auth.refresh(refresh, utcnow())
+
+    assert second.access_token != first.access_token and fake_allegro.refresh_count == 2
+    with pytest.raises(AuthenticationFailed, match="refused the access token"):
+        allegro(fake_allegro, first.access_token).check_connection()  # only the newest pair works
+    assert "Kontor_Test_Seller" in allegro(fake_allegro, second.access_token).check_connection()
 
 
 def test_fake_allegro_device_flow_gives_working_tokens_once_confirmed(fake_allegro):
@@ -269,17 +283,19 @@ def test_a_dropped_connection_is_a_transient_failure(fake_allegro, retry_sleeps)
     assert fake_allegro.fulfillment_puts == []
 
 
-def test_a_lost_answer_after_the_change_surfaces_as_a_conflict(fake_allegro, retry_sleeps):
-    # The fake applies the PUT, then drops the connection; the retry carries the old revision.
+def test_a_lost_answer_after_the_change_is_applied_and_resending_it_is_a_conflict(fake_allegro, retry_sleeps):
+    # The fake applies the PUT, then drops the connection; the client does not resend it itself,
+    # and a resend with the old revision would be refused.
     order = fake_allegro.add_order(status="NEW")
     client = allegro(fake_allegro)
     revision = client.fetch_order_state(order).revision
     fake_allegro.drop_next(1, on="PUT", after=True)
 
+    with pytest.raises(TransientPlatformError):
+        client.set_order_state(order, "SENT", revision)
+    assert fake_allegro.orders[order]["status"] == "SENT"
     with pytest.raises(RevisionConflict):
         client.set_order_state(order, "SENT", revision)
-
-    assert fake_allegro.orders[order]["status"] == "SENT"
 
 
 def test_a_delayed_answer_runs_into_the_read_timeout(fake_prestashop, retry_sleeps, monkeypatch):

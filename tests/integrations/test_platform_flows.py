@@ -123,4 +123,4 @@ def test_sweeper_logs_pushed_skipped_and_failed_counts(shop, fake_prestashop, re
 
     assert tasks.sweep_outbox()["enqueued"] == 0
     run = db.session.scalars(db.select(IntegrationRun).where(IntegrationRun.kind == "status_push")).one()
-    assert run.counts == {"pushed": 1, "skipped": 1, "failed": 1, "cancelled": 0}
+    assert run.counts == {"pushed": 1, "skipped": 1, "superseded": 0, "failed": 1, "cancelled": 0}

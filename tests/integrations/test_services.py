@@ -21,7 +21,7 @@ def test_secrets_are_encrypted_at_rest_and_masked(app):
     raw = db.session.execute(text("SELECT credentials_encrypted FROM integrations")).scalar_one()
     assert "ZQ88KFJ3LH2P9WXYZ" not in raw
     assert integration.credentials["api_key"] == "ZQ88KFJ3LH2P9WXYZ"
-    assert services.masked_secrets(integration) == {"api_key": "••••••WXYZ"}
+    assert services.masked_secrets(integration) == {"api_key": "••••••WXYZ", "db_dsn": ""}
 
 
 def test_an_empty_secret_field_keeps_the_stored_secret(app):

@@ -28,7 +28,7 @@ def test_admin_adds_a_prestashop_shop_and_the_key_is_never_shown_back(client, ap
     assert response.status_code == 302
     integration = db.session.scalars(db.select(Integration)).one()
     assert integration.settings == {"shop_url": "https://sklep.example.com", "language_id": 2, "send_email": True,
-                                    "tracking_email": False, "import_days": 7}
+                                    "tracking_email": False, "import_days": 7, "when_platform_changed": "ask"}
     for url in (f"/integrations/{integration.id}", f"/integrations/{integration.id}/edit"):
         body = client.get(url).get_data(as_text=True)
         assert "SECRETKEY0123456789ABCDEFGHIJKLM" not in body, url

@@ -10,6 +10,7 @@ from rq_scheduler import Scheduler
 from app.extensions import db, redis_connection
 from app.jobs import tasks
 from app.jobs.cli import SCHEDULED_ID_PREFIX, sync_schedule
+from app.jobs.scheduler import KontorScheduler
 from app.jobs.queues import enqueue
 from app.jobs.schedule import SCHEDULE
 from app.orders.models import Order
@@ -93,3 +94,16 @@ def test_jobs_list_shows_the_schedule(app):
     result = app.test_cli_runner().invoke(args=["jobs", "list"])
     assert result.exit_code == 0
     assert "heartbeat" in result.output and "every 1 min" in result.output
+
+
+def test_a_flushed_redis_gets_its_schedule_back_on_the_next_tick(app):
+    scheduler = KontorScheduler(connection=redis_connection.client, interval=1)
+    scheduler.enqueue_jobs()
+    redis_connection.client.flushdb()  # every scheduled job and queued job is gone
+    assert list(scheduler.get_jobs()) == []
+
+    scheduler.enqueue_jobs()
+
+    assert sorted(job.id for job in scheduler.get_jobs()) == sorted(f"{SCHEDULED_ID_PREFIX}{job.name}"
+                                                                    for job in SCHEDULE)
+    assert f"{SCHEDULED_ID_PREFIX}heartbeat" in redis_connection.queue("default").job_ids

@@ -30,3 +30,58 @@ def test_settings_save_and_errors_never_show_the_password(client, app, login):
                                                                              "X-CSRFToken": csrf},
                          data={"dry_run": "1"})
     assert failed.status_code == 422 and "s3cret" not in failed.get_data(as_text=True)
+
+
+def test_test_database_offers_the_shops_and_languages_and_saves_the_ticked_ones(client, app, login,
+                                                                                 prestashop_db_factory):
+    from tests.fakes.prestashop_db import load_standard_shop
+
+    shop_db = prestashop_db_factory("kt_")
+    load_standard_shop(shop_db)
+    csrf = login(make_user("admin"))
+    shop = make_integration("prestashop")
+    answer = client.post(f"/integrations/{shop.id}/availability/database", headers={"HX-Request": "true"},
+                         data={**FORM, "csrf_token": csrf, "dsn": shop_db.dsn, "prefix": "kt_"})
+    body = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "table prefix kt_: 3 shops" in body
+    assert 'name="shop_ids" value="2"' in body and "Outlet Kraków" in body and "group 2, shares stock" in body
+    assert 'name="language_ids" value="3" >' in body and "Deutsch (German)" in body
+    assert 'value="1" checked' in body  # what the form had stays ticked
+    saved = client.post(f"/integrations/{shop.id}/availability", data={
+        **FORM, "csrf_token": csrf, "dsn": shop_db.dsn, "prefix": "kt_", "shop_ids": ["2", "3"],
+        "language_ids": ["1", "3"], "texts": "1 | A | B | C\n3 | D | E | F"})
+    assert saved.status_code == 302
+    settings = db.session.get(Integration, shop.id).settings["database"]
+    assert (settings["shop_ids"], settings["language_ids"]) == ([2, 3], [1, 3])
+
+
+def test_test_database_says_which_prefix_the_tables_have(client, app, login, prestashop_db_factory):
+    from tests.fakes.prestashop_db import load_standard_shop
+
+    shop_db = prestashop_db_factory("kt_")
+    load_standard_shop(shop_db)
+    csrf = login(make_user("admin"))
+    shop = make_integration("prestashop", credentials={"db_dsn": shop_db.dsn})
+    answer = client.post(f"/integrations/{shop.id}/availability/database", headers={"HX-Request": "true"},
+                         data={**FORM, "csrf_token": csrf, "dsn": "", "prefix": "ps_"})
+    body = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "these tables are missing: ps_product" in body
+    assert "prefix kt_ — is the prefix right?" in body
+    assert 'name="shop_ids" value="1"' in body  # the typed ids stay, to be saved as they are
+
+
+def test_test_database_answers_a_refused_login_without_the_password(client, app, login, mariadb_admin):
+    csrf = login(make_user("admin"))
+    shop = make_integration("prestashop")
+    answer = client.post(f"/integrations/{shop.id}/availability/database", headers={"HX-Request": "true"},
+                         data={**FORM, "csrf_token": csrf, "dsn": "mysql://nobody:s3cret@127.0.0.1:3306/none"})
+    body = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "Access denied" in body and "s3cret" not in body
+
+
+def test_only_an_admin_tests_a_database(client, app, login):
+    operator_csrf = login(make_user("operator"))
+    shop = make_integration("prestashop")
+    refused = client.post(f"/integrations/{shop.id}/availability/database", headers={"HX-Request": "true"},
+                          data={**FORM, "csrf_token": operator_csrf, "dsn": "mysql://a:b@127.0.0.1:3306/x"})
+    assert refused.status_code == 403

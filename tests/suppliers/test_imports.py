@@ -104,6 +104,39 @@ def test_running_an_import_again_ends_in_the_same_state(catalogue, feed):
     assert {l.id: l.supplier_availability for l in db.session.scalars(select(ProductLink))} == first
 
 
+def test_each_finished_import_without_a_product_counts_on_its_links_until_it_is_listed_again(
+        catalogue, feed, feeds_folder):
+    run(feed.id)
+    write_feed(feeds_folder, FEED.replace("TSH-M;;3;5;20\n", ""))
+    run(feed.id)
+    run(feed.id)
+    assert availability("TSH-M")[0] == {"contractor_id": feed.id, "stock_quantity": 3, "delivery_days": 5,
+                                        "purchase_price": "20", "missed_imports": 2}
+    assert "missed_imports" not in availability("KUB-350")[0]
+    write_feed(feeds_folder)
+    run(feed.id)
+    assert "missed_imports" not in availability("TSH-M")[0]
+
+
+def test_the_feed_says_what_happens_to_products_it_stops_listing(client, login, feed):
+    from tests.factories import make_user
+
+    assert services.missing_policy(feed).describe() == "last known stock kept"
+    csrf = login(make_user("admin"))
+    response = client.post(f"/feeds/{feed.id}/edit", data={
+        "csrf_token": csrf, "name": feed.name, "source_type": "path", "location": feed.settings["location"],
+        "format": "csv", "max_mb": "200", "missing_products": "zero", "missing_after": "2"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert services.missing_policy(feed).describe() == "stock 0 after 2 imports without it"
+    assert "Products it stops listing: stock 0 after 2 imports without it" in client.get(
+        f"/feeds/{feed.id}").get_data(as_text=True)
+    refused = client.post(f"/feeds/{feed.id}/edit", data={
+        "csrf_token": csrf, "name": feed.name, "source_type": "path", "location": feed.settings["location"],
+        "format": "csv", "max_mb": "200", "missing_products": "zero", "missing_after": "1000"})
+    assert refused.status_code == 422
+
+
 def test_an_import_that_died_halfway_can_be_run_again(catalogue, feed, monkeypatch):
     monkeypatch.setattr(imports, "CHUNK_SIZE", 2)
     chunks: list = []

@@ -53,6 +53,33 @@ class Workers:
         self.processes += started
         return started
 
+    def start_scheduler(self, interval: float = 1.0) -> subprocess.Popen:
+        """`flask jobs scheduler` as `make run` starts it, ticking every `interval` seconds."""
+        log = self.log_folder / "scheduler.log"
+        self.logs.append(log)
+        env = {**self.env(), "FLASK_APP": "app:create_app", "KONTOR_SCHEDULER_INTERVAL": str(interval)}
+        with log.open("wb") as output:
+            process = subprocess.Popen([sys.executable, "-m", "flask", "jobs", "scheduler"], cwd=ROOT, env=env,
+                                       stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def children(self, process: subprocess.Popen) -> list[int]:
+        """Pids of the processes `process` started (an RQ scheduler child, a work horse)."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == process.pid:
+                found.append(int(stat.parent.name))
+        return found
+
+    def log_text(self) -> str:
+        """Everything the processes wrote."""
+        return "\n".join(log.read_text(errors="replace") for log in self.logs if log.exists())
+
     def output(self, tail: int = 4000) -> str:
         """The end of each worker's log, for a failure message."""
         return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-tail:]}" for log in self.logs

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.core.errors import Conflict
 from app.core.types import utcnow
 from app.extensions import db, redis_connection
 from app.orders.services import Actor, change_status
@@ -120,5 +121,5 @@ def test_retry_now_and_cancel(shop):
     assert (retried.state, retried.attempts) == ("pending", 0)
     assert retried.job_id in redis_connection.queue("integrations").job_ids
     assert outbox.cancel(operation.id).state == "cancelled"
-    with pytest.raises(ValueError):
+    with pytest.raises(Conflict, match="cancelled already"):
         outbox.cancel(operation.id)

@@ -165,7 +165,7 @@ def test_allegro_422_fails_at_once_with_the_user_message(allegro, fake_allegro, 
     assert "422" in operation.last_error
 
 
-def test_an_expired_refresh_token_fails_and_asks_to_reconnect(allegro, fake_allegro, retry_sleeps):
+def test_an_expired_refresh_token_waits_pending_and_asks_to_reconnect(allegro, fake_allegro, retry_sleeps):
     integration = db.session.get(Integration, allegro.id)
     credentials = integration.credentials
     credentials["refresh_token"] = "already-used"
@@ -174,8 +174,11 @@ def test_an_expired_refresh_token_fails_and_asks_to_reconnect(allegro, fake_alle
     fake_allegro.expire_access_tokens()
     order = make_order("awaiting_payment", integration_id=allegro.id, external_order_id=fake_allegro.add_order())
     operation = push(order, "paid")
-    assert operation.state == "failed" and "connect the account again" in operation.last_error
-    assert db.session.get(Integration, allegro.id).connection_state == "error"
+    assert operation.state == "pending" and operation.attempts == 0
+    assert "connect the account again" in operation.last_error and "already-used" not in operation.last_error
+    integration = db.session.get(Integration, allegro.id)
+    assert integration.connection_state == "reconnect_needed"
+    assert "already-used" not in integration.connection_message
 
 
 def test_a_disabled_integration_pushes_nothing(shop, fake_prestashop, retry_sleeps):

@@ -65,9 +65,9 @@ def test_200_changes_with_flaky_platform_all_arrive_once(pg_app, workers, fake_p
     wait_until(lambda: open_operations() == 0, timeout=60, report=outbox_report)
 
     # A push still waiting when the next change came is replaced by it; one already on its way
-    # is skipped once the order has moved on. Nothing else is allowed.
+    # is superseded once the order has moved on. Nothing else is allowed.
     undelivered = db.session.scalars(select(SyncOperation).where(SyncOperation.state != "done")).all()
-    assert all(op.state == "skipped" and "moved on" in op.result for op in undelivered), outbox_report()
+    assert all(op.state == "superseded" and "moved on" in op.result for op in undelivered), outbox_report()
     for order in orders:
         assert fake_prestashop.orders[order.external_order_id] == PS_MAPPING["picking"]
     posts = Counter((p["order_id"], p["state_id"]) for p in fake_prestashop.history_posts)

@@ -125,5 +125,5 @@ def test_a_number_added_while_an_older_one_is_on_its_way_to_prestashop_wins(pg_a
     assert fake_prestashop.tracking_numbers(external_id) == ["NEW-2"]
     assert [p["tracking_number"] for p in fake_prestashop.carrier_puts] == ["NEW-2"]
     first, second = db.session.scalars(select(SyncOperation).order_by(SyncOperation.id)).all()
-    assert first.state == "skipped" and "tracking NEW-2 was added after it" in first.result
+    assert first.state == "superseded" and "tracking NEW-2 was added after it" in first.result
     assert second.state == "done"

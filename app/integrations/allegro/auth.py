@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 import requests
 
-from app.integrations.base import AuthenticationFailed, PlatformError, TransientPlatformError, send
+from app.core.secrets import hide_secrets
+from app.integrations.base import AuthenticationFailed, PlatformError, ReconnectNeeded, TransientPlatformError, send
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -87,7 +88,8 @@ class AllegroAuth:
             raise AuthorizationPending(slow_down=error == "slow_down")
         if error == "access_denied":
             raise AuthenticationFailed("The seller declined the connection on Allegro.")
-        raise AuthenticationFailed(f"Allegro did not connect: {description or error or response.status_code}")
+        raise AuthenticationFailed(
+            f"Allegro did not connect: {hide_secrets(description or error, [device_code]) or response.status_code}")
 
     def refresh(self, refresh_token: str, now: datetime) -> TokenPair:
         """Trade the (single-use) refresh token for a new pair."""
@@ -96,8 +98,13 @@ class AllegroAuth:
         if response.status_code == 200:
             return _token_pair(response.json(), now)
         error, description = _oauth_error(response)
+        if error == "invalid_grant":
+            # Allegro echoes the token in the description; the seller needs only what to do.
+            raise ReconnectNeeded("Allegro no longer accepts Kontor's authorisation (invalid_grant): "
+                                  "connect the account again with “Connect with Allegro”.", response.status_code)
         if response.status_code in (400, 401):
             raise AuthenticationFailed(
-                f"Allegro refused the refresh token ({description or error}); connect the account again.")
+                f"Allegro refused the token refresh ({hide_secrets(description or error, [refresh_token])}); "
+                "check the application's Client ID and Secret.", response.status_code)
         raise TransientPlatformError(f"Allegro token refresh failed (HTTP {response.status_code}).",
                                      response.status_code)

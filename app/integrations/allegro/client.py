@@ -149,10 +149,11 @@ class AllegroClient:
         return RemoteOrderState(status, body.get("revision"))
 
     def set_order_state(self, external_order_id: str, state_id: str, revision: str | None = None) -> None:
-        """Set the seller fulfillment status (HTTP 204 on success)."""
+        """Set the seller fulfillment status (HTTP 204 on success); 409 when `revision` is outdated."""
         params = {"checkoutForm.revision": revision} if revision else None
-        self._call("PUT", f"/order/checkout-forms/{external_order_id}/fulfillment", params=params,
-                   json={"status": state_id}, headers={"Content-Type": MEDIA_TYPE})
+        # Sent once: a retry must re-read the order (its revision, and whether the write landed).
+        type(self)._call.__wrapped__(self, "PUT", f"/order/checkout-forms/{external_order_id}/fulfillment",
+                                     params=params, json={"status": state_id}, headers={"Content-Type": MEDIA_TYPE})
 
     # --- tracking numbers ---------------------------------------------------------------------
 

@@ -24,7 +24,6 @@ from app.integrations.prestashop.database.connection import (
     run,
 )
 from app.integrations.prestashop.database.sql import (
-    TMP_SHOP,
     TMP_STOCK,
     TMP_STOCK_TARGET,
     TMP_TEXT,
@@ -69,7 +68,7 @@ class AvailabilityWriter(PrestaShopConnection):
     """The availability write of a PrestaShop database."""
 
     def write_availability(self, writes: Sequence[AvailabilityWrite], *, shop_ids: Sequence[int],
-                           language_ids: Sequence[int], dry_run: bool = False,
+                           language_ids: Sequence[int], dry_run: bool = False, only_changed: bool = True,
                            chunk_size: int = DEFAULT_CHUNK_SIZE, sample_size: int = SAMPLE_SIZE
                            ) -> AvailabilityReport:
         """Set out_of_stock and the availability texts of the given products in the given shops.
@@ -77,22 +76,26 @@ class AvailabilityWriter(PrestaShopConnection):
         stock_available: per configured shop, the row PrestaShop itself reads — (id_shop = 0,
         id_shop_group = g) once per group that shares stock, else (id_shop = s, id_shop_group = 0).
         product_lang: (id_product, s, l) for each shop s and each language l that is both in
-        `language_ids` and in the write's texts. Only rows whose value differs are written; rows
-        the shop lacks are reported in `missing_rows`, never inserted. Each chunk of `chunk_size`
+        `language_ids` and in the write's texts (its `shop_texts` for s, else its `texts`). Each
+        row is compared with the shop's own value, so a value changed in the shop is repaired;
+        only rows whose value differs are written (every found row with `only_changed` off). Rows
+        the shop lacks are all listed in `missing_rows`, never inserted. Changed rows are sampled
+        (`sample_size` per table). Each chunk of `chunk_size`
         writes is one transaction (retried on deadlock). `dry_run` computes the same report with
         SELECTs only (into this connection's temporary tables) and changes nothing in the shop.
         """
         started = time.perf_counter()
         if not shop_ids:
             raise ValueError("At least one shop id is needed.")
-        chunks = list(_chunks(writes, language_ids, max(1, chunk_size)))
+        chunks = list(_chunks(writes, shop_ids, language_ids, max(1, chunk_size)))
         report = AvailabilityReport(dry_run=dry_run, products=len(writes), chunks=len(chunks))
         with self._connect() as conn:
             targets = self._stock_targets(conn, shop_ids)
             report.targets = [target.describe() for target in targets]
             conn.commit()  # temporary tables are created outside any transaction (GTID-safe)
-            writers = (_TableWriter(stock_sql(self.table("stock_available"), targets), dry_run),
-                       _TableWriter(text_sql(self.table("product_lang"), len(set(shop_ids))), dry_run))
+            every_row = not only_changed
+            writers = (_TableWriter(stock_sql(self.table("stock_available"), targets), dry_run, every_row),
+                       _TableWriter(text_sql(self.table("product_lang")), dry_run, every_row))
             self._create_temporary_tables(conn, targets, shop_ids)
             try:
                 for chunk in chunks:
@@ -126,6 +129,13 @@ class AvailabilityWriter(PrestaShopConnection):
                 targets[(shop, 0)] = (shop,)
         return [StockTarget(id_shop, id_shop_group, shops) for (id_shop, id_shop_group), shops in targets.items()]
 
+    def groups_sharing_stock(self) -> set[int]:
+        """The shop groups whose shops sell from one shared stock row."""
+        with self._connect() as conn:
+            groups = {int(group) for group in conn.execute(sa.text(
+                f"SELECT DISTINCT id_shop_group FROM {self.table('shop')}")).scalars()}
+            return self._groups_sharing_stock(conn, groups) if groups else set()
+
     def _groups_sharing_stock(self, conn: Connection, groups: set[int]) -> set[int]:
         if self.prefix + "shop_group" in self._tables_present(conn):
             rows = conn.execute(sa.text(
@@ -153,13 +163,12 @@ class AvailabilityWriter(PrestaShopConnection):
             " id_shop_group INT UNSIGNED NOT NULL, PRIMARY KEY (id_shop, id_shop_group)) ENGINE=MEMORY",
             f"CREATE TEMPORARY TABLE {TMP_TEXT} (id_product INT UNSIGNED NOT NULL PRIMARY KEY,"
             " id_set INT UNSIGNED NOT NULL) ENGINE=MEMORY",
-            f"CREATE TEMPORARY TABLE {TMP_TEXT_VALUE} (id_set INT UNSIGNED NOT NULL, id_lang INT UNSIGNED NOT NULL,"
-            " available_now VARCHAR(255) NULL, available_later VARCHAR(255) NULL, PRIMARY KEY (id_set, id_lang))"
+            f"CREATE TEMPORARY TABLE {TMP_TEXT_VALUE} (id_set INT UNSIGNED NOT NULL, id_shop INT UNSIGNED NOT NULL,"
+            " id_lang INT UNSIGNED NOT NULL, available_now VARCHAR(255) NULL, available_later VARCHAR(255) NULL,"
+            " PRIMARY KEY (id_set, id_shop, id_lang))"
             " DEFAULT CHARSET=utf8mb4",
-            f"CREATE TEMPORARY TABLE {TMP_SHOP} (id_shop INT UNSIGNED NOT NULL PRIMARY KEY) ENGINE=MEMORY",
             f"INSERT INTO {TMP_STOCK_TARGET} VALUES "
             + ",".join(f"({t.id_shop},{t.id_shop_group})" for t in targets),
-            f"INSERT INTO {TMP_SHOP} VALUES " + ",".join(f"({int(s)})" for s in dict.fromkeys(shop_ids)),
         ]
         for statement in statements:
             run(conn, statement)
@@ -168,7 +177,7 @@ class AvailabilityWriter(PrestaShopConnection):
     def _drop_temporary_tables(self, conn: Connection) -> None:
         try:
             run(conn, f"DROP TEMPORARY TABLE IF EXISTS {TMP_STOCK}, {TMP_STOCK_TARGET}, {TMP_TEXT},"
-                       f" {TMP_TEXT_VALUE}, {TMP_SHOP}")
+                       f" {TMP_TEXT_VALUE}")
             conn.commit()
         except sa.exc.DBAPIError:
             # The connection is broken (the error that broke it is on its way up): let the pool
@@ -176,7 +185,7 @@ class AvailabilityWriter(PrestaShopConnection):
             conn.invalidate()
 
     def _apply_chunk_with_retries(self, conn: Connection, chunk: _Chunk, writers: tuple[_TableWriter, _TableWriter],
-                                  rooms: dict[str, tuple[int, int]]) -> _ChunkResult:
+                                  rooms: dict[str, int]) -> _ChunkResult:
         attempt = 1
         while True:
             try:
@@ -193,14 +202,14 @@ class AvailabilityWriter(PrestaShopConnection):
                 attempt += 1
 
     def _apply_chunk(self, conn: Connection, chunk: _Chunk, writers: tuple[_TableWriter, _TableWriter],
-                     rooms: dict[str, tuple[int, int]]) -> _ChunkResult:
+                     rooms: dict[str, int]) -> _ChunkResult:
         self._load_chunk(conn, chunk)
         stock, texts = writers
         result = _ChunkResult()
         result.stock = stock.apply(conn, len(chunk.stock) * stock.sql.fanout, rooms[stock.sql.name], result,
                                    lambda key: (key["id_product"], key["id_product_attribute"]))
         if chunk.texts:
-            expected = sum(len(text_set) for text_set in chunk.texts.values()) * texts.sql.fanout
+            expected = sum(len(text_set) for text_set in chunk.texts.values())
             result.texts = texts.apply(conn, expected, rooms[texts.sql.name], result,
                                        lambda key: (key["id_product"], chunk.text_owners[key["id_product"]]))
         return result
@@ -216,8 +225,8 @@ class AvailabilityWriter(PrestaShopConnection):
         rows = ",".join(f"({id_product},{set_ids.setdefault(texts, len(set_ids) + 1)})"
                         for id_product, texts in chunk.texts.items())
         escape = conn.connection.dbapi_connection.escape
-        values = ",".join(f"({set_id},{id_lang},{escape(now)},{escape(later)})"
-                          for texts, set_id in set_ids.items() for id_lang, now, later in texts)
+        values = ",".join(f"({set_id},{id_shop},{id_lang},{escape(now)},{escape(later)})"
+                          for texts, set_id in set_ids.items() for id_shop, id_lang, now, later in texts)
         run(conn, f"INSERT INTO {TMP_TEXT_VALUE} VALUES {values}")
         run(conn, f"INSERT INTO {TMP_TEXT} VALUES {rows}")
 
@@ -232,23 +241,25 @@ class _TableWriter:
     and needs no count at all when every expected row changed (again one pass).
     """
 
-    def __init__(self, sql: TableSql, dry_run: bool) -> None:
+    def __init__(self, sql: TableSql, dry_run: bool, every_row: bool = False) -> None:
         self.sql = sql
         self.dry_run = dry_run
+        # Write every found row, even one that already holds the value (only_changed off).
+        self.every_row = every_row
         self.expect_changes = False
 
-    def apply(self, conn: Connection, expected: int, room: tuple[int, int], result: _ChunkResult,
+    def apply(self, conn: Connection, expected: int, room: int, result: _ChunkResult,
               write_key: Callable[[dict[str, int]], tuple[int, int]]) -> TableCounts:
-        """Count, sample and (unless dry) update the rows of the loaded chunk.
+        """Count, sample `room` changes and (unless dry) update the rows of the loaded chunk.
 
         `write_key` names the write a missing row belongs to, for the report's missing_keys.
         """
-        if self.expect_changes and not self.dry_run:
-            counts = self._update_first(conn, expected, room[0], result)
+        if (self.expect_changes or self.every_row) and not self.dry_run:
+            counts = self._update_first(conn, expected, room, result)
         else:
-            counts = self._count_first(conn, room[0], result)
+            counts = self._count_first(conn, room, result)
         if counts.missing:
-            self._collect_missing(conn, room[1], result, write_key)
+            self._collect_missing(conn, result, write_key)
         self.expect_changes = counts.changed * 2 > counts.changed + counts.unchanged
         return counts
 
@@ -264,32 +275,36 @@ class _TableWriter:
         self._sample_changes(conn, room, result)
         changed = self._update(conn)
         found = expected if changed == expected else int(run(conn, self.sql.found()).scalar())
+        if self.every_row:
+            # rowcount counts found rows (CLIENT.FOUND_ROWS): all of them were written.
+            changed = found
         return TableCounts(changed=changed, unchanged=found - changed, missing=expected - found)
 
     def _update(self, conn: Connection) -> int:
         # The WHERE keeps only rows that differ, so the row count means "changed" whether the
         # connection reports found rows (SQLAlchemy sets CLIENT.FOUND_ROWS) or changed rows.
-        return run(conn, self.sql.update()).rowcount
+        return run(conn, self.sql.update(self.every_row)).rowcount
 
     def _sample_changes(self, conn: Connection, room: int, result: _ChunkResult) -> None:
         # Read before the UPDATE, so a dry run and a real run report the same rows.
         if room:
             result.changed_rows.extend(self.sql.change(row) for row in run(conn, self.sql.changes(room)))
 
-    def _collect_missing(self, conn: Connection, room: int, result: _ChunkResult,
+    def _collect_missing(self, conn: Connection, result: _ChunkResult,
                          write_key: Callable[[dict[str, int]], tuple[int, int]]) -> None:
-        # All of them (rows a shop lacks are few), so the caller knows every write that did not land.
+        # All of them, not a sample: the seller gets the full list (run record, CSV).
         keys = [self.sql.key(row) for row in run(conn, self.sql.missing())]
         result.missing_keys.update(write_key(key) for key in keys)
-        result.missing_rows.extend(self.sql.missing_row(key) for key in keys[:room])
+        result.missing_rows.extend(self.sql.missing_row(key) for key in keys)
 
 
 # -- validating and chunking ----------------------------------------------------------------------
 
 
-def _chunks(writes: Sequence[AvailabilityWrite], language_ids: Sequence[int], chunk_size: int) -> Iterator[_Chunk]:
+def _chunks(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], language_ids: Sequence[int],
+            chunk_size: int) -> Iterator[_Chunk]:
     """Validated writes in id order, about chunk_size rows each, never splitting a product."""
-    stock, texts, owners = _validated(writes, language_ids)
+    stock, texts, owners = _validated(writes, shop_ids, language_ids)
     chunk = _Chunk([], {}, {})
     for row in stock:
         id_product = row[0]
@@ -304,39 +319,56 @@ def _chunks(writes: Sequence[AvailabilityWrite], language_ids: Sequence[int], ch
         yield chunk
 
 
-def _validated(writes: Sequence[AvailabilityWrite], language_ids: Sequence[int]
+def _validated(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], language_ids: Sequence[int]
                ) -> tuple[list[tuple[int, int, int]], dict[int, TextSet], dict[int, int]]:
-    """(id_product, id_product_attribute, out_of_stock) sorted, each product's texts, and which
-    combination's write carried them.
+    """(id_product, id_product_attribute, out_of_stock) sorted, each product's texts per shop and
+    language, and which combination's write carried them.
 
-    Tight on purpose: it runs once per write, 100,000 times in a big sync.
+    Tight on purpose: it runs once per write, 100,000 times in a big sync. Writes share their
+    texts objects (one per decision), so each distinct pair is expanded and checked once.
     """
+    shops = list(dict.fromkeys(int(shop) for shop in shop_ids))
     languages = sorted({int(language) for language in language_ids})
     stock: list[tuple[int, int, int]] = []
     texts: dict[int, TextSet] = {}
     owners: dict[int, int] = {}
-    checked: set[TextSet] = set()
-    for write in writes:
-        id_product, id_attribute = int(write.id_product), int(write.id_product_attribute)
-        out_of_stock = write.out_of_stock
+    # (id(texts), id(shop_texts)) -> text set; the writes keep those objects alive, so ids are stable.
+    expanded: dict[tuple[int, int], TextSet] = {}
+    append = stock.append
+    for id_product, id_attribute, out_of_stock, by_language, by_shop in writes:
+        if type(id_product) is not int or type(id_attribute) is not int:
+            id_product, id_attribute = int(id_product), int(id_attribute)
         if id_product <= 0 or id_attribute < 0:
             raise ValueError(f"Not a PrestaShop product/combination id: {id_product}/{id_attribute}.")
         if out_of_stock not in OUT_OF_STOCK_VALUES:
             raise ValueError(f"out_of_stock must be 0, 1 or 2, not {out_of_stock!r} (product {id_product}).")
-        stock.append((id_product, id_attribute, int(out_of_stock)))
-        by_language = write.texts
+        append((id_product, id_attribute, int(out_of_stock)))
         if by_language is None:
             continue
-        chosen = tuple([(language, *by_language[language]) for language in languages if language in by_language])
-        if chosen not in checked:
+        identity = (id(by_language), id(by_shop))
+        chosen = expanded.get(identity)
+        if chosen is None:
+            chosen = expanded[identity] = _text_set(by_language, by_shop or {}, shops, languages)
             _check_texts(chosen, id_product)
-            checked.add(chosen)
         if texts.setdefault(id_product, chosen) != chosen:
             raise ValueError(f"Product {id_product} is given two different availability texts.")
         owners.setdefault(id_product, id_attribute)
     stock.sort()
     _refuse_duplicates(stock)
     return stock, {id_product: chosen for id_product, chosen in texts.items() if chosen}, owners
+
+
+def _text_set(by_language: dict, by_shop: dict, shops: list[int], languages: list[int]) -> TextSet:
+    """(id_shop, id_lang, available_now, available_later) for each configured shop and language:
+    the shop's own texts where it has them, else the texts for every shop."""
+    entries = []
+    for shop in shops:
+        own = by_shop.get(shop) or {}
+        for language in languages:
+            pair = own.get(language) or by_language.get(language)
+            if pair is not None:
+                entries.append((shop, language, *pair))
+    return tuple(entries)
 
 
 def _refuse_duplicates(stock: list[tuple[int, int, int]]) -> None:
@@ -348,7 +380,7 @@ def _refuse_duplicates(stock: list[tuple[int, int, int]]) -> None:
 
 
 def _check_texts(texts: TextSet, id_product: int) -> None:
-    for _, *pair in texts:
+    for _, _, *pair in texts:
         for text in pair:
             if text is not None and not isinstance(text, str):
                 raise ValueError(f"Availability texts must be strings (product {id_product}): {text!r}.")
@@ -360,13 +392,12 @@ def _check_texts(texts: TextSet, id_product: int) -> None:
 # -- small helpers --------------------------------------------------------------------------------
 
 
-def _rooms(report: AvailabilityReport, sample_size: int) -> dict[str, tuple[int, int]]:
-    """How many more changed / missing sample rows the report takes, per table."""
+def _rooms(report: AvailabilityReport, sample_size: int) -> dict[str, int]:
+    """How many more changed sample rows the report takes, per table."""
     rooms = {}
     for table in TABLE_ORDER:
         changes = sum(1 for row in report.changed_rows if row.table == table)
-        missing = sum(1 for row in report.missing_rows if row.table == table)
-        rooms[table] = (max(0, sample_size - changes), max(0, sample_size - missing))
+        rooms[table] = max(0, sample_size - changes)
     return rooms
 
 

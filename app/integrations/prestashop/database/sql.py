@@ -17,9 +17,8 @@ TMP_STOCK = "kontor_avail_stock"
 TMP_STOCK_TARGET = "kontor_avail_stock_target"
 TMP_TEXT = "kontor_avail_text"
 TMP_TEXT_VALUE = "kontor_avail_text_value"
-TMP_SHOP = "kontor_avail_shop"
 
-# A product's texts: ((id_lang, available_now, available_later), ...) in language order. Few
+# A product's texts: ((id_shop, id_lang, available_now, available_later), ...) in shop and language order. Few
 # distinct sets serve many products, so each set is sent once per chunk and products refer to it.
 TextSet = tuple[tuple[int, str | None, str | None], ...]
 
@@ -63,7 +62,7 @@ class TableSql:
     before: tuple[tuple[str, str], ...]
     after: tuple[tuple[str, str], ...]
     missing_reason: Callable[[dict[str, int]], str]
-    fanout: int  # target rows per source row: stock targets, or shops for texts
+    fanout: int  # target rows per source row: the stock targets; 1 for texts (each names its shop)
 
     def found(self) -> str:
         return f"SELECT COUNT(*) FROM {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on}"
@@ -83,9 +82,9 @@ class TableSql:
         return (f"SELECT {columns} FROM {self.sources} LEFT JOIN {self.target} x ON {self.on}"
                 f" WHERE x.{self.present} IS NULL ORDER BY {self._order()}")
 
-    def update(self) -> str:
-        return (f"UPDATE {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on}"
-                f" SET {self.assign} WHERE {self.differs}")
+    def update(self, every_row: bool = False) -> str:
+        where = "" if every_row else f" WHERE {self.differs}"
+        return f"UPDATE {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on} SET {self.assign}{where}"
 
     def change(self, row: Sequence) -> RowChange:
         key_count, before_count = len(self.keys), len(self.before)
@@ -132,7 +131,7 @@ def stock_sql(target: str, targets: list[StockTarget]) -> TableSql:
         fanout=len(targets))
 
 
-def text_sql(target: str, shop_count: int) -> TableSql:
+def text_sql(target: str) -> TableSql:
     """product_lang: available_now/available_later of each product in each shop and language."""
     def reason(key: dict[str, int]) -> str:
         return (f"no product_lang row for product {key['id_product']} in shop {key['id_shop']}, "
@@ -144,16 +143,16 @@ def text_sql(target: str, shop_count: int) -> TableSql:
     return TableSql(
         name="product_lang",
         target=target,
-        sources=f"{TMP_TEXT} t STRAIGHT_JOIN {TMP_TEXT_VALUE} v ON v.id_set = t.id_set STRAIGHT_JOIN {TMP_SHOP} s",
-        on="x.id_product = t.id_product AND x.id_shop = s.id_shop AND x.id_lang = v.id_lang",
+        sources=f"{TMP_TEXT} t STRAIGHT_JOIN {TMP_TEXT_VALUE} v ON v.id_set = t.id_set",
+        on="x.id_product = t.id_product AND x.id_shop = v.id_shop AND x.id_lang = v.id_lang",
         present="id_product",
         differs=f"NOT ({same.format('available_now')} AND {same.format('available_later')})",
         assign="x.available_now = v.available_now, x.available_later = v.available_later",
-        keys=(("id_product", "t.id_product"), ("id_shop", "s.id_shop"), ("id_lang", "v.id_lang")),
+        keys=(("id_product", "t.id_product"), ("id_shop", "v.id_shop"), ("id_lang", "v.id_lang")),
         before=(("available_now", "x.available_now"), ("available_later", "x.available_later")),
         after=(("available_now", "v.available_now"), ("available_later", "v.available_later")),
         missing_reason=reason,
-        fanout=shop_count)
+        fanout=1)
 
 
 def _plain(value: object) -> object:

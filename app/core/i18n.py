@@ -1,0 +1,105 @@
+"""Interface languages: which one a request speaks, and catalogues compiled from the .po files.
+
+Pages speak the signed-in user's language (their profile setting), else the best match for the
+browser's Accept-Language. The JSON API and webhooks always speak English: their codes and
+messages are a contract for programs (people get a `message_pl` beside them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, has_request_context, request
+from flask_babel import LazyString, force_locale, get_locale, gettext, refresh
+from flask_login import current_user
+
+from app.extensions import babel
+
+log = logging.getLogger(__name__)
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+# The languages Kontor speaks, in their own words (for the profile setting).
+LOCALES = {"pl": "Polski", "en": "English"}
+DEFAULT_LOCALE = "en"
+MACHINE_PATHS = ("/api/", "/webhooks/")
+
+
+def select_locale() -> str:
+    """The request's language: the user's choice, else the browser's, else English; the API stays English."""
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    if request.path.startswith(MACHINE_PATHS):
+        return DEFAULT_LOCALE
+    chosen = getattr(current_user, "locale", None) if current_user else None
+    if chosen in LOCALES:
+        return chosen
+    return request.accept_languages.best_match(LOCALES, default=DEFAULT_LOCALE)
+
+
+def current_locale() -> str:
+    """The language code the current request speaks ('pl', 'en')."""
+    return str(get_locale() or DEFAULT_LOCALE) if has_request_context() else DEFAULT_LOCALE
+
+
+def english(message) -> str:
+    """A message as the API states it: always English, whatever the request's language."""
+    with force_locale(DEFAULT_LOCALE):
+        return str(message)
+
+
+def in_polish(message) -> str:
+    """The Polish text of a message for people (a lazy string, or a catalogued English sentence)."""
+    with force_locale("pl"):
+        return str(message) if isinstance(message, LazyString) else gettext(str(message))
+
+
+def api_error(code: str, message) -> dict:
+    """The API's error body: a stable English code and message, and the message in Polish for people."""
+    return {"code": code, "message": english(message), "message_pl": in_polish(message)}
+
+
+def compile_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
+    """Compile every messages.po that has no .mo or a newer one; returns the files written.
+
+    Runs at app start so a fresh clone needs no build step; the .mo is written aside and moved
+    into place, so processes starting at once never read half a file.
+    """
+    written = []
+    for po_path in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalogue = read_po(po_file, locale=po_path.parent.parent.name)
+        handle, temporary = tempfile.mkstemp(dir=mo_path.parent, suffix=".mo.tmp")
+        try:
+            with os.fdopen(handle, "wb") as mo_file:
+                write_mo(mo_file, catalogue, use_fuzzy=False)
+            os.replace(temporary, mo_path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        written.append(mo_path)
+    return written
+
+
+def init_app(app: Flask) -> None:
+    """Compile the catalogues if needed and let Flask-Babel pick each request's language."""
+    try:
+        compile_catalogues()
+    except OSError as error:  # a read-only install: the .mo files must then be built at packaging time
+        log.warning("could not compile the translation catalogues: %s", error)
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
+    app.jinja_env.globals["current_locale"] = current_locale
+    # The language is remembered on `g`; a request that shares an app context with an earlier one (tests,
+    # a CLI driving the test client) must choose afresh, before anything else of the request runs.
+    app.before_request_funcs.setdefault(None, []).insert(0, refresh)
+    # For names stored in English defaults (status names): the catalogue's word if it has one, else as typed.
+    app.jinja_env.filters["tr"] = lambda text: gettext(text) if text else text

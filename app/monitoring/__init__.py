@@ -1,0 +1,1 @@
+"""Monitoring: sync health, queues, alert rules and channels, /metrics."""

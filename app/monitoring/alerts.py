@@ -1,0 +1,370 @@
+"""Alert rules, incidents and sending: one alert when a condition starts, one when it clears.
+
+The check (every 5 minutes) compares the conditions that hold now with the open incidents. Each
+alert to each channel is an outbox operation of kind "alert", so a channel that is down delays
+its alerts (retried with backoff) but loses none and blocks nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets as secrets_module
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from app.core import params
+from app.core.crypto import CredentialsUnavailable, mask
+from app.core.errors import NotFound, ValidationFailed
+from app.core.types import utcnow
+from app.extensions import db
+from app.integrations.models import Integration
+from app.monitoring import health, queues, work
+from app.monitoring.channels import SENDERS, ChannelError, check_host, check_url
+from app.monitoring.models import CHANNEL_KINDS, AlertChannel, AlertIncident, AlertRule
+from app.sync import outbox
+
+ALERT = "alert"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the rules look at, gathered once per check."""
+
+    now: datetime
+    snapshot: health.Snapshot
+    queues: list[queues.QueueState]
+    heartbeat_age: timedelta | None
+
+
+Condition = tuple[str, str]  # (subject, message)
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    name: str
+    default: float
+    unit: str
+    holds: Callable[[Context, float], list[Condition]]
+
+
+def _where(row: health.Row) -> str:
+    return f"{row.kind_name} of {row.integration.name if row.integration else 'Kontor'}"
+
+
+def _subject(row: health.Row) -> str:
+    return f"work:{row.stat.integration_id or 0}:{row.stat.kind}"
+
+
+def _many_pending(ctx: Context, limit: float) -> list[Condition]:
+    return [(_subject(r), f"{_where(r)}: {r.stat.pending} operations waiting (more than {limit:g}).")
+            for r in ctx.snapshot.rows if r.stat.pending > limit]
+
+
+def _failure_rate(ctx: Context, percent: float) -> list[Condition]:
+    found = []
+    for r in ctx.snapshot.rows:
+        rate = r.stat.failure_rate
+        if rate is not None and r.stat.finished_recently >= 3 and rate * 100 > percent:
+            found.append((_subject(r), f"{_where(r)}: {rate:.0%} of {r.stat.finished_recently} failed in the "
+                                       f"last 30 minutes (more than {percent:g} %)."))
+    return found
+
+
+def _stale(ctx: Context, hours: float) -> list[Condition]:
+    return [(_subject(r), f"{_where(r)}: the oldest waiting operation has waited more than {hours:g} hours.")
+            for r in ctx.snapshot.rows
+            if r.stat.oldest_pending_at and ctx.now - r.stat.oldest_pending_at > timedelta(hours=hours)]
+
+
+def _no_worker(ctx: Context, minutes: float) -> list[Condition]:
+    found = [(f"queue:{q.name}", f"No worker serves the “{q.name}” queue; {q.length} job(s) wait.")
+             for q in ctx.queues if q.workers == 0]
+    if ctx.heartbeat_age is None or ctx.heartbeat_age > timedelta(minutes=minutes):
+        age = ("never ran" if ctx.heartbeat_age is None
+               else f"last ran {int(ctx.heartbeat_age.total_seconds() // 60)} min ago")
+        found.append(("scheduler", f"The scheduler's heartbeat {age}: recurring jobs (sweeps, imports, "
+                                   f"checks) are not running."))
+    return found
+
+
+def _integration_attention(ctx: Context, days: float) -> list[Condition]:
+    found = []
+    for integration in db.session.scalars(select(Integration)):
+        reasons = [r for r in health.attention(integration, ctx.now)
+                   if "expires in" not in r or (integration.token_expires_at - ctx.now) <= timedelta(days=days)]
+        if reasons:
+            found.append((f"integration:{integration.id}", f"{integration.name}: {'; '.join(reasons)}."))
+    return found
+
+
+def _feed_failed(ctx: Context, _threshold: float) -> list[Condition]:
+    return [(f"feed:{r.stat.integration_id}",
+             f"The last import of the feed “{r.integration.name if r.integration else r.stat.integration_id}” failed.")
+            for r in ctx.snapshot.rows if r.stat.kind == work.FEED_IMPORT and r.stat.failed]
+
+
+RULES = (
+    Rule("many_pending", "Many operations waiting", 1000, "operations", _many_pending),
+    Rule("failure_rate", "High failure rate (30 minutes)", 20, "%", _failure_rate),
+    Rule("stale", "Operations waiting too long", 6, "hours", _stale),
+    Rule("no_worker", "No worker on a queue, or scheduler stopped", 3, "minutes without a heartbeat", _no_worker),
+    Rule("integration", "Integration needs reconnecting or its token expires soon", 7, "days", _integration_attention),
+    Rule("feed_failed", "A feed import failed", 0, "", _feed_failed),
+)
+
+
+def rule(key: str) -> Rule:
+    for candidate in RULES:
+        if candidate.key == key:
+            return candidate
+    raise NotFound(f"There is no alert rule “{key}”.")
+
+
+def rule_settings() -> dict[str, tuple[bool, float]]:
+    """Each rule's (enabled, threshold) as the seller set them, defaults otherwise."""
+    stored = {r.key: r for r in db.session.scalars(select(AlertRule))}
+    return {r.key: (stored[r.key].enabled, stored[r.key].threshold) if r.key in stored else (True, r.default)
+            for r in RULES}
+
+
+def save_rule(key: str, enabled: bool, threshold_raw: Any) -> AlertRule:
+    """Switch a rule on or off and set its threshold (a positive number)."""
+    spec = rule(key)
+    threshold = rule_settings()[key][1]
+    text = params.text_arg(threshold_raw, "threshold", max_length=20).replace(",", ".") if spec.unit else ""
+    if text:
+        try:
+            threshold = float(text)
+        except ValueError:
+            raise ValidationFailed(f"The threshold of “{spec.name}” must be a number.", field="threshold") from None
+        if not 0 < threshold <= 1_000_000_000:
+            raise ValidationFailed(f"The threshold of “{spec.name}” must be above 0 and at most 1,000,000,000.",
+                                   field="threshold")
+    stored = db.session.get(AlertRule, key) or AlertRule(key=key)
+    stored.enabled, stored.threshold = enabled, threshold
+    db.session.add(stored)
+    db.session.commit()
+    return stored
+
+
+# --- the check --------------------------------------------------------------------------------
+
+
+def context(now: datetime | None = None) -> Context:
+    """Gather what the rules need (one health snapshot, the queues, the heartbeat)."""
+    now = now or utcnow()
+    return Context(now, health.snapshot(now), queues.queue_states(), queues.heartbeat_age(now))
+
+
+def conditions(ctx: Context) -> dict[tuple[str, str], str]:
+    """(rule, subject) -> message of every condition that holds now under the enabled rules."""
+    found = {}
+    for spec in RULES:
+        enabled, threshold = rule_settings()[spec.key]
+        if enabled:
+            for subject, message in spec.holds(ctx, threshold):
+                found[(spec.key, subject)] = message
+    return found
+
+
+def open_incidents() -> list[AlertIncident]:
+    return list(db.session.scalars(select(AlertIncident).where(AlertIncident.cleared_at.is_(None))
+                                   .order_by(AlertIncident.started_at)))
+
+
+def check(now: datetime | None = None) -> dict[str, int]:
+    """Open an incident (and alert) for each new condition, clear (and tell) each that ended."""
+    ctx = context(now)
+    holding = conditions(ctx)
+    opened = cleared = 0
+    still_open = {(i.rule, i.subject): i for i in open_incidents()}
+    for key, message in holding.items():
+        if key in still_open:
+            continue
+        incident = AlertIncident(rule=key[0], subject=key[1], message=message, started_at=ctx.now)
+        db.session.add(incident)
+        db.session.flush()
+        _send_to_all(incident, "start", f"⚠ Kontor: {message}")
+        opened += 1
+    for key, incident in still_open.items():
+        if key not in holding:
+            incident.cleared_at = ctx.now
+            _send_to_all(incident, "clear", f"✔ Kontor, resolved: {incident.message}")
+            cleared += 1
+    db.session.commit()
+    return {"opened": opened, "cleared": cleared, "open": len(holding)}
+
+
+def _send_to_all(incident: AlertIncident, event: str, text: str) -> None:
+    for channel in db.session.scalars(select(AlertChannel).where(AlertChannel.enabled.is_(True))):
+        outbox.record(ALERT, None, {"channel_id": channel.id, "incident_id": incident.id, "event": event,
+                                    "title": f"{event}: {incident.rule}", "text": text}, collapse=False)
+
+
+def history(limit: int = 200) -> list[AlertIncident]:
+    """Incidents, newest first."""
+    return list(db.session.scalars(select(AlertIncident).order_by(AlertIncident.started_at.desc(),
+                                                                  AlertIncident.id.desc()).limit(limit)))
+
+
+# --- delivering -------------------------------------------------------------------------------------
+
+
+def _send(channel: AlertChannel, text: str, data: dict | None = None) -> str:
+    sender = SENDERS[channel.kind]
+    if channel.kind == "webhook":
+        return sender(channel.settings, channel.credentials, text, data)
+    return sender(channel.settings, channel.credentials, text)
+
+
+@outbox.delivers(ALERT)
+def deliver_alert(operation_id: int) -> str:
+    """Send one alert to one channel; a channel that is down gets it later (outbox backoff)."""
+    operation = outbox.claim(operation_id)
+    if operation is None:
+        return "not due or taken by another worker"
+    channel = db.session.get(AlertChannel, operation.payload.get("channel_id"))
+    if channel is None or not channel.enabled:
+        outbox.finish(operation, "skipped", "The channel was removed or switched off.")
+        db.session.commit()
+        return "skipped"
+    data = {"event": operation.payload.get("event"), "incident_id": operation.payload.get("incident_id")}
+    try:
+        result = _send(channel, operation.payload.get("text", ""), data)
+    except ChannelError as error:
+        channel.last_error = error.message
+        if error.retryable:
+            outbox.retry_later(operation, error.message)
+        else:
+            outbox.fail(operation, error.message)
+        db.session.commit()
+        return f"not sent: {error.message}"
+    channel.last_sent_at, channel.last_error = utcnow(), ""
+    outbox.finish(operation, "done", result)
+    db.session.commit()
+    return result
+
+
+# --- channels -----------------------------------------------------------------------------------------
+
+TELEGRAM_TOKEN = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{20,100}$")
+TELEGRAM_CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,60})$")
+EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+
+
+def list_channels() -> list[AlertChannel]:
+    return list(db.session.scalars(select(AlertChannel).order_by(AlertChannel.id)))
+
+
+def get_channel(channel_id: int) -> AlertChannel:
+    channel = db.session.get(AlertChannel, channel_id) if params.is_id(channel_id) else None
+    if channel is None:
+        raise NotFound("There is no such alert channel.")
+    return channel
+
+
+def _text(form: dict, name: str, label: str, max_length: int = 500, required: bool = True) -> str:
+    value = params.text_arg(form.get(name), name, max_length=max_length, label=label)
+    if required and not value:
+        raise ValidationFailed(f"Give the {label}.", field=name)
+    return value
+
+
+def _checked(error_field: str, check: Callable[[], Any]) -> None:
+    try:
+        check()
+    except ChannelError as error:
+        raise ValidationFailed(error.message, field=error_field) from None
+
+
+def _read(kind: str, form: dict, current: dict) -> tuple[dict, dict]:
+    """Settings and secrets of a channel from a form; an empty secret field keeps the stored one."""
+    def secret(name: str, label: str, max_length: int = 500) -> str:
+        value = params.text_arg(form.get(name), name, max_length=max_length, label=label)
+        if not value and not current.get(name):
+            raise ValidationFailed(f"Give the {label}.", field=name)
+        return value or current[name]
+
+    if kind == "telegram":
+        token = secret("bot_token", "bot token", 120)
+        if not TELEGRAM_TOKEN.match(token):
+            raise ValidationFailed("A bot token looks like 123456789:AA… (digits, a colon, then letters); copy it "
+                                   "from @BotFather.", field="bot_token")
+        chat = _text(form, "chat_id", "chat id", 64)
+        if not TELEGRAM_CHAT.match(chat):
+            raise ValidationFailed("The chat id is a number (e.g. -1001234567890) or a channel name like @shop_alerts.",
+                                   field="chat_id")
+        return {"chat_id": chat}, {"bot_token": token}
+    if kind == "slack":
+        url = secret("webhook_url", "Slack webhook URL", 500)
+        _checked("webhook_url", lambda: check_url(url))
+        return {}, {"webhook_url": url}
+    if kind == "webhook":
+        url = secret("url", "webhook URL", 500)
+        _checked("url", lambda: check_url(url))
+        signing = params.text_arg(form.get("secret"), "secret", max_length=200) or current.get("secret") \
+            or secrets_module.token_urlsafe(32)
+        return {}, {"url": url, "secret": signing}
+    if kind == "email":
+        host = _text(form, "host", "SMTP host", 253)
+        port = params.int_arg(form.get("port") or "587", "port", minimum=1, maximum=65535)
+        _checked("host", lambda: check_host(host, port))
+        sender = _text(form, "sender", "sender address", 254)
+        recipients = [r.strip() for r in re.split(r"[,;\s]+", _text(form, "recipients", "recipients", 2000)) if r]
+        for address in [sender, *recipients]:
+            if not EMAIL.match(address):
+                raise ValidationFailed(f"“{address}” is not an e-mail address.", field="recipients")
+        username = params.text_arg(form.get("username"), "username", max_length=254)
+        password = params.text_arg(form.get("password"), "password", max_length=500) or current.get("password", "")
+        return ({"host": host, "port": port, "sender": sender, "recipients": recipients, "username": username,
+                 "starttls": bool(form.get("starttls"))}, {"password": password} if password else {})
+    raise ValidationFailed(f"Choose a channel type: {', '.join(CHANNEL_KINDS.values())}.", field="kind")
+
+
+def save_channel(channel: AlertChannel | None, form: dict) -> AlertChannel:
+    """Add or change a channel from a form; secrets are stored encrypted and never shown again."""
+    kind = channel.kind if channel else params.text_arg(form.get("kind"), "kind", max_length=20)
+    if kind not in CHANNEL_KINDS:
+        raise ValidationFailed(f"Choose a channel type: {', '.join(CHANNEL_KINDS.values())}.", field="kind")
+    name = _text(form, "name", "name", 120)
+    settings, secrets = _read(kind, form, channel.credentials if channel else {})
+    channel = channel or AlertChannel(kind=kind)
+    channel.name, channel.settings, channel.credentials = name, settings, secrets
+    # The form's checkbox sends nothing when unticked; a channel added without the form starts switched on.
+    channel.enabled = bool(form.get("enabled")) if "enabled_shown" in form else True
+    db.session.add(channel)
+    db.session.commit()
+    return channel
+
+
+def delete_channel(channel_id: int) -> None:
+    db.session.delete(get_channel(channel_id))
+    db.session.commit()
+
+
+def send_test(channel_id: int) -> str:
+    """Send a test message now (not through the outbox: the admin waits for the answer); the outcome in words."""
+    channel = get_channel(channel_id)
+    try:
+        result = _send(channel, f"Kontor test alert from channel “{channel.name}”: alerts reach you here.",
+                       {"event": "test"})
+    except ChannelError as error:
+        channel.last_error = error.message
+        db.session.commit()
+        raise ValidationFailed(f"The test message was not sent: {error.message}") from None
+    channel.last_sent_at, channel.last_error = utcnow(), ""
+    db.session.commit()
+    return f"Test message {result}."
+
+
+def masked_secrets(channel: AlertChannel) -> dict[str, str]:
+    """Which secrets are stored, masked, for the form."""
+    try:
+        stored = channel.credentials
+    except CredentialsUnavailable:  # a changed encryption key must not hide the channel
+        return {}
+    return {name: mask(value) for name, value in stored.items()}

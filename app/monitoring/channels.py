@@ -1,0 +1,150 @@
+"""Sending one alert text to one channel: Telegram Bot API, Slack incoming webhook, SMTP e-mail, signed webhook.
+
+Every address a channel reaches is checked first with the feed downloads' guard
+(app/suppliers/sources.py): a seller-typed URL or SMTP host never makes Kontor call a local or
+private address, unless an admin allowed the host with KONTOR_ALERT_ALLOWED_HOSTS.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import smtplib
+import ssl
+import time
+import uuid
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from flask import current_app
+
+from app.suppliers import sources
+
+TIMEOUT = 10  # seconds; a slow channel delays only its own alert
+
+
+class ChannelError(Exception):
+    """A channel could not take the alert, with the reason in words (credentials never included)."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+def _allowed() -> frozenset[str]:
+    return frozenset(h.lower() for h in current_app.config.get("ALERT_ALLOWED_HOSTS", ()))
+
+
+def check_host(host: str, port: int) -> None:
+    """Refuse a host that resolves to a local or private address (unless allowed); ChannelError in words."""
+    host = (host or "").strip().lower().rstrip(".")
+    if not host:
+        raise ChannelError("Give a host name.", retryable=False)
+    try:
+        addresses = sources.resolve(host, port)
+    except (OSError, UnicodeError):
+        raise ChannelError(f"The host {host} could not be found (DNS); check the address.") from None
+    if host in _allowed():
+        return
+    if not addresses or not all(sources.is_public(address) for address in addresses):
+        raise ChannelError(f"{host} points to a local or private network address; Kontor sends alerts only to "
+                           f"public addresses. An admin can allow this host with KONTOR_ALERT_ALLOWED_HOSTS.",
+                           retryable=False)
+
+
+def check_url(url: str) -> str:
+    """The URL, stripped, after checking it is http(s) to a public host; ChannelError otherwise."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ChannelError("The address is not a valid http:// or https:// address.", retryable=False) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ChannelError("The address must start with https:// (or http://) and name a host.", retryable=False)
+    if parts.username or parts.password:
+        raise ChannelError("Give the address without a user name or password in it.", retryable=False)
+    check_host(parts.hostname, port)
+    return url
+
+
+def _post(url: str, what: str, **kwargs: Any) -> requests.Response:
+    check_url(url)
+    try:
+        response = requests.post(url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+    except requests.RequestException as error:
+        raise ChannelError(f"{what} could not be reached: {type(error).__name__}.") from None
+    if response.status_code >= 300:
+        retryable = response.status_code >= 500 or response.status_code in (408, 429)
+        raise ChannelError(f"{what} answered HTTP {response.status_code}: {response.text[:200]}",
+                           retryable=retryable)
+    return response
+
+
+def send_telegram(settings: dict, secrets: dict, text: str) -> str:
+    """sendMessage through the Bot API."""
+    base = current_app.config.get("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/")
+    response = _post(f"{base}/bot{secrets.get('bot_token', '')}/sendMessage", "Telegram",
+                     json={"chat_id": settings.get("chat_id"), "text": text, "disable_web_page_preview": True})
+    try:
+        answer = response.json()
+    except ValueError:
+        raise ChannelError("Telegram did not answer with JSON.") from None
+    if not answer.get("ok"):
+        raise ChannelError(f"Telegram refused the message: {answer.get('description', 'no reason given')}",
+                           retryable=False)
+    return "sent to Telegram"
+
+
+def send_slack(settings: dict, secrets: dict, text: str) -> str:
+    """POST to the Slack incoming webhook."""
+    _post(secrets.get("webhook_url", ""), "Slack", json={"text": text})
+    return "sent to Slack"
+
+
+def sign(message_id: str, timestamp: int, body: bytes, secret: str) -> str:
+    """The Standard Webhooks signature header value of a body."""
+    digest = hmac.new(secret.encode(), f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def send_webhook(settings: dict, secrets: dict, text: str, data: dict | None = None) -> str:
+    """POST the alert as JSON, signed the Standard Webhooks way (webhook-id, -timestamp, -signature)."""
+    body = json.dumps({"text": text, **(data or {})}, separators=(",", ":")).encode()
+    message_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
+    _post(secrets.get("url", ""), "The webhook", data=body, headers={
+        "Content-Type": "application/json", "webhook-id": message_id, "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(message_id, timestamp, body, secrets.get("secret", ""))})
+    return "sent to the webhook"
+
+
+def send_email(settings: dict, secrets: dict, text: str) -> str:
+    """Send through the configured SMTP server (STARTTLS when asked, login when a user is given)."""
+    host, port = settings.get("host", ""), int(settings.get("port") or 587)
+    check_host(host, port)
+    message = EmailMessage()
+    message["Subject"] = text.splitlines()[0][:150]
+    message["From"] = settings.get("sender", "")
+    message["To"] = ", ".join(settings.get("recipients", []))
+    message.set_content(text)
+    try:
+        with smtplib.SMTP(host, port, timeout=TIMEOUT) as smtp:
+            if settings.get("starttls"):
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.get("username"):
+                smtp.login(settings["username"], secrets.get("password", ""))
+            smtp.send_message(message)
+    except smtplib.SMTPAuthenticationError:
+        raise ChannelError("The mail server refused the user name or password.", retryable=False) from None
+    except (smtplib.SMTPException, OSError) as error:
+        raise ChannelError(f"The mail server {host}:{port} could not take the message: "
+                           f"{type(error).__name__}.") from None
+    return f"e-mailed to {len(settings.get('recipients', []))} recipient(s)"
+
+
+SENDERS = {"telegram": send_telegram, "slack": send_slack, "email": send_email, "webhook": send_webhook}

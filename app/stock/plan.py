@@ -1,0 +1,164 @@
+"""The plan of one availability sync: what each linked product should say in the shop.
+
+Only links with supplier data are written: a link no feed ever set is left as the shop has it.
+A product its feed stopped listing follows the feed's rule (app.catalog.supply): its last known
+stock, or stock 0 after N imports without it. What the shop holds now is compared by the write
+itself (row by row, in the shop), so the plan never looks at what Kontor wrote before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from sqlalchemy import select
+
+from app.catalog.models import ProductLink
+from app.catalog.supply import MissingPolicy
+from app.extensions import db
+from app.integrations.base import AvailabilityWrite
+from app.integrations.models import Integration
+from app.stock.availability import Availability, AvailabilityRules, decide
+from app.suppliers.services import FEED_KIND
+
+
+class LinkDecision(NamedTuple):
+    """A linked product or combination with supplier data, and what its shop row should say."""
+
+    link_id: int
+    product_id: str
+    combination_id: str
+    availability: Availability
+
+    @property
+    def is_product(self) -> bool:
+        return self.combination_id == "0"
+
+
+@dataclass
+class Plan:
+    """The writes of one sync and the links it leaves alone, counted by reason."""
+
+    writes: list[AvailabilityWrite] = field(default_factory=list)
+    considered: int = 0  # links of the integration
+    without_supplier_data: int = 0  # never written
+    taken_as_zero: int = 0  # missing from their feed long enough, by the feed's rule
+    not_shop_ids: int = 0  # links whose ids are not PrestaShop ids
+
+    def counts(self) -> dict[str, int]:
+        """The linked products in named counts, for the run record."""
+        return {"linked products": self.considered, "products sent": len(self.writes),
+                "products without supplier data": self.without_supplier_data,
+                "products taken as 0 (missing from the feed)": self.taken_as_zero}
+
+
+def plan_availability(integration: Integration, rules: AvailabilityRules, limit: int | None = None) -> Plan:
+    """Decide the availability of every linked product of the integration that has supplier data.
+
+    Runs once per link, 100,000 times in a big shop, so it reads only what the rule needs (the
+    supplier's stock and delivery days, extracted by the database) and decides each distinct
+    (stock, delivery days) once; writes of one decision share its texts objects.
+    """
+    supplier = ProductLink.supplier_availability
+    query = (select(ProductLink.id, ProductLink.external_product_id, ProductLink.external_combination_id,
+                    supplier["stock_quantity"].as_string(), supplier["delivery_days"].as_string(),
+                    supplier["missed_imports"].as_string(), supplier["contractor_id"].as_string())
+             .where(ProductLink.integration_id == integration.id).order_by(ProductLink.id))
+    if limit:
+        query = query.limit(limit)
+    rows = db.session.execute(query).all()
+    plan = Plan(considered=len(rows))
+    links_per_product = Counter(row[1] for row in rows)
+    policies = _missing_policies()
+    decided: dict[tuple, Availability] = {}
+    grouped: dict[str, list[LinkDecision]] = {}  # products with combinations: their links with data
+    parents_without_data: dict[str, int] = {}  # product id -> link id of the product row itself
+    writes = plan.writes
+
+    for link_id, product_id, combination_id, stock, days, missed, feed_id in rows:
+        combination_id = str(combination_id)
+        with_combinations = links_per_product[product_id] > 1
+        if stock is None:
+            if with_combinations and combination_id == "0":
+                parents_without_data[product_id] = link_id
+            else:
+                plan.without_supplier_data += 1
+            continue
+        if missed is not None and _taken_as_zero(policies, feed_id, missed):
+            stock = "0"
+            plan.taken_as_zero += 1
+        availability = decided.get((stock, days))
+        if availability is None:
+            availability = decided[(stock, days)] = decide(
+                {"stock_quantity": _json_value(stock), "delivery_days": _json_value(days)}, rules)
+        if with_combinations:
+            grouped.setdefault(product_id, []).append(LinkDecision(link_id, product_id, combination_id, availability))
+        elif product_id.isdigit() and combination_id.isdigit():
+            # Most products: no combinations, so the link sets the texts. Inlined: it runs 100,000 times.
+            writes.append(AvailabilityWrite(int(product_id), int(combination_id), availability.out_of_stock,
+                                            availability.texts or None, availability.shop_texts or None))
+        else:
+            plan.not_shop_ids += 1
+
+    for product_id, link_id in parents_without_data.items():
+        if product_id not in grouped:
+            plan.without_supplier_data += 1
+            continue
+        # The product's own row follows its combinations' supplier data (see below).
+        grouped[product_id].append(LinkDecision(link_id, product_id, "0", best(grouped[product_id]).availability))
+    for decisions in grouped.values():
+        owner, most_generous = text_owner(decisions), best(decisions)
+        for decision in decisions:
+            if decision is owner and decision.is_product:
+                # PrestaShop reads a product's own row (and its texts) for the whole product: it may
+                # be ordered as soon as any of its combinations may, and says what the best one says.
+                decision = LinkDecision(decision.link_id, decision.product_id, "0", most_generous.availability)
+            _add(plan, decision, texts=decision.link_id == owner.link_id)
+    return plan
+
+
+def best(decisions: list[LinkDecision]) -> LinkDecision:
+    """The most generous decision of a product (orders allowed), the product row on a tie."""
+    return max(decisions, key=lambda d: (d.availability.out_of_stock, d.is_product, -d.link_id))
+
+
+def text_owner(decisions: list[LinkDecision]) -> LinkDecision:
+    """The link whose decision sets the product's texts: the product itself, else its best combination."""
+    for decision in decisions:
+        if decision.is_product:
+            return decision
+    return best(decisions)
+
+
+def _add(plan: Plan, decision: LinkDecision, *, texts: bool) -> None:
+    if not decision.product_id.isdigit() or not decision.combination_id.isdigit():
+        plan.not_shop_ids += 1
+        return
+    availability = decision.availability
+    plan.writes.append(AvailabilityWrite(
+        int(decision.product_id), int(decision.combination_id), availability.out_of_stock,
+        (availability.texts or None) if texts else None, (availability.shop_texts or None) if texts else None))
+
+
+def _missing_policies() -> dict[str, MissingPolicy]:
+    """Each feed's rule for products it stopped listing, by feed id as the links' JSON holds it."""
+    feeds = db.session.execute(select(Integration.id, Integration.settings)
+                               .where(Integration.kind == FEED_KIND)).all()
+    return {str(feed_id): MissingPolicy.of(settings) for feed_id, settings in feeds}
+
+
+def _taken_as_zero(policies: dict[str, MissingPolicy], feed_id: Any, missed: Any) -> bool:
+    policy = policies.get(str(feed_id))
+    return policy is not None and policy.applies_zero(int(_json_value(missed) or 0))
+
+
+def _json_value(raw: Any) -> Any:
+    """A JSON scalar as the database extracted it (text on PostgreSQL) back as the value it holds."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw

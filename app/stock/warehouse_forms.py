@@ -1,0 +1,39 @@
+"""Forms of the warehouse pages: warehouses, Settings > Orders, receipts and corrections."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, NumberRange, Optional
+
+from app.core.params import text_validators
+from app.stock.models import Warehouse
+from app.stock.warehouses import ISSUE_WZ_ON, MAX_QUANTITY, STOCK_FILTERS
+
+
+class WarehouseForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), *text_validators(Warehouse.code)])
+    name = StringField("Name", validators=[DataRequired(), *text_validators(Warehouse.name)])
+
+
+class OrderSettingsForm(FlaskForm):
+    default_warehouse_id = SelectField("Default warehouse", coerce=int)
+    reserve = BooleanField("Reserve stock when an order enters “Awaiting fulfillment”")
+    reservation_hours = IntegerField("Reservations expire after (hours, 0 = never)",
+                                     validators=[NumberRange(0, 24 * 365)])
+    issue_wz_on = SelectField("Issue the WZ automatically on", choices=list(ISSUE_WZ_ON.items()))
+    release_on_cancel = BooleanField("Release reservations when an order is cancelled")
+    seller_details = TextAreaField("Seller's details printed on documents",
+                                   validators=[Optional(), *text_validators(max_length=2000)])
+
+
+class MovementForm(FlaskForm):
+    """A goods receipt (PZ) or a stock count correction of one product."""
+
+    warehouse_id = SelectField("Warehouse", coerce=int)
+    sku = StringField("SKU", validators=[DataRequired(), *text_validators(max_length=64)])
+    quantity = IntegerField("Quantity", validators=[NumberRange(0, MAX_QUANTITY)])
+    note = StringField("Note", validators=[Optional(), *text_validators(max_length=500)])
+
+
+FILTER_CHOICES = list(STOCK_FILTERS.items())
