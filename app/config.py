@@ -57,6 +57,8 @@ class Config:
     SYNC_LEASE_SECONDS = 30
     # First wait before an undelivered operation is tried again (doubles up to an hour).
     SYNC_BACKOFF_INITIAL = 60
+    # How long a web worker keeps an integration's webhook secrets and on/off switch before reading them again.
+    WEBHOOK_CACHE_SECONDS = 5
     # Seconds between scheduler ticks; each tick re-asserts the schedule (heals a flushed Redis).
     SCHEDULER_INTERVAL = 10
     # Stock updates to the channels (KONTOR_STOCK_SYNC_*): attempts before an operation fails, the
@@ -127,6 +129,7 @@ class TestConfig(Config):
     KONTOR_ENCRYPTION_KEY = "test-encryption-key"
     WTF_CSRF_ENABLED = True
     SYNC_LEASE_SECONDS = 5
+    WEBHOOK_CACHE_SECONDS = 0  # tests switch integrations off and rotate secrets between two deliveries
 
 
 def _env_int(name: str) -> int:

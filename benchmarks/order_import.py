@@ -13,7 +13,7 @@ at 50 ms would cap a worker at 20/s).
     .venv/bin/python benchmarks/order_import.py
     .venv/bin/python benchmarks/order_import.py --orders 2000 --latency 0.05 --workers 2
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 13 is used
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 13, or $KONTOR_BENCH_REDIS_URL, is used
 and flushed); both are started if they are not running. Everything is removed at the end.
 """
 
@@ -36,7 +36,7 @@ from benchmarks.support import WorkerPool, emptied_redis, ensure_benchmark_tools
 PG_SERVER = "postgres@127.0.0.1:5432"
 PG_DATABASE = "kontor_bench_order_import"
 DATABASE_URL = f"postgresql+psycopg://{PG_SERVER}/{PG_DATABASE}"
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = os.environ.get("KONTOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 SECRET_KEY = "kontor-benchmark-secret-key"
 ENCRYPTION_KEY = "kontor-benchmark-encryption-key"
 TARGET = 300.0  # orders/s

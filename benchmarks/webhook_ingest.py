@@ -10,7 +10,7 @@ p95 under 20 ms, stored = 2xx.
     .venv/bin/python benchmarks/webhook_ingest.py --duration 20 --connections 8
 
 Needs `wrk` (installed with apt-get if missing), PostgreSQL on 127.0.0.1:5432 and Redis on
-127.0.0.1:6379 (database 13 is used and flushed). Everything is removed at the end.
+127.0.0.1:6379 (database 13, or $KONTOR_BENCH_REDIS_URL, is used and flushed). Everything is removed at the end.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from benchmarks.support import emptied_redis, ensure_benchmark_tools, throwaway_
 HOST = "127.0.0.1"
 PG_SERVER = "postgres@127.0.0.1:5432"
 PG_DATABASE = "kontor_bench_webhooks"
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = os.environ.get("KONTOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 SECRET_KEY = "kontor-benchmark-secret-key"
 ENCRYPTION_KEY = "kontor-benchmark-encryption-key"
 WEBHOOK_SECRET = "bench-shopify-webhook-secret"

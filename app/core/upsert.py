@@ -29,8 +29,13 @@ def insert_or_update(session: Session, table: Table, values: dict[str, Any], con
 
 def insert_many_or_nothing(session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str],
                            returning) -> list[Any]:
-    """Insert the rows that do not exist yet (one statement); the new rows' `returning` values."""
+    """Insert the rows that do not exist yet (one statement); the new rows' `returning` values.
+
+    `returning` is a column (a list of values) or a tuple of columns (a list of tuples).
+    """
     if not rows:
         return []
     statement = _insert(session, table).values(rows).on_conflict_do_nothing(index_elements=list(conflict))
+    if isinstance(returning, tuple):
+        return [tuple(row) for row in session.execute(statement.returning(*returning))]
     return list(session.execute(statement.returning(returning)).scalars())

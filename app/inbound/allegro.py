@@ -43,6 +43,10 @@ GAP = "allegro_journal_gap"  # "<when noticed>|<orders fetched from>": shown on 
 START = "start"  # the cursor of an account whose journal was empty: read from its beginning
 RETENTION = timedelta(days=60)  # how long Allegro keeps events
 OVERLAP = timedelta(minutes=5)
+# How far before its oldest event a round's list sweep starts: only a clock skew between an event's
+# occurredAt and its form's updatedAt needs covering. Each minute is another ~page of forms already
+# stored in a busy account, and a form the sweep misses is still read alone, so nothing is lost.
+HINT_OVERLAP = timedelta(minutes=1)
 DEFAULT_DAYS_BACK = 7
 # A stored event waits this long for the run that stored it to fetch its form; after that the sweeper
 # processes it on its own (one GET), so an event is never left behind by a run that died.
@@ -116,7 +120,7 @@ class JournalRun:
         wanted = set(hints)
         if len(wanted) >= SINGLE_GETS_UP_TO:
             oldest = min(moment for moment, _ in hints.values())
-            found = self.sweep_forms(oldest - OVERLAP, wanted=wanted)
+            found = self.sweep_forms(oldest - HINT_OVERLAP, wanted=wanted)
         else:
             found = set()
         for form_id in sorted(wanted - found):
@@ -130,8 +134,9 @@ class JournalRun:
                 continue  # its events stay stored; the sweeper retries them one by one
             self.store_forms([form])
             found.add(form_id)
-        for form_id in found & wanted:
-            ledger.close_many(hints[form_id][1], f"Noted; checkout form {form_id} was fetched and stored.")
+        # One UPDATE for all of them: the ledger row of each form says which form it is.
+        ledger.close_many([event_id for form_id in found & wanted for event_id in hints[form_id][1]],
+                          "Noted; its checkout form was fetched and stored.")
         db.session.commit()
 
     def skip_known(self, hints: dict[str, tuple[datetime, list[int]]], revisions: dict[str, set[str]]) -> None:
@@ -140,10 +145,12 @@ class JournalRun:
             return
         stored = dict(db.session.execute(select(Order.external_order_id, Order.meta).where(
             Order.integration_id == self.integration.id, Order.external_order_id.in_(list(hints)))).all())
+        known = []
         for form_id in list(hints):
             have = (stored.get(form_id) or {}).get("platform_revision")
             if have and revisions.get(form_id) == {have}:
-                ledger.close_many(hints.pop(form_id)[1], f"Order already has revision {have}; nothing to fetch.")
+                known += hints.pop(form_id)[1]
+        ledger.close_many(known, "The order already has this revision; nothing to fetch.")
         db.session.commit()
 
     # --- the journal -----------------------------------------------------------------------

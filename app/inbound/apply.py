@@ -147,11 +147,9 @@ def apply_order(integration: Integration, incoming: PlatformOrder, occurred_at: 
         if version == stored:
             return Applied("unchanged", f"Order {incoming.number} is already up to date.", order.id)
     previous_state = order.platform_state
-    _fill(order, incoming)
+    fill(order, incoming)
     _link_products(integration, order, incoming)
-    extra = {key: value for key, value in (("platform_revision", incoming.revision),
-                                           ("marketplace", incoming.marketplace)) if value}
-    order.meta = {**(order.meta or {}), "platform_version": version, "platform_number": incoming.number, **extra}
+    order.meta = platform_meta(order.meta, incoming, version)
     order.platform_state, order.platform_state_at = incoming.state, utcnow()
     actor = platform_actor(integration)
     label = state_label(integration, incoming.state)
@@ -186,7 +184,15 @@ def _follow_state(order: Order, integration: Integration, state: str, label: str
     return f"Status → {target} ({name} says {label})."
 
 
-def _fill(order: Order, incoming: PlatformOrder) -> None:
+def platform_meta(meta: dict | None, incoming: PlatformOrder, version: list[str]) -> dict:
+    """The order's metadata with what the platform's version says (the version compared next time, revision)."""
+    extra = {key: value for key, value in (("platform_revision", incoming.revision),
+                                           ("marketplace", incoming.marketplace)) if value}
+    return {**(meta or {}), "platform_version": version, "platform_number": incoming.number, **extra}
+
+
+def fill(order: Order, incoming: PlatformOrder) -> None:
+    """Copy the platform order onto Kontor's order: customer, items, addresses, payments, shipments, totals."""
     order.customer_name = incoming.customer_name[:200]
     order.customer_email = incoming.customer_email.strip().lower()[:255]
     order.customer_phone = incoming.customer_phone[:40]

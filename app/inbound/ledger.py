@@ -167,6 +167,23 @@ def claim(event_id: int, early: bool = False) -> InboundEvent | None:
     return db.session.get(InboundEvent, event_id, populate_existing=True)
 
 
+def claim_many(event_ids: list[int]) -> list[InboundEvent]:
+    """Take the received events of a batch job in one UPDATE (those another worker holds are left); commits."""
+    if not event_ids:
+        return []
+    now = utcnow()
+    claimed = list(db.session.scalars(
+        update(InboundEvent).where(InboundEvent.id.in_(event_ids), InboundEvent.state == "received",
+                                   or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < now))
+        .values(locked_until=now + timedelta(seconds=lease_seconds()), attempts=InboundEvent.attempts + 1)
+        .returning(InboundEvent.id).execution_options(synchronize_session=False)))
+    db.session.commit()
+    if not claimed:
+        return []
+    return list(db.session.scalars(select(InboundEvent).where(InboundEvent.id.in_(claimed))
+                                   .order_by(InboundEvent.id).execution_options(populate_existing=True)))
+
+
 def close(event: InboundEvent, state: str, result: str, order_id: int | None = None) -> None:
     """Mark an event processed or ignored (the caller commits, together with what it applied)."""
     assert state in ("processed", "ignored")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from app.extensions import db
-from app.inbound import apply, generic, ledger
+from app.inbound import apply, batch, generic, ledger
 from app.inbound.allegro import FORM_TOPIC as ALLEGRO_FORM
 from app.inbound.models import InboundEvent
 from app.inbound.polling import POLL_TOPIC
 from app.integrations import services as integrations
 from app.integrations.allegro import mapping as allegro
-from app.integrations.base import MalformedPayload
+from app.integrations.base import MalformedPayload, PlatformOrder
 from app.integrations.prestashop.mapping import order_from_prestashop
 from app.integrations.shopify import mapping as shopify
 from app.integrations.woocommerce import mapping as woocommerce
@@ -28,33 +29,44 @@ def _json(event: InboundEvent) -> Any:
         raise MalformedPayload(f"The body is not valid JSON ({error}).") from error
 
 
+def incoming_order(event: InboundEvent) -> tuple[PlatformOrder, datetime | None] | None:
+    """The platform order a stored delivery carries (and when it was sent), or None if it carries something else.
+
+    Raises MalformedPayload when the body cannot be read.
+    """
+    topic = event.topic
+    if event.kind == "shopify" and (topic in shopify.ORDER_TOPICS or topic == POLL_TOPIC):
+        return shopify.order_from_shopify(_json(event)), event.occurred_at
+    if event.kind == "woocommerce" and topic != "order.deleted" and (topic in woocommerce.TOPICS
+                                                                      or topic == POLL_TOPIC):
+        return woocommerce.order_from_woocommerce(_json(event)), event.occurred_at
+    if event.kind == "allegro" and topic == ALLEGRO_FORM:
+        return allegro.order_from_allegro(_json(event)), None
+    if event.kind == "prestashop":
+        return order_from_prestashop(_json(event)), None
+    if event.kind == "generic":
+        kind, data = generic.unwrap(_json(event))
+        if kind != "order.deleted":
+            return generic.order_from_api_shape(data), event.occurred_at
+    return None
+
+
 def _apply(event: InboundEvent) -> apply.Applied:
     integration = event.integration
     topic = event.topic
-    if event.kind == "shopify":
-        if topic in shopify.ORDER_TOPICS or topic == POLL_TOPIC:
-            return apply.apply_order(integration, shopify.order_from_shopify(_json(event)), event.occurred_at)
-        if topic in shopify.REFUND_TOPICS:
-            return apply.apply_refund(integration, shopify.refund_from_shopify(_json(event)))
-    elif event.kind == "woocommerce":
-        if topic == "order.deleted":
-            return apply.apply_deletion(integration, woocommerce.deletion_from_woocommerce(_json(event)))
-        if topic in woocommerce.TOPICS or topic == POLL_TOPIC:
-            return apply.apply_order(integration, woocommerce.order_from_woocommerce(_json(event)), event.occurred_at)
-    elif event.kind == "allegro":
-        if topic == ALLEGRO_FORM:
-            return apply.apply_order(integration, allegro.order_from_allegro(_json(event)))
-        if topic in allegro.EVENT_TYPES and event.resource_id:
-            # A journal event whose run did not fetch its form (it died, or the list missed it): read it alone.
-            form = integrations.call_platform(integration, lambda client: client.checkout_form(event.resource_id))
-            return apply.apply_order(integration, allegro.order_from_allegro(form))
-    elif event.kind == "prestashop":
-        return apply.apply_order(integration, order_from_prestashop(_json(event)))
-    elif event.kind == "generic":
-        kind, data = generic.unwrap(_json(event))
-        if kind == "order.deleted":
-            return apply.apply_deletion(integration, generic.deletion(data))
-        return apply.apply_order(integration, generic.order_from_api_shape(data), event.occurred_at)
+    carried = incoming_order(event)
+    if carried is not None:
+        return apply.apply_order(integration, *carried)
+    if event.kind == "shopify" and topic in shopify.REFUND_TOPICS:
+        return apply.apply_refund(integration, shopify.refund_from_shopify(_json(event)))
+    if event.kind == "woocommerce" and topic == "order.deleted":
+        return apply.apply_deletion(integration, woocommerce.deletion_from_woocommerce(_json(event)))
+    if event.kind == "allegro" and topic in allegro.EVENT_TYPES and event.resource_id:
+        # A journal event whose run did not fetch its form (it died, or the list missed it): read it alone.
+        form = integrations.call_platform(integration, lambda client: client.checkout_form(event.resource_id))
+        return apply.apply_order(integration, allegro.order_from_allegro(form))
+    if event.kind == "generic":
+        return apply.apply_deletion(integration, generic.deletion(generic.unwrap(_json(event))[1]))
     return apply.Applied("skipped", f"Kontor does not handle “{topic or event.kind}” deliveries; kept for reference.")
 
 
@@ -66,6 +78,11 @@ def process_event(event_id: int, early: bool = False) -> str:
     event = ledger.claim(event_id, early)
     if event is None:
         return "not due or already handled"
+    return _process_claimed(event)
+
+
+def _process_claimed(event: InboundEvent) -> str:
+    event_id = event.id
     try:
         applied = _apply(event)
         ledger.close(event, applied.ledger_state, applied.message, applied.order_id)
@@ -79,3 +96,47 @@ def process_event(event_id: int, early: bool = False) -> str:
         log.exception("inbound event %s could not be processed", event_id)
         failed = ledger.fail(event_id, f"{type(error).__name__}: {error}", retry=True)
         return f"failed (attempt {failed.attempts}): {error}"
+
+
+def process_batch(event_ids: list[int]) -> dict[str, int]:
+    """Apply a batch job's stored deliveries: the orders they carry set-based, one commit; the rest one by one.
+
+    Deliveries another worker holds are left to it. When the set-based apply cannot finish (another
+    worker created one of the orders meanwhile, or a database error), it is rolled back and every
+    delivery is applied alone, so each one still ends processed, ignored or failed with its reason.
+    """
+    events = ledger.claim_many(event_ids)
+    by_integration: dict[int, list[batch.Message]] = {}
+    alone: list[InboundEvent] = []
+    for event in events:
+        try:
+            carried = incoming_order(event)
+        except MalformedPayload:
+            carried = None  # applied alone, which records why it cannot be read
+        if carried is None:
+            alone.append(event)
+        else:
+            by_integration.setdefault(event.integration_id, []).append(batch.Message(event.id, *carried))
+    by_id = {event.id: event for event in events}
+    outcomes: dict[int, apply.Applied] | None = {}
+    try:
+        for messages in by_integration.values():
+            applied = batch.apply_orders(by_id[messages[0].key].integration, messages)
+            if applied is None:
+                outcomes = None
+                break
+            outcomes.update(applied)
+        if outcomes is not None:
+            for event_id, applied in outcomes.items():
+                ledger.close(by_id[event_id], applied.ledger_state, applied.message, applied.order_id)
+            db.session.commit()
+    except Exception:  # noqa: BLE001 - every delivery is applied alone below, which records its error
+        log.warning("batch of %s deliveries could not be applied together; applying them one by one",
+                    len(by_id), exc_info=True)
+        outcomes = None
+    if outcomes is None:
+        db.session.rollback()
+        alone = events
+    results = [_process_claimed(db.session.get(InboundEvent, event.id, populate_existing=True)) for event in alone]
+    failed = sum(1 for result in results if result.startswith("failed"))
+    return {"processed": len(events) - failed, "failed": failed, "skipped": len(event_ids) - len(events)}

@@ -23,7 +23,7 @@ from app.inbound import ledger
 from app.inbound import prestashop as prestashop_orders
 from app.inbound.imports import import_orders
 from app.inbound.polling import poll_all, poll_orders
-from app.inbound.services import process_event
+from app.inbound.services import process_batch, process_event
 from app.integrations.base import PlatformError
 from app.integrations.services import list_integrations, sync_states
 from app.jobs.queues import any_waiting, enqueue
@@ -139,9 +139,8 @@ def start_inbound_event(event_id: int, job_id: str):
 
 
 def process_inbound_batch(event_ids: list[int]) -> dict[str, int]:
-    """Apply stored deliveries one after another (checkout forms or shop orders fetched in bulk)."""
-    failed = sum(1 for event_id in event_ids if process_event(event_id, early=True).startswith("failed"))
-    return {"processed": len(event_ids) - failed, "failed": failed}
+    """Apply stored deliveries fetched in bulk (checkout forms, shop orders): their orders set-based, one commit."""
+    return process_batch(event_ids)
 
 
 def start_inbound_batch(event_ids: list[int], job_id: str):

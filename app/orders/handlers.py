@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.core import cache
 from app.core.events import bus
 from app.orders.models import Order, OrderPayment, OrderShipment
-from app.orders.services import STATUS_CHANGED
+from app.orders.services import ORDERS_CHANGED, STATUS_CHANGED
 
 log = logging.getLogger("kontor.orders")
 
@@ -30,16 +30,16 @@ def _note_order_changes(session: Session, _context) -> None:
     # Payments and shipments count too: the dashboard's shipping times are built from them.
     if any(isinstance(obj, (Order, OrderPayment, OrderShipment))
            for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info["kontor_orders_changed"] = True
+        session.info[ORDERS_CHANGED] = True
 
 
 @sa_event.listens_for(Session, "after_commit")
 def _invalidate_order_lists(session: Session) -> None:
     """After a commit that changed orders, cached order lists are not served again."""
-    if session.info.pop("kontor_orders_changed", False):
+    if session.info.pop(ORDERS_CHANGED, False):
         cache.bump("orders")
 
 
 @sa_event.listens_for(Session, "after_rollback")
 def _forget_order_changes(session: Session) -> None:
-    session.info.pop("kontor_orders_changed", None)
+    session.info.pop(ORDERS_CHANGED, None)

@@ -39,6 +39,8 @@ from app.orders.models import (
 from app.settings.services import next_order_number, status_defs
 
 STATUS_CHANGED = "order.status_changed"
+# session.info key: the transaction changed orders (cached order lists are dropped after its commit).
+ORDERS_CHANGED = "kontor_orders_changed"
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,11 @@ def change_status(order_id: int, new_status: str, actor: Actor, comment: str = "
             raise NotFound(_l("Order %(order_id)s does not exist.", order_id=order_id))
         change = move_status(order, new_status, actor, comment)
     return change
+
+
+def note_orders_changed(session) -> None:
+    """Say that this transaction wrote orders without the ORM (bulk inserts): cached lists go on commit."""
+    session.info[ORDERS_CHANGED] = True
 
 
 def move_status(order: Order, new_status: str, actor: Actor, comment: str = "") -> StatusChange:

@@ -161,20 +161,29 @@ def next_order_number(today: date | None = None) -> str:
     One UPDATE ... RETURNING increments the counter (restarting it in a new period), so
     two processes can never be handed the same number.
     """
+    return next_order_numbers(1, today)[0]
+
+
+def next_order_numbers(count: int, today: date | None = None) -> list[str]:
+    """Take `count` consecutive order numbers in one UPDATE inside the caller's transaction (a batch import)."""
+    if count < 1:
+        return []
     today = today or utcnow().date()
     scheme = numbering_scheme()
     period = numbering.period_key(scheme.reset, today)
-    counter = db.session.execute(
+    prefix, suffix, padding = scheme.prefix, scheme.suffix, scheme.padding
+    last = db.session.execute(
         update(NumberingScheme)
         .where(NumberingScheme.id == scheme.id)
         .values(
-            counter=case((NumberingScheme.period == period, NumberingScheme.counter + 1), else_=1),
+            counter=case((NumberingScheme.period == period, NumberingScheme.counter + count), else_=count),
             period=period,
         )
         .returning(NumberingScheme.counter)
     ).scalar_one()
-    db.session.refresh(scheme)
-    return numbering.format_number(scheme.prefix, counter, scheme.suffix, scheme.padding, today)
+    db.session.expire(scheme)  # the counter moved in the database; read it again when next needed
+    return [numbering.format_number(prefix, counter, suffix, padding, today)
+            for counter in range(last - count + 1, last + 1)]
 
 
 SHIP_WITHIN_MAX_HOURS = 24 * 60

@@ -11,9 +11,10 @@ import json
 import logging
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from app.core.i18n import api_error
 from app.extensions import db
@@ -43,13 +44,48 @@ def _read_body() -> bytes | None:
     return None if len(body) > MAX_BODY else body
 
 
-def _secrets(integration: Integration) -> list[str]:
+@dataclass(frozen=True)
+class Receiver:
+    """What a delivery needs of its integration: whether it may deliver, and the secrets that sign it."""
+
+    id: int
+    kind: str
+    name: str
+    enabled: bool
+    secrets: tuple[str, ...]
+
+
+# Per process: integration id -> (read at, Receiver). A busy shop sends many deliveries a second;
+# reading and decrypting the integration for each one would cost a query and a decryption.
+_RECEIVERS: dict[int, tuple[float, Receiver]] = {}
+
+
+def _receiver(integration_id: int) -> Receiver | None:
+    """The integration as deliveries see it, read at most every WEBHOOK_CACHE_SECONDS (a switch-off or a new
+    secret takes that long to apply; a rotation accepts both secrets meanwhile)."""
+    ttl = float(current_app.config.get("WEBHOOK_CACHE_SECONDS", 5))
+    now = time.monotonic()
+    cached = _RECEIVERS.get(integration_id)
+    if cached and now - cached[0] < ttl:
+        return cached[1]
+    integration = db.session.get(Integration, integration_id)
+    if integration is None:
+        return None
     credentials = integration.credentials if integration.credentials_encrypted else {}
-    return [credentials.get("webhook_secret", ""), credentials.get("webhook_secret_previous", "")]
+    receiver = Receiver(integration.id, integration.kind, integration.name, integration.enabled,
+                        (credentials.get("webhook_secret", ""), credentials.get("webhook_secret_previous", "")))
+    db.session.rollback()  # ends the read; the delivery's INSERT starts its own transaction
+    if ttl > 0:
+        _RECEIVERS[integration_id] = (now, receiver)
+    return receiver
+
+
+def _secrets(integration: Receiver) -> list[str]:
+    return list(integration.secrets)
 
 
 def _integration(integration_id: int, kind: str):
-    integration = db.session.get(Integration, integration_id)
+    integration = _receiver(integration_id)
     if integration is None or integration.kind != kind:
         return None, _error(404, "not_found", f"There is no {kind} integration {integration_id} in Kontor.")
     if not integration.enabled:
@@ -62,7 +98,7 @@ def _headers() -> dict[str, str]:
     return {key: value for key, value in request.headers.items()}
 
 
-def _refused(integration: Integration, reason: str):
+def _refused(integration: Receiver, reason: str):
     log.warning("webhook delivery for integration %s refused from %s: %s", integration.id, request.remote_addr, reason)
     ledger.count_rejection(integration.id, reason)
     return _error(401, "bad_signature", reason)
