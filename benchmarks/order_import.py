@@ -13,7 +13,7 @@ at 50 ms would cap a worker at 20/s).
     .venv/bin/python benchmarks/order_import.py
     .venv/bin/python benchmarks/order_import.py --orders 2000 --latency 0.05 --workers 2
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 13, or $KONTOR_BENCH_REDIS_URL, is used
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 4, or $KONTOR_BENCH_REDIS_URL, is used
 and flushed); both are started if they are not running. Everything is removed at the end.
 """
 

@@ -10,7 +10,7 @@ p95 under 20 ms, stored = 2xx.
     .venv/bin/python benchmarks/webhook_ingest.py --duration 20 --connections 8
 
 Needs `wrk` (installed with apt-get if missing), PostgreSQL on 127.0.0.1:5432 and Redis on
-127.0.0.1:6379 (database 13, or $KONTOR_BENCH_REDIS_URL, is used and flushed). Everything is removed at the end.
+127.0.0.1:6379 (database 7, or $KONTOR_BENCH_REDIS_URL, is used and flushed). Everything is removed at the end.
 """
 
 from __future__ import annotations
