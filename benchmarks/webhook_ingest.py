@@ -40,7 +40,7 @@ from benchmarks.support import emptied_redis, ensure_benchmark_tools, throwaway_
 HOST = "127.0.0.1"
 PG_SERVER = "postgres@127.0.0.1:5432"
 PG_DATABASE = "kontor_bench_webhooks"
-REDIS_URL = os.environ.get("KONTOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = os.environ.get("KONTOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")  # not 8-14: browser tests claim those
 SECRET_KEY = "kontor-benchmark-secret-key"
 ENCRYPTION_KEY = "kontor-benchmark-encryption-key"
 WEBHOOK_SECRET = "bench-shopify-webhook-secret"
