@@ -132,6 +132,17 @@ with_retries: Callable = retry(
     reraise=True,
 )
 
+# One request sent again as it was: a revision conflict would only repeat (a stale revision, or a
+# command id already used), so it goes to the caller, who re-reads or takes the earlier outcome.
+with_request_retries: Callable = retry(
+    retry=retry_if_exception(lambda e: isinstance(e, PlatformError) and e.retryable
+                             and not isinstance(e, RevisionConflict)),
+    stop=stop_after_attempt(3),
+    wait=_wait_for,
+    before_sleep=_log_retry,
+    reraise=True,
+)
+
 
 def send(session: requests.Session, method: str, url: str, **kwargs) -> requests.Response:
     """One HTTP call with Kontor's timeouts; network failures become TransientPlatformError."""

@@ -191,6 +191,7 @@ def test_a_platform_sourced_status_change_is_never_pushed_back(pg_app, workers, 
     url = f"/webhooks/woocommerce/{shop.id}"
     for minute, status in ((0, "pending"), (1, "processing")):
         payload = fake_woocommerce.woocommerce_order(501, minute=minute, status=status, paid=status == "processing")
+        fake_woo.orders["501"] = payload  # the shop is where its webhook says it is
         body, headers = fake_woocommerce.delivery(payload, "wc-secret", delivery_id=str(minute))
         assert client.post(url, data=body, headers=headers).status_code == 200
     wait_for(lambda: open_events() == 0 and db.session.scalar(select(Order.status)) == "paid", report=ledger_report)

@@ -16,7 +16,7 @@ from app.integrations.base import (
     RemoteShipment,
     RevisionConflict,
     send,
-    with_retries,
+    with_request_retries,
 )
 
 MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
@@ -80,7 +80,7 @@ class AllegroClient:
         self.session.headers.update({"Authorization": f"Bearer {access_token}", "Accept": MEDIA_TYPE,
                                      "Accept-Language": "en-US", "User-Agent": "Kontor"})
 
-    @with_retries
+    @with_request_retries
     def _call(self, method: str, path: str, **kwargs) -> requests.Response:
         response = send(self.session, method, f"{self.base}{path}", **kwargs)
         if response.status_code == 401:
