@@ -363,6 +363,18 @@ def wake_next(operation: SyncOperation) -> None:
         announce(following)
 
 
+def deliver_in_turn(operation_id: int, work: Callable[[SyncOperation], str]) -> str:
+    """Claim an operation of an order, run `work` under a kept lease, then ring for the order's next one."""
+    operation = claim(operation_id)
+    if operation is None:
+        return "not due, already handled, or waiting for an earlier push of the order"
+    with lease_kept(operation):
+        outcome = work(operation)
+    wake_next(operation)
+    db.session.commit()
+    return outcome
+
+
 def newer_operation(operation: SyncOperation) -> SyncOperation | None:
     """The latest operation of the same kind for the same order and integration, if newer than this one."""
     if operation.order_id is None:

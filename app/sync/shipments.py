@@ -132,14 +132,7 @@ def _actor(integration: Integration) -> Actor:
 @outbox.delivers(SHIPMENT_PUSH)
 def push_shipment(operation_id: int) -> str:
     """Deliver one tracking number; returns the outcome in words. Safe to run twice."""
-    operation = outbox.claim(operation_id)
-    if operation is None:
-        return "not due, already handled, or waiting for an earlier push of the order"
-    with outbox.lease_kept(operation):
-        outcome = _push(operation)
-    outbox.wake_next(operation)
-    db.session.commit()
-    return outcome
+    return outbox.deliver_in_turn(operation_id, _push)
 
 
 def _push(operation: SyncOperation) -> str:
