@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable, NamedTuple, Protocol
+from typing import Any, Callable, NamedTuple, Protocol
 
 import requests
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential
@@ -196,6 +196,19 @@ def _short(error: Exception) -> str:
 
 class MalformedPayload(ValueError):
     """A platform's order data that cannot be read; the message says what is wrong, for the seller."""
+
+
+def parse_iso_time(value: Any) -> datetime | None:
+    """A platform's ISO 8601 time with its offset ("2018-10-12T10:12:32.321Z") as an aware datetime; None when absent."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as error:
+        raise MalformedPayload(f"“{value}” is not a date and time.") from error
+    if parsed.tzinfo is None:
+        raise MalformedPayload(f"“{value}” has no time zone.")
+    return parsed
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from app.integrations.base import parse_iso_time as parse_time
 from app.integrations.base import (
     MalformedPayload,
     PlatformAddress,
@@ -35,18 +36,6 @@ class OrderEvent:
     checkout_form_id: str
     revision: str
 
-
-def parse_time(value: Any) -> datetime | None:
-    """Allegro's ISO 8601 UTC times ("2018-10-12T10:12:32.321Z") as aware datetimes."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as error:
-        raise MalformedPayload(f"“{value}” is not a date and time.") from error
-    if parsed.tzinfo is None:
-        raise MalformedPayload(f"“{value}” has no time zone.")
-    return parsed
 
 
 def event_from_allegro(data: Any) -> OrderEvent:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from app.integrations.base import parse_iso_time as parse_time
 from app.integrations.base import (
     MalformedPayload,
     PlatformAddress,
@@ -38,18 +38,6 @@ TOPICS = ORDER_TOPICS + REFUND_TOPICS
 PAYMENT_STATUSES = {"paid": "paid", "partially_paid": "partially_paid", "refunded": "refunded",
                     "partially_refunded": "paid"}
 
-
-def parse_time(value: Any) -> datetime | None:
-    """Shopify's ISO 8601 times (with offset) as aware datetimes; None when absent."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as error:
-        raise MalformedPayload(f"“{value}” is not a date and time.") from error
-    if parsed.tzinfo is None:
-        raise MalformedPayload(f"“{value}” has no time zone.")
-    return parsed
 
 
 def _money(value: Any, what: str) -> Decimal:
