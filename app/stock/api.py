@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from app.accounts.api_auth import protect
+from app.accounts.api_auth import api_user, protect
 from app.core import params
-from app.core.errors import BadParameter, NotFound, ValidationFailed, answer_in_json
+from app.core.errors import BadParameter, NotFound, answer_in_json
 from app.extensions import db
+from app.orders.services import Actor
 from app.stock import stock_sync
 from app.stock.stock_push import STOCK_UPDATE
-from app.sync import outbox
+from app.sync import operations
 from app.sync.outbox import SyncOperation
 
 bp = Blueprint("stock_api", __name__, url_prefix="/api/v1/stock-sync")
@@ -56,10 +57,7 @@ def reconcile():
 def retry(operation_id: int):
     """Send a failed, skipped or cancelled stock update again."""
     _operation(operation_id)
-    try:
-        operation = outbox.retry_now(operation_id)
-    except ValueError as error:
-        raise ValidationFailed(str(error)) from None
+    operation = operations.retry(operation_id, Actor.user(api_user(), "api"))
     return jsonify(operation=stock_sync.as_json(operation))
 
 
@@ -67,8 +65,5 @@ def retry(operation_id: int):
 def cancel(operation_id: int):
     """Give up on a stock update not yet delivered."""
     _operation(operation_id)
-    try:
-        operation = outbox.cancel(operation_id)
-    except ValueError as error:
-        raise ValidationFailed(str(error)) from None
+    operation = operations.cancel(operation_id, Actor.user(api_user(), "api"))
     return jsonify(operation=stock_sync.as_json(operation))
