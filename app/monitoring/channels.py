@@ -1,7 +1,7 @@
 """Sending one alert text to one channel: Telegram Bot API, Slack incoming webhook, SMTP e-mail, signed webhook.
 
 Every address a channel reaches is checked first with the feed downloads' guard
-(app/suppliers/sources.py): a seller-typed URL or SMTP host never makes Kontor call a local or
+(app/core/netguard.py): a seller-typed URL or SMTP host never makes Kontor call a local or
 private address, unless an admin allowed the host with KONTOR_ALERT_ALLOWED_HOSTS.
 """
 
@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app
 
-from app.suppliers import sources
+from app.core import netguard
 
 TIMEOUT = 10  # seconds; a slow channel delays only its own alert
 
@@ -46,12 +46,12 @@ def check_host(host: str, port: int) -> None:
     if not host:
         raise ChannelError("Give a host name.", retryable=False)
     try:
-        addresses = sources.resolve(host, port)
+        addresses = netguard.resolve(host, port)
     except (OSError, UnicodeError):
         raise ChannelError(f"The host {host} could not be found (DNS); check the address.") from None
     if host in _allowed():
         return
-    if not addresses or not all(sources.is_public(address) for address in addresses):
+    if not addresses or not all(netguard.is_public(address) for address in addresses):
         raise ChannelError(f"{host} points to a local or private network address; Kontor sends alerts only to "
                            f"public addresses. An admin can allow this host with KONTOR_ALERT_ALLOWED_HOSTS.",
                            retryable=False)
