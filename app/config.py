@@ -81,6 +81,8 @@ class Config:
     # Hosts platform integrations (shop URL, site URL, API overrides) may reach although they resolve to a private
     # or local address (KONTOR_PLATFORM_ALLOWED_HOSTS), e.g. a shop on the seller's own network.
     PLATFORM_ALLOWED_HOSTS: frozenset[str] = frozenset()
+    # The largest JSON body the API reads (a bulk status change of 10,000 orders is about 400 KB).
+    API_MAX_BODY_BYTES = 4 * 1024 * 1024
     # Where Telegram's Bot API answers (a local fake in tests).
     TELEGRAM_API_URL = "https://api.telegram.org"
 
