@@ -11,7 +11,7 @@ from app.accounts import services as accounts
 from app.accounts.models import ROLES
 from app.core.embedded_redis import stop_embedded_redis
 from app.core.errors import ValidationFailed
-from app.demo import seed_demo_orders
+from app.demo import seed_demo_orders, seed_demo_stock
 from app.extensions import db
 from app.orders.models import Order
 from app.settings.services import seed_defaults
@@ -35,6 +35,10 @@ def setup(demo: bool, demo_orders: int) -> None:
         click.echo(f"Seeding {demo_orders} demo orders ...")
         seed_demo_orders(demo_orders)
         click.echo("Demo orders added.")
+        stock = seed_demo_stock()
+        if stock["products"]:
+            click.echo(f"Demo warehouse MAG: {stock['products']} products, {stock['units']} units received, "
+                       f"{stock['reserved_orders']} open orders reserved.")
 
 
 @kontor_cli.command("create-user")

@@ -1,4 +1,5 @@
-"""Demo data: orders across every status, payment status and source, with all they carry.
+"""Demo data: orders across every status, payment status and source, with all they carry, and a
+warehouse holding the demo products with some of it reserved for open orders.
 
 Rows are written in bulk with explicit ids (and PostgreSQL sequences moved past them), so
 100,000 orders for the benchmark take seconds, not minutes.
@@ -10,8 +11,9 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 
+from app.catalog.models import Product
 from app.core import cache
 from app.core.types import utcnow
 from app.extensions import db
@@ -25,7 +27,10 @@ from app.orders.models import (
     OrderShipment,
     OrderStatusHistory,
 )
+from app.orders.services import Actor
 from app.settings.services import status_defs
+from app.stock import documents, reservations, warehouses
+from app.stock.models import StockLevel, Warehouse
 
 FIRST = ["Anna", "Piotr", "Katarzyna", "Tomasz", "Magdalena", "Paweł", "Agnieszka", "Michał", "Zofia", "Łukasz",
          "Małgorzata", "Jakub", "Ewa", "Krzysztof", "Joanna", "Grzegorz", "Helena", "Jan", "Marta", "Wojciech"]
@@ -201,3 +206,40 @@ def _advance_sequences() -> None:
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 1))"
         ))
     db.session.commit()
+
+
+DEMO_KEEPER = Actor("Demo data", "automation")
+RESERVED_ORDERS = 12  # open orders whose lines the demo reserves
+
+
+def seed_demo_stock(seed: int = 7) -> dict[str, int]:
+    """A default warehouse with the demo products received on a PZ and a few open orders reserved.
+
+    Only when there is no warehouse yet. The demo products get catalogue rows (matched to the demo
+    orders' lines by SKU), so the stock page, the shortages page and the orders' stock all have data.
+    """
+    if db.session.scalar(select(Warehouse.id).limit(1)) is not None:
+        return {"products": 0, "units": 0, "reserved_orders": 0}
+    rng = random.Random(seed)
+    warehouse = warehouses.add_warehouse("MAG", "Magazyn główny", default=True)
+    known = dict(db.session.execute(select(Product.sku, Product.id)).all())
+    for name, sku, _ in PRODUCTS:
+        if sku not in known:
+            product = Product(sku=sku, name=name)
+            db.session.add(product)
+            db.session.flush()
+            known[sku] = product.id
+    db.session.commit()
+    lines = [(known[sku], rng.randint(8, 60)) for _, sku, _ in PRODUCTS]
+    documents.receive(warehouse.id, lines, DEMO_KEEPER, note="Demo: opening stock")
+    for _, sku, _ in PRODUCTS:  # the orders' lines point at their products, as matched imports do
+        db.session.execute(update(OrderItem).where(OrderItem.sku == sku, OrderItem.product_id.is_(None))
+                           .values(product_id=known[sku]))
+    minimum = known[PRODUCTS[0][1]]
+    db.session.execute(update(StockLevel).where(StockLevel.product_id == minimum).values(minimum=100))
+    db.session.commit()
+    open_orders = db.session.scalars(select(Order.id).where(Order.status.in_(("awaiting_fulfillment", "picking")))
+                                     .order_by(Order.id.desc()).limit(RESERVED_ORDERS)).all()
+    for order_id in open_orders:
+        reservations.reserve(order_id, DEMO_KEEPER)
+    return {"products": len(lines), "units": sum(units for _, units in lines), "reserved_orders": len(open_orders)}

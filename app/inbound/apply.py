@@ -26,7 +26,8 @@ from app.integrations.services import pull_status_for, state_name
 from app.integrations.shopify.mapping import STATES as SHOPIFY_STATES
 from app.integrations.woocommerce.mapping import STATES as WOOCOMMERCE_STATES
 from app.orders.models import Order, OrderAddress, OrderItem, OrderPayment, OrderShipment, OrderStatusHistory
-from app.orders.services import Actor, apply_totals, move_status, record_event
+from app.core.events import bus
+from app.orders.services import PLATFORM_ORDERS_IMPORTED, Actor, apply_totals, move_status, record_event
 from app.settings.services import next_order_number, status_defs
 
 # Names of the states Kontor knows without asking the shop (used before "Sync states" ran).
@@ -35,6 +36,8 @@ BUILT_IN_STATES = {"shopify": {s.external_id: s.name for s in SHOPIFY_STATES},
                    "allegro": {s.external_id: s.name for s in ALLEGRO_STATES}}
 ORDER_SOURCES = {"shopify": "shopify", "woocommerce": "woocommerce", "allegro": "allegro",
                  "prestashop": "prestashop", "generic": "webhook"}
+# Platforms that lower their own stock when the buyer orders (a generic webhook shop says nothing of it).
+TAKES_STOCK_ON_ORDER = ("allegro", "prestashop", "shopify", "woocommerce")
 
 
 @dataclass(frozen=True)
@@ -160,12 +163,20 @@ def apply_order(integration: Integration, incoming: PlatformOrder, occurred_at: 
                                           comment=f"{name}: {label}" if incoming.state else ""))
         record_event(order, "imported", f"Order {incoming.number} received from {name}", actor)
         db.session.flush()
+        announce_imported(integration, [order.id])
         return Applied("created", f"Created order {order.number} from {name} order {incoming.number}.", order.id)
     message = f"Updated order {order.number} from {name}."
     if incoming.state != previous_state and integration.sync_direction in ("pull", "both"):
         message += " " + _follow_state(order, integration, incoming.state, label, target, actor)
     db.session.flush()
     return Applied("updated", message.strip(), order.id)
+
+
+def announce_imported(integration: Integration, order_ids: list[int]) -> None:
+    """Tell the stock side (in this transaction) that new orders came whose platform already took the stock."""
+    if order_ids and integration.kind in TAKES_STOCK_ON_ORDER:
+        bus.publish(db.session, PLATFORM_ORDERS_IMPORTED, {"integration_id": integration.id,
+                                                           "order_ids": sorted(order_ids)})
 
 
 def _follow_state(order: Order, integration: Integration, state: str, label: str, target: str | None,

@@ -160,4 +160,5 @@ def _create(integration: Integration, fresh: list[Message]) -> dict[int, apply.A
         if table_rows:
             db.session.execute(insert(model.__table__), table_rows)
     note_orders_changed(db.session)
+    apply.announce_imported(integration, list(ids.values()))
     return outcomes

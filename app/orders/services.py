@@ -39,6 +39,9 @@ from app.orders.models import (
 from app.settings.services import next_order_number, status_defs
 
 STATUS_CHANGED = "order.status_changed"
+# New orders received from a platform that already took their stock when the buyer bought
+# (payload: integration_id, order_ids); the stock side records it in the import's transaction.
+PLATFORM_ORDERS_IMPORTED = "order.platform_orders_imported"
 # session.info key: the transaction changed orders (cached order lists are dropped after its commit).
 ORDERS_CHANGED = "kontor_orders_changed"
 

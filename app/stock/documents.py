@@ -100,8 +100,11 @@ def _record_on_order(order: Order, document: StockDocument, message: str, actor:
                  data={"document_id": document.id, "number": document.number})
 
 
-def apply_document(document: StockDocument, actor: Actor) -> None:
-    """Post a draft: every line through the ledger, or NotEnoughStock and nothing (the caller's transaction)."""
+def apply_document(document: StockDocument, actor: Actor, taken: list[tuple[int, int, str]] = ()) -> None:
+    """Post a draft: every line through the ledger, or NotEnoughStock and nothing (the caller's transaction).
+
+    `taken`: offers whose platform already lowered its stock for this order (see warehouses.announce).
+    """
     if document.state != "draft":
         raise ValidationFailed(f"{document.number} is {document.state}; only a draft can be posted.")
     reason = REASON[document.kind]
@@ -128,7 +131,7 @@ def apply_document(document: StockDocument, actor: Actor) -> None:
         for line in document.lines:
             reservations.consume(document.order_id, line.product_id, document.warehouse_id, -line.quantity)
     document.state, document.posted_at = "posted", utcnow()
-    warehouses.announce({line.product_id for line in document.lines}, reason)
+    warehouses.announce({line.product_id for line in document.lines}, reason, taken)
     if document.order is not None:
         _record_on_order(document.order, document, f"{document.kind_name} {document.number} posted.", actor)
 

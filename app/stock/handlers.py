@@ -7,13 +7,16 @@ of stock stays a draft and the timeline says why.
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from app.core.errors import ValidationFailed
 from app.core.events import bus
 from app.extensions import db
 from app.orders.models import Order
-from app.orders.services import STATUS_CHANGED, Actor, record_event
+from app.orders.services import PLATFORM_ORDERS_IMPORTED, STATUS_CHANGED, Actor, record_event
 from app.settings.services import status_defs
 from app.stock import documents, reservations, warehouses
+from app.stock.models import Warehouse
 
 AUTOMATION = Actor("Kontor (Settings > Orders)", "automation")
 
@@ -38,13 +41,40 @@ def follow_order_status(payload: dict) -> None:
         record_event(order, "stock_skipped", f"Stock not changed: {error.message}", AUTOMATION, level="warning")
 
 
-def _issue(order: Order) -> None:
+@bus.subscribe(PLATFORM_ORDERS_IMPORTED, "stock.platform_took_stock", moment="in_transaction")
+def platform_took_stock(payload: dict) -> None:
+    """A platform already lowered its stock for new orders: hold (or issue) the goods in Kontor too.
+
+    With "reserve automatically" on, the order's lines are reserved (available drops, on hand stays
+    until the WZ); with it off, the WZ is posted at once (on hand drops). Either way the other
+    channels get the new quantity in this transaction and the offer that sold gets no echo.
+    """
+    if db.session.scalar(select(Warehouse.id).limit(1)) is None:
+        return  # no warehouse side yet: Kontor keeps no stock to change
+    settings = warehouses.order_settings()
+    integration_id = payload["integration_id"]
+    cancelled = {code for code, status in status_defs().items() if status.group == "cancelled"}
+    for order_id in payload["order_ids"]:
+        order = db.session.get(Order, order_id, with_for_update=True)
+        if order is None or order.status in cancelled:
+            continue
+        taken = [(integration_id, item.product_id, item.offer_id or "") for item in order.items if item.product_id]
+        try:
+            if settings.reserve_on_awaiting_fulfillment:
+                reservations.reserve_order(order, AUTOMATION, taken)
+            else:
+                _issue(order, taken)
+        except ValidationFailed as error:
+            record_event(order, "stock_skipped", f"Stock not changed: {error.message}", AUTOMATION, level="warning")
+
+
+def _issue(order: Order, taken: list[tuple[int, int, str]] = ()) -> None:
     document = documents.draft_wz(order, AUTOMATION)
     if document.state != "draft":
         return
     savepoint = db.session.begin_nested()
     try:
-        documents.apply_document(document, AUTOMATION)
+        documents.apply_document(document, AUTOMATION, taken)
         savepoint.commit()
     except warehouses.NotEnoughStock as refused:
         savepoint.rollback()

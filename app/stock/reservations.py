@@ -66,8 +66,11 @@ def _lock(order_id: int) -> Order:
     return order
 
 
-def reserve_order(order: Order, actor: Actor) -> ReservationOutcome:
-    """Reserve every line of an order (locked by the caller) that is not yet fully reserved; caller commits."""
+def reserve_order(order: Order, actor: Actor, taken: list[tuple[int, int, str]] = ()) -> ReservationOutcome:
+    """Reserve every line of an order (locked by the caller) that is not yet fully reserved; caller commits.
+
+    `taken`: offers whose platform already lowered its stock for this order (see warehouses.announce).
+    """
     warehouse = warehouses.default_warehouse()
     settings = warehouses.order_settings()
     expires = utcnow() + timedelta(hours=settings.reservation_hours) if settings.reservation_hours else None
@@ -100,7 +103,7 @@ def reserve_order(order: Order, actor: Actor) -> ReservationOutcome:
     db.session.flush()
     if outcome.reserved:
         order.fulfillment_status = "reserved"
-    warehouses.announce(touched, "reservation")
+    warehouses.announce(touched, "reservation", taken)
     if outcome.lines or outcome.unmatched:
         message = f"Reserved {outcome.reserved} unit(s) in {warehouse.code}"
         if outcome.short:

@@ -17,6 +17,7 @@ from app.integrations.allegro.offers import AllegroOffers
 from app.integrations.base import PlatformError
 from app.integrations.models import Integration
 from app.integrations.prestashop import stock_quantities
+from app.stock.allegro_push import note_allegro_ended
 from app.stock.models import StockDifference, StockSyncAttempt
 from app.stock.stock_push import CHANNELS, STOCK_UPDATE, _takes_stock, record_updates, subject
 from app.stock.warehouses import sellable
@@ -88,7 +89,11 @@ def _channel_quantities(integration: Integration, links: list[ProductLink]) -> d
                     return
 
         integrations.call_platform(integration, read)
-        return {link.id: shown[link.external_product_id] for link in links if link.external_product_id in shown}
+        for link in links:
+            if link.external_product_id in shown:
+                note_allegro_ended(link, shown[link.external_product_id].ended_empty)
+        return {link.id: shown[link.external_product_id].available for link in links
+                if link.external_product_id in shown}
     dsn = integration.credentials.get("db_dsn") if integration.credentials_encrypted else None
     keys = {link.id: (int(link.external_product_id), int(link.external_combination_id or 0)) for link in links}
     if dsn:

@@ -257,10 +257,15 @@ def _move_set_based(movements: list[Movement], rows: dict[int, dict[int, int]], 
     return None
 
 
-def announce(product_ids: set[int] | list[int], reason: str) -> None:
-    """Tell the rest of Kontor (the stock-operation outbox) that these products' available quantity changed."""
+def announce(product_ids: set[int] | list[int], reason: str, taken: list[tuple[int, int, str]] = ()) -> None:
+    """Tell the rest of Kontor (the stock-operation outbox) that these products' available quantity changed.
+
+    `taken` names the offers whose platform already took this change itself (integration id, product
+    id, offer id; an empty offer id means any offer of that product there): they get no write back.
+    """
     if product_ids:
-        bus.publish(db.session, STOCK_CHANGED, {"product_ids": sorted(set(product_ids)), "reason": reason})
+        bus.publish(db.session, STOCK_CHANGED, {"product_ids": sorted(set(product_ids)), "reason": reason,
+                                                "taken": [list(t) for t in taken]})
 
 
 def note_refusal(product_ids: list[int], warehouse_id: int) -> None:

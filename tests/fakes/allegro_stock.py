@@ -1,4 +1,4 @@
-"""FakeAllegro with the seller's offers' stock: quantity change commands, publication END, tasks, /sale/offers.
+"""FakeAllegro with the seller's offers' stock: quantity change commands, publication END/ACTIVATE, tasks, /sale/offers.
 
 State (under `lock`): `offers` {offer id: {"available", "status"}}, `commands` {command id: {"kind",
 "tasks", "createdAt"}}, `applied` [(command id, offer id, value)] — every change the fake made, so a
@@ -37,6 +37,15 @@ class FakeAllegroStock(FakeAllegro):
     def add_offer(self, offer_id: str, available: int = 0, status: str = "ACTIVE") -> None:
         with self.lock:
             self.offers[offer_id] = {"available": available, "status": status}
+
+    def sell_out(self, offer_id: str) -> None:
+        """Buyers took the last unit: Allegro ends the offer (endedBy EMPTY_STOCK)."""
+        with self.lock:
+            self.offers[offer_id].update(available=0, status="ENDED")
+
+    def status(self, offer_id: str) -> str:
+        with self.lock:
+            return self.offers[offer_id]["status"]
 
     def available(self, offer_id: str) -> int:
         with self.lock:
@@ -77,14 +86,21 @@ class FakeAllegroStock(FakeAllegro):
                               "field": "stock.available", "errors": []})
                 continue
             if kind == "quantity":
+                # The spec: FIXED takes stock > 0; the offer's publication does not change (an ENDED
+                # offer stays ENDED until a publication command ACTIVATE resumes it).
                 value = body["modification"]["value"]
                 offer["available"] = value
-                if offer["status"] == "ENDED":
-                    offer["status"] = "ACTIVE"
             else:
                 value = body["publication"]["action"]
+                if value == "ACTIVATE" and offer["available"] <= 0:
+                    # "Offer can be activated only with stock being greater then 0."
+                    tasks.append({"offer": {"id": offer_id}, "status": "FAIL", "field": "stock.available",
+                                  "message": "The offer cannot be activated without stock.", "errors": []})
+                    continue
                 if value == "END":
                     offer["status"], offer["available"] = "ENDED", 0
+                else:
+                    offer["status"] = "ACTIVE"
             self.applied.append((command_id, offer_id, value))
             tasks.append({"offer": {"id": offer_id}, "status": "SUCCESS", "message": "", "field": "", "errors": []})
         self.commands[command_id] = {"kind": kind, "tasks": tasks, "createdAt": _now()}

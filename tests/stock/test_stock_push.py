@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.catalog.models import ProductLink
 from app.core.types import utcnow
 from app.extensions import db
-from app.stock import documents, stock_push
+from app.stock import allegro_push, documents, stock_push, stock_sync
 from app.stock.models import StockSyncAttempt
 from app.sync.outbox import SyncOperation
 from tests.factories import make_integration
@@ -106,7 +106,7 @@ def test_the_command_id_comes_from_the_operations_so_a_retry_is_the_same_command
     assert update.state == "done" and "read back" in update.result
     assert len(allegro.put_attempts) == 2 and len(set(allegro.put_attempts)) == 1
     assert len(allegro.applied) == 1
-    assert update.payload["command"] == stock_push.command_id_for(integration.id, 5, [(update.id, 1)])
+    assert update.payload["command"] == allegro_push.command_id_for(integration.id, 5, [(update.id, 1)])
 
 
 def test_allegro_down_reschedules_with_backoff_and_a_later_attempt_delivers(app, warehouse, allegro):
@@ -137,6 +137,71 @@ def test_nothing_left_ends_the_allegro_offer(app, warehouse, allegro):
     stock_push.deliver_due(integration.id)
     assert allegro.offers["7001"] == {"available": 0, "status": "ENDED"}
     assert "offer ended" in updates()[0].result
+
+
+def test_an_offer_kontor_ended_at_0_is_resumed_when_stock_comes_back(app, warehouse, allegro):
+    integration = allegro_account(allegro)
+    mug = stocked("KUB-350", 2, warehouse)
+    allegro.add_offer("7001", available=2)
+    offer = link(mug, integration, "7001")
+    documents.correct(warehouse.id, mug.id, 0, KEEPER)
+    stock_push.deliver_due(integration.id)
+    assert allegro.status("7001") == "ENDED"
+    documents.receive(warehouse.id, [(mug.id, 4)], KEEPER)
+    stock_push.deliver_due(integration.id)
+    assert allegro.offers["7001"] == {"available": 4, "status": "ACTIVE"}
+    # The quantity first (Allegro activates only with stock above 0), then ACTIVATE, each command once.
+    assert [value for _, _, value in allegro.applied] == ["END", 4, "ACTIVATE"]
+    resumed = updates()[-1]
+    assert resumed.state == "done" and "ended offer resumed" in resumed.result
+    activate = allegro_push.activation_id_for(resumed.payload["command"])
+    assert f"PUT /sale/offer-publication-commands/{activate}" in [f"{r.method} {r.path}" for r in allegro.requests_log]
+    actions = db.session.scalars(select(StockSyncAttempt.action).where(
+        StockSyncAttempt.operation_id == resumed.id)).all()
+    assert actions == ["allegro quantity 4", "allegro activate"]
+    db.session.refresh(offer)
+    assert allegro_push.ENDED not in offer.meta
+    assert allegro.spec_violations == []
+
+
+def test_an_offer_allegro_ended_when_it_sold_out_is_resumed_but_one_the_seller_ended_is_not(app, warehouse, allegro):
+    integration = allegro_account(allegro)
+    mug, plate = stocked("KUB-350", 0, warehouse), stocked("TAL-1", 0, warehouse)
+    allegro.add_offer("7001", available=1)
+    allegro.add_offer("7002", available=3, status="ENDED")  # ended by hand while it still had stock
+    link(mug, integration, "7001")
+    link(plate, integration, "7002")
+    allegro.sell_out("7001")
+    stock_sync.reconcile(integration.id)  # reads the offer list: 7001 ENDED with nothing available
+    documents.receive(warehouse.id, [(mug.id, 5), (plate.id, 5)], KEEPER)
+    stock_push.deliver_due(integration.id)
+    assert allegro.offers["7001"] == {"available": 5, "status": "ACTIVE"}
+    assert allegro.offers["7002"] == {"available": 5, "status": "ENDED"}
+    assert [(offer, value) for _, offer, value in allegro.applied if value == "ACTIVATE"] == [("7001", "ACTIVATE")]
+    assert {op.state for op in updates()} == {"done"}
+
+
+def test_an_offer_allegro_refuses_to_resume_fails_with_allegros_reason(app, warehouse, allegro):
+    integration = allegro_account(allegro)
+    mug = stocked("KUB-350", 0, warehouse)
+    allegro.add_offer("7001", available=0, status="ENDED")
+    offer = link(mug, integration, "7001")
+    allegro_push.note_allegro_ended(offer, True)
+    db.session.commit()
+    documents.receive(warehouse.id, [(mug.id, 2)], KEEPER)
+    original = allegro._put_command
+
+    def keep_refusing(request, command_id, kind):  # someone sells the units between the two commands
+        response = original(request, command_id, kind)
+        if kind == "quantity":
+            allegro.offers["7001"]["available"] = 0
+        return response
+
+    allegro._put_command = keep_refusing
+    stock_push.deliver_due(integration.id)
+    [operation] = updates()
+    assert operation.state == "failed"
+    assert "did not resume the ended offer: The offer cannot be activated without stock." in operation.last_error
 
 
 def test_an_offer_allegro_does_not_know_fails_with_allegros_reason(app, warehouse, allegro):

@@ -24,6 +24,22 @@ class OfferTask:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class OfferStock:
+    """An offer's stock as the offer list shows it: available and the publication status.
+
+    The list says ENDED "for whatever reason"; ENDED with nothing available is an offer that ended
+    because its stock reached 0 (Allegro ends it then), which a positive quantity should resume.
+    """
+
+    available: int
+    status: str = ""  # INACTIVE, ACTIVATING, ACTIVE or ENDED
+
+    @property
+    def ended_empty(self) -> bool:
+        return self.status == "ENDED" and self.available == 0
+
+
 class AllegroOffers:
     """The offer stock calls, on an authenticated AllegroClient."""
 
@@ -46,8 +62,15 @@ class AllegroOffers:
 
     def end_offers(self, command_id: str, offer_ids: list[str]) -> bool:
         """End the offers (Allegro takes no quantity of 0: an offer with nothing to sell is ended)."""
+        return self._publication(command_id, "END", offer_ids)
+
+    def activate_offers(self, command_id: str, offer_ids: list[str]) -> bool:
+        """Resume ended offers (ACTIVATE); Allegro activates an offer only while its stock is above 0."""
+        return self._publication(command_id, "ACTIVATE", offer_ids)
+
+    def _publication(self, command_id: str, action: str, offer_ids: list[str]) -> bool:
         return self._put_command(PUBLICATION_COMMANDS, command_id, {
-            "publication": {"action": "END"},
+            "publication": {"action": action},
             "offerCriteria": [{"type": "CONTAINS_OFFERS", "offers": [{"id": o} for o in offer_ids]}]})
 
     def tasks(self, command_id: str, *, publication: bool = False) -> list[OfferTask]:
@@ -58,9 +81,13 @@ class AllegroOffers:
         return [OfferTask(str((t.get("offer") or {}).get("id") or ""), str(t.get("status") or "NEW"),
                           str(t.get("message") or "")) for t in body.get("tasks") or []]
 
-    def offers_stock(self, offset: int = 0, limit: int = 1000) -> tuple[dict[str, int], int]:
-        """({offer id: available}, total count) of one page of the seller's offers."""
+    def offers_stock(self, offset: int = 0, limit: int = 1000) -> tuple[dict[str, OfferStock], int]:
+        """({offer id: its stock and publication}, total count) of one page of the seller's offers."""
         body = self.client._call("GET", "/sale/offers", params={"limit": limit, "offset": offset}).json()
-        stock = {str(o.get("id")): int((o.get("stock") or {}).get("available") or 0)
-                 for o in body.get("offers") or [] if o.get("id")}
+        stock = {}
+        for offer in body.get("offers") or []:
+            if offer.get("id"):
+                publication = offer.get("publication") or {}
+                stock[str(offer["id"])] = OfferStock(int((offer.get("stock") or {}).get("available") or 0),
+                                                     str(publication.get("status") or ""))
         return stock, int(body.get("totalCount") or 0)

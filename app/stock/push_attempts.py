@@ -1,0 +1,51 @@
+"""What every stock-update deliverer shares: the settings, the log row per attempt, retry or fail.
+
+A deliverer (Allegro's commands, PrestaShop's webservice or database) works on a batch of claimed
+operations of one integration, each with its product link and the quantity of now (`Work`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+
+from app.catalog.models import ProductLink
+from app.core.types import utcnow
+from app.integrations.base import PlatformError
+from app.integrations.models import Integration
+from app.sync import outbox
+from app.sync.outbox import SyncOperation
+
+Work = list[tuple[SyncOperation, ProductLink, int]]
+
+
+def config(name: str) -> Any:
+    """A KONTOR_STOCK_SYNC_* setting (BATCH, MAX_ATTEMPTS, BACKOFF_INITIAL, BACKOFF_CAP, ...)."""
+    return current_app.config[f"STOCK_SYNC_{name}"]
+
+
+def attempt(attempts: list[dict], integration: Integration, operation: SyncOperation, action: str, outcome: str,
+            ms: int, detail: str = "") -> None:
+    """Add the log row of one attempt (written with the batch's commit)."""
+    attempts.append({"operation_id": operation.id, "integration_id": integration.id, "action": action[:60],
+                     "outcome": outcome, "milliseconds": ms, "detail": detail[:2000], "at": utcnow()})
+
+
+def retry(operation: SyncOperation, error: str) -> datetime | None:
+    """Schedule the operation again with backoff and jitter; None once its attempts are used up (failed)."""
+    return outbox.retry_later(operation, error, max_attempts=int(config("MAX_ATTEMPTS")),
+                              initial=float(config("BACKOFF_INITIAL")), cap=float(config("BACKOFF_CAP")))
+
+
+def failed(operation: SyncOperation, error: PlatformError, outcome: Counter) -> str:
+    """Retry a retryable error while attempts last, else fail; "retry" or "failed"."""
+    if error.retryable and retry(operation, error.message) is not None:
+        outcome["rescheduled"] += 1
+        return "retry"
+    if operation.state != "failed":
+        outbox.fail(operation, error.message)
+    outcome["failed"] += 1
+    return "failed"
