@@ -39,3 +39,13 @@ def insert_many_or_nothing(session: Session, table: Table, rows: list[dict[str, 
     if isinstance(returning, tuple):
         return [tuple(row) for row in session.execute(statement.returning(*returning))]
     return list(session.execute(statement.returning(returning)).scalars())
+
+
+def insert_many_ignoring(session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str]) -> None:
+    """Insert the rows that do not exist yet as one executemany (compiled once, however many rows).
+
+    For thousands of rows where the caller reads the ids back anyway: a multi-row VALUES would be
+    compiled row by row (about a second per thousand rows).
+    """
+    if rows:
+        session.execute(_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict)), rows)

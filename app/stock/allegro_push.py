@@ -28,7 +28,7 @@ from app.integrations import services as integrations
 from app.integrations.allegro.offers import OFFERS_PER_COMMAND, AllegroOffers, OfferTask
 from app.integrations.base import PlatformError
 from app.integrations.models import Integration
-from app.stock.push_attempts import Work, attempt, failed, retry
+from app.stock.push_attempts import Heartbeat, Work, attempt, failed, retry
 from app.sync import outbox
 
 COMMAND_NAMESPACE = uuid.UUID("6f1c7c36-51a5-4cde-9a39-5c7f0b7d2a10")
@@ -102,7 +102,8 @@ def _send_and_read(offers: AllegroOffers, command_id: str, action: str, offer_id
     return registered, tasks
 
 
-def deliver(integration: Integration, work: Work, attempts: list[dict], outcome: Counter) -> None:
+def deliver(integration: Integration, work: Work, attempts: list[dict], outcome: Counter,
+            heartbeat: Heartbeat | None = None) -> None:
     """Deliver a batch of Allegro stock updates: grouped commands, then each offer closed from its task."""
     groups: dict[tuple[int, str | None], Work] = defaultdict(list)
     for operation, link, quantity in work:
@@ -120,6 +121,8 @@ def deliver(integration: Integration, work: Work, attempts: list[dict], outcome:
             commands.append((quantity, command_id, chunk))
     db.session.commit()  # once for the whole batch, before the first command leaves
     for quantity, command_id, chunk in commands:
+        if heartbeat is not None:
+            heartbeat.beat()
         _command(integration, quantity, command_id, chunk, attempts, outcome)
 
 

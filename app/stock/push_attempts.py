@@ -6,14 +6,17 @@ operations of one integration, each with its product link and the quantity of no
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import update
 
 from app.catalog.models import ProductLink
 from app.core.types import utcnow
+from app.extensions import db
 from app.integrations.base import PlatformError
 from app.integrations.models import Integration
 from app.sync import outbox
@@ -49,3 +52,30 @@ def failed(operation: SyncOperation, error: PlatformError, outcome: Counter) -> 
         outbox.fail(operation, error.message)
     outcome["failed"] += 1
     return "failed"
+
+
+class Heartbeat:
+    """Keeps a long batch's claim alive: the integration's deliverer lock and the operations' lease.
+
+    A batch of thousands of offers under load can outlast the lease (KONTOR_SYNC_LEASE_SECONDS) and
+    the lock (twice that); without a beat between commands another worker would take the same
+    operations, or the deliverer would lose its lock mid-batch. One Redis call and at most one
+    UPDATE per third of the lease.
+    """
+
+    def __init__(self, lock, operation_ids: list[int]) -> None:
+        self.lock, self.operation_ids = lock, operation_ids
+        self.last = time.monotonic()
+
+    def beat(self) -> None:
+        """Extend the lock and the lease if a third of the lease has passed since the last beat."""
+        lease = outbox.lease_seconds()
+        if self.lock is None or time.monotonic() - self.last < lease / 3:
+            return
+        self.lock.extend(2 * lease, replace_ttl=True)
+        for start in range(0, len(self.operation_ids), 5000):
+            db.session.execute(update(SyncOperation).where(
+                SyncOperation.id.in_(self.operation_ids[start:start + 5000]), SyncOperation.state == "processing")
+                .values(locked_until=utcnow() + timedelta(seconds=lease)).execution_options(synchronize_session=False))
+        db.session.commit()
+        self.last = time.monotonic()

@@ -31,7 +31,7 @@ from app.integrations.models import Integration
 from app.integrations.prestashop import stock_quantities
 from app.stock import allegro_push
 from app.stock.models import StockSyncAttempt
-from app.stock.push_attempts import Work, attempt, config, failed
+from app.stock.push_attempts import Heartbeat, Work, attempt, config, failed
 from app.stock.warehouses import STOCK_CHANGED, sellable
 from app.sync import outbox
 from app.sync.outbox import SyncOperation
@@ -124,7 +124,8 @@ def deliver_due(integration_id: int, max_rounds: int = 1000) -> str:
                 operations = outbox.claim_batch(STOCK_UPDATE, integration_id, int(config("BATCH")))
                 if not operations:
                     break
-                totals.update(deliver_batch(integration_id, operations))
+                totals.update(deliver_batch(integration_id, operations,
+                                            Heartbeat(lock, [operation.id for operation in operations])))
                 lock.extend(2 * outbox.lease_seconds(), replace_ttl=True)
         finally:
             try:
@@ -139,19 +140,20 @@ def deliver_due(integration_id: int, max_rounds: int = 1000) -> str:
 
 
 
-def deliver_batch(integration_id: int, operations: list[SyncOperation]) -> Counter:
+def deliver_batch(integration_id: int, operations: list[SyncOperation],
+                  heartbeat: Heartbeat | None = None) -> Counter:
     """Deliver claimed operations of one integration; every one ends done, failed, skipped or rescheduled."""
     # The batch commits notes before each command; the worker holds these rows' lease, so reloading
     # thousands of them one by one after every commit would only cost time.
     session = db.session()
     expire, session.expire_on_commit = session.expire_on_commit, False
     try:
-        return _deliver_batch(integration_id, operations)
+        return _deliver_batch(integration_id, operations, heartbeat or Heartbeat(None, []))
     finally:
         session.expire_on_commit = expire
 
 
-def _deliver_batch(integration_id: int, operations: list[SyncOperation]) -> Counter:
+def _deliver_batch(integration_id: int, operations: list[SyncOperation], heartbeat: Heartbeat) -> Counter:
     integration = db.session.get(Integration, integration_id)
     outcome: Counter = Counter()
     link_ids = [op.payload.get("link_id") for op in operations]
@@ -176,8 +178,10 @@ def _deliver_batch(integration_id: int, operations: list[SyncOperation]) -> Coun
             work.append((operation, link, quantities[link.product_id]))
     attempts: list[dict] = []
     if work:
-        deliver = allegro_push.deliver if integration.kind == "allegro" else _prestashop
-        deliver(integration, work, attempts, outcome)
+        if integration.kind == "allegro":
+            allegro_push.deliver(integration, work, attempts, outcome, heartbeat)
+        else:
+            _prestashop(integration, work, attempts, outcome)
     if attempts:
         db.session.execute(insert(StockSyncAttempt), attempts)
     db.session.commit()

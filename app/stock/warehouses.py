@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, column, func, insert, select, update, values as sql_values
+from sqlalchemy import Integer, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.catalog.models import Product
 from app.core import params
 from app.core.errors import NotFound, ValidationFailed
 from app.core.events import bus
 from app.core.types import utcnow
-from app.core.upsert import insert_many_or_nothing, insert_or_nothing
+from app.core.upsert import insert_many_ignoring, insert_or_nothing
 from app.extensions import db
 from app.stock.models import OrderSettings, StockLevel, StockMovement, Warehouse
 
@@ -174,9 +175,9 @@ def level_ids(product_ids: list[int], warehouse_id: int) -> dict[int, int]:
         missing = [p for p in chunk if p not in found]
         if missing:
             now = utcnow()
-            insert_many_or_nothing(db.session, StockLevel.__table__, [
+            insert_many_ignoring(db.session, StockLevel.__table__, [
                 {"product_id": p, "warehouse_id": warehouse_id, "on_hand": 0, "reserved": 0, "minimum": 0,
-                 "updated_at": now} for p in missing], ("product_id", "warehouse_id"), StockLevel.id)
+                 "updated_at": now} for p in missing], ("product_id", "warehouse_id"))
             found.update(db.session.execute(select(StockLevel.product_id, StockLevel.id).where(
                 StockLevel.warehouse_id == warehouse_id, StockLevel.product_id.in_(missing))).all())
     return found
@@ -240,8 +241,10 @@ def _move_set_based(movements: list[Movement], rows: dict[int, dict[int, int]], 
     items = list(totals.items())
     for start in range(0, len(items), 5000):
         chunk = items[start:start + 5000]
-        changes = sql_values(column("row_id", Integer), column("d_on_hand", Integer), column("d_reserved", Integer),
-                             name="changes").data([(row_id, d[0], d[1]) for row_id, d in chunk])
+        # Three arrays unnested side by side: three parameters, where a VALUES list would be compiled row by row.
+        changes = select(*(func.unnest(bindparam(name, values, type_=ARRAY(Integer))).label(name) for name, values in (
+            ("row_id", [row_id for row_id, _ in chunk]), ("d_on_hand", [d[0] for _, d in chunk]),
+            ("d_reserved", [d[1] for _, d in chunk])))).subquery("changes")
         changed = set(db.session.scalars(
             update(StockLevel)
             .where(StockLevel.id == changes.c.row_id,
