@@ -1,4 +1,5 @@
-"""The warehouse side of order status changes (Settings > Orders): reserve, issue, release, reverse.
+"""The warehouse side of order status changes and of orders imported from platforms (Settings > Orders):
+reserve, issue, release, reverse.
 
 Runs inside the status change's transaction, so an order's reservation or WZ commits with the
 status that caused it. Nothing here refuses the status change: a WZ that cannot be posted for lack
