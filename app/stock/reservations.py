@@ -73,7 +73,9 @@ def reserve_order(order: Order, actor: Actor, taken: list[tuple[int, int, str]] 
     """
     warehouse = warehouses.default_warehouse()
     settings = warehouses.order_settings()
-    expires = utcnow() + timedelta(hours=settings.reservation_hours) if settings.reservation_hours else None
+    # A sale the platform already counted stands whatever the clock says: its hold never lapses by itself.
+    lapses = settings.reservation_hours and not taken
+    expires = utcnow() + timedelta(hours=settings.reservation_hours) if lapses else None
     outcome = ReservationOutcome()
     touched: set[int] = set()
     for item in order.items:

@@ -298,3 +298,15 @@ def test_a_retried_part_of_a_group_whose_command_lacks_it_gets_a_command_of_its_
     stock_push.deliver_due(integration.id)
     assert [op.state for op in updates()] == ["done", "done"]
     assert allegro.available("7001") == 5 and allegro.available("7002") == 5
+
+
+def test_allegro_commands_keep_to_the_specs_offer_changes_per_minute(app, monkeypatch):
+    """The quantity commands are limited to 9,000 offer changes a minute per user (Allegro's spec)."""
+    monkeypatch.setattr(allegro_push.time, "time", lambda: 1_800_000_000.0)  # second 0 of a minute
+    integration_id = 424242
+    assert [allegro_push._budget(integration_id, 1000) for _ in range(9)] == [0] * 9
+    wait = allegro_push._budget(integration_id, 1000)
+    assert 59 < wait <= 61  # the 10th thousand waits for the next minute
+    assert allegro_push._budget(integration_id, 1000) == wait  # a refused command used none of the budget
+    monkeypatch.setattr(allegro_push.time, "time", lambda: 1_800_000_060.0)
+    assert allegro_push._budget(integration_id, 1000) == 0
