@@ -42,7 +42,9 @@ def event_from_allegro(data: Any) -> OrderEvent:
     """An OrderEvent entry; MalformedPayload when it names no id, time or checkout form."""
     if not isinstance(data, dict) or not data.get("id"):
         raise MalformedPayload("The journal entry has no “id”.")
-    form = ((data.get("order") or {}).get("checkoutForm") or {})
+    order = data.get("order")
+    form = order.get("checkoutForm") if isinstance(order, dict) else None
+    form = form if isinstance(form, dict) else {}
     occurred = parse_time(data.get("occurredAt"))
     if occurred is None or not form.get("id"):
         raise MalformedPayload(f"Journal entry {data['id']} has no occurredAt or checkout form id.")
