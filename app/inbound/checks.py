@@ -59,6 +59,8 @@ def checked_order(order: PlatformOrder) -> PlatformOrder:
     """The order with its texts cleaned; MalformedPayload says which value Kontor cannot keep."""
     if not is_dataclass(order):
         raise MalformedPayload("The delivery does not carry an order.")
+    if "\x00" in str(order.external_id):  # "10\x0001" made "1001" would be another order
+        raise MalformedPayload("The order id contains a NUL character.")
     order = _clean(order, "Order")
     if not order.external_id:
         raise MalformedPayload("The order has no id.")

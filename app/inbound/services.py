@@ -28,6 +28,8 @@ def _json(event: InboundEvent) -> Any:
         return json.loads(event.body)
     except (UnicodeDecodeError, ValueError) as error:
         raise MalformedPayload(f"The body is not valid JSON ({error}).") from error
+    except RecursionError as error:
+        raise MalformedPayload("The body nests arrays or objects too deeply to read.") from error
 
 
 # What a mapping raises when a payload breaks the platform's documented types ({"customer": "x"},
