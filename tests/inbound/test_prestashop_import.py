@@ -125,3 +125,14 @@ def test_webservice_import_pages_through_the_date_filter_with_an_overlap(app, fa
     apply_stored()
     db.session.refresh(order)
     assert (order.status, order.items[0].quantity) == ("shipped", 3)
+
+
+def test_a_garbled_date_upd_from_the_webservice_never_becomes_the_cursor(app, fake_prestashop):
+    shop = make_integration("prestashop", direction="pull", settings={"shop_url": fake_prestashop.url, "language_id": 1},
+                            credentials={"api_key": fake_prestashop.api_key})
+    fake_prestashop.put_order(1, date_upd="2026-12-01 10:00:00")
+    fake_prestashop.put_order(2, date_upd="2026-12-01 10:00:00.999")  # not PrestaShop's format
+    assert importer.import_orders(shop.id)["orders"] == 2
+    assert cursors(shop.id)[importer.CURSOR] == "2026-12-01 10:00:00|0"
+    fake_prestashop.put_order(3, date_upd="2026-12-01 10:01:00")
+    assert importer.import_orders(shop.id)["new"] == 1  # the next run still reads
