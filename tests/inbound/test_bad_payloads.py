@@ -41,6 +41,7 @@ def broken_orders() -> dict[str, dict]:
         "currency is a number": order(3008, lambda d: d.update(currency=978)),
         "quantity is huge": order(3009, lambda d: d["line_items"][0].update(quantity=10 ** 30)),
         "item name is an object": order(3010, lambda d: d["line_items"][0].update(name={"pl": "Kubek"})),
+        "quantity is fractional": order(3011, lambda d: d["line_items"][0].update(quantity=2.7)),
     }
 
 

@@ -15,6 +15,7 @@ from app.integrations.base import (
     PlatformOrder,
     PlatformOrderItem,
     PlatformPayment,
+    whole_number,
 )
 
 # OrderEventType in the official spec.
@@ -109,7 +110,7 @@ def _addresses(data: dict[str, Any], name: str, email: str, phone: str) -> list[
 
 
 def _item(line: dict[str, Any]) -> PlatformOrderItem:
-    quantity = int(line.get("quantity") or 0)
+    quantity = whole_number(line.get("quantity") or 0, f"Line item {line.get('id')} quantity")
     if quantity < 1:
         raise MalformedPayload(f"Line item {line.get('id')} has no quantity.")
     offer = line.get("offer") or {}
