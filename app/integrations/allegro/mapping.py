@@ -54,6 +54,8 @@ def event_from_allegro(data: Any) -> OrderEvent:
 
 
 def _amount(node: Any, what: str) -> Decimal:
+    if node is not None and not isinstance(node, dict):  # Allegro sends {amount, currency}; a bare 12 is not it
+        raise MalformedPayload(f"{what} “{node}” is not an amount with its currency.")
     value = (node or {}).get("amount") if isinstance(node, dict) else None
     if value in (None, ""):
         return Decimal("0")
