@@ -19,6 +19,7 @@ from app.integrations.base import (
     PlatformOrderItem,
     PlatformPayment,
     PlatformShipment,
+    whole_number,
 )
 from app.orders.models import ADDRESS_KINDS, PAYMENT_STATUSES
 
@@ -78,7 +79,7 @@ def order_from_api_shape(data: Any) -> PlatformOrder:
         if not isinstance(item, dict) or not item.get("name"):
             raise MalformedPayload(f"Item {number} needs a “name”.")
         try:
-            quantity = int(item.get("quantity") or 0)
+            quantity = whole_number(item.get("quantity") or 0, f"Item {number} quantity")
         except (TypeError, ValueError) as error:
             raise MalformedPayload(f"Item {number}: quantity must be a whole number.") from error
         if quantity < 1:

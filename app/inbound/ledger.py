@@ -41,7 +41,12 @@ class Recorded:
 
 
 def _clean_headers(headers: dict[str, str]) -> dict[str, str]:
-    return {key: value for key, value in headers.items() if key.lower() not in DROPPED_HEADERS}
+    return {key: _text(value) for key, value in headers.items() if key.lower() not in DROPPED_HEADERS}
+
+
+def _text(value: str, length: int | None = None) -> str:
+    # A NUL (a JSON "\u0000" in an order id, say) fits no text column; it carries no meaning, so it goes.
+    return value.replace("\x00", "")[:length]
 
 
 def record(integration_id: int, kind: str, delivery_id: str, body: bytes, headers: dict[str, str], *,
@@ -50,14 +55,15 @@ def record(integration_id: int, kind: str, delivery_id: str, body: bytes, header
     now = utcnow()
     try:
         event_id = insert_or_nothing(db.session, InboundEvent.__table__, {
-            "integration_id": integration_id, "delivery_id": delivery_id[:255], "kind": kind, "topic": topic[:60],
-            "resource_id": resource_id[:100], "occurred_at": occurred_at, "headers": _clean_headers(headers),
+            "integration_id": integration_id, "delivery_id": _text(delivery_id, 255), "kind": kind,
+            "topic": _text(topic, 60), "resource_id": _text(resource_id, 100), "occurred_at": occurred_at,
+            "headers": _clean_headers(headers),
             "body": body, "state": "received", "attempts": 0, "next_attempt_at": now, "error": "", "result": "",
             "received_at": now,
         }, ("integration_id", "delivery_id"), InboundEvent.id)
         if event_id is None:
             existing = db.session.scalar(select(InboundEvent.id).where(
-                InboundEvent.integration_id == integration_id, InboundEvent.delivery_id == delivery_id[:255]))
+                InboundEvent.integration_id == integration_id, InboundEvent.delivery_id == _text(delivery_id, 255)))
             db.session.commit()
             return Recorded(existing, True)
         bus.publish(db.session, EVENT_RECORDED, {"event_id": event_id, "job_id": f"inbound-event-{event_id}-a0"})
@@ -91,12 +97,12 @@ def record_many(integration_id: int, kind: str, deliveries: list[Delivery], *, h
     due_at = now + hold if hold else now
     rows, seen = [], set()
     for given in deliveries:
-        key = given.delivery_id[:255]
+        key = _text(given.delivery_id, 255)
         if key in seen:
             continue
         seen.add(key)
-        rows.append({"integration_id": integration_id, "delivery_id": key, "kind": kind, "topic": given.topic[:60],
-                     "resource_id": given.resource_id[:100], "occurred_at": given.occurred_at,
+        rows.append({"integration_id": integration_id, "delivery_id": key, "kind": kind, "topic": _text(given.topic, 60),
+                     "resource_id": _text(given.resource_id, 100), "occurred_at": given.occurred_at,
                      "headers": _clean_headers(given.headers or {}), "body": given.body, "state": "received",
                      "attempts": 0, "next_attempt_at": due_at, "error": "", "result": "", "received_at": now})
     new_ids = []

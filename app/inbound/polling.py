@@ -51,9 +51,13 @@ def poll_orders(integration_id: int, since: datetime | None = None) -> dict[str,
     since = since or _since(integration)
     run = IntegrationRun(integration_id=integration.id, kind="order_poll", started_at=started)
     counts = {"orders": 0, "new": 0, "known": 0}
+    unreadable = []
 
     def store(page: list[dict]) -> None:
         for order in page:
+            if not isinstance(order, dict):  # not an order object: noted, and the rest of the page goes on
+                unreadable.append(type(order).__name__)
+                continue
             order_id, updated = _key(integration, order)
             if not order_id:
                 continue
@@ -75,6 +79,8 @@ def poll_orders(integration_id: int, since: datetime | None = None) -> dict[str,
     integrations.move_cursor(integration.id, CURSOR, started.isoformat())
     run.counts, run.finished_at = counts, utcnow()
     run.message = f"{counts['orders']} orders changed since {since:%Y-%m-%d %H:%M} UTC, {counts['new']} new to Kontor"
+    if unreadable:
+        run.message += f"; {len(unreadable)} entries of the answer were not orders and were skipped"
     db.session.add(run)
     db.session.commit()
     return counts

@@ -33,6 +33,14 @@ SHOP_TIME = "%Y-%m-%d %H:%M:%S"
 DB_PAGE = 500
 
 
+def _shop_time(value: object) -> bool:
+    """Whether a date_upd is a real shop time (not garbled, not PrestaShop's zero date)."""
+    try:
+        return datetime.strptime(str(value), SHOP_TIME).year > 1
+    except ValueError:
+        return False
+
+
 def _cursor(integration: Integration, since: datetime | None) -> tuple[str, int]:
     if since is not None:
         return since.astimezone(timezone.utc).strftime(SHOP_TIME), 0
@@ -75,7 +83,8 @@ def _through_webservice(integration: Integration, date_upd: str, counts: dict[st
                                 invoice=addresses.get(order.get("id_address_invoice", "")),
                                 customer=customers.get(order.get("id_customer", "")),
                                 currency=currencies.get(order.get("id_currency", ""), ""))
-                latest = max(latest, order.get("date_upd") or "")
+                if _shop_time(order.get("date_upd")):  # a garbled date must not become the cursor
+                    latest = max(latest, order["date_upd"])
             _store(integration, page, counts)
             db.session.commit()
             if len(page) < client.ORDERS_PAGE:

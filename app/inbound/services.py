@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from app.extensions import db
-from app.inbound import apply, batch, generic, ledger
+from app.inbound import apply, batch, checks, generic, ledger
 from app.inbound.allegro import FORM_TOPIC as ALLEGRO_FORM
 from app.inbound.models import InboundEvent
 from app.inbound.polling import POLL_TOPIC
@@ -27,13 +28,37 @@ def _json(event: InboundEvent) -> Any:
         return json.loads(event.body)
     except (UnicodeDecodeError, ValueError) as error:
         raise MalformedPayload(f"The body is not valid JSON ({error}).") from error
+    except RecursionError as error:
+        raise MalformedPayload("The body nests arrays or objects too deeply to read.") from error
+
+
+# What a mapping raises when a payload breaks the platform's documented types ({"customer": "x"},
+# "quantity": "abc"): the delivery cannot be read, which no retry changes.
+SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError, ArithmeticError, RecursionError)
+
+
+def read(mapper: Callable[..., Any], *args: Any) -> Any:
+    """A mapping's result; MalformedPayload, in words, when the payload does not have the documented shape."""
+    try:
+        return mapper(*args)
+    except MalformedPayload:
+        raise
+    except ArithmeticError as error:
+        raise MalformedPayload("A number in it is not finite or too large to keep.") from error
+    except SHAPE_ERRORS as error:
+        raise MalformedPayload(f"A value in it does not have the type the platform documents ({error}).") from error
 
 
 def incoming_order(event: InboundEvent) -> tuple[PlatformOrder, datetime | None] | None:
     """The platform order a stored delivery carries (and when it was sent), or None if it carries something else.
 
-    Raises MalformedPayload when the body cannot be read.
+    Raises MalformedPayload when the body cannot be read or holds values Kontor cannot keep.
     """
+    carried = read(_carried_order, event)
+    return None if carried is None else (checks.checked_order(carried[0]), carried[1])
+
+
+def _carried_order(event: InboundEvent) -> tuple[PlatformOrder, datetime | None] | None:
     topic = event.topic
     if event.kind == "shopify" and (topic in shopify.ORDER_TOPICS or topic == POLL_TOPIC):
         return shopify.order_from_shopify(_json(event)), event.occurred_at
@@ -58,15 +83,16 @@ def _apply(event: InboundEvent) -> apply.Applied:
     if carried is not None:
         return apply.apply_order(integration, *carried)
     if event.kind == "shopify" and topic in shopify.REFUND_TOPICS:
-        return apply.apply_refund(integration, shopify.refund_from_shopify(_json(event)))
+        refund = read(lambda: shopify.refund_from_shopify(_json(event)))
+        return apply.apply_refund(integration, checks.checked_refund(refund))
     if event.kind == "woocommerce" and topic == "order.deleted":
-        return apply.apply_deletion(integration, woocommerce.deletion_from_woocommerce(_json(event)))
+        return apply.apply_deletion(integration, read(lambda: woocommerce.deletion_from_woocommerce(_json(event))))
     if event.kind == "allegro" and topic in allegro.EVENT_TYPES and event.resource_id:
         # A journal event whose run did not fetch its form (it died, or the list missed it): read it alone.
         form = integrations.call_platform(integration, lambda client: client.checkout_form(event.resource_id))
-        return apply.apply_order(integration, allegro.order_from_allegro(form))
+        return apply.apply_order(integration, checks.checked_order(read(allegro.order_from_allegro, form)))
     if event.kind == "generic":
-        return apply.apply_deletion(integration, generic.deletion(generic.unwrap(_json(event))[1]))
+        return apply.apply_deletion(integration, read(lambda: generic.deletion(generic.unwrap(_json(event))[1])))
     return apply.Applied("skipped", f"Kontor does not handle “{topic or event.kind}” deliveries; kept for reference.")
 
 

@@ -202,6 +202,17 @@ class MalformedPayload(ValueError):
     """A platform's order data that cannot be read; the message says what is wrong, for the seller."""
 
 
+def whole_number(value: Any, what: str) -> int:
+    """A count sent as a whole number (3, "3", 3.0); MalformedPayload for 2.7, "abc", true or infinity."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().removeprefix("-").isdigit():
+        return int(value)
+    raise MalformedPayload(f"{what} “{value}” is not a whole number.")
+
+
 def parse_iso_time(value: Any) -> datetime | None:
     """A platform's ISO 8601 time with its offset ("2018-10-12T10:12:32.321Z") as an aware datetime; None when absent."""
     if not value:

@@ -119,7 +119,7 @@ def _fallback_id(*parts: str | bytes) -> str:
 def _parse_or_none(body: bytes):
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -102,3 +103,22 @@ def test_flask_orders_import_fetches_and_applies_now(app, woo_fake):
     generic = make_integration("generic")
     result = runner.invoke(args=["orders", "import", "--integration", str(generic.id)])
     assert result.exit_code != 0 and "nothing to fetch" in result.output
+
+
+def test_entries_of_a_poll_answer_that_are_not_orders_are_skipped_and_said(app, shopify_fake, monkeypatch):
+    shop = make_integration("shopify", settings={"shop_domain": "kontor-test.myshopify.com",
+                                                 "api_url": shopify_fake.base_url})
+    shopify_fake.orders["1"] = fake_shopify.shopify_order(1, minute=1)
+    listed = shopify_fake._list
+
+    def with_junk(request):
+        response = listed(request)
+        body = json.loads(response.get_data())
+        response.set_data(json.dumps({"orders": ["not an order", None, 7, *body["orders"]]}))
+        return response
+
+    monkeypatch.setattr(shopify_fake, "_list", with_junk)
+    monkeypatch.setattr(polling, "utcnow", lambda: fake_shopify.BASE_TIME + timedelta(minutes=10))
+    assert polling.poll_orders(shop.id) == {"orders": 1, "new": 1, "known": 0}
+    run = db.session.scalars(select(IntegrationRun).order_by(IntegrationRun.id.desc())).first()
+    assert run.ok and "3 entries of the answer were not orders" in run.message

@@ -15,6 +15,7 @@ from app.integrations.services import cursors
 from app.jobs import tasks
 from app.orders.models import Order
 from tests.factories import make_integration, map_status
+from tests.fakes.prestashop_db import load_standard_shop
 
 
 def add_shop_order(shop, order_id: int, date_upd: str, state: int = 2, quantity: int = 1) -> None:
@@ -125,3 +126,46 @@ def test_webservice_import_pages_through_the_date_filter_with_an_overlap(app, fa
     apply_stored()
     db.session.refresh(order)
     assert (order.status, order.items[0].quantity) == ("shipped", 3)
+
+
+def test_a_garbled_date_upd_from_the_webservice_never_becomes_the_cursor(app, fake_prestashop):
+    shop = make_integration("prestashop", direction="pull", settings={"shop_url": fake_prestashop.url, "language_id": 1},
+                            credentials={"api_key": fake_prestashop.api_key})
+    fake_prestashop.put_order(1, date_upd="2026-12-01 10:00:00")
+    fake_prestashop.put_order(2, date_upd="2026-12-01 10:00:00.999")  # not PrestaShop's format
+    assert importer.import_orders(shop.id)["orders"] == 2
+    assert cursors(shop.id)[importer.CURSOR] == "2026-12-01 10:00:00|0"
+    fake_prestashop.put_order(3, date_upd="2026-12-01 10:01:00")
+    assert importer.import_orders(shop.id)["new"] == 1  # the next run still reads
+
+
+def test_database_import_reads_awkward_shops(app, prestashop_db_factory):
+    """Custom prefix, another shop of a multistore, the top id, zero dates, NULLs, rows that point nowhere."""
+    shop_db = prestashop_db_factory("sklep7_", collation="COLLATE utf8mb4_unicode_ci")
+    load_standard_shop(shop_db)
+    shop_db.insert("order_state_lang", [{"id_order_state": 4, "id_lang": 1, "name": "Wysłane", "template": "shipped"}])
+    top = 4294967295  # int(10) unsigned
+    with shop_db.engine.begin() as conn:
+        conn.exec_driver_sql("SET SESSION sql_mode = ''")  # as old shops run: zero dates allowed
+        conn.exec_driver_sql(
+            "INSERT INTO sklep7_orders (id_order, reference, id_shop, id_shop_group, id_carrier, id_lang, id_customer,"
+            " id_cart, id_currency, id_address_delivery, id_address_invoice, current_state, payment, module,"
+            " total_paid_tax_incl, total_paid, total_paid_real, total_shipping_tax_incl, invoice_date, delivery_date,"
+            " date_add, date_upd, secure_key, conversion_rate, valid, note) VALUES"
+            f" ({top}, NULL, 3, 2, 1, 1, 999, 1, 1, 998, 997, 0, 'Płatność ☃', 'm', 10, 10, 0, 0,"
+            " '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '2026-12-01 10:00:00', '', 1, 0,"
+            " NULL)")
+    shop_db.insert("order_history", [{"id_employee": 0, "id_order": top, "id_order_state": 4,
+                                      "date_add": "2026-12-01 10:00:00"}])
+    shop = make_integration("prestashop", direction="pull", credentials={"api_key": "K", "db_dsn": shop_db.dsn},
+                            settings={"database": {"prefix": "sklep7_"}}, states=[("4", "Wysłane")])
+    map_status(shop, "shipped", "4", "pull")
+    assert importer.import_orders(shop.id) == {"orders": 1, "new": 1, "known": 0}
+    apply_stored()
+    [event] = db.session.scalars(select(InboundEvent))
+    assert event.state == "processed", event.error
+    order = db.session.scalar(select(Order))
+    assert (order.external_order_id, order.meta["platform_number"]) == (str(top), str(top))
+    assert (order.platform_state, order.status) == ("4", "shipped")  # current_state 0: the last history entry
+    assert order.customer_name == "Customer" and order.address("shipping") is None  # rows that point nowhere
+    assert order.ordered_at is not None and order.payments == []

@@ -265,3 +265,21 @@ def test_every_scheme_accepts_both_rotated_secrets_and_refuses_bad_or_missing_on
     del headers[SIGNATURE_HEADERS[kind]]
     assert post(client, url, body, headers).status_code == 401
     assert len(events()) == 2 and rejections(shop.id) == 2
+
+
+def test_signed_bodies_that_are_awkward_json_are_stored_and_answered_200_never_500(client, shop):
+    awkward = {"deep": b"[" * 100_000, "nul-in-id": b'{"id": "10\\u000001", "line_items": []}',
+               "huge-id": b'{"id": 1' + b"0" * 300 + b"}", "number": b"1e999999", "nul-byte": b'{"id": 1\x00}'}
+    for name, raw in awkward.items():
+        body, headers = fake_shopify.delivery(None, "shopify-secret", body=raw, webhook_id=name)
+        response = post(client, f"/webhooks/shopify/{shop.id}", body, headers)
+        assert response.status_code == 200, (name, response.get_data(as_text=True))
+    stored = events()
+    assert [event.delivery_id for event in stored] == list(awkward)
+    assert all(event.body == raw for event, raw in zip(stored, awkward.values()))
+    for event in stored:
+        process_event(event.id)
+    db.session.expire_all()
+    assert {event.state for event in events()} == {"failed"}
+    assert "too deeply" in events()[0].error
+    assert db.session.scalar(select(func.count(Order.id))) == 0

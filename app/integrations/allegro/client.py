@@ -71,6 +71,15 @@ def error_message(response: requests.Response) -> str:
     return response.reason or f"HTTP {response.status_code}"
 
 
+def json_body(response: requests.Response) -> Any:
+    """The answer's JSON; PlatformError in words when Allegro answered with something else."""
+    try:
+        return response.json()
+    except ValueError as error:
+        raise PlatformError(f"Allegro answered {response.request.path_url if response.request else ''} "
+                            "with something that is not JSON.") from error
+
+
 class AllegroClient:
     """Calls to the Allegro API with one access token."""
 
@@ -101,7 +110,8 @@ class AllegroClient:
 
     def latest_event(self) -> dict[str, Any] | None:
         """The journal's newest event ({id, occurredAt}), or None on an account that never had one."""
-        latest = (self._call("GET", "/order/event-stats").json() or {}).get("latestEvent")
+        stats = json_body(self._call("GET", "/order/event-stats"))
+        latest = stats.get("latestEvent") if isinstance(stats, dict) else None
         return latest if isinstance(latest, dict) and latest.get("id") else None
 
     def order_events(self, after: str | None, limit: int = EVENTS_PAGE) -> list[dict[str, Any]]:
@@ -110,7 +120,7 @@ class AllegroClient:
         if after:
             params["from"] = after
         try:
-            body = self._call("GET", "/order/events", params=params).json()
+            body = json_body(self._call("GET", "/order/events", params=params))
         except PlatformError as error:
             if error.status in (400, 404, 410, 422):
                 raise JournalCursorRefused(f"Allegro refused the event journal position {after}: {error.message}",
@@ -128,15 +138,17 @@ class AllegroClient:
                                   "offset": offset, "limit": limit}
         if updated_to is not None:
             params["updatedAt.lte"] = allegro_time(updated_to)
-        body = self._call("GET", "/order/checkout-forms", params=params).json()
+        body = json_body(self._call("GET", "/order/checkout-forms", params=params))
         forms = body.get("checkoutForms") if isinstance(body, dict) else None
         if not isinstance(forms, list):
             raise PlatformError("Allegro's order list answered without a “checkoutForms” list.")
-        return forms, int(body.get("totalCount") or 0)
+        total = body.get("totalCount")
+        # A count that is not a number: read on while pages come full (the loop stops at a short page).
+        return forms, total if isinstance(total, int) else offset + len(forms) + (len(forms) == limit)
 
     def checkout_form(self, external_order_id: str) -> dict[str, Any]:
         """One checkout form as Allegro has it now."""
-        return self._call("GET", f"/order/checkout-forms/{external_order_id}").json()
+        return json_body(self._call("GET", f"/order/checkout-forms/{external_order_id}"))
 
     def fetch_states(self) -> list[PlatformStateDTO]:
         """Allegro's seller fulfillment statuses (fixed by the API)."""

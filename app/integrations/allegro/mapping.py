@@ -15,6 +15,7 @@ from app.integrations.base import (
     PlatformOrder,
     PlatformOrderItem,
     PlatformPayment,
+    whole_number,
 )
 
 # OrderEventType in the official spec.
@@ -42,7 +43,9 @@ def event_from_allegro(data: Any) -> OrderEvent:
     """An OrderEvent entry; MalformedPayload when it names no id, time or checkout form."""
     if not isinstance(data, dict) or not data.get("id"):
         raise MalformedPayload("The journal entry has no “id”.")
-    form = ((data.get("order") or {}).get("checkoutForm") or {})
+    order = data.get("order")
+    form = order.get("checkoutForm") if isinstance(order, dict) else None
+    form = form if isinstance(form, dict) else {}
     occurred = parse_time(data.get("occurredAt"))
     if occurred is None or not form.get("id"):
         raise MalformedPayload(f"Journal entry {data['id']} has no occurredAt or checkout form id.")
@@ -51,6 +54,8 @@ def event_from_allegro(data: Any) -> OrderEvent:
 
 
 def _amount(node: Any, what: str) -> Decimal:
+    if node is not None and not isinstance(node, dict):  # Allegro sends {amount, currency}; a bare 12 is not it
+        raise MalformedPayload(f"{what} “{node}” is not an amount with its currency.")
     value = (node or {}).get("amount") if isinstance(node, dict) else None
     if value in (None, ""):
         return Decimal("0")
@@ -107,7 +112,7 @@ def _addresses(data: dict[str, Any], name: str, email: str, phone: str) -> list[
 
 
 def _item(line: dict[str, Any]) -> PlatformOrderItem:
-    quantity = int(line.get("quantity") or 0)
+    quantity = whole_number(line.get("quantity") or 0, f"Line item {line.get('id')} quantity")
     if quantity < 1:
         raise MalformedPayload(f"Line item {line.get('id')} has no quantity.")
     offer = line.get("offer") or {}

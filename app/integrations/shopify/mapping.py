@@ -15,6 +15,7 @@ from app.integrations.base import (
     PlatformRefund,
     PlatformShipment,
     PlatformStateDTO,
+    whole_number,
 )
 
 # Shopify has no single order status: Kontor derives one from cancelled_at, fulfillment_status and
@@ -76,7 +77,7 @@ def _address(data: dict[str, Any] | None, email: str = "") -> PlatformAddress | 
 
 
 def _item(line: dict[str, Any], taxes_included: bool) -> PlatformOrderItem:
-    quantity = int(line.get("quantity") or 0)
+    quantity = whole_number(line.get("quantity") or 0, f"Line item {line.get('id')} quantity")
     if quantity < 1:
         raise MalformedPayload(f"Line item {line.get('id')} has no quantity.")
     price = _money(line.get("price"), "Price")

@@ -14,6 +14,7 @@ from app.integrations.base import (
     PlatformOrderItem,
     PlatformPayment,
     PlatformStateDTO,
+    whole_number,
 )
 
 # WooCommerce's built-in order statuses (slugs as the REST API gives them).
@@ -68,7 +69,7 @@ def _address(data: dict[str, Any] | None) -> PlatformAddress | None:
 
 
 def _item(line: dict[str, Any]) -> PlatformOrderItem:
-    quantity = int(line.get("quantity") or 0)
+    quantity = whole_number(line.get("quantity") or 0, f"Line item {line.get('id')} quantity")
     if quantity < 1:
         raise MalformedPayload(f"Line item {line.get('id')} has no quantity.")
     before = _money(line.get("subtotal"), "Subtotal") + _money(line.get("subtotal_tax"), "Tax")
