@@ -59,6 +59,8 @@ class Config:
     SYNC_BACKOFF_INITIAL = 60
     # How long a web worker keeps an integration's webhook secrets and on/off switch before reading them again.
     WEBHOOK_CACHE_SECONDS = 5
+    # Stored webhook deliveries get their jobs started in batches this often (seconds; 0: one by one, at once).
+    WEBHOOK_ENQUEUE_INTERVAL = 0.1
     # Seconds between scheduler ticks; each tick re-asserts the schedule (heals a flushed Redis).
     SCHEDULER_INTERVAL = 10
     # Stock updates to the channels (KONTOR_STOCK_SYNC_*): attempts before an operation fails, the
@@ -136,6 +138,7 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = True
     SYNC_LEASE_SECONDS = 5
     WEBHOOK_CACHE_SECONDS = 0  # tests switch integrations off and rotate secrets between two deliveries
+    WEBHOOK_ENQUEUE_INTERVAL = 0  # a test's job is queued before its request returns, not during the next test
 
 
 def _env_int(name: str) -> int:

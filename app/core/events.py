@@ -69,6 +69,11 @@ class EventBus:
         for sub in self.handlers(event, "after_commit"):
             pending.append((sub, payload))
 
+    def committed(self, event: str, payload: dict[str, Any]) -> None:
+        """Run the after-commit handlers of a change the caller committed without a session (autocommit)."""
+        for sub in self.handlers(event, "after_commit"):
+            _run_one(sub, payload)
+
 
 bus = EventBus()
 
@@ -76,10 +81,14 @@ bus = EventBus()
 def _run_after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, [])
     for sub, payload in pending:
-        try:
-            sub.handler(payload)
-        except Exception:  # one failing notifier must not hide the committed change from the others
-            log.exception("after-commit handler %s failed for %s", sub.name, sub.event)
+        _run_one(sub, payload)
+
+
+def _run_one(sub: Subscription, payload: dict[str, Any]) -> None:
+    try:
+        sub.handler(payload)
+    except Exception:  # one failing notifier must not hide the committed change from the others
+        log.exception("after-commit handler %s failed for %s", sub.name, sub.event)
 
 
 def _forget_pending(session: Session, *args: Any) -> None:

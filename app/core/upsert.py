@@ -35,10 +35,21 @@ def insert_many_or_nothing(session: Session, table: Table, rows: list[dict[str, 
     """
     if not rows:
         return []
-    statement = _insert(session, table).values(rows).on_conflict_do_nothing(index_elements=list(conflict))
+    statement = _insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
+    keys = rows[0].keys()
+    if all(row.keys() == keys for row in rows):
+        # Rows of one shape go as an executemany: the statement is compiled once and cached, and the
+        # driver batches it ("insertmanyvalues"). Compiling a VALUES list of a few thousand parameters
+        # anew for every page cost more than the database took to insert it.
+        statement, parameters = statement.returning(*returning) if isinstance(returning, tuple) \
+            else statement.returning(returning), rows
+    else:
+        statement, parameters = statement.values(rows).returning(
+            *(returning if isinstance(returning, tuple) else (returning,))), None
+    result = session.execute(statement, parameters) if parameters is not None else session.execute(statement)
     if isinstance(returning, tuple):
-        return [tuple(row) for row in session.execute(statement.returning(*returning))]
-    return list(session.execute(statement.returning(returning)).scalars())
+        return [tuple(row) for row in result]
+    return list(result.scalars())
 
 
 def insert_many_ignoring(session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str]) -> None:

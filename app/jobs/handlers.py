@@ -5,8 +5,9 @@ from __future__ import annotations
 from app.catalog.services import AUTOLINK_REQUESTED
 from app.core.events import bus
 from app.inbound.imports import IMPORT_REQUESTED
-from app.inbound.ledger import BATCH_RECORDED, EVENT_RECORDED
+from app.inbound.ledger import BATCH_RECORDED, DELIVERY_STORED, EVENT_RECORDED
 from app.jobs import tasks
+from app.jobs.doorbell import doorbell
 from app.monitoring.work import AVAILABILITY_SYNC_REQUESTED
 from app.stock.stock_push import STOCK_UPDATES_RECORDED
 from app.suppliers.imports import FEED_IMPORT_QUEUED
@@ -23,6 +24,12 @@ def enqueue_sync_operation(payload: dict) -> None:
 def enqueue_inbound_event(payload: dict) -> None:
     """Enqueue a committed delivery's processing; if Redis is down, the inbound sweeper enqueues it later."""
     tasks.start_inbound_event(payload["event_id"], payload["job_id"])
+
+
+@bus.subscribe(DELIVERY_STORED, "jobs.enqueue_webhook_delivery", moment="after_commit")
+def enqueue_webhook_delivery(payload: dict) -> None:
+    """Have a stored webhook delivery's batch job started within WEBHOOK_ENQUEUE_INTERVAL; the sweeper backs it up."""
+    doorbell.ring(payload["event_id"])
 
 
 @bus.subscribe(FEED_IMPORT_QUEUED, "jobs.enqueue_feed_import", moment="after_commit")

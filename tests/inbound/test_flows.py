@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.extensions import db, redis_connection
 from app.inbound.apply import apply_order
 from app.inbound.models import InboundEvent
 from app.integrations.models import Integration
@@ -208,3 +208,33 @@ def test_a_platform_sourced_status_change_is_never_pushed_back(pg_app, workers, 
         tasks.sweep_outbox()
         time.sleep(0.5)
     assert fake_woo.writes == [("PUT", "501", {"status": "completed"})]
+
+
+def test_a_delivery_whose_enqueue_was_lost_is_processed_by_the_sweeper(pg_app, workers):
+    shop = shopify_shop()
+    pg_app.config["DISABLED_EVENT_HANDLERS"] = ("jobs.enqueue_webhook_delivery",)  # the doorbell never rings
+    body, headers = fake_shopify.delivery(fake_shopify.shopify_order(7, minute=0), "shopify-secret", webhook_id="lost")
+    response = pg_app.test_client().post(f"/webhooks/shopify/{shop.id}", data=body, headers=headers)
+    assert response.status_code == 200
+    assert redis_connection.queue("orders").job_ids == []
+    workers.start(1, queues=("orders",))
+    wait_for(lambda: db.session.scalar(select(InboundEvent.state)) == "processed", timeout=60, report=ledger_report)
+    assert db.session.scalar(select(Order.external_order_id)) == "7"
+
+
+def test_deliveries_get_their_batch_job_from_the_flusher_without_a_sweep(pg_app, workers):
+    shop = shopify_shop()
+    pg_app.config["WEBHOOK_ENQUEUE_INTERVAL"] = 0.05  # as in production: the jobs start off the request
+    client = pg_app.test_client()
+    for n in range(1, 6):
+        body, headers = fake_shopify.delivery(fake_shopify.shopify_order(n, minute=0), "shopify-secret",
+                                              webhook_id=f"f{n}")
+        assert client.post(f"/webhooks/shopify/{shop.id}", data=body, headers=headers).status_code == 200
+    workers.start(1, queues=("orders",))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and open_events():  # no sweep here: only the flusher's jobs
+        db.session.rollback()
+        time.sleep(0.2)
+    db.session.rollback()
+    assert open_events() == 0, ledger_report()
+    assert db.session.scalar(select(func.count(Order.id))) == 5

@@ -49,7 +49,7 @@ def test_signed_shopify_delivery_is_stored_enqueued_and_becomes_an_order(client,
                                                                                  "wh-1")
     assert event.body == body and event.headers["X-Shopify-Topic"] == "orders/create"
     assert event.occurred_at is not None
-    assert f"inbound-event-{event.id}-a0" in redis_connection.queue("orders").job_ids
+    assert f"inbound-batch-{event.id}" in redis_connection.queue("orders").job_ids  # its batch job, right away in tests
 
     process_event(event.id)
     db.session.expire_all()
