@@ -17,6 +17,8 @@ from babel.messages.pofile import read_po
 from flask import Flask, g, has_app_context, has_request_context, request
 from flask_babel import LazyString, force_locale, get_locale, get_translations, gettext, refresh
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from app.extensions import babel
 
@@ -126,8 +128,38 @@ def init_app(app: Flask) -> None:
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
+    app.context_processor(_messages_for_render)
     # The language is remembered on `g`; a request that shares an app context with an earlier one (tests,
     # a CLI driving the test client) must choose afresh, before anything else of the request runs.
     app.before_request_funcs.setdefault(None, []).insert(0, refresh)
     # For names stored in English defaults (status names): the catalogue's word if it has one, else as typed.
-    app.jinja_env.filters["tr"] = lambda text: translations().ugettext(text) if text else text
+    app.jinja_env.filters["tr"] = _translate_name
+
+
+@pass_context
+def _translate_name(context, text):
+    """A name stored in English (a status name): the catalogue's word if it has one, else as typed."""
+    catalogue = context.get("kontor_catalogue") or translations()
+    return catalogue.ugettext(text) if text else text
+
+
+def _messages_for_render() -> dict:
+    """gettext and ngettext for one render, bound to the request's catalogue once (not looked up per message).
+
+    They behave as Jinja's new-style callables: the text is escaped like any value and always formatted
+    with its variables. Macros imported without context fall back to the environment's callables.
+    """
+    catalogue = translations()
+
+    @pass_context
+    def gettext(context, string, **variables):
+        text = catalogue.ugettext(string)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+    @pass_context
+    def ngettext(context, singular, plural, num, **variables):
+        variables.setdefault("num", num)
+        text = catalogue.ungettext(singular, plural, num)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+    return {"kontor_catalogue": catalogue, "gettext": gettext, "ngettext": ngettext}
