@@ -149,7 +149,8 @@ def figures(now: datetime | None = None) -> Dashboard:
                         ~exists().where(earlier.order_id == first.order_id, earlier.shipped_at.is_not(None),
                                         or_(earlier.shipped_at < first.shipped_at,
                                             and_(earlier.shipped_at == first.shipped_at, earlier.id < first.id))))
-                 .subquery())
+                 # Materialized, so each order's first payment is looked up once, not once per use below.
+                 .cte("first_shipments").prefix_with("MATERIALIZED"))
     ship_bucket = _bucket(shipments.c.shipped_at, starts)
     took = _seconds_between(shipments.c.shipped_at, shipments.c.paid_at)
     shipping_rows = db.session.execute(
