@@ -158,6 +158,8 @@ def figures(now: datetime | None = None) -> Dashboard:
         .select_from(shipments).group_by(ship_bucket)
     ).all()
 
+    shortfalls = reservations.shortfall_counts(lambda column: _bucket(column, starts), oldest)
+
     periods: dict[str, PeriodFigures] = {}
     order_keys = list(PERIODS)
     for index, key in enumerate(order_keys):
@@ -177,7 +179,8 @@ def figures(now: datetime | None = None) -> Dashboard:
             channels=sorted(channels.values(), key=lambda c: (-c.orders, c.source)),
             shipped=shipped, shipped_with_payment=with_payment,
             average_ship_seconds=seconds / with_payment if with_payment else None,
-            shortfall=reservations.shortfall_counts(starts[key]),
+            shortfall=(sum(shortfalls.get(k, (0, 0))[0] for k in inside),
+                       sum(shortfalls.get(k, (0, 0))[1] for k in inside)),
         )
 
     statuses = status_defs()
@@ -187,8 +190,9 @@ def figures(now: datetime | None = None) -> Dashboard:
         status = statuses.get(code)
         if status and status.group in waiting:
             waiting[status.group] += count
-    late = db.session.scalar(select(func.count()).select_from(Order).where(*late_conditions(now))) or 0
-    return Dashboard(periods=periods, waiting=waiting, late=late, ship_within_hours=ship_within_hours(),
+    hours = ship_within_hours()
+    late = db.session.scalar(select(func.count()).select_from(Order).where(*late_conditions(now, hours))) or 0
+    return Dashboard(periods=periods, waiting=waiting, late=late, ship_within_hours=hours,
                      shortfall_tracked=True)
 
 
