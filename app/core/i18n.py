@@ -14,9 +14,11 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, has_request_context, request
-from flask_babel import LazyString, force_locale, get_locale, gettext, refresh
+from flask import Flask, g, has_app_context, has_request_context, request
+from flask_babel import LazyString, force_locale, get_locale, get_translations, gettext, refresh
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from app.extensions import babel
 
@@ -41,9 +43,29 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LOCALES, default=DEFAULT_LOCALE)
 
 
+def _language() -> tuple:
+    """(locale, its code, its translations) for the language spoken right now, looked up once per language.
+
+    Flask-Babel walks the request context three times and spells the locale's name afresh on every
+    message; a list page asks for a hundred messages and formatted values. The locale object is the
+    key, so force_locale() and refresh() (which put a new one in place) are followed at once.
+    """
+    locale = get_locale()
+    known = g.get("kontor_language")
+    if known is None or known[0] is not locale:
+        known = (locale, str(locale or DEFAULT_LOCALE), get_translations())
+        g.kontor_language = known
+    return known
+
+
 def current_locale() -> str:
     """The language code the current request speaks ('pl', 'en')."""
-    return str(get_locale() or DEFAULT_LOCALE) if has_request_context() else DEFAULT_LOCALE
+    return _language()[1] if has_request_context() else DEFAULT_LOCALE
+
+
+def translations():
+    """The catalogue of the language spoken right now (Flask-Babel's, without its per-call lookups)."""
+    return _language()[2] if has_app_context() else get_translations()
 
 
 def english(message) -> str:
@@ -98,8 +120,46 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
     app.jinja_env.globals["current_locale"] = current_locale
+    # Flask-Babel's template callables look the catalogue up on every call; these look it up once per language.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
+    app.context_processor(_messages_for_render)
     # The language is remembered on `g`; a request that shares an app context with an earlier one (tests,
     # a CLI driving the test client) must choose afresh, before anything else of the request runs.
     app.before_request_funcs.setdefault(None, []).insert(0, refresh)
     # For names stored in English defaults (status names): the catalogue's word if it has one, else as typed.
-    app.jinja_env.filters["tr"] = lambda text: gettext(text) if text else text
+    app.jinja_env.filters["tr"] = _translate_name
+
+
+@pass_context
+def _translate_name(context, text):
+    """A name stored in English (a status name): the catalogue's word if it has one, else as typed."""
+    catalogue = context.get("kontor_catalogue") or translations()
+    return catalogue.ugettext(text) if text else text
+
+
+def _messages_for_render() -> dict:
+    """gettext and ngettext for one render, bound to the request's catalogue once (not looked up per message).
+
+    They behave as Jinja's new-style callables: the text is escaped like any value and always formatted
+    with its variables. Macros imported without context fall back to the environment's callables.
+    """
+    catalogue = translations()
+
+    @pass_context
+    def gettext(context, string, **variables):
+        text = catalogue.ugettext(string)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+    @pass_context
+    def ngettext(context, singular, plural, num, **variables):
+        variables.setdefault("num", num)
+        text = catalogue.ungettext(singular, plural, num)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+    return {"kontor_catalogue": catalogue, "gettext": gettext, "ngettext": ngettext}

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from app.core.types import utcnow
 from app.dashboard import reservations
@@ -136,19 +137,28 @@ def figures(now: datetime | None = None) -> Dashboard:
         .where(Order.ordered_at >= oldest).group_by(bucket, Order.source, Order.currency)
     ).all()
 
-    # Paid to shipped, for orders whose first shipment left in the period.
-    first_shipped = (select(OrderShipment.order_id, func.min(OrderShipment.shipped_at).label("shipped_at"))
-                     .where(OrderShipment.shipped_at.is_not(None)).group_by(OrderShipment.order_id)
-                     .having(func.min(OrderShipment.shipped_at) >= oldest).subquery())
-    first_paid = (select(OrderPayment.order_id, func.min(OrderPayment.paid_at).label("paid_at"))
-                  .where(OrderPayment.paid_at.is_not(None)).group_by(OrderPayment.order_id).subquery())
-    ship_bucket = _bucket(first_shipped.c.shipped_at, starts)
-    took = _seconds_between(first_shipped.c.shipped_at, first_paid.c.paid_at)
+    # Paid to shipped, for orders whose first shipment left in the period: each such order is read through
+    # that shipment (in range on the shipped-at index, no earlier one of its order), its first payment from
+    # the (order, paid at) index; nothing outside the 30 days is read.
+    first = aliased(OrderShipment)
+    earlier = aliased(OrderShipment)
+    first_paid = (select(func.min(OrderPayment.paid_at)).where(OrderPayment.order_id == first.order_id)
+                  .correlate(first).scalar_subquery())
+    shipments = (select(first.shipped_at.label("shipped_at"), first_paid.label("paid_at"))
+                 .where(first.shipped_at >= oldest,
+                        ~exists().where(earlier.order_id == first.order_id, earlier.shipped_at.is_not(None),
+                                        or_(earlier.shipped_at < first.shipped_at,
+                                            and_(earlier.shipped_at == first.shipped_at, earlier.id < first.id))))
+                 # Materialized, so each order's first payment is looked up once, not once per use below.
+                 .cte("first_shipments").prefix_with("MATERIALIZED"))
+    ship_bucket = _bucket(shipments.c.shipped_at, starts)
+    took = _seconds_between(shipments.c.shipped_at, shipments.c.paid_at)
     shipping_rows = db.session.execute(
-        select(ship_bucket, func.count(), func.count(first_paid.c.paid_at), func.sum(took))
-        .select_from(first_shipped).outerjoin(first_paid, first_paid.c.order_id == first_shipped.c.order_id)
-        .group_by(ship_bucket)
+        select(ship_bucket, func.count(), func.count(shipments.c.paid_at), func.sum(took))
+        .select_from(shipments).group_by(ship_bucket)
     ).all()
+
+    shortfalls = reservations.shortfall_counts(lambda column: _bucket(column, starts), oldest)
 
     periods: dict[str, PeriodFigures] = {}
     order_keys = list(PERIODS)
@@ -169,7 +179,8 @@ def figures(now: datetime | None = None) -> Dashboard:
             channels=sorted(channels.values(), key=lambda c: (-c.orders, c.source)),
             shipped=shipped, shipped_with_payment=with_payment,
             average_ship_seconds=seconds / with_payment if with_payment else None,
-            shortfall=reservations.shortfall_counts(starts[key]),
+            shortfall=(sum(shortfalls.get(k, (0, 0))[0] for k in inside),
+                       sum(shortfalls.get(k, (0, 0))[1] for k in inside)),
         )
 
     statuses = status_defs()
@@ -179,8 +190,9 @@ def figures(now: datetime | None = None) -> Dashboard:
         status = statuses.get(code)
         if status and status.group in waiting:
             waiting[status.group] += count
-    late = db.session.scalar(select(func.count()).select_from(Order).where(*late_conditions(now))) or 0
-    return Dashboard(periods=periods, waiting=waiting, late=late, ship_within_hours=ship_within_hours(),
+    hours = ship_within_hours()
+    late = db.session.scalar(select(func.count()).select_from(Order).where(*late_conditions(now, hours))) or 0
+    return Dashboard(periods=periods, waiting=waiting, late=late, ship_within_hours=hours,
                      shortfall_tracked=True)
 
 

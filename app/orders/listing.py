@@ -153,14 +153,14 @@ def codes_in_groups(groups) -> list[str]:
     return [s.code for s in status_defs().values() if s.group in groups]
 
 
-def late_before(now: datetime | None = None) -> datetime:
-    """Orders in the late group placed before this moment are late."""
-    return (now or utcnow()) - timedelta(hours=ship_within_hours())
+def late_before(now: datetime | None = None, hours: int | None = None) -> datetime:
+    """Orders in the late group placed before this moment are late (`hours`: the time to ship, if already read)."""
+    return (now or utcnow()) - timedelta(hours=ship_within_hours() if hours is None else hours)
 
 
-def late_conditions(now: datetime | None = None) -> list:
+def late_conditions(now: datetime | None = None, hours: int | None = None) -> list:
     """What makes an order late: still being fulfilled, placed longer ago than the time to ship."""
-    return [Order.status.in_(codes_in_groups((LATE_GROUP,))), Order.ordered_at < late_before(now)]
+    return [Order.status.in_(codes_in_groups((LATE_GROUP,))), Order.ordered_at < late_before(now, hours)]
 
 
 def shipped_between(start: datetime | None, end: datetime | None):
