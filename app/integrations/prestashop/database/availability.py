@@ -3,13 +3,16 @@
 Writes touch exactly three columns and never insert a row:
 `stock_available.out_of_stock` and `product_lang.available_now` / `available_later`.
 Each chunk of writes is loaded into temporary tables and applied with one `UPDATE ... JOIN`
-per table (sql.py); rows whose value already matches are not written.
+per table (sql.py); rows whose value already matches are not written. The statements run in a
+thread with its own connection, so the caller prepares (or plans) the next chunk meanwhile.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -26,7 +29,6 @@ from app.integrations.prestashop.database.connection import (
 from app.integrations.prestashop.database.sql import (
     TMP_STOCK,
     TMP_STOCK_TARGET,
-    TMP_TEXT,
     TMP_TEXT_VALUE,
     StockTarget,
     TableSql,
@@ -43,6 +45,8 @@ TEXT_MAX_LENGTH = 255
 OUT_OF_STOCK_VALUES = (0, 1, 2)
 TABLE_ORDER = {"stock_available": 0, "product_lang": 1}
 CHUNK_ATTEMPTS = 3
+# Chunks prepared ahead of the one being written: enough to keep the writer busy, little memory.
+CHUNKS_AHEAD = 2
 
 
 @dataclass
@@ -52,6 +56,34 @@ class _Chunk:
     stock: list[tuple[int, int, int]]
     texts: dict[int, TextSet]
     text_owners: dict[int, int]  # id_product -> the id_product_attribute of the write carrying its texts
+    # Prepared by the caller's thread: the VALUES of the stock rows (with each product's text set id)
+    # and the text sets first used by this chunk.
+    stock_values: str = ""
+    new_text_sets: list[tuple[int, TextSet]] = field(default_factory=list)
+
+
+class _TextSets:
+    """Numbers the distinct text sets of a whole write: each is loaded once, in the chunk that first uses it."""
+
+    def __init__(self) -> None:
+        self.ids: dict[TextSet, int] = {}
+
+    def prepare(self, chunk: _Chunk) -> _Chunk:
+        """Fill in the chunk's load: its stock rows with their text set ids, and the sets new to the write."""
+        ids, texts, owners = self.ids, chunk.texts, chunk.text_owners
+        new = chunk.new_text_sets
+        rows = []
+        for id_product, id_attribute, out_of_stock in chunk.stock:
+            set_id = 0
+            if id_product in texts and owners[id_product] == id_attribute:
+                text_set = texts[id_product]
+                set_id = ids.get(text_set)
+                if set_id is None:
+                    set_id = ids[text_set] = len(ids) + 1
+                    new.append((set_id, text_set))
+            rows.append(f"({id_product},{id_attribute},{out_of_stock},{set_id})")
+        chunk.stock_values = ",".join(rows)
+        return chunk
 
 
 @dataclass
@@ -83,31 +115,70 @@ class AvailabilityWriter(PrestaShopConnection):
         (`sample_size` per table). Each chunk of `chunk_size`
         writes is one transaction (retried on deadlock). `dry_run` computes the same report with
         SELECTs only (into this connection's temporary tables) and changes nothing in the shop.
+        Every write is validated before anything is written.
         """
-        started = time.perf_counter()
         if not shop_ids:
             raise ValueError("At least one shop id is needed.")
         chunks = list(_chunks(writes, shop_ids, language_ids, max(1, chunk_size)))
-        report = AvailabilityReport(dry_run=dry_run, products=len(writes), chunks=len(chunks))
+        return self._write(chunks, shop_ids=shop_ids, dry_run=dry_run, only_changed=only_changed,
+                           sample_size=sample_size)
+
+    def write_availability_batches(self, batches: Iterable[Sequence[AvailabilityWrite]], *, shop_ids: Sequence[int],
+                                   language_ids: Sequence[int], dry_run: bool = False, only_changed: bool = True,
+                                   sample_size: int = SAMPLE_SIZE) -> AvailabilityReport:
+        """write_availability for writes that are still being made (a sync's plan): each batch holds
+        whole products, none of them in an earlier batch, and is one chunk.
+
+        Each batch is validated as it comes and written while the caller makes the next one; a
+        refused batch stops the write after the chunks before it.
+        """
+        if not shop_ids:
+            raise ValueError("At least one shop id is needed.")
+        seen: set[tuple[int, int]] = set()
+        chunks = (_chunk_of(batch, shop_ids, language_ids, seen) for batch in batches if batch)
+        return self._write(chunks, shop_ids=shop_ids, dry_run=dry_run, only_changed=only_changed,
+                           sample_size=sample_size)
+
+    def _write(self, chunks: Iterable[_Chunk], *, shop_ids: Sequence[int], dry_run: bool, only_changed: bool,
+               sample_size: int) -> AvailabilityReport:
+        """Prepare the chunks in this thread and write them in a thread of their own, in turn."""
+        started = time.perf_counter()
+        report = AvailabilityReport(dry_run=dry_run)
+        writer = _ChunkWriter(self, report, shop_ids, dry_run=dry_run, every_row=not only_changed,
+                              sample_size=sample_size)
+        writer.start()
+        text_sets = _TextSets()
+        try:
+            for chunk in chunks:
+                report.products += len(chunk.stock)
+                report.chunks += 1
+                writer.put(text_sets.prepare(chunk))
+        except BaseException:
+            writer.stop()
+            raise
+        writer.finish()
+        # Chunks add their samples as they go; list them table by table, in key order, so the
+        # report does not depend on the chunk size or the order of the chunks.
+        report.changed_rows.sort(key=lambda row: (TABLE_ORDER[row.table], tuple(row.key.values())))
+        report.missing_rows.sort(key=lambda row: (TABLE_ORDER[row.table], tuple(row.key.values())))
+        report.duration = time.perf_counter() - started
+        return report
+
+    def _write_chunks(self, next_chunk: Callable[[], _Chunk | None], report: AvailabilityReport,
+                      shop_ids: Sequence[int], *, dry_run: bool, every_row: bool, sample_size: int) -> None:
+        """The writer thread's work: temporary tables, then each chunk in its own transaction."""
         with self._connect() as conn:
             targets = self._stock_targets(conn, shop_ids)
             report.targets = [target.describe() for target in targets]
             conn.commit()  # temporary tables are created outside any transaction (GTID-safe)
-            every_row = not only_changed
             writers = (_TableWriter(stock_sql(self.table("stock_available"), targets), dry_run, every_row),
                        _TableWriter(text_sql(self.table("product_lang")), dry_run, every_row))
             self._create_temporary_tables(conn, targets, shop_ids)
             try:
-                for chunk in chunks:
+                while (chunk := next_chunk()) is not None:
                     _merge(report, self._apply_chunk_with_retries(conn, chunk, writers, _rooms(report, sample_size)))
             finally:
                 self._drop_temporary_tables(conn)
-        # Chunks add their samples as they go; list them table by table, in key order, so the
-        # report does not depend on the chunk size.
-        report.changed_rows.sort(key=lambda row: TABLE_ORDER[row.table])
-        report.missing_rows.sort(key=lambda row: TABLE_ORDER[row.table])
-        report.duration = time.perf_counter() - started
-        return report
 
     def _stock_targets(self, conn: Connection, shop_ids: Sequence[int]) -> list[StockTarget]:
         """Which stock_available row serves each configured shop, one target per shared group."""
@@ -156,13 +227,12 @@ class AvailabilityWriter(PrestaShopConnection):
         # Keys and ids only in MEMORY tables (small rows, no redo log); the texts, which can be
         # long and many, in a default-engine table so no heap-size limit applies.
         statements = [
+            # id_set: the text set of the product (on the write that carries its texts), else 0.
             f"CREATE TEMPORARY TABLE {TMP_STOCK} (id_product INT UNSIGNED NOT NULL,"
             " id_product_attribute INT UNSIGNED NOT NULL, out_of_stock TINYINT UNSIGNED NOT NULL,"
-            " PRIMARY KEY (id_product, id_product_attribute)) ENGINE=MEMORY",
+            " id_set INT UNSIGNED NOT NULL, PRIMARY KEY (id_product, id_product_attribute)) ENGINE=MEMORY",
             f"CREATE TEMPORARY TABLE {TMP_STOCK_TARGET} (id_shop INT UNSIGNED NOT NULL,"
             " id_shop_group INT UNSIGNED NOT NULL, PRIMARY KEY (id_shop, id_shop_group)) ENGINE=MEMORY",
-            f"CREATE TEMPORARY TABLE {TMP_TEXT} (id_product INT UNSIGNED NOT NULL PRIMARY KEY,"
-            " id_set INT UNSIGNED NOT NULL) ENGINE=MEMORY",
             f"CREATE TEMPORARY TABLE {TMP_TEXT_VALUE} (id_set INT UNSIGNED NOT NULL, id_shop INT UNSIGNED NOT NULL,"
             " id_lang INT UNSIGNED NOT NULL, available_now VARCHAR(255) NULL, available_later VARCHAR(255) NULL,"
             " PRIMARY KEY (id_set, id_shop, id_lang))"
@@ -176,8 +246,7 @@ class AvailabilityWriter(PrestaShopConnection):
 
     def _drop_temporary_tables(self, conn: Connection) -> None:
         try:
-            run(conn, f"DROP TEMPORARY TABLE IF EXISTS {TMP_STOCK}, {TMP_STOCK_TARGET}, {TMP_TEXT},"
-                       f" {TMP_TEXT_VALUE}")
+            run(conn, f"DROP TEMPORARY TABLE IF EXISTS {TMP_STOCK}, {TMP_STOCK_TARGET}, {TMP_TEXT_VALUE}")
             conn.commit()
         except sa.exc.DBAPIError:
             # The connection is broken (the error that broke it is on its way up): let the pool
@@ -215,21 +284,82 @@ class AvailabilityWriter(PrestaShopConnection):
         return result
 
     def _load_chunk(self, conn: Connection, chunk: _Chunk) -> None:
+        # The text sets stay loaded for the next chunks; a rolled-back chunk takes its new ones
+        # with it (the table is transactional) and loads them again when it is retried.
         run(conn, f"DELETE FROM {TMP_STOCK}")
-        run(conn, f"DELETE FROM {TMP_TEXT}")
-        run(conn, f"DELETE FROM {TMP_TEXT_VALUE}")
-        run(conn, f"INSERT INTO {TMP_STOCK} VALUES " + ",".join(f"({p},{a},{o})" for p, a, o in chunk.stock))
-        if not chunk.texts:
-            return
-        set_ids: dict[TextSet, int] = {}
-        rows = ",".join(f"({id_product},{set_ids.setdefault(texts, len(set_ids) + 1)})"
-                        for id_product, texts in chunk.texts.items())
-        escape = conn.connection.dbapi_connection.escape
-        values = ",".join(f"({set_id},{id_shop},{id_lang},{escape(now)},{escape(later)})"
-                          for texts, set_id in set_ids.items() for id_shop, id_lang, now, later in texts)
-        run(conn, f"INSERT INTO {TMP_TEXT_VALUE} VALUES {values}")
-        run(conn, f"INSERT INTO {TMP_TEXT} VALUES {rows}")
+        run(conn, f"INSERT INTO {TMP_STOCK} VALUES {chunk.stock_values}")
+        if chunk.new_text_sets:
+            escape = conn.connection.dbapi_connection.escape
+            values = ",".join(f"({set_id},{id_shop},{id_lang},{escape(now)},{escape(later)})"
+                              for set_id, texts in chunk.new_text_sets for id_shop, id_lang, now, later in texts)
+            run(conn, f"INSERT INTO {TMP_TEXT_VALUE} VALUES {values}")
 
+
+class _ChunkWriter:
+    """The thread that writes the chunks, with its own connection, while the caller prepares the next.
+
+    An error on either side stops both: the writer's is raised to the caller, and a caller that
+    fails stops the writer after the chunk in hand.
+    """
+
+    def __init__(self, database: AvailabilityWriter, report: AvailabilityReport, shop_ids: Sequence[int], *,
+                 dry_run: bool, every_row: bool, sample_size: int) -> None:
+        self.chunks: queue.Queue[_Chunk | None] = queue.Queue(maxsize=CHUNKS_AHEAD)
+        self.error: BaseException | None = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, name="prestashop-availability-writer", daemon=True,
+            args=(database, report, shop_ids), kwargs={"dry_run": dry_run, "every_row": every_row,
+                                                       "sample_size": sample_size})
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def put(self, chunk: _Chunk) -> None:
+        """Hand a chunk over; raises the writer's error as soon as it has one."""
+        while True:
+            self._raise()
+            if not self.thread.is_alive():
+                raise RuntimeError("The availability writer stopped before the last chunk.")
+            try:
+                self.chunks.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        """Wait until every chunk handed over is written; raise the writer's error if it had one."""
+        self._close()
+        self._raise()
+
+    def stop(self) -> None:
+        """The caller failed: stop after the chunk in hand (earlier chunks stay written)."""
+        self.stopped.set()
+        self._close()
+
+    def _close(self) -> None:
+        while self.thread.is_alive():
+            try:
+                self.chunks.put(None, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self.thread.join()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _next(self) -> _Chunk | None:
+        chunk = self.chunks.get()
+        return None if self.stopped.is_set() else chunk
+
+    def _run(self, database: AvailabilityWriter, report: AvailabilityReport, shop_ids: Sequence[int],
+             **options) -> None:
+        try:
+            database._write_chunks(self._next, report, shop_ids, **options)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, raised there
+            self.error = error
 
 
 class _TableWriter:
@@ -317,6 +447,18 @@ def _chunks(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], langua
             chunk.text_owners[id_product] = owners[id_product]
     if chunk.stock:
         yield chunk
+
+
+def _chunk_of(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], language_ids: Sequence[int],
+              seen: set[tuple[int, int]]) -> _Chunk:
+    """One batch of whole products, validated, as one chunk; `seen` holds the rows of earlier batches."""
+    stock, texts, owners = _validated(writes, shop_ids, language_ids)
+    keys = {(p, a) for p, a, _ in stock}
+    if not seen.isdisjoint(keys):
+        p, a = min(seen & keys)
+        raise ValueError(f"Product {p} combination {a} is listed twice.")
+    seen |= keys
+    return _Chunk(stock, texts, {id_product: owners[id_product] for id_product in texts})
 
 
 def _validated(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], language_ids: Sequence[int]

@@ -15,7 +15,6 @@ from app.integrations.base import MissingRow, RowChange
 # Temporary tables live in this connection only; the names just avoid clashing with shop tables.
 TMP_STOCK = "kontor_avail_stock"
 TMP_STOCK_TARGET = "kontor_avail_stock_target"
-TMP_TEXT = "kontor_avail_text"
 TMP_TEXT_VALUE = "kontor_avail_text_value"
 
 # A product's texts: ((id_shop, id_lang, available_now, available_later), ...) in shop and language order. Few
@@ -143,7 +142,8 @@ def text_sql(target: str) -> TableSql:
     return TableSql(
         name="product_lang",
         target=target,
-        sources=f"{TMP_TEXT} t STRAIGHT_JOIN {TMP_TEXT_VALUE} v ON v.id_set = t.id_set",
+        # A product's texts hang on one of its stock rows (id_set 0 on the others).
+        sources=f"{TMP_STOCK} t STRAIGHT_JOIN {TMP_TEXT_VALUE} v ON v.id_set = t.id_set",
         on="x.id_product = t.id_product AND x.id_shop = v.id_shop AND x.id_lang = v.id_lang",
         present="id_product",
         differs=f"NOT ({same.format('available_now')} AND {same.format('available_later')})",
