@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -94,8 +94,8 @@ def plan_batches(integration: Integration, rules: AvailabilityRules, plan: Plan,
     new_write = AvailabilityWrite._make
     batch: list[AvailabilityWrite] = []
     # Core, not the ORM: plain rows, streamed from a server-side cursor.
-    rows = db.session.connection().execute(query, execution_options={"yield_per": batch_size})
-    for product_id, product_links in groupby(rows, key=_PRODUCT):
+    result = db.session.connection().execute(query, execution_options={"yield_per": batch_size})
+    for product_id, product_links in groupby(chain.from_iterable(result.partitions()), key=_PRODUCT):
         if len(batch) >= batch_size:
             yield batch
             batch = []

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -70,19 +71,16 @@ class _TextSets:
 
     def prepare(self, chunk: _Chunk) -> _Chunk:
         """Fill in the chunk's load: its stock rows with their text set ids, and the sets new to the write."""
-        ids, texts, owners = self.ids, chunk.texts, chunk.text_owners
-        new = chunk.new_text_sets
-        rows = []
-        for id_product, id_attribute, out_of_stock in chunk.stock:
-            set_id = 0
-            if id_product in texts and owners[id_product] == id_attribute:
-                text_set = texts[id_product]
-                set_id = ids.get(text_set)
-                if set_id is None:
-                    set_id = ids[text_set] = len(ids) + 1
-                    new.append((set_id, text_set))
-            rows.append(f"({id_product},{id_attribute},{out_of_stock},{set_id})")
-        chunk.stock_values = ",".join(rows)
+        ids = self.ids
+        set_of: dict[tuple[int, int], int] = {}  # (id_product, id_product_attribute) of the carrier -> set id
+        for id_product, text_set in chunk.texts.items():
+            set_id = ids.get(text_set)
+            if set_id is None:
+                set_id = ids[text_set] = len(ids) + 1
+                chunk.new_text_sets.append((set_id, text_set))
+            set_of[(id_product, chunk.text_owners[id_product])] = set_id
+        chunk.stock_values = ",".join([f"({row[0]},{row[1]},{row[2]},{set_of.get(row[:2], 0)})"
+                                       for row in chunk.stock])
         return chunk
 
 
@@ -365,10 +363,12 @@ class _ChunkWriter:
 class _TableWriter:
     """Diffs and updates one table, chunk after chunk, in the cheaper order of statements.
 
-    A sync is mostly either a first run (nearly every row changes) or a re-run (nearly none do),
-    and the previous chunk predicts the next. Expecting few changes, it counts first and skips
-    the UPDATE when nothing differs (one pass over the rows). Expecting many, it updates first
-    and needs no count at all when every expected row changed (again one pass).
+    A sync is mostly either a first run (every text and about half the stock rows change) or a
+    re-run (nearly nothing changes, or a few rows drifted in the shop), and the previous chunk
+    predicts the next. By default it reads the rows that differ first, skips the UPDATE when
+    none do and otherwise narrows it to their products (one pass over the rows plus a lookup
+    per change). When every row of the last chunk changed, it updates first and needs no count
+    at all if every expected row changed again (one pass).
     """
 
     def __init__(self, sql: TableSql, dry_run: bool, every_row: bool = False) -> None:
@@ -377,6 +377,7 @@ class _TableWriter:
         # Write every found row, even one that already holds the value (only_changed off).
         self.every_row = every_row
         self.expect_changes = False
+        self.narrowed_to: Sequence[int] = ()  # the products the next UPDATE is limited to
 
     def apply(self, conn: Connection, expected: int, room: int, result: _ChunkResult,
               write_key: Callable[[dict[str, int]], tuple[int, int]]) -> TableCounts:
@@ -386,20 +387,31 @@ class _TableWriter:
         """
         if (self.expect_changes or self.every_row) and not self.dry_run:
             counts = self._update_first(conn, expected, room, result)
+            if counts.missing:
+                self._collect_missing(conn, result, write_key)
         else:
-            counts = self._count_first(conn, room, result)
-        if counts.missing:
-            self._collect_missing(conn, result, write_key)
-        self.expect_changes = counts.changed * 2 > counts.changed + counts.unchanged
+            counts = self._differences_first(conn, expected, room, result, write_key)
+        # Updating first is one pass only when every found row changes (else the found rows need
+        # counting); with fewer changes, reading the differences and a narrowed UPDATE cost less.
+        self.expect_changes = counts.changed > 0 and counts.unchanged * 20 < counts.changed
         return counts
 
-    def _count_first(self, conn: Connection, room: int, result: _ChunkResult) -> TableCounts:
-        expected, found, differing = (int(value) for value in run(conn, self.sql.counts()).one())
-        self._sample_changes(conn, room if differing else 0, result)
-        changed = differing
+    def _differences_first(self, conn: Connection, expected: int, room: int, result: _ChunkResult,
+                           write_key: Callable[[dict[str, int]], tuple[int, int]]) -> TableCounts:
+        # One read of every loaded row returns just the few that differ or are missing: the
+        # sample, the full list of missing rows and the products the UPDATE is narrowed to.
+        differing, missing = [], []
+        for row in run(conn, self.sql.differences()):
+            (missing if row[-1] else differing).append(row)
+        self._add_missing(result, [self.sql.key(row) for row in missing], write_key)
+        result.changed_rows.extend(self.sql.change(row) for row in differing[:room])
+        changed = len(differing)
         if differing and not self.dry_run:
+            products = sorted({int(row[0]) for row in differing})
+            self.narrowed_to = products if len(products) * 10 <= expected * 9 else ()
             changed = self._update(conn)
-        return TableCounts(changed=changed, unchanged=found - changed, missing=expected - found)
+        found = expected - len(missing)
+        return TableCounts(changed=changed, unchanged=found - changed, missing=len(missing))
 
     def _update_first(self, conn: Connection, expected: int, room: int, result: _ChunkResult) -> TableCounts:
         self._sample_changes(conn, room, result)
@@ -413,7 +425,8 @@ class _TableWriter:
     def _update(self, conn: Connection) -> int:
         # The WHERE keeps only rows that differ, so the row count means "changed" whether the
         # connection reports found rows (SQLAlchemy sets CLIENT.FOUND_ROWS) or changed rows.
-        return run(conn, self.sql.update(self.every_row)).rowcount
+        products, self.narrowed_to = self.narrowed_to, ()
+        return run(conn, self.sql.update(self.every_row, products)).rowcount
 
     def _sample_changes(self, conn: Connection, room: int, result: _ChunkResult) -> None:
         # Read before the UPDATE, so a dry run and a real run report the same rows.
@@ -422,8 +435,11 @@ class _TableWriter:
 
     def _collect_missing(self, conn: Connection, result: _ChunkResult,
                          write_key: Callable[[dict[str, int]], tuple[int, int]]) -> None:
+        self._add_missing(result, [self.sql.key(row) for row in run(conn, self.sql.missing())], write_key)
+
+    def _add_missing(self, result: _ChunkResult, keys: list[dict[str, int]],
+                     write_key: Callable[[dict[str, int]], tuple[int, int]]) -> None:
         # All of them, not a sample: the seller gets the full list (run record, CSV).
-        keys = [self.sql.key(row) for row in run(conn, self.sql.missing())]
         result.missing_keys.update(write_key(key) for key in keys)
         result.missing_rows.extend(self.sql.missing_row(key) for key in keys)
 
@@ -452,52 +468,62 @@ def _chunks(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], langua
 def _chunk_of(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], language_ids: Sequence[int],
               seen: set[tuple[int, int]]) -> _Chunk:
     """One batch of whole products, validated, as one chunk; `seen` holds the rows of earlier batches."""
-    stock, texts, owners = _validated(writes, shop_ids, language_ids)
-    keys = {(p, a) for p, a, _ in stock}
-    if not seen.isdisjoint(keys):
-        p, a = min(seen & keys)
-        raise ValueError(f"Product {p} combination {a} is listed twice.")
-    seen |= keys
-    return _Chunk(stock, texts, {id_product: owners[id_product] for id_product in texts})
+    stock, texts, owners = _validated(writes, shop_ids, language_ids, seen)
+    return _Chunk(stock, texts, owners)
 
 
-def _validated(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], language_ids: Sequence[int]
+def _validated(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], language_ids: Sequence[int],
+               seen: set[tuple[int, int]] | None = None
                ) -> tuple[list[tuple[int, int, int]], dict[int, TextSet], dict[int, int]]:
     """(id_product, id_product_attribute, out_of_stock) sorted, each product's texts per shop and
-    language, and which combination's write carried them.
+    language, and which combination's write carried them; `seen`, if given, holds rows written
+    before (a row in it is refused as listed twice) and takes these.
 
-    Tight on purpose: it runs once per write, 100,000 times in a big sync. Writes share their
+    Tight on purpose: it runs once per write, 100,000 times in a big sync, so every check is a
+    comprehension or a builtin over all rows rather than statements per row. Writes share their
     texts objects (one per decision), so each distinct pair is expanded and checked once.
     """
+    if {(type(w[0]), type(w[1]), type(w[2])) for w in writes} - {(int, int, int)}:
+        writes = _normalised(writes)
+    stock = sorted([w[:3] for w in writes])
+    if stock and (stock[0][0] <= 0 or min(stock, key=itemgetter(1))[1] < 0):
+        bad = next(row for row in stock if row[0] <= 0 or row[1] < 0)
+        raise ValueError(f"Not a PrestaShop product/combination id: {bad[0]}/{bad[1]}.")
+    keys = _refuse_duplicates(stock, seen)
+    if seen is not None:
+        seen |= keys
+    carriers = [w for w in writes if w[3] is not None]
+    if not carriers:
+        return stock, {}, {}
     shops = list(dict.fromkeys(int(shop) for shop in shop_ids))
     languages = sorted({int(language) for language in language_ids})
-    stock: list[tuple[int, int, int]] = []
-    texts: dict[int, TextSet] = {}
-    owners: dict[int, int] = {}
     # (id(texts), id(shop_texts)) -> text set; the writes keep those objects alive, so ids are stable.
     expanded: dict[tuple[int, int], TextSet] = {}
-    append = stock.append
+    for w in {(id(w[3]), id(w[4])): w for w in carriers}.values():
+        chosen = expanded[(id(w[3]), id(w[4]))] = _text_set(w[3], w[4] or {}, shops, languages)
+        _check_texts(chosen, w[0])
+    texts = {w[0]: expanded[(id(w[3]), id(w[4]))] for w in carriers}
+    owners = {w[0]: w[1] for w in carriers}
+    if len(texts) < len(carriers):  # a product carries texts on several writes: the same, and the first's
+        owners = {w[0]: w[1] for w in reversed(carriers)}
+        for w in carriers:
+            if expanded[(id(w[3]), id(w[4]))] != texts[w[0]]:
+                raise ValueError(f"Product {w[0]} is given two different availability texts.")
+    if () in expanded.values():
+        texts = {id_product: chosen for id_product, chosen in texts.items() if chosen}
+        owners = {id_product: owners[id_product] for id_product in texts}
+    return stock, texts, owners
+
+
+def _normalised(writes: Sequence[AvailabilityWrite]) -> list[AvailabilityWrite]:
+    """The writes with int ids and out_of_stock (the slow path, for writes built from other types)."""
+    normalised = []
     for id_product, id_attribute, out_of_stock, by_language, by_shop in writes:
-        if type(id_product) is not int or type(id_attribute) is not int:
-            id_product, id_attribute = int(id_product), int(id_attribute)
-        if id_product <= 0 or id_attribute < 0:
-            raise ValueError(f"Not a PrestaShop product/combination id: {id_product}/{id_attribute}.")
         if out_of_stock not in OUT_OF_STOCK_VALUES:
             raise ValueError(f"out_of_stock must be 0, 1 or 2, not {out_of_stock!r} (product {id_product}).")
-        append((id_product, id_attribute, int(out_of_stock)))
-        if by_language is None:
-            continue
-        identity = (id(by_language), id(by_shop))
-        chosen = expanded.get(identity)
-        if chosen is None:
-            chosen = expanded[identity] = _text_set(by_language, by_shop or {}, shops, languages)
-            _check_texts(chosen, id_product)
-        if texts.setdefault(id_product, chosen) != chosen:
-            raise ValueError(f"Product {id_product} is given two different availability texts.")
-        owners.setdefault(id_product, id_attribute)
-    stock.sort()
-    _refuse_duplicates(stock)
-    return stock, {id_product: chosen for id_product, chosen in texts.items() if chosen}, owners
+        normalised.append(AvailabilityWrite(int(id_product), int(id_attribute), int(out_of_stock),
+                                            by_language, by_shop))
+    return normalised
 
 
 def _text_set(by_language: dict, by_shop: dict, shops: list[int], languages: list[int]) -> TextSet:
@@ -513,12 +539,22 @@ def _text_set(by_language: dict, by_shop: dict, shops: list[int], languages: lis
     return tuple(entries)
 
 
-def _refuse_duplicates(stock: list[tuple[int, int, int]]) -> None:
-    if len({(p, a) for p, a, _ in stock}) == len(stock):
-        return
-    for previous, row in zip(stock, stock[1:]):
-        if previous[:2] == row[:2]:
-            raise ValueError(f"Product {row[0]} combination {row[1]} is listed twice.")
+def _refuse_duplicates(stock: list[tuple[int, int, int]], seen: set[tuple[int, int]] | None) -> set[tuple[int, int]]:
+    """The (product, combination) keys of the sorted rows; refuses a key listed twice or in `seen`,
+    and an out_of_stock that is not one PrestaShop knows."""
+    values = {row[2] for row in stock}
+    if not values <= set(OUT_OF_STOCK_VALUES):
+        bad = next(row for row in stock if row[2] not in OUT_OF_STOCK_VALUES)
+        raise ValueError(f"out_of_stock must be 0, 1 or 2, not {bad[2]!r} (product {bad[0]}).")
+    keys = {row[:2] for row in stock}
+    if len(keys) < len(stock):
+        for previous, row in zip(stock, stock[1:]):
+            if previous[:2] == row[:2]:
+                raise ValueError(f"Product {row[0]} combination {row[1]} is listed twice.")
+    if seen and not seen.isdisjoint(keys):
+        p, a = min(seen & keys)
+        raise ValueError(f"Product {p} combination {a} is listed twice.")
+    return keys
 
 
 def _check_texts(texts: TextSet, id_product: int) -> None:

@@ -66,23 +66,28 @@ class TableSql:
     def found(self) -> str:
         return f"SELECT COUNT(*) FROM {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on}"
 
-    def counts(self) -> str:
-        return (f"SELECT COUNT(*), COUNT(x.{self.present}),"
-                f" COALESCE(SUM(x.{self.present} IS NOT NULL AND {self.differs}), 0)"
-                f" FROM {self.sources} LEFT JOIN {self.target} x ON {self.on}")
-
     def changes(self, limit: int) -> str:
         columns = ", ".join(expression for _, expression in self.keys + self.before + self.after)
         return (f"SELECT {columns} FROM {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on}"
                 f" WHERE {self.differs} ORDER BY {self._order()} LIMIT {int(limit)}")
+
+    def differences(self) -> str:
+        """The rows that differ or are missing (last column 1), with keys and values, in key order."""
+        columns = ", ".join(expression for _, expression in self.keys + self.before + self.after)
+        return (f"SELECT {columns}, x.{self.present} IS NULL FROM {self.sources} LEFT JOIN {self.target} x"
+                f" ON {self.on} WHERE x.{self.present} IS NULL OR {self.differs} ORDER BY {self._order()}")
 
     def missing(self) -> str:
         columns = ", ".join(expression for _, expression in self.keys)
         return (f"SELECT {columns} FROM {self.sources} LEFT JOIN {self.target} x ON {self.on}"
                 f" WHERE x.{self.present} IS NULL ORDER BY {self._order()}")
 
-    def update(self, every_row: bool = False) -> str:
+    def update(self, every_row: bool = False, products: Sequence[int] = ()) -> str:
+        """The UPDATE of the loaded rows; `products` narrows it to those products' rows (known to
+        differ), so a few changes among many rows cost a few lookups in the shop's table."""
         where = "" if every_row else f" WHERE {self.differs}"
+        if products:
+            where += (" AND " if where else " WHERE ") + f"t.id_product IN ({','.join(map(str, products))})"
         return f"UPDATE {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on} SET {self.assign}{where}"
 
     def change(self, row: Sequence) -> RowChange:
