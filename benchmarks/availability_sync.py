@@ -90,6 +90,8 @@ TARGET_RERUN = 2.0  # seconds, under
 TARGET_SHARE = 0.80  # Kontor's full-change sync as a share of the bare write's rate, at least
 TARGET_DRIFT = 3.0  # seconds to repair a 1% drift, under
 DRIFT_EVERY = 100  # every 100th product drifts
+# Undo records left to purge (server-wide) below which the shop counts as settled.
+SETTLED_HISTORY = 1000
 
 
 # --- the feed ------------------------------------------------------------------------------------
@@ -507,6 +509,20 @@ def bare_write(shop, stock: list[tuple], texts: list[tuple], batch: int = 5000) 
         engine.dispose()
 
 
+def settle(shop, timeout: float = 60.0) -> None:
+    """Wait until InnoDB has purged the undo of the bulk updates before (reset_shop, the previous
+    sync), so each timed write starts on the same footing as the bare write did: the purge would
+    otherwise compete with it for the CPUs and the buffer pool. Not timed; gives up after `timeout`."""
+    deadline = time.monotonic() + timeout
+    with shop.engine.connect() as conn:
+        while time.monotonic() < deadline:
+            length = int(conn.exec_driver_sql("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'").one()[1])
+            if length < SETTLED_HISTORY:
+                return
+            time.sleep(0.2)
+    print(f"  note: InnoDB history list still {length:,} long after {timeout:.0f} s", flush=True)
+
+
 def reset_shop(shop) -> None:
     """Back to the values load_bulk_shop gave every row (out_of_stock 0, empty texts)."""
     shop.execute("UPDATE {stock_available} SET out_of_stock = 0")
@@ -630,6 +646,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def sync(phase: str, target: str = "", met: Callable[[float, object], bool] | None = None,
                  expected: FeedFacts | None = None, every_row: bool = False) -> None:
+            settle(shop)
             result, seconds, breakdown = timed(lambda: sync_availability(integration_id), args.profile, phase)
             note = sync_note(result)
             if expected is not None:
@@ -650,6 +667,7 @@ def main(argv: list[str] | None = None) -> int:
         imports("", facts)
         # 3: the reference on the shop as loaded: the bare write of the final values, then put back
         stock_rows, text_rows = final_values(integration_id)
+        settle(shop)
         started = time.perf_counter()
         matched = bare_write(shop, stock_rows, text_rows)
         bare_seconds = time.perf_counter() - started
@@ -675,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         set_only_changed(integration_id, True)
         # 6: 1% of the products changed in the shop: the next sync repairs exactly those rows
         drifted = drift(shop)
+        settle(shop)
         result, seconds, breakdown = timed(lambda: sync_availability(integration_id), args.profile, "drift")
         note = sync_note(result) + f"; {drifted:,} rows drifted"
         if result.changed != drifted or shop_allowed(shop) != facts.allowed:
