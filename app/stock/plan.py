@@ -9,8 +9,10 @@ itself (row by row, in the shop), so the plan never looks at what Kontor wrote b
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain, groupby
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -22,6 +24,10 @@ from app.integrations.base import AvailabilityWrite
 from app.integrations.models import Integration
 from app.stock.availability import Availability, AvailabilityRules, decide
 from app.suppliers.services import FEED_KIND
+
+# Links per batch: about one write chunk of the shop database (its DEFAULT_CHUNK_SIZE).
+PLAN_BATCH_SIZE = 5000
+_PRODUCT = itemgetter(1)
 
 
 class LinkDecision(NamedTuple):
@@ -55,68 +61,114 @@ class Plan:
 
 
 def plan_availability(integration: Integration, rules: AvailabilityRules, limit: int | None = None) -> Plan:
-    """Decide the availability of every linked product of the integration that has supplier data.
+    """Decide the availability of every linked product of the integration that has supplier data."""
+    plan = Plan()
+    for batch in plan_batches(integration, rules, plan, limit):
+        plan.writes.extend(batch)
+    return plan
 
-    Runs once per link, 100,000 times in a big shop, so it reads only what the rule needs (the
-    supplier's stock and delivery days, extracted by the database) and decides each distinct
-    (stock, delivery days) once; writes of one decision share its texts objects.
+
+def plan_batches(integration: Integration, rules: AvailabilityRules, plan: Plan, limit: int | None = None,
+                 batch_size: int = PLAN_BATCH_SIZE) -> Iterator[list[AvailabilityWrite]]:
+    """The writes of the sync in batches of about `batch_size`, each holding whole products, while
+    `plan` counts the links; the counts are complete once the batches are.
+
+    The links are read in the order of their unique key (integration, product, combination), so a
+    product's links arrive together and the rows stream from the index while earlier batches are
+    being written. Runs once per link, 100,000 times in a big shop, so it reads only what the rule
+    needs (the supplier's stock and delivery days, extracted by the database) and decides each
+    distinct (stock, delivery days) once; writes of one decision share its texts objects.
     """
     supplier = ProductLink.supplier_availability
+    links = (select(ProductLink.id).where(ProductLink.integration_id == integration.id)
+             .order_by(ProductLink.id).limit(limit).scalar_subquery()) if limit else None
     query = (select(ProductLink.id, ProductLink.external_product_id, ProductLink.external_combination_id,
                     supplier["stock_quantity"].as_string(), supplier["delivery_days"].as_string(),
                     supplier["missed_imports"].as_string(), supplier["contractor_id"].as_string())
-             .where(ProductLink.integration_id == integration.id).order_by(ProductLink.id))
-    if limit:
-        query = query.limit(limit)
-    rows = db.session.execute(query).all()
-    plan = Plan(considered=len(rows))
-    links_per_product = Counter(row[1] for row in rows)
+             .where(ProductLink.integration_id == integration.id)
+             .order_by(ProductLink.external_product_id, ProductLink.external_combination_id))
+    if links is not None:
+        query = query.where(ProductLink.id.in_(links))
     policies = _missing_policies()
     decided: dict[tuple, Availability] = {}
-    grouped: dict[str, list[LinkDecision]] = {}  # products with combinations: their links with data
-    parents_without_data: dict[str, int] = {}  # product id -> link id of the product row itself
-    writes = plan.writes
-
-    for link_id, product_id, combination_id, stock, days, missed, feed_id in rows:
-        combination_id = str(combination_id)
-        with_combinations = links_per_product[product_id] > 1
-        if stock is None:
-            if with_combinations and combination_id == "0":
-                parents_without_data[product_id] = link_id
-            else:
-                plan.without_supplier_data += 1
+    new_write = AvailabilityWrite._make
+    batch: list[AvailabilityWrite] = []
+    # Core, not the ORM: plain rows, streamed from a server-side cursor.
+    result = db.session.connection().execute(query, execution_options={"yield_per": batch_size})
+    for product_id, product_links in groupby(chain.from_iterable(result.partitions()), key=_PRODUCT):
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+        first = next(product_links)
+        more = list(product_links)
+        plan.considered += 1 + len(more)
+        if more:
+            _add_product(plan, batch, [first, *more], policies, decided, rules)
             continue
-        if missed is not None and _taken_as_zero(policies, feed_id, missed):
-            stock = "0"
-            plan.taken_as_zero += 1
-        availability = decided.get((stock, days))
-        if availability is None:
-            availability = decided[(stock, days)] = decide(
-                {"stock_quantity": _json_value(stock), "delivery_days": _json_value(days)}, rules)
-        if with_combinations:
-            grouped.setdefault(product_id, []).append(LinkDecision(link_id, product_id, combination_id, availability))
-        elif product_id.isdigit() and combination_id.isdigit():
-            # Most products: no combinations, so the link sets the texts. Inlined: it runs 100,000 times.
-            writes.append(AvailabilityWrite(int(product_id), int(combination_id), availability.out_of_stock,
-                                            availability.texts or None, availability.shop_texts or None))
-        else:
-            plan.not_shop_ids += 1
-
-    for product_id, link_id in parents_without_data.items():
-        if product_id not in grouped:
+        # Most products: one link, no combinations, so the link sets the texts. Inlined: it runs 100,000 times.
+        _, _, combination_id, stock, days, missed, _ = first
+        if stock is None:
             plan.without_supplier_data += 1
             continue
+        availability = decided.get((stock, days)) if missed is None else None
+        if availability is None:
+            availability = _decision(plan, first, policies, decided, rules)
+        combination_id = str(combination_id)
+        if product_id.isdigit() and combination_id.isdigit():
+            batch.append(new_write((int(product_id), int(combination_id), availability.out_of_stock,
+                                    availability.texts or None, availability.shop_texts or None)))
+        else:
+            plan.not_shop_ids += 1
+    if batch:
+        yield batch
+
+
+def _decision(plan: Plan, row, policies: dict[str, MissingPolicy], decided: dict[tuple, Availability],
+              rules: AvailabilityRules) -> Availability | None:
+    """What a link's supplier data decides (None: it has none); each distinct (stock, days) decided once."""
+    _, _, _, stock, days, missed, feed_id = row
+    if stock is None:
+        return None
+    if missed is not None and _taken_as_zero(policies, feed_id, missed):
+        stock = "0"
+        plan.taken_as_zero += 1
+    availability = decided.get((stock, days))
+    if availability is None:
+        availability = decided[(stock, days)] = decide(
+            {"stock_quantity": _json_value(stock), "delivery_days": _json_value(days)}, rules)
+    return availability
+
+
+def _add_product(plan: Plan, batch: list[AvailabilityWrite], rows: list, policies: dict[str, MissingPolicy],
+                 decided: dict[tuple, Availability], rules: AvailabilityRules) -> None:
+    """The writes of a product with combinations (several links)."""
+    decisions: list[LinkDecision] = []
+    parent_without_data = None  # the link id of the product row itself, when it has no data
+    for row in rows:
+        link_id, product_id, combination_id = row[0], row[1], str(row[2])
+        availability = _decision(plan, row, policies, decided, rules)
+        if availability is None:
+            if combination_id == "0":
+                parent_without_data = link_id
+            else:
+                plan.without_supplier_data += 1
+        else:
+            decisions.append(LinkDecision(link_id, product_id, combination_id, availability))
+    if parent_without_data is not None:
+        if not decisions:
+            plan.without_supplier_data += 1
+            return
         # The product's own row follows its combinations' supplier data (see below).
-        grouped[product_id].append(LinkDecision(link_id, product_id, "0", best(grouped[product_id]).availability))
-    for decisions in grouped.values():
-        owner, most_generous = text_owner(decisions), best(decisions)
-        for decision in decisions:
-            if decision is owner and decision.is_product:
-                # PrestaShop reads a product's own row (and its texts) for the whole product: it may
-                # be ordered as soon as any of its combinations may, and says what the best one says.
-                decision = LinkDecision(decision.link_id, decision.product_id, "0", most_generous.availability)
-            _add(plan, decision, texts=decision.link_id == owner.link_id)
-    return plan
+        decisions.append(LinkDecision(parent_without_data, rows[0][1], "0", best(decisions).availability))
+    if not decisions:
+        return
+    owner, most_generous = text_owner(decisions), best(decisions)
+    for decision in decisions:
+        if decision is owner and decision.is_product:
+            # PrestaShop reads a product's own row (and its texts) for the whole product: it may
+            # be ordered as soon as any of its combinations may, and says what the best one says.
+            decision = LinkDecision(decision.link_id, decision.product_id, "0", most_generous.availability)
+        _add(plan, batch, decision, texts=decision.link_id == owner.link_id)
 
 
 def best(decisions: list[LinkDecision]) -> LinkDecision:
@@ -132,12 +184,12 @@ def text_owner(decisions: list[LinkDecision]) -> LinkDecision:
     return best(decisions)
 
 
-def _add(plan: Plan, decision: LinkDecision, *, texts: bool) -> None:
+def _add(plan: Plan, batch: list[AvailabilityWrite], decision: LinkDecision, *, texts: bool) -> None:
     if not decision.product_id.isdigit() or not decision.combination_id.isdigit():
         plan.not_shop_ids += 1
         return
     availability = decision.availability
-    plan.writes.append(AvailabilityWrite(
+    batch.append(AvailabilityWrite(
         int(decision.product_id), int(decision.combination_id), availability.out_of_stock,
         (availability.texts or None) if texts else None, (availability.shop_texts or None) if texts else None))
 

@@ -28,7 +28,7 @@ from app.integrations.models import Integration, IntegrationRun
 from app.integrations.prestashop.database import PrestaShopDatabase
 from app.integrations.services import get_integration
 from app.stock.availability import AvailabilityRules
-from app.stock.plan import Plan, plan_availability
+from app.stock.plan import Plan, plan_availability, plan_batches
 from app.stock.webservice import write_availability_webservice
 
 log = logging.getLogger("kontor.stock")
@@ -136,15 +136,17 @@ def _sync_availability(integration: Integration, started, *, limit: int | None, 
         raise ValidationFailed(_l("Availability is synced to PrestaShop integrations."))
     settings = database_settings(integration)
     rules = AvailabilityRules.from_settings(integration.settings.get("availability") or {})
-    plan = plan_availability(integration, rules, limit)
     dsn = integration.credentials.get("db_dsn")
     if dsn:
+        # The plan is made batch by batch while the shop's database writes the batches before.
+        plan = Plan()
         with PrestaShopDatabase(dsn, settings["prefix"]) as shop:
-            report = shop.write_availability(plan.writes, shop_ids=settings["shop_ids"],
-                                             language_ids=settings["language_ids"], dry_run=dry_run,
-                                             only_changed=settings["only_changed"])
+            report = shop.write_availability_batches(
+                plan_batches(integration, rules, plan, limit), shop_ids=settings["shop_ids"],
+                language_ids=settings["language_ids"], dry_run=dry_run, only_changed=settings["only_changed"])
         via = "database"
     else:
+        plan = plan_availability(integration, rules, limit)
         report = write_availability_webservice(integration, plan.writes, dry_run=dry_run,
                                                only_changed=settings["only_changed"])
         via = "webservice"
@@ -164,7 +166,7 @@ def _sync_availability(integration: Integration, started, *, limit: int | None, 
 
 def _result(integration_id: int, plan: Plan, report: AvailabilityReport, via: str) -> SyncResult:
     return SyncResult(
-        integration_id, report.dry_run, considered=plan.considered, sent=len(plan.writes),
+        integration_id, report.dry_run, considered=plan.considered, sent=report.products,
         without_supplier_data=plan.without_supplier_data, taken_as_zero=plan.taken_as_zero,
         products_missing=len(report.missing_keys), changed=report.changed, unchanged=report.unchanged,
         missing=report.missing, changed_rows=[_describe_change(row) for row in report.changed_rows],

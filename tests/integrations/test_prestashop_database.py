@@ -380,6 +380,45 @@ def test_several_chunks_give_the_same_result_as_one(prestashop_db_factory):
     assert one.snapshot() == many.snapshot()
 
 
+def batches_of(writes, *groups):
+    """The writes split into batches of whole products, in the order of `groups` (product ids)."""
+    return [[w for w in writes if w.id_product in group] for group in groups]
+
+
+def test_writes_in_batches_give_the_same_result_as_one_list(prestashop_db_factory):
+    one, batched = prestashop_db_factory("ps_"), prestashop_db_factory("ps_")
+    load_standard_shop(one)
+    load_standard_shop(batched)
+
+    # A sample that takes every change: which 20 a shorter one takes depends on the batches' order.
+    single = write(one, sample_size=200)
+    # As a sync's plan hands them over: whole products, not in id order (read by the links' key).
+    client = PrestaShopDatabase(batched.dsn, batched.prefix)
+    try:
+        report = client.write_availability_batches(
+            batches_of(standard_writes(), {10}, {1, 2}, {3, 4, 5, 6, 7, 8, 9}),
+            shop_ids=ALL_SHOPS, language_ids=LANGUAGES, sample_size=200)
+    finally:
+        client.close()
+
+    assert report.chunks == 3
+    assert comparable(dataclasses.replace(report, chunks=1)) == comparable(single)
+    assert one.snapshot() == batched.snapshot()
+
+
+def test_a_product_in_two_batches_is_refused_and_nothing_after_is_written(prestashop_db):
+    writes = standard_writes()
+    client = PrestaShopDatabase(prestashop_db.dsn, prestashop_db.prefix)
+    try:
+        with pytest.raises(ValueError, match="Product 2 combination 0 is listed twice"):
+            client.write_availability_batches(batches_of(writes, {1, 2}, {2, 3}),
+                                              shop_ids=ALL_SHOPS, language_ids=LANGUAGES)
+    finally:
+        client.close()
+
+    assert stock(prestashop_db, 3, 0, INDEPENDENT_SHOP, 0) == 2  # the refused batch: not written
+
+
 def test_bulk_write_in_chunks_counts_changes_and_gaps(prestashop_db_factory):
     db = prestashop_db_factory("ps_")
     load_bulk_shop(db, 3000, languages=(1, 2))

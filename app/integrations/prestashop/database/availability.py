@@ -3,19 +3,23 @@
 Writes touch exactly three columns and never insert a row:
 `stock_available.out_of_stock` and `product_lang.available_now` / `available_later`.
 Each chunk of writes is loaded into temporary tables and applied with one `UPDATE ... JOIN`
-per table (sql.py); rows whose value already matches are not written.
+per table (sql.py); rows whose value already matches are not written. The statements run in a
+thread with its own connection, so the caller prepares (or plans) the next chunk meanwhile.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from app.integrations.base import AvailabilityReport, AvailabilityWrite, MissingRow, RowChange, TableCounts
+from app.integrations.prestashop.database.chunks import Chunk, TextSets, chunk_of, in_chunks
 from app.integrations.prestashop.database.connection import (
     DEADLOCK_ERRORS,
     PrestaShopConnection,
@@ -26,32 +30,19 @@ from app.integrations.prestashop.database.connection import (
 from app.integrations.prestashop.database.sql import (
     TMP_STOCK,
     TMP_STOCK_TARGET,
-    TMP_TEXT,
     TMP_TEXT_VALUE,
     StockTarget,
     TableSql,
-    TextSet,
     stock_sql,
     text_sql,
 )
 
 DEFAULT_CHUNK_SIZE = 5000
 SAMPLE_SIZE = 20
-# product_lang.available_now / available_later are varchar(255) in every PrestaShop version.
-TEXT_MAX_LENGTH = 255
-# stock_available.out_of_stock: 0 deny orders, 1 allow orders, 2 use the shop's default.
-OUT_OF_STOCK_VALUES = (0, 1, 2)
 TABLE_ORDER = {"stock_available": 0, "product_lang": 1}
 CHUNK_ATTEMPTS = 3
-
-
-@dataclass
-class _Chunk:
-    """Validated writes of one transaction; a product's rows never straddle two chunks."""
-
-    stock: list[tuple[int, int, int]]
-    texts: dict[int, TextSet]
-    text_owners: dict[int, int]  # id_product -> the id_product_attribute of the write carrying its texts
+# Chunks prepared ahead of the one being written: enough to keep the writer busy, little memory.
+CHUNKS_AHEAD = 2
 
 
 @dataclass
@@ -83,31 +74,70 @@ class AvailabilityWriter(PrestaShopConnection):
         (`sample_size` per table). Each chunk of `chunk_size`
         writes is one transaction (retried on deadlock). `dry_run` computes the same report with
         SELECTs only (into this connection's temporary tables) and changes nothing in the shop.
+        Every write is validated before anything is written.
         """
-        started = time.perf_counter()
         if not shop_ids:
             raise ValueError("At least one shop id is needed.")
-        chunks = list(_chunks(writes, shop_ids, language_ids, max(1, chunk_size)))
-        report = AvailabilityReport(dry_run=dry_run, products=len(writes), chunks=len(chunks))
+        chunks = list(in_chunks(writes, shop_ids, language_ids, max(1, chunk_size)))
+        return self._write(chunks, shop_ids=shop_ids, dry_run=dry_run, only_changed=only_changed,
+                           sample_size=sample_size)
+
+    def write_availability_batches(self, batches: Iterable[Sequence[AvailabilityWrite]], *, shop_ids: Sequence[int],
+                                   language_ids: Sequence[int], dry_run: bool = False, only_changed: bool = True,
+                                   sample_size: int = SAMPLE_SIZE) -> AvailabilityReport:
+        """write_availability for writes that are still being made (a sync's plan): each batch holds
+        whole products, none of them in an earlier batch, and is one chunk.
+
+        Each batch is validated as it comes and written while the caller makes the next one; a
+        refused batch stops the write (chunks already written stay written, none after it is).
+        """
+        if not shop_ids:
+            raise ValueError("At least one shop id is needed.")
+        seen: set[tuple[int, int]] = set()
+        chunks = (chunk_of(batch, shop_ids, language_ids, seen) for batch in batches if batch)
+        return self._write(chunks, shop_ids=shop_ids, dry_run=dry_run, only_changed=only_changed,
+                           sample_size=sample_size)
+
+    def _write(self, chunks: Iterable[Chunk], *, shop_ids: Sequence[int], dry_run: bool, only_changed: bool,
+               sample_size: int) -> AvailabilityReport:
+        """Prepare the chunks in this thread and write them in a thread of their own, in turn."""
+        started = time.perf_counter()
+        report = AvailabilityReport(dry_run=dry_run)
+        writer = _ChunkWriter(self, report, shop_ids, dry_run=dry_run, every_row=not only_changed,
+                              sample_size=sample_size)
+        writer.start()
+        text_sets = TextSets()
+        try:
+            for chunk in chunks:
+                report.products += len(chunk.stock)
+                report.chunks += 1
+                writer.put(text_sets.prepare(chunk))
+        except BaseException:
+            writer.stop()
+            raise
+        writer.finish()
+        # Chunks add their samples as they go; list them table by table, in key order, so the
+        # report does not depend on the chunk size or the order of the chunks.
+        report.changed_rows.sort(key=lambda row: (TABLE_ORDER[row.table], tuple(row.key.values())))
+        report.missing_rows.sort(key=lambda row: (TABLE_ORDER[row.table], tuple(row.key.values())))
+        report.duration = time.perf_counter() - started
+        return report
+
+    def _write_chunks(self, next_chunk: Callable[[], Chunk | None], report: AvailabilityReport,
+                      shop_ids: Sequence[int], *, dry_run: bool, every_row: bool, sample_size: int) -> None:
+        """The writer thread's work: temporary tables, then each chunk in its own transaction."""
         with self._connect() as conn:
             targets = self._stock_targets(conn, shop_ids)
             report.targets = [target.describe() for target in targets]
             conn.commit()  # temporary tables are created outside any transaction (GTID-safe)
-            every_row = not only_changed
             writers = (_TableWriter(stock_sql(self.table("stock_available"), targets), dry_run, every_row),
                        _TableWriter(text_sql(self.table("product_lang")), dry_run, every_row))
             self._create_temporary_tables(conn, targets, shop_ids)
             try:
-                for chunk in chunks:
+                while (chunk := next_chunk()) is not None:
                     _merge(report, self._apply_chunk_with_retries(conn, chunk, writers, _rooms(report, sample_size)))
             finally:
                 self._drop_temporary_tables(conn)
-        # Chunks add their samples as they go; list them table by table, in key order, so the
-        # report does not depend on the chunk size.
-        report.changed_rows.sort(key=lambda row: TABLE_ORDER[row.table])
-        report.missing_rows.sort(key=lambda row: TABLE_ORDER[row.table])
-        report.duration = time.perf_counter() - started
-        return report
 
     def _stock_targets(self, conn: Connection, shop_ids: Sequence[int]) -> list[StockTarget]:
         """Which stock_available row serves each configured shop, one target per shared group."""
@@ -156,13 +186,12 @@ class AvailabilityWriter(PrestaShopConnection):
         # Keys and ids only in MEMORY tables (small rows, no redo log); the texts, which can be
         # long and many, in a default-engine table so no heap-size limit applies.
         statements = [
+            # id_set: the text set of the product (on the write that carries its texts), else 0.
             f"CREATE TEMPORARY TABLE {TMP_STOCK} (id_product INT UNSIGNED NOT NULL,"
             " id_product_attribute INT UNSIGNED NOT NULL, out_of_stock TINYINT UNSIGNED NOT NULL,"
-            " PRIMARY KEY (id_product, id_product_attribute)) ENGINE=MEMORY",
+            " id_set INT UNSIGNED NOT NULL, PRIMARY KEY (id_product, id_product_attribute)) ENGINE=MEMORY",
             f"CREATE TEMPORARY TABLE {TMP_STOCK_TARGET} (id_shop INT UNSIGNED NOT NULL,"
             " id_shop_group INT UNSIGNED NOT NULL, PRIMARY KEY (id_shop, id_shop_group)) ENGINE=MEMORY",
-            f"CREATE TEMPORARY TABLE {TMP_TEXT} (id_product INT UNSIGNED NOT NULL PRIMARY KEY,"
-            " id_set INT UNSIGNED NOT NULL) ENGINE=MEMORY",
             f"CREATE TEMPORARY TABLE {TMP_TEXT_VALUE} (id_set INT UNSIGNED NOT NULL, id_shop INT UNSIGNED NOT NULL,"
             " id_lang INT UNSIGNED NOT NULL, available_now VARCHAR(255) NULL, available_later VARCHAR(255) NULL,"
             " PRIMARY KEY (id_set, id_shop, id_lang))"
@@ -176,15 +205,14 @@ class AvailabilityWriter(PrestaShopConnection):
 
     def _drop_temporary_tables(self, conn: Connection) -> None:
         try:
-            run(conn, f"DROP TEMPORARY TABLE IF EXISTS {TMP_STOCK}, {TMP_STOCK_TARGET}, {TMP_TEXT},"
-                       f" {TMP_TEXT_VALUE}")
+            run(conn, f"DROP TEMPORARY TABLE IF EXISTS {TMP_STOCK}, {TMP_STOCK_TARGET}, {TMP_TEXT_VALUE}")
             conn.commit()
         except sa.exc.DBAPIError:
             # The connection is broken (the error that broke it is on its way up): let the pool
             # drop it, and its temporary tables with it.
             conn.invalidate()
 
-    def _apply_chunk_with_retries(self, conn: Connection, chunk: _Chunk, writers: tuple[_TableWriter, _TableWriter],
+    def _apply_chunk_with_retries(self, conn: Connection, chunk: Chunk, writers: tuple[_TableWriter, _TableWriter],
                                   rooms: dict[str, int]) -> _ChunkResult:
         attempt = 1
         while True:
@@ -201,7 +229,7 @@ class AvailabilityWriter(PrestaShopConnection):
                 time.sleep(0.2 * attempt)
                 attempt += 1
 
-    def _apply_chunk(self, conn: Connection, chunk: _Chunk, writers: tuple[_TableWriter, _TableWriter],
+    def _apply_chunk(self, conn: Connection, chunk: Chunk, writers: tuple[_TableWriter, _TableWriter],
                      rooms: dict[str, int]) -> _ChunkResult:
         self._load_chunk(conn, chunk)
         stock, texts = writers
@@ -214,31 +242,94 @@ class AvailabilityWriter(PrestaShopConnection):
                                        lambda key: (key["id_product"], chunk.text_owners[key["id_product"]]))
         return result
 
-    def _load_chunk(self, conn: Connection, chunk: _Chunk) -> None:
+    def _load_chunk(self, conn: Connection, chunk: Chunk) -> None:
+        # The text sets stay loaded for the next chunks; a rolled-back chunk takes its new ones
+        # with it (the table is transactional) and loads them again when it is retried.
         run(conn, f"DELETE FROM {TMP_STOCK}")
-        run(conn, f"DELETE FROM {TMP_TEXT}")
-        run(conn, f"DELETE FROM {TMP_TEXT_VALUE}")
-        run(conn, f"INSERT INTO {TMP_STOCK} VALUES " + ",".join(f"({p},{a},{o})" for p, a, o in chunk.stock))
-        if not chunk.texts:
-            return
-        set_ids: dict[TextSet, int] = {}
-        rows = ",".join(f"({id_product},{set_ids.setdefault(texts, len(set_ids) + 1)})"
-                        for id_product, texts in chunk.texts.items())
-        escape = conn.connection.dbapi_connection.escape
-        values = ",".join(f"({set_id},{id_shop},{id_lang},{escape(now)},{escape(later)})"
-                          for texts, set_id in set_ids.items() for id_shop, id_lang, now, later in texts)
-        run(conn, f"INSERT INTO {TMP_TEXT_VALUE} VALUES {values}")
-        run(conn, f"INSERT INTO {TMP_TEXT} VALUES {rows}")
+        run(conn, f"INSERT INTO {TMP_STOCK} VALUES {chunk.stock_values}")
+        if chunk.new_text_sets:
+            escape = conn.connection.dbapi_connection.escape
+            values = ",".join(f"({set_id},{id_shop},{id_lang},{escape(now)},{escape(later)})"
+                              for set_id, texts in chunk.new_text_sets for id_shop, id_lang, now, later in texts)
+            run(conn, f"INSERT INTO {TMP_TEXT_VALUE} VALUES {values}")
 
+
+class _ChunkWriter:
+    """The thread that writes the chunks, with its own connection, while the caller prepares the next.
+
+    An error on either side stops both: the writer's is raised to the caller, and a caller that
+    fails stops the writer after the chunk in hand.
+    """
+
+    def __init__(self, database: AvailabilityWriter, report: AvailabilityReport, shop_ids: Sequence[int], *,
+                 dry_run: bool, every_row: bool, sample_size: int) -> None:
+        self.chunks: queue.Queue[Chunk | None] = queue.Queue(maxsize=CHUNKS_AHEAD)
+        self.error: BaseException | None = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, name="prestashop-availability-writer", daemon=True,
+            args=(database, report, shop_ids), kwargs={"dry_run": dry_run, "every_row": every_row,
+                                                       "sample_size": sample_size})
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def put(self, chunk: Chunk) -> None:
+        """Hand a chunk over; raises the writer's error as soon as it has one."""
+        while True:
+            self._raise()
+            if not self.thread.is_alive():
+                raise RuntimeError("The availability writer stopped before the last chunk.")
+            try:
+                self.chunks.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        """Wait until every chunk handed over is written; raise the writer's error if it had one."""
+        self._close()
+        self._raise()
+
+    def stop(self) -> None:
+        """The caller failed: stop after the chunk in hand (earlier chunks stay written)."""
+        self.stopped.set()
+        self._close()
+
+    def _close(self) -> None:
+        while self.thread.is_alive():
+            try:
+                self.chunks.put(None, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self.thread.join()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _next(self) -> Chunk | None:
+        chunk = self.chunks.get()
+        return None if self.stopped.is_set() else chunk
+
+    def _run(self, database: AvailabilityWriter, report: AvailabilityReport, shop_ids: Sequence[int],
+             **options) -> None:
+        try:
+            database._write_chunks(self._next, report, shop_ids, **options)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, raised there
+            self.error = error
 
 
 class _TableWriter:
     """Diffs and updates one table, chunk after chunk, in the cheaper order of statements.
 
-    A sync is mostly either a first run (nearly every row changes) or a re-run (nearly none do),
-    and the previous chunk predicts the next. Expecting few changes, it counts first and skips
-    the UPDATE when nothing differs (one pass over the rows). Expecting many, it updates first
-    and needs no count at all when every expected row changed (again one pass).
+    A sync is mostly either a first run (every text and about half the stock rows change) or a
+    re-run (nearly nothing changes, or a few rows drifted in the shop), and the previous chunk
+    predicts the next. By default it reads the rows that differ first, skips the UPDATE when
+    none do and otherwise narrows it to their products (one pass over the rows plus a lookup
+    per change). When every row of the last chunk changed, it updates first and needs no count
+    at all if every expected row changed again (one pass).
     """
 
     def __init__(self, sql: TableSql, dry_run: bool, every_row: bool = False) -> None:
@@ -247,6 +338,7 @@ class _TableWriter:
         # Write every found row, even one that already holds the value (only_changed off).
         self.every_row = every_row
         self.expect_changes = False
+        self.narrowed_to: Sequence[int] = ()  # the products the next UPDATE is limited to
 
     def apply(self, conn: Connection, expected: int, room: int, result: _ChunkResult,
               write_key: Callable[[dict[str, int]], tuple[int, int]]) -> TableCounts:
@@ -256,20 +348,31 @@ class _TableWriter:
         """
         if (self.expect_changes or self.every_row) and not self.dry_run:
             counts = self._update_first(conn, expected, room, result)
+            if counts.missing:
+                self._collect_missing(conn, result, write_key)
         else:
-            counts = self._count_first(conn, room, result)
-        if counts.missing:
-            self._collect_missing(conn, result, write_key)
-        self.expect_changes = counts.changed * 2 > counts.changed + counts.unchanged
+            counts = self._differences_first(conn, expected, room, result, write_key)
+        # Updating first is one pass only when every found row changes (else the found rows need
+        # counting); with fewer changes, reading the differences and a narrowed UPDATE cost less.
+        self.expect_changes = counts.changed > 0 and counts.unchanged * 20 < counts.changed
         return counts
 
-    def _count_first(self, conn: Connection, room: int, result: _ChunkResult) -> TableCounts:
-        expected, found, differing = (int(value) for value in run(conn, self.sql.counts()).one())
-        self._sample_changes(conn, room if differing else 0, result)
-        changed = differing
+    def _differences_first(self, conn: Connection, expected: int, room: int, result: _ChunkResult,
+                           write_key: Callable[[dict[str, int]], tuple[int, int]]) -> TableCounts:
+        # One read of every loaded row returns just the few that differ or are missing: the
+        # sample, the full list of missing rows and the products the UPDATE is narrowed to.
+        differing, missing = [], []
+        for row in run(conn, self.sql.differences()):
+            (missing if row[-1] else differing).append(row)
+        self._add_missing(result, [self.sql.key(row) for row in missing], write_key)
+        result.changed_rows.extend(self.sql.change(row) for row in differing[:room])
+        changed = len(differing)
         if differing and not self.dry_run:
+            products = sorted({int(row[0]) for row in differing})
+            self.narrowed_to = products if len(products) * 10 <= expected * 9 else ()
             changed = self._update(conn)
-        return TableCounts(changed=changed, unchanged=found - changed, missing=expected - found)
+        found = expected - len(missing)
+        return TableCounts(changed=changed, unchanged=found - changed, missing=len(missing))
 
     def _update_first(self, conn: Connection, expected: int, room: int, result: _ChunkResult) -> TableCounts:
         self._sample_changes(conn, room, result)
@@ -283,7 +386,8 @@ class _TableWriter:
     def _update(self, conn: Connection) -> int:
         # The WHERE keeps only rows that differ, so the row count means "changed" whether the
         # connection reports found rows (SQLAlchemy sets CLIENT.FOUND_ROWS) or changed rows.
-        return run(conn, self.sql.update(self.every_row)).rowcount
+        products, self.narrowed_to = self.narrowed_to, ()
+        return run(conn, self.sql.update(self.every_row, products)).rowcount
 
     def _sample_changes(self, conn: Connection, room: int, result: _ChunkResult) -> None:
         # Read before the UPDATE, so a dry run and a real run report the same rows.
@@ -292,101 +396,13 @@ class _TableWriter:
 
     def _collect_missing(self, conn: Connection, result: _ChunkResult,
                          write_key: Callable[[dict[str, int]], tuple[int, int]]) -> None:
+        self._add_missing(result, [self.sql.key(row) for row in run(conn, self.sql.missing())], write_key)
+
+    def _add_missing(self, result: _ChunkResult, keys: list[dict[str, int]],
+                     write_key: Callable[[dict[str, int]], tuple[int, int]]) -> None:
         # All of them, not a sample: the seller gets the full list (run record, CSV).
-        keys = [self.sql.key(row) for row in run(conn, self.sql.missing())]
         result.missing_keys.update(write_key(key) for key in keys)
         result.missing_rows.extend(self.sql.missing_row(key) for key in keys)
-
-
-# -- validating and chunking ----------------------------------------------------------------------
-
-
-def _chunks(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], language_ids: Sequence[int],
-            chunk_size: int) -> Iterator[_Chunk]:
-    """Validated writes in id order, about chunk_size rows each, never splitting a product."""
-    stock, texts, owners = _validated(writes, shop_ids, language_ids)
-    chunk = _Chunk([], {}, {})
-    for row in stock:
-        id_product = row[0]
-        if len(chunk.stock) >= chunk_size and id_product != chunk.stock[-1][0]:
-            yield chunk
-            chunk = _Chunk([], {}, {})
-        chunk.stock.append(row)
-        if id_product in texts:
-            chunk.texts[id_product] = texts[id_product]
-            chunk.text_owners[id_product] = owners[id_product]
-    if chunk.stock:
-        yield chunk
-
-
-def _validated(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], language_ids: Sequence[int]
-               ) -> tuple[list[tuple[int, int, int]], dict[int, TextSet], dict[int, int]]:
-    """(id_product, id_product_attribute, out_of_stock) sorted, each product's texts per shop and
-    language, and which combination's write carried them.
-
-    Tight on purpose: it runs once per write, 100,000 times in a big sync. Writes share their
-    texts objects (one per decision), so each distinct pair is expanded and checked once.
-    """
-    shops = list(dict.fromkeys(int(shop) for shop in shop_ids))
-    languages = sorted({int(language) for language in language_ids})
-    stock: list[tuple[int, int, int]] = []
-    texts: dict[int, TextSet] = {}
-    owners: dict[int, int] = {}
-    # (id(texts), id(shop_texts)) -> text set; the writes keep those objects alive, so ids are stable.
-    expanded: dict[tuple[int, int], TextSet] = {}
-    append = stock.append
-    for id_product, id_attribute, out_of_stock, by_language, by_shop in writes:
-        if type(id_product) is not int or type(id_attribute) is not int:
-            id_product, id_attribute = int(id_product), int(id_attribute)
-        if id_product <= 0 or id_attribute < 0:
-            raise ValueError(f"Not a PrestaShop product/combination id: {id_product}/{id_attribute}.")
-        if out_of_stock not in OUT_OF_STOCK_VALUES:
-            raise ValueError(f"out_of_stock must be 0, 1 or 2, not {out_of_stock!r} (product {id_product}).")
-        append((id_product, id_attribute, int(out_of_stock)))
-        if by_language is None:
-            continue
-        identity = (id(by_language), id(by_shop))
-        chosen = expanded.get(identity)
-        if chosen is None:
-            chosen = expanded[identity] = _text_set(by_language, by_shop or {}, shops, languages)
-            _check_texts(chosen, id_product)
-        if texts.setdefault(id_product, chosen) != chosen:
-            raise ValueError(f"Product {id_product} is given two different availability texts.")
-        owners.setdefault(id_product, id_attribute)
-    stock.sort()
-    _refuse_duplicates(stock)
-    return stock, {id_product: chosen for id_product, chosen in texts.items() if chosen}, owners
-
-
-def _text_set(by_language: dict, by_shop: dict, shops: list[int], languages: list[int]) -> TextSet:
-    """(id_shop, id_lang, available_now, available_later) for each configured shop and language:
-    the shop's own texts where it has them, else the texts for every shop."""
-    entries = []
-    for shop in shops:
-        own = by_shop.get(shop) or {}
-        for language in languages:
-            pair = own.get(language) or by_language.get(language)
-            if pair is not None:
-                entries.append((shop, language, *pair))
-    return tuple(entries)
-
-
-def _refuse_duplicates(stock: list[tuple[int, int, int]]) -> None:
-    if len({(p, a) for p, a, _ in stock}) == len(stock):
-        return
-    for previous, row in zip(stock, stock[1:]):
-        if previous[:2] == row[:2]:
-            raise ValueError(f"Product {row[0]} combination {row[1]} is listed twice.")
-
-
-def _check_texts(texts: TextSet, id_product: int) -> None:
-    for _, _, *pair in texts:
-        for text in pair:
-            if text is not None and not isinstance(text, str):
-                raise ValueError(f"Availability texts must be strings (product {id_product}): {text!r}.")
-            if text is not None and len(text) > TEXT_MAX_LENGTH:
-                raise ValueError(f"Availability text longer than {TEXT_MAX_LENGTH} characters "
-                                 f"(product {id_product}): {text[:40]!r}…")
 
 
 # -- small helpers --------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from app.integrations.base import MissingRow, RowChange
 # Temporary tables live in this connection only; the names just avoid clashing with shop tables.
 TMP_STOCK = "kontor_avail_stock"
 TMP_STOCK_TARGET = "kontor_avail_stock_target"
-TMP_TEXT = "kontor_avail_text"
 TMP_TEXT_VALUE = "kontor_avail_text_value"
 
 # A product's texts: ((id_shop, id_lang, available_now, available_later), ...) in shop and language order. Few
@@ -67,23 +66,28 @@ class TableSql:
     def found(self) -> str:
         return f"SELECT COUNT(*) FROM {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on}"
 
-    def counts(self) -> str:
-        return (f"SELECT COUNT(*), COUNT(x.{self.present}),"
-                f" COALESCE(SUM(x.{self.present} IS NOT NULL AND {self.differs}), 0)"
-                f" FROM {self.sources} LEFT JOIN {self.target} x ON {self.on}")
-
     def changes(self, limit: int) -> str:
         columns = ", ".join(expression for _, expression in self.keys + self.before + self.after)
         return (f"SELECT {columns} FROM {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on}"
                 f" WHERE {self.differs} ORDER BY {self._order()} LIMIT {int(limit)}")
+
+    def differences(self) -> str:
+        """The rows that differ or are missing (last column 1), with keys and values, in key order."""
+        columns = ", ".join(expression for _, expression in self.keys + self.before + self.after)
+        return (f"SELECT {columns}, x.{self.present} IS NULL FROM {self.sources} LEFT JOIN {self.target} x"
+                f" ON {self.on} WHERE x.{self.present} IS NULL OR {self.differs} ORDER BY {self._order()}")
 
     def missing(self) -> str:
         columns = ", ".join(expression for _, expression in self.keys)
         return (f"SELECT {columns} FROM {self.sources} LEFT JOIN {self.target} x ON {self.on}"
                 f" WHERE x.{self.present} IS NULL ORDER BY {self._order()}")
 
-    def update(self, every_row: bool = False) -> str:
+    def update(self, every_row: bool = False, products: Sequence[int] = ()) -> str:
+        """The UPDATE of the loaded rows; `products` narrows it to those products' rows (known to
+        differ), so a few changes among many rows cost a few lookups in the shop's table."""
         where = "" if every_row else f" WHERE {self.differs}"
+        if products:
+            where += (" AND " if where else " WHERE ") + f"t.id_product IN ({','.join(map(str, products))})"
         return f"UPDATE {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on} SET {self.assign}{where}"
 
     def change(self, row: Sequence) -> RowChange:
@@ -143,7 +147,8 @@ def text_sql(target: str) -> TableSql:
     return TableSql(
         name="product_lang",
         target=target,
-        sources=f"{TMP_TEXT} t STRAIGHT_JOIN {TMP_TEXT_VALUE} v ON v.id_set = t.id_set",
+        # A product's texts hang on one of its stock rows (id_set 0 on the others).
+        sources=f"{TMP_STOCK} t STRAIGHT_JOIN {TMP_TEXT_VALUE} v ON v.id_set = t.id_set",
         on="x.id_product = t.id_product AND x.id_shop = v.id_shop AND x.id_lang = v.id_lang",
         present="id_product",
         differs=f"NOT ({same.format('available_now')} AND {same.format('available_later')})",
