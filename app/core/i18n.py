@@ -15,7 +15,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, has_request_context, request
-from flask_babel import LazyString, force_locale, get_locale, gettext, refresh
+from flask_babel import LazyString, force_locale, get_locale, gettext, lazy_gettext as _l, refresh
 from flask_login import current_user
 
 from app.extensions import babel
@@ -27,6 +27,31 @@ TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 LOCALES = {"pl": "Polski", "en": "English"}
 DEFAULT_LOCALE = "en"
 MACHINE_PATHS = ("/api/", "/webhooks/")
+
+# Codes the pages show as words (states of work, connections, runs and their counts). The code itself
+# stays English wherever a program reads it (API, CSS classes, URLs); only the page says it in words.
+CODE_LABELS = {
+    "pending": _l("pending"), "processing": _l("processing"), "done": _l("done"), "skipped": _l("skipped"),
+    "superseded": _l("superseded"), "failed": _l("failed"), "conflict": _l("conflict"),
+    "cancelled": _l("cancelled"), "received": _l("received"), "processed": _l("processed"),
+    "queued": _l("queued"), "reading": _l("reading"), "importing": _l("importing"), "ok": _l("ok"),
+    "error": _l("error"), "unknown": _l("not tested"), "connecting": _l("connecting"),
+    "reconnect_needed": _l("reconnect needed"), "push": _l("push"), "pull": _l("pull"), "both": _l("both ways"),
+    "states_sync": _l("platform states"), "order_events": _l("order events"), "order_poll": _l("order poll"),
+    "order_import": _l("order import"), "autolink": _l("product links"), "orders": _l("orders"),
+    "new": _l("new"), "known": _l("known"), "forms": _l("forms"), "new_forms": _l("new forms"),
+    "events": _l("events"), "items": _l("items"), "already linked": _l("already linked"),
+    "ambiguous": _l("ambiguous"), "linked": _l("linked"), "unmatched": _l("unmatched"), "created": _l("created"),
+    "draft": _l("draft"), "posted": _l("posted"), "reversed": _l("reversed"),
+}
+
+
+def code_label(code) -> str:
+    """A code in the page's language ('failed' -> 'nieudane'); a code not listed reads as itself, spaced."""
+    if code is None:
+        return ""
+    label = CODE_LABELS.get(str(code))
+    return str(label) if label is not None else str(code).replace("_", " ")
 
 
 def select_locale() -> str:
@@ -103,3 +128,4 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, refresh)
     # For names stored in English defaults (status names): the catalogue's word if it has one, else as typed.
     app.jinja_env.filters["tr"] = lambda text: gettext(text) if text else text
+    app.jinja_env.filters["state"] = code_label
