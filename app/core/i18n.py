@@ -42,7 +42,8 @@ CODE_LABELS = {
     "new": _l("new"), "known": _l("known"), "forms": _l("forms"), "new_forms": _l("new forms"),
     "events": _l("events"), "items": _l("items"), "already linked": _l("already linked"),
     "ambiguous": _l("ambiguous"), "linked": _l("linked"), "unmatched": _l("unmatched"), "created": _l("created"),
-    "draft": _l("draft"), "posted": _l("posted"), "reversed": _l("reversed"),
+    "draft": _l("draft"), "posted": _l("posted"), "reversed": _l("reversed"), "open": _l("open"),
+    "partially_released": _l("partially released"), "released": _l("released"),
 }
 
 
@@ -86,6 +87,38 @@ def in_polish(message) -> str:
 def api_error(code: str, message) -> dict:
     """The API's error body: a stable English code and message, and the message in Polish for people."""
     return {"code": code, "message": english(message), "message_pl": in_polish(message)}
+
+
+def message_data(message) -> dict | None:
+    """A lazy message as {"key": msgid, "args": {...}}, to store beside its English text; None for plain text.
+
+    Arguments that are lazy messages themselves are stored the same way, so the whole sentence can be
+    said again later in the reader's language (`render_message`).
+    """
+    # flask_babel.lazy_gettext(msgid, **args) keeps both on the LazyString; nothing else exposes them.
+    if not isinstance(message, LazyString) or message._func is not gettext or len(message._args) != 1:
+        return None
+    return {"key": message._args[0], "args": {name: _storable(value) for name, value in message._kwargs.items()}}
+
+
+def _storable(value):
+    if isinstance(value, LazyString):
+        return message_data(value) or str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def render_message(data: dict, fallback: str = "") -> str:
+    """A stored message (see `message_data`) in the current language; `fallback` when it cannot be read."""
+    if not isinstance(data, dict) or not isinstance(data.get("key"), str):
+        return fallback
+    args = {name: render_message(value, str(value)) if isinstance(value, dict) else value
+            for name, value in (data.get("args") or {}).items()}
+    try:
+        return gettext(data["key"], **args)
+    except (KeyError, TypeError, ValueError):  # a catalogue entry whose placeholders no longer match
+        return fallback or data["key"]
 
 
 def compile_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:

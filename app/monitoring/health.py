@@ -62,9 +62,9 @@ def verdict(stat: KindStats, now: datetime, limits: Thresholds = Thresholds()) -
     rate = stat.failure_rate
     if rate is not None and stat.finished_recently >= limits.min_finished_for_rate:
         if rate > limits.failure_rate_critical:
-            worse(CRITICAL, _l("%(rate)s of the last 30 minutes' work failed", rate=f"{rate:.0%}"))
+            worse(CRITICAL, _l("%(rate)s of the last 30 minutes' work failed", rate=format(rate, ".0%")))
         elif rate > limits.failure_rate_warning:
-            worse(WARNING, _l("%(rate)s of the last 30 minutes' work failed", rate=f"{rate:.0%}"))
+            worse(WARNING, _l("%(rate)s of the last 30 minutes' work failed", rate=format(rate, ".0%")))
     if stat.failed:
         worse(WARNING, _l("%(count)s failed and need a retry or a cancel", count=stat.failed) if stat.failed != 1
               else _l("1 failed and needs a retry or a cancel"))

@@ -11,6 +11,7 @@ from app.core import params
 from app.core.auth import role_required
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.htmx import render_page_or_fragment, trigger
+from app.core.i18n import LOCALES
 from app.extensions import db, htmx
 from app.integrations.models import Integration
 from app.monitoring import alerts, health, metrics, work
@@ -117,7 +118,7 @@ def _alerts_page(status_code: int = 200, errors: dict | None = None, form: dict 
     return render_page_or_fragment("monitoring/alerts.html", "monitoring/_alerts.html", status_code=status_code,
                                    channels=channels, masked={c.id: alerts.masked_secrets(c) for c in channels},
                                    kinds=CHANNEL_KINDS, rules=alerts.RULES, rule_settings=alerts.rule_settings(),
-                                   errors=errors or {}, form=form or {})
+                                   errors=errors or {}, form=form or {}, locales=LOCALES)
 
 
 @bp.get("/settings/alerts")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 
 from app.core.errors import Conflict, NotFound
@@ -29,8 +30,8 @@ from app.sync.operations import RATE_WINDOW, STALE_AFTER, KindStats, as_utc
 # order imports) is "order import".
 WEBHOOK_KINDS = ("shopify", "woocommerce", "generic")
 ORDER_IMPORT, WEBHOOK, FEED_IMPORT, AVAILABILITY = "order_import", "webhook", "feed_import", "availability_sync"
-NAMES = {ORDER_IMPORT: "Order import", WEBHOOK: "Webhook processing", FEED_IMPORT: "Feed import",
-         AVAILABILITY: "Availability sync"}
+NAMES = {ORDER_IMPORT: _l("Order import"), WEBHOOK: _l("Webhook processing"), FEED_IMPORT: _l("Feed import"),
+         AVAILABILITY: _l("Availability sync")}
 # Published when someone asks for an availability sync again; app/jobs enqueues it after the commit.
 AVAILABILITY_SYNC_REQUESTED = "stock.availability_sync_requested"
 

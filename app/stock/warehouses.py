@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, column, func, insert, select, update, values as sql_values
 
 from app.catalog.models import Product
@@ -297,8 +298,8 @@ def product_movements(product_id: int, limit: int = 20) -> list[StockMovement]:
                                    .order_by(StockMovement.id.desc()).limit(limit)))
 
 
-STOCK_FILTERS = {"": "All", "below_minimum": "Below minimum", "reserved": "With reservations",
-                 "refused": "Refused (would go negative)"}
+STOCK_FILTERS = {"": _l("All"), "below_minimum": _l("Below minimum"), "reserved": _l("With reservations"),
+                 "refused": _l("Refused (would go negative)")}
 
 
 def stock_list(filter_name: str = "", warehouse_id: int | None = None, query: str = "", limit: int = 200

@@ -19,9 +19,11 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core.events import bus
+from app.core.i18n import english
 from app.extensions import db
 from app.integrations import services as integrations
 from app.integrations.base import CarrierDTO, PlatformError, ReconnectNeeded, with_retries
@@ -141,12 +143,13 @@ def _push(operation: SyncOperation) -> str:
     number, name = payload.get("tracking_number", ""), integration.name
     actor = _actor(integration)
 
-    def close(state: str, message: str, level: str = "ok") -> str:
-        outbox.finish(operation, state, message)
+    def close(state: str, message, level: str = "ok") -> str:
+        text = english(message)
+        outbox.finish(operation, state, text)
         if order is not None:
             record_event(order, f"shipment_push_{state}", message, actor, level=level, data=_data(operation))
         db.session.commit()
-        return message
+        return text
 
     if order is None:
         return close("skipped", "The order no longer exists.")
@@ -197,11 +200,12 @@ def _push(operation: SyncOperation) -> str:
     except PlatformError as error:
         return _failed(operation, order, integration, error, actor)
     if already and operation.payload.get("write_sent"):
-        message = f"Tracking {number} sent to {name}: confirmed on the platform after an unanswered write."
+        message = _l("Tracking %(number)s sent to %(name)s: confirmed on the platform after an unanswered write.",
+                     number=number, name=name)
     elif already:
-        message = f"{name} already had tracking {number}; nothing sent."
+        message = _l("%(name)s already had tracking %(number)s; nothing sent.", name=name, number=number)
     else:
-        message = f"Tracking {number} sent to {name} ({how})."
+        message = _l("Tracking %(number)s sent to %(name)s (%(how)s).", number=number, name=name, how=how)
     return close("done", message)
 
 
@@ -227,23 +231,27 @@ def _data(operation: SyncOperation) -> dict:
 def _failed(operation: SyncOperation, order: Order, integration: Integration, error: PlatformError,
             actor: Actor) -> str:
     number = operation.payload.get("tracking_number", "")
-    what = f"Sending tracking {number} to {integration.name}"
+    name = integration.name
     if error.retryable:
         next_at = outbox.retry_later(operation, error.message)
         if next_at is not None:
-            message = (f"{what} failed (attempt {operation.attempts}): {error.message} "
-                       f"Retrying at {next_at:%H:%M:%S} UTC.")
+            message = _l("Sending tracking %(number)s to %(name)s failed (attempt %(attempt)s): %(error)s Retrying at "
+                         "%(at)s UTC.", number=number, name=name, attempt=operation.attempts, error=error.message,
+                         at=next_at.strftime("%H:%M:%S"))
             record_event(order, "shipment_push_retry", message, actor, level="warning", data=_data(operation))
             db.session.commit()
-            return message
+            return english(message)
     else:
         outbox.fail(operation, error.message)
-    message = f"{what} failed: {error.message}"
     if operation.attempts >= outbox.MAX_ATTEMPTS and error.retryable:
-        message += f" (gave up after {operation.attempts} attempts)"
+        message = _l("Sending tracking %(number)s to %(name)s failed: %(error)s (gave up after %(attempts)s attempts)",
+                     number=number, name=name, error=error.message, attempts=operation.attempts)
+    else:
+        message = _l("Sending tracking %(number)s to %(name)s failed: %(error)s", number=number, name=name,
+                     error=error.message)
     record_event(order, "shipment_push_failed", message, actor, level="error", data=_data(operation))
     db.session.commit()
-    return message
+    return english(message)
 
 
 def order_shipment_pushes(order: Order, limit: int = 10) -> list[SyncOperation]:
