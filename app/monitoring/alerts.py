@@ -299,10 +299,10 @@ def get_channel(channel_id: int) -> AlertChannel:
     return channel
 
 
-def _text(form: dict, name: str, label: str, max_length: int = 500, required: bool = True) -> str:
+def _text(form: dict, name: str, label, max_length: int = 500, required: bool = True) -> str:
     value = params.text_arg(form.get(name), name, max_length=max_length, label=label)
     if required and not value:
-        raise ValidationFailed(f"Give the {label}.", field=name)
+        raise ValidationFailed(_l("Give the %(label)s.", label=label), field=name)
     return value
 
 
@@ -315,54 +315,56 @@ def _checked(error_field: str, check: Callable[[], Any]) -> None:
 
 def _read(kind: str, form: dict, current: dict) -> tuple[dict, dict]:
     """Settings and secrets of a channel from a form; an empty secret field keeps the stored one."""
-    def secret(name: str, label: str, max_length: int = 500) -> str:
+    def secret(name: str, label, max_length: int = 500) -> str:
         value = params.text_arg(form.get(name), name, max_length=max_length, label=label)
         if not value and not current.get(name):
-            raise ValidationFailed(f"Give the {label}.", field=name)
+            raise ValidationFailed(_l("Give the %(label)s.", label=label), field=name)
         return value or current[name]
 
     if kind == "telegram":
-        token = secret("bot_token", "bot token", 120)
+        token = secret("bot_token", _l("bot token"), 120)
         if not TELEGRAM_TOKEN.match(token):
-            raise ValidationFailed("A bot token looks like 123456789:AA… (digits, a colon, then letters); copy it "
-                                   "from @BotFather.", field="bot_token")
-        chat = _text(form, "chat_id", "chat id", 64)
+            raise ValidationFailed(_l("A bot token looks like 123456789:AA… (digits, a colon, then letters); copy it "
+                                      "from @BotFather."), field="bot_token")
+        chat = _text(form, "chat_id", _l("chat id"), 64)
         if not TELEGRAM_CHAT.match(chat):
-            raise ValidationFailed("The chat id is a number (e.g. -1001234567890) or a channel name like @shop_alerts.",
-                                   field="chat_id")
+            raise ValidationFailed(_l("The chat id is a number (e.g. -1001234567890) or a channel name like "
+                                      "@shop_alerts."), field="chat_id")
         return {"chat_id": chat}, {"bot_token": token}
     if kind == "slack":
-        url = secret("webhook_url", "Slack webhook URL", 500)
+        url = secret("webhook_url", _l("Slack webhook URL"), 500)
         _checked("webhook_url", lambda: check_url(url))
         return {}, {"webhook_url": url}
     if kind == "webhook":
-        url = secret("url", "webhook URL", 500)
+        url = secret("url", _l("webhook URL"), 500)
         _checked("url", lambda: check_url(url))
         signing = params.text_arg(form.get("secret"), "secret", max_length=200) or current.get("secret") \
             or secrets_module.token_urlsafe(32)
         return {}, {"url": url, "secret": signing}
     if kind == "email":
-        host = _text(form, "host", "SMTP host", 253)
+        host = _text(form, "host", _l("SMTP host"), 253)
         port = params.int_arg(form.get("port") or "587", "port", minimum=1, maximum=65535)
         _checked("host", lambda: check_host(host, port))
-        sender = _text(form, "sender", "sender address", 254)
-        recipients = [r.strip() for r in re.split(r"[,;\s]+", _text(form, "recipients", "recipients", 2000)) if r]
+        sender = _text(form, "sender", _l("sender address"), 254)
+        recipients = [r.strip() for r in re.split(r"[,;\s]+", _text(form, "recipients", _l("recipients"), 2000)) if r]
         for address in [sender, *recipients]:
             if not EMAIL.match(address):
-                raise ValidationFailed(f"“{address}” is not an e-mail address.", field="recipients")
+                raise ValidationFailed(_l("“%(address)s” is not an e-mail address.", address=address), field="recipients")
         username = params.text_arg(form.get("username"), "username", max_length=254)
         password = params.text_arg(form.get("password"), "password", max_length=500) or current.get("password", "")
         return ({"host": host, "port": port, "sender": sender, "recipients": recipients, "username": username,
                  "starttls": bool(form.get("starttls"))}, {"password": password} if password else {})
-    raise ValidationFailed(f"Choose a channel type: {', '.join(str(v) for v in CHANNEL_KINDS.values())}.", field="kind")
+    raise ValidationFailed(_l("Choose a channel type: %(kinds)s.", kinds=", ".join(str(v) for v in CHANNEL_KINDS.values())),
+                           field="kind")
 
 
 def save_channel(channel: AlertChannel | None, form: dict) -> AlertChannel:
     """Add or change a channel from a form; secrets are stored encrypted and never shown again."""
     kind = channel.kind if channel else params.text_arg(form.get("kind"), "kind", max_length=20)
     if kind not in CHANNEL_KINDS:
-        raise ValidationFailed(f"Choose a channel type: {', '.join(str(v) for v in CHANNEL_KINDS.values())}.", field="kind")
-    name = _text(form, "name", "name", 120)
+        raise ValidationFailed(_l("Choose a channel type: %(kinds)s.", kinds=", ".join(str(v) for v in CHANNEL_KINDS.values())),
+                           field="kind")
+    name = _text(form, "name", _l("name"), 120)
     settings, secrets = _read(kind, form, channel.credentials if channel else {})
     # The language the channel's readers get alerts in; the admin's own unless chosen.
     locale = params.text_arg(form.get("locale"), "locale", max_length=10)

@@ -85,7 +85,7 @@ def order_settings() -> OrderSettings:
     return settings
 
 
-ISSUE_WZ_ON = {"": "Never (by hand)", "picking": "Picking", "ready_for_shipment": "Ready for shipment"}
+ISSUE_WZ_ON = {"": _l("Never (by hand)"), "picking": _l("Picking"), "ready_for_shipment": _l("Ready for shipment")}
 
 
 def update_order_settings(*, default_warehouse_id: int, reserve: bool, hours: int, issue_wz_on: str,
