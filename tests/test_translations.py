@@ -76,7 +76,7 @@ TRANS_BLOCK = re.compile(r"\{%-?\s*trans\b.*?\{%-?\s*endtrans\s*-?%\}", re.S)
 # Blocks that fill an attribute, not the page ({% block body_class %}container wide{% endblock %}).
 CLASS_BLOCK = re.compile(r"\{%-?\s*block\s+\w*class\w*\s*-?%\}.*?\{%-?\s*endblock\b.*?%\}", re.S)
 # Calls whose string arguments are translated or are not text (URLs).
-TRANSLATING = {"_", "gettext", "ngettext", "_l", "lazy_gettext", "url_for"}
+TRANSLATING = {"_", "gettext", "ngettext", "pgettext", "npgettext", "_l", "lazy_gettext", "url_for"}
 
 
 def _english_words(text: str) -> list[str]:

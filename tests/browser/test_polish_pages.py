@@ -52,7 +52,7 @@ def test_the_operations_pages_read_well_in_polish(live_server, page, sign_in, sc
         "/health": ("Stan synchronizacji", "health-pl"),
         "/stock": ("Magazyn", "stock-pl"),
         "/stock/shortages": ("Braki", "shortages-pl"),
-        "/stock/sync": ("Stany w kanałach sprzedaży", "stock-sync-pl"),
+        "/stock/sync": ("Różnice znalezione przy uzgadnianiu", "stock-sync-pl"),
         "/settings/alerts": ("Kanały", "alerts-pl"),
         "/queues": ("Kolejki", "queues-pl"),
         f"/orders/{order_id}": ("Historia", "order-pl"),

@@ -91,11 +91,11 @@ def test_the_timeline_says_stored_entries_in_the_readers_language_and_keeps_engl
     assert stored["created"].message == f"Order {order.number} created"
 
     login(_polish_user())
-    polish = text_of(client.get(f"/orders/{order.id}/timeline"))
+    polish = text_of(client.get(f"/orders/{order.id}"))
     assert "Allegro podaje stan SENT; nie zastosowano: zamówienie anulowano" in polish
     assert f"Utworzono zamówienie {order.number}" in polish
     assert "Pushed to Allegro: “Sent”." in polish  # a row from before keys were stored: its text as stored
-    english = text_of(client.get(f"/orders/{order.id}/timeline", headers={"Accept-Language": "en"}))
+    english = text_of(client.get(f"/orders/{order.id}", headers={"Accept-Language": "en"}))
     assert "Allegro podaje" in english  # the profile setting still wins
     api_side = [e.message for e in db.session.get(type(order), order.id).events]
     assert "Allegro says SENT; not applied: the order was cancelled" in api_side
@@ -107,7 +107,7 @@ def test_the_operations_pages_speak_polish(client, app, login):
         "/health": ["Stan synchronizacji", "Historia alertów", "Kolejki"],
         "/queues": ["Kolejki", "Nieudane zadania", "Zadanie cykliczne"],
         "/settings/alerts": ["Kanały", "Dodaj kanał", "Reguły", "Dużo oczekujących operacji", "Język alertów"],
-        "/stock": ["Magazyn", "Braki", "Dokumenty", "Przyjęcie towaru (PZ)"],
+        "/stock": ["Magazyn", "Braki", "Dokumenty", "Nie ma jeszcze magazynu"],
         "/stock/shortages": ["Niczego nie brakuje"],
         "/stock/documents": ["Dokumenty magazynowe", "Brak dokumentów."],
         "/stock/sync": ["Stany w kanałach sprzedaży", "Uzgodnij i napraw teraz"],
