@@ -78,6 +78,11 @@ class Config:
     # Hosts alert channels may reach although they resolve to a private or local address
     # (KONTOR_ALERT_ALLOWED_HOSTS), e.g. an SMTP relay on the same machine.
     ALERT_ALLOWED_HOSTS: frozenset[str] = frozenset()
+    # Hosts platform integrations (shop URL, site URL, API overrides) may reach although they resolve to a private
+    # or local address (KONTOR_PLATFORM_ALLOWED_HOSTS), e.g. a shop on the seller's own network.
+    PLATFORM_ALLOWED_HOSTS: frozenset[str] = frozenset()
+    # The largest JSON body the API reads (a bulk status change of 10,000 orders is about 400 KB).
+    API_MAX_BODY_BYTES = 4 * 1024 * 1024
     # Where Telegram's Bot API answers (a local fake in tests).
     TELEGRAM_API_URL = "https://api.telegram.org"
 
@@ -100,6 +105,7 @@ class Config:
             settings["FEEDS_DIR"] = os.environ["KONTOR_FEEDS_DIR"]
         settings["FEED_ALLOWED_HOSTS"] = _env_list("KONTOR_FEED_ALLOWED_HOSTS")
         settings["ALERT_ALLOWED_HOSTS"] = _env_list("KONTOR_ALERT_ALLOWED_HOSTS")
+        settings["PLATFORM_ALLOWED_HOSTS"] = _env_list("KONTOR_PLATFORM_ALLOWED_HOSTS")
         if os.environ.get("KONTOR_FRAGMENT_CACHE"):
             settings["FRAGMENT_CACHE"] = os.environ["KONTOR_FRAGMENT_CACHE"] not in ("0", "false", "off")
         for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL", "SCHEDULER_INTERVAL"):

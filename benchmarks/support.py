@@ -16,6 +16,9 @@ import shutil
 import sqlalchemy as sa
 
 PG_SERVER = "postgres@127.0.0.1:5432"
+# The benchmarks' fake platforms listen on 127.0.0.1, and Kontor calls only public addresses unless an admin
+# allows a host; the scripts' app and the workers they start (environment inherited) allow the fakes.
+os.environ.setdefault("KONTOR_PLATFORM_ALLOWED_HOSTS", "127.0.0.1,localhost")
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -34,10 +34,16 @@ def _worker_suffix() -> str:
 TEST_INSTANCE = tempfile.mkdtemp(prefix="kontor-test-instance-")
 
 
+# The fake platforms listen on this machine; outside the tests Kontor calls only public addresses unless an
+# admin allows a host. Set in the environment too, so the workers the tests start allow them as well.
+LOCAL_FAKES = "127.0.0.1,localhost"
+os.environ["KONTOR_PLATFORM_ALLOWED_HOSTS"] = LOCAL_FAKES
+
+
 def _config(database_url: str, **extra) -> dict:
     config = {key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()}
     config.update({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": REDIS_URL, "INSTANCE_PATH": TEST_INSTANCE,
-                   **extra})
+                   "PLATFORM_ALLOWED_HOSTS": frozenset(LOCAL_FAKES.split(",")), **extra})
     return config
 
 

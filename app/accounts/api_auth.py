@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from app.accounts.services import user_for_token
 from app.core.auth import has_role
@@ -20,10 +20,12 @@ def _error(status: int, code: str, message: str):
 
 
 def protect(bp: Blueprint) -> None:
-    """Require a valid Bearer token on every request to `bp`; viewers may only read."""
+    """Require a valid Bearer token on every request to `bp`; viewers may only read; bodies are capped."""
 
     @bp.before_request
     def _authenticate() -> Any:
+        # Reading a JSON body past the cap answers 413 instead of holding any size in memory.
+        request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
         header = request.headers.get("Authorization", "")
         scheme, _, raw = header.partition(" ")
         if scheme.lower() != "bearer" or not raw.strip():

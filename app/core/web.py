@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 
 from app.core.errors import KontorError
 from app.core.i18n import DEFAULT_LOCALE, api_error, current_locale
-from app.extensions import htmx
+from app.extensions import db, htmx
 
 NARROW_SPACE = "\u202f"
 
@@ -120,6 +120,9 @@ def init_app(app: Flask) -> None:
         (403, _l("Not allowed"), _l("Your role does not allow this. Ask an admin if you need it.")),
         (404, _l("Not found"), _l("There is nothing at this address.")),
         (405, _l("Not allowed"), _l("This address does not accept that kind of request.")),
+        (413, _l("Too large"), _l("What you sent is larger than Kontor accepts. Send less at a time.")),
+        (500, _l("Something went wrong"), _l(
+            "The request failed on Kontor's side and was logged; tell the admin if it keeps happening.")),
     ):
         app.register_error_handler(status, _http_error(status, title, message))
 
@@ -127,8 +130,11 @@ def init_app(app: Flask) -> None:
 def _http_error(status: int, title: str, message: str):
     def handler(_error: Exception):
         if _wants_json():
-            code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}[status]
+            code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "request_entity_too_large",
+                    500: "internal_error"}[status]
             return jsonify(error=api_error(code, message)), status
+        if status == 500:
+            db.session.rollback()  # the failed request may have left the session unusable for the page
         if htmx:
             return render_template("_error.html", message=message), status
         return render_template("error.html", title=title, message=message), status

@@ -24,7 +24,7 @@ from app.extensions import db
 from app.integrations.allegro.client import FULFILLMENT_STATES as ALLEGRO_STATES
 from app.integrations.base import PlatformDeletion, PlatformOrder, PlatformRefund
 from app.integrations.models import Integration
-from app.integrations.services import state_name
+from app.integrations.services import pull_status_for, state_name
 from app.integrations.shopify.mapping import STATES as SHOPIFY_STATES
 from app.integrations.woocommerce.mapping import STATES as WOOCOMMERCE_STATES
 from app.orders.models import Order, OrderAddress, OrderItem, OrderPayment, OrderShipment, OrderStatusHistory
@@ -79,13 +79,14 @@ def state_label(integration: Integration, state_id: str) -> str:
 
 
 def pulled_status(integration: Integration, state_id: str) -> str | None:
-    """The Kontor status a platform state is pulled into (mappings "pull" or "both"), if any."""
-    for mapping in integration.mappings:
-        if mapping.direction in ("pull", "both") and mapping.platform_state.external_id == state_id:
-            return mapping.local_status
-    if integration.kind == "generic" and state_id in status_defs():
+    """The Kontor status a platform state is pulled into (mappings "pull" or "both"), if any.
+
+    A generic shop sends Kontor's own status codes, which need no mapping.
+    """
+    status = pull_status_for(integration, state_id)
+    if status is None and integration.kind == "generic" and state_id in status_defs():
         return state_id
-    return None
+    return status
 
 
 def initial_status(integration: Integration) -> str:

@@ -16,6 +16,8 @@ from typing import Any, Callable, NamedTuple, Protocol
 import requests
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential
 
+from app.core.netguard import AddressRefused
+
 log = logging.getLogger("kontor.platforms")
 
 # Tests shrink the waits between attempts (never the number of attempts) with this factor.
@@ -148,6 +150,8 @@ def send(session: requests.Session, method: str, url: str, **kwargs) -> requests
     """One HTTP call with Kontor's timeouts; network failures become TransientPlatformError."""
     try:
         response = session.request(method, url, timeout=TIMEOUTS, **kwargs)
+    except AddressRefused as error:
+        raise PlatformError(str(error)) from None
     except requests.Timeout as error:
         raise TransientPlatformError(f"The platform did not answer in time ({error.__class__.__name__}).") from error
     except requests.ConnectionError as error:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import re
 import time
+from urllib.parse import urlsplit
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Callable, TypeVar
 
+import requests
+from flask import current_app
 from sqlalchemy import func, select
 from flask_babel import lazy_gettext as _l
 
-from app.core import ordering, params
+from app.core import netguard, ordering, params
 from app.core.crypto import mask
 from app.core.events import bus
 from app.core.secrets import hide_secrets
@@ -84,7 +87,39 @@ def needing_reconnect() -> list[Integration]:
                                    .order_by(Integration.name)))
 
 
+# Settings holding an address Kontor calls, with the field the seller typed it in.
+ADDRESS_SETTINGS = ("shop_url", "site_url", "api_url", "auth_url")
+
+
+def platform_session() -> requests.Session:
+    """An HTTP session for platform calls: public addresses only, or hosts in KONTOR_PLATFORM_ALLOWED_HOSTS."""
+    return netguard.guarded_session(current_app.config.get("PLATFORM_ALLOWED_HOSTS", ()))
+
+
+def _check_addresses(settings: dict[str, Any]) -> None:
+    """Refuse a typed platform address on the local or private network before it is saved."""
+    allowed = netguard.normalised_hosts(current_app.config.get("PLATFORM_ALLOWED_HOSTS", ()))
+    for field in ADDRESS_SETTINGS:
+        value = str(settings.get(field) or "").strip()
+        if not value:
+            continue
+        try:
+            parts = urlsplit(value)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise ValidationFailed(_l("This is not a valid http:// or https:// address."), field=field) from None
+        if not parts.hostname:
+            raise ValidationFailed(_l("This is not a valid http:// or https:// address."), field=field)
+        try:
+            netguard.checked_addresses(parts.hostname, port, allowed, "KONTOR_PLATFORM_ALLOWED_HOSTS")
+        except netguard.AddressRefused as refused:
+            raise ValidationFailed(str(refused), field=field) from None
+        except (OSError, UnicodeError):
+            pass  # a name that does not resolve yet is the Test connection's to report
+
+
 def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, str], existing: dict) -> None:
+    _check_addresses(settings)
     if kind == "prestashop":
         url = settings.get("shop_url", "")
         if not url.startswith(("http://", "https://")):
@@ -208,7 +243,7 @@ def allegro_urls(integration: Integration) -> dict[str, str]:
 def allegro_auth(integration: Integration) -> AllegroAuth:
     credentials = integration.credentials
     return AllegroAuth(integration.settings.get("client_id", ""), credentials.get("client_secret", ""),
-                       auth_url=allegro_urls(integration)["auth"])
+                       auth_url=allegro_urls(integration)["auth"], session=platform_session())
 
 
 def client_for(integration: Integration, access_token: str | None = None) -> OrderStatusClient:
@@ -220,19 +255,20 @@ def client_for(integration: Integration, access_token: str | None = None) -> Ord
         return PrestaShopWebservice(
             integration.settings.get("shop_url", ""), integration.credentials.get("api_key", ""),
             language_id=integration.settings.get("language_id", 1),
-            send_email=bool(integration.settings.get("send_email")),
+            send_email=bool(integration.settings.get("send_email")), session=platform_session(),
         )
     if integration.kind == "allegro":
         token = access_token or integration.credentials.get("access_token")
         if not token:
             raise AuthenticationFailed("Allegro is not connected yet: use “Connect with Allegro”.")
-        return AllegroClient(token, api_url=allegro_urls(integration)["api"])
+        return AllegroClient(token, api_url=allegro_urls(integration)["api"], session=platform_session())
     if integration.kind == "shopify":
-        return ShopifyClient(shopify_api_url(integration), integration.credentials.get("api_token", ""))
+        return ShopifyClient(shopify_api_url(integration), integration.credentials.get("api_token", ""),
+                             session=platform_session())
     if integration.kind == "woocommerce":
         credentials = integration.credentials
         return WooCommerceClient(integration.settings.get("site_url", ""), credentials.get("consumer_key", ""),
-                                 credentials.get("consumer_secret", ""))
+                                 credentials.get("consumer_secret", ""), session=platform_session())
     raise PlatformError(f"Kontor does not call {integration.kind_name} platforms; they send deliveries to Kontor.")
 
 

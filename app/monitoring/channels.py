@@ -1,7 +1,7 @@
 """Sending one alert text to one channel: Telegram Bot API, Slack incoming webhook, SMTP e-mail, signed webhook.
 
-Every address a channel reaches is checked first with the feed downloads' guard
-(app/suppliers/sources.py): a seller-typed URL or SMTP host never makes Kontor call a local or
+Every address a channel reaches is checked with the guard platform calls and feed downloads use
+(app/core/netguard.py): a seller-typed URL or SMTP host never makes Kontor call a local or
 private address, unless an admin allowed the host with KONTOR_ALERT_ALLOWED_HOSTS.
 """
 
@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import smtplib
+import socket
 import ssl
 import time
 import uuid
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app
 
-from app.suppliers import sources
+from app.core import netguard
 
 TIMEOUT = 10  # seconds; a slow channel delays only its own alert
 
@@ -36,25 +37,24 @@ class ChannelError(Exception):
         self.retryable = retryable
 
 
+ALLOWED_SETTING = "KONTOR_ALERT_ALLOWED_HOSTS"
+
+
 def _allowed() -> frozenset[str]:
-    return frozenset(h.lower() for h in current_app.config.get("ALERT_ALLOWED_HOSTS", ()))
+    return netguard.normalised_hosts(current_app.config.get("ALERT_ALLOWED_HOSTS", ()))
 
 
-def check_host(host: str, port: int) -> None:
-    """Refuse a host that resolves to a local or private address (unless allowed); ChannelError in words."""
+def check_host(host: str, port: int) -> list[str]:
+    """The host's addresses, refusing one that resolves to a local or private address (unless allowed)."""
     host = (host or "").strip().lower().rstrip(".")
     if not host:
         raise ChannelError("Give a host name.", retryable=False)
     try:
-        addresses = sources.resolve(host, port)
+        return netguard.checked_addresses(host, port, _allowed(), ALLOWED_SETTING)
+    except netguard.AddressRefused as refused:
+        raise ChannelError(str(refused), retryable=False) from None
     except (OSError, UnicodeError):
         raise ChannelError(f"The host {host} could not be found (DNS); check the address.") from None
-    if host in _allowed():
-        return
-    if not addresses or not all(sources.is_public(address) for address in addresses):
-        raise ChannelError(f"{host} points to a local or private network address; Kontor sends alerts only to "
-                           f"public addresses. An admin can allow this host with KONTOR_ALERT_ALLOWED_HOSTS.",
-                           retryable=False)
 
 
 def check_url(url: str) -> str:
@@ -75,8 +75,11 @@ def check_url(url: str) -> str:
 
 def _post(url: str, what: str, **kwargs: Any) -> requests.Response:
     check_url(url)
+    session = netguard.guarded_session(_allowed(), ALLOWED_SETTING)  # the connection goes to the checked address
     try:
-        response = requests.post(url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+        response = session.post(url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+    except netguard.AddressRefused as refused:
+        raise ChannelError(str(refused), retryable=False) from None
     except requests.RequestException as error:
         raise ChannelError(f"{what} could not be reached: {type(error).__name__}.") from None
     if response.status_code >= 300:
@@ -123,17 +126,29 @@ def send_webhook(settings: dict, secrets: dict, text: str, data: dict | None = N
     return "sent to the webhook"
 
 
+class _CheckedSMTP(smtplib.SMTP):
+    """SMTP to the address that was checked, while STARTTLS still verifies the server by its name."""
+
+    def __init__(self, address: str, **kwargs: Any) -> None:
+        self._checked_address = address
+        super().__init__(**kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return socket.create_connection((self._checked_address, port), timeout, self.source_address)
+
+
 def send_email(settings: dict, secrets: dict, text: str) -> str:
     """Send through the configured SMTP server (STARTTLS when asked, login when a user is given)."""
     host, port = settings.get("host", ""), int(settings.get("port") or 587)
-    check_host(host, port)
+    addresses = check_host(host, port)
     message = EmailMessage()
     message["Subject"] = text.splitlines()[0][:150]
     message["From"] = settings.get("sender", "")
     message["To"] = ", ".join(settings.get("recipients", []))
     message.set_content(text)
     try:
-        with smtplib.SMTP(host, port, timeout=TIMEOUT) as smtp:
+        with _CheckedSMTP(addresses[0], timeout=TIMEOUT) as smtp:
+            smtp.connect(host, port)
             if settings.get("starttls"):
                 smtp.starttls(context=ssl.create_default_context())
             if settings.get("username"):

@@ -20,9 +20,7 @@ Nothing a seller types may make the server read its own files or call its intern
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ import urllib3
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, SSLError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from app.core.netguard import is_public, resolve
 from app.suppliers.parsing import FeedError
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 10, 60
@@ -160,21 +159,6 @@ class Target:
         name = f"[{self.host}]" if ":" in self.host else self.host
         default = 443 if self.scheme == "https" else 80
         return name if self.port == default else f"{name}:{self.port}"
-
-
-def is_public(address: str) -> bool:
-    """True for an address on the public internet (not loopback, private, link-local, multicast, reserved ...)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast
-                                 or ip.is_reserved or ip.is_unspecified)
-
-
-def resolve(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to (a literal IP resolves to itself), in the resolver's order."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
 
 
 def check_url(url: str, allowed_hosts: Iterable[str] = ()) -> Target:

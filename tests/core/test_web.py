@@ -60,3 +60,19 @@ def test_production_adds_strict_transport_security_and_secure_cookies(monkeypatc
 ])
 def test_only_plain_local_paths_are_redirect_targets(target, expected):
     assert local_path(target) == expected
+
+
+def test_a_crash_shows_kontors_error_page_in_the_users_language(client, app, login):
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: the error page, not the traceback
+
+    @app.get("/boom-for-the-test")
+    def boom():
+        raise RuntimeError("a bug")
+
+    login(make_user("operator"))
+    page = client.get("/boom-for-the-test")
+    assert page.status_code == 500
+    text = page.get_data(as_text=True)
+    assert "Something went wrong" in text and "was logged" in text and "RuntimeError" not in text
+    polish = client.get("/boom-for-the-test", headers={"Accept-Language": "pl"})
+    assert polish.status_code == 500

@@ -88,6 +88,17 @@ def test_malformed_bodies_are_422(client, token):
                        headers=auth(token)).status_code == 422
 
 
+def test_a_body_over_the_cap_is_refused_with_413_in_json_and_changes_nothing(client, app, token):
+    order = make_order("awaiting_payment")
+    huge = '{"order_ids": [' + ",".join([str(order.id)] * 2_500_000) + '], "status": "cancelled"}'
+    assert len(huge) > app.config["API_MAX_BODY_BYTES"]
+    response = client.post("/api/v1/orders/bulk-status", data=huge, content_type="application/json",
+                           headers=auth(token))
+    assert response.status_code == 413 and response.json["error"]["code"] == "request_entity_too_large"
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "awaiting_payment"
+
+
 def test_bulk_status_reports_successes_and_failures(client, token):
     a, b = make_order("awaiting_payment"), make_order("awaiting_payment")
     shipped = make_order("shipped")
