@@ -29,6 +29,10 @@ WHEN_PLATFORM_CHANGED = {
     "platform": _l("The platform wins: don't push, take its state into Kontor"),
 }
 DEFAULT_WHEN_PLATFORM_CHANGED = "ask"
+# The names Kontor gives Allegro's fulfillment states (integrations/allegro/client.py, which knows HTTP only):
+# catalogued here so pages say them in the reader's language through the `tr` filter.
+DEFAULT_STATE_NAMES = (_l("New"), _l("Processing"), _l("Ready for shipment"), _l("Ready for pickup"), _l("Sent"),
+                       _l("Picked up"), _l("Cancelled"), _l("Suspended"), _l("Returned"))
 
 
 class Integration(db.Model):
