@@ -152,28 +152,30 @@ def _push(operation: SyncOperation) -> str:
         return text
 
     if order is None:
-        return close("skipped", "The order no longer exists.")
+        return close("skipped", _l("The order no longer exists."))
     if not integration.pushes:
-        return close("skipped", f"Tracking {number} not sent to {name}: the integration is off or does not push.",
-                     "warning")
+        return close("skipped", _l("Tracking %(number)s not sent to %(name)s: the integration is off or does not push.",
+                                   number=number, name=name), "warning")
     shipment = db.session.get(OrderShipment, payload.get("shipment_id"))
     if shipment is None or shipment.order_id != order.id:
-        return close("skipped", f"Tracking {number} not sent to {name}: the shipment was removed.")
+        return close("skipped", _l("Tracking %(number)s not sent to %(name)s: the shipment was removed.",
+                                   number=number, name=name))
     if not order.external_order_id:
-        return close("skipped", f"Tracking {number} not sent to {name}: the order has no id on the platform.",
-                     "warning")
+        return close("skipped", _l("Tracking %(number)s not sent to %(name)s: the order has no id on the platform.",
+                                   number=number, name=name), "warning")
     if integration.connection_state == integrations.RECONNECT_NEEDED:
         return wait_for_reconnect(operation, order, integration, actor, announce=False)
     deliver = DELIVERIES.get(integration.kind)
     if deliver is None:
-        return close("skipped", f"Tracking {number} not sent: {integration.kind_name} does not take tracking "
-                                "numbers from Kontor.", "warning")
+        return close("skipped", _l("Tracking %(number)s not sent: %(platform)s does not take tracking numbers from "
+                                   "Kontor.", number=number, platform=integration.kind_name), "warning")
     one_number = integration.kind == "prestashop"
     order_id, shipment_id = order.id, shipment.id
 
     def superseded(newer: str) -> str:
-        return close("superseded", f"Tracking {number} not sent to {name}: tracking {newer} was added after "
-                                   "it, and PrestaShop keeps one number per order.")
+        return close("superseded", _l("Tracking %(number)s not sent to %(name)s: tracking %(newer)s was added after "
+                                      "it, and PrestaShop keeps one number per order.", number=number, name=name,
+                                      newer=newer))
 
     newer = _newer_tracking_number(order_id, shipment_id) if one_number else ""
     if newer:
