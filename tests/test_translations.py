@@ -156,3 +156,24 @@ def test_templates_show_no_english_outside_translations(app):
         problems += [f"{path.relative_to(ROOT)}: {text}" for text in found]
     assert not problems, (f"{len(problems)} untranslated texts in templates (wrap them in _()):\n"
                           + "\n".join(problems[:200]))
+
+
+def test_flash_messages_and_form_labels_are_wrapped_for_translation():
+    """A flash() or a form field's label given as a plain string (or an f-string) would stay English."""
+    import ast
+
+    fields = {"StringField", "IntegerField", "BooleanField", "SelectField", "TextAreaField", "DecimalField",
+              "PasswordField", "EmailField", "FileField", "URLField", "SelectMultipleField", "FloatField",
+              "RadioField"}
+    problems = []
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            first = node.args[0]
+            plain = isinstance(first, ast.JoinedStr) or (isinstance(first, ast.Constant) and isinstance(first.value, str)
+                                                         and re.search(r"[A-Za-z]{2,}", first.value))
+            if plain and (name == "flash" or name in fields):
+                problems.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}({ast.unparse(first)[:60]})")
+    assert not problems, "unwrapped texts:\n" + "\n".join(problems)
