@@ -146,9 +146,9 @@ def listing(integration_id: int | None, kind: str | None = None, bucket: str = "
 
 
 # The integration list's filter: "open" (the default: what still needs delivering or a choice) or one state.
-FILTERS = {"open": "Not delivered", "conflict": "Changed on the platform", "failed": "Failed",
-           "pending": "Waiting", "superseded": "Superseded", "skipped": "Skipped", "done": "Delivered",
-           "cancelled": "Cancelled"}
+FILTERS = {"open": _l("Not delivered"), "conflict": _l("Changed on the platform"), "failed": _l("Failed"),
+           "pending": _l("Waiting"), "superseded": _l("Superseded"), "skipped": _l("Skipped"), "done": _l("Delivered"),
+           "cancelled": _l("Cancelled")}
 
 
 def open_operations(integration_id: int, limit: int = 200) -> list[SyncOperation]:

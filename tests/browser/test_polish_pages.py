@@ -44,7 +44,7 @@ def test_the_operations_pages_read_well_in_polish(live_server, page, sign_in, sc
         reservations.reserve(order.id, Actor("Kontor", "automation"))
         shop = make_integration("prestashop", name="Sklep Ania")
         stuck_push(shop.id, order.id)
-        order_id = order.id
+        order_id, shop_id = order.id, shop.id
         db.session.remove()
     sign_in(page, live_server.admin)
 
@@ -57,6 +57,8 @@ def test_the_operations_pages_read_well_in_polish(live_server, page, sign_in, sc
         "/queues": ("Kolejki", "queues-pl"),
         f"/orders/{order_id}": ("Historia", "order-pl"),
         "/": ("Pulpit", "dashboard-pl"),
+        f"/integrations/{shop_id}": ("Zamówienia z PrestaShop", "integration-pl"),
+        f"/integrations/{shop_id}/deliveries": ("Dostawy", "deliveries-pl"),
     }
     for path, (heading, name) in checks.items():
         page.goto(f"{live_server.url}{path}")
