@@ -43,7 +43,7 @@ CODE_LABELS = {
     "events": _l("events"), "items": _l("items"), "already linked": _l("already linked"),
     "ambiguous": _l("ambiguous"), "linked": _l("linked"), "unmatched": _l("unmatched"), "created": _l("created"),
     "draft": _l("draft"), "posted": _l("posted"), "reversed": _l("reversed"), "open": _l("open"),
-    "partially_released": _l("partially released"), "released": _l("released"),
+    "partially_released": _l("partially released"), "released": _l("released"), "ignored": _l("ignored"),
     # where a change came from (orders.models.CHANGE_SOURCES says the same in title case)
     "manual": _l("by hand"), "automation": _l("automation"), "platform": _l("platform"), "api": "API",
     "import": _l("import"),
