@@ -15,7 +15,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, has_app_context, has_request_context, request
-from flask_babel import LazyString, force_locale, get_locale, get_translations, gettext, refresh
+from flask_babel import LazyString, force_locale, get_locale, get_translations, gettext, lazy_gettext as _l, refresh
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
@@ -29,6 +29,35 @@ TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 LOCALES = {"pl": "Polski", "en": "English"}
 DEFAULT_LOCALE = "en"
 MACHINE_PATHS = ("/api/", "/webhooks/")
+
+# Codes the pages show as words (states of work, connections, runs and their counts). The code itself
+# stays English wherever a program reads it (API, CSS classes, URLs); only the page says it in words.
+CODE_LABELS = {
+    "pending": _l("pending"), "processing": _l("processing"), "done": _l("done"), "skipped": _l("skipped"),
+    "superseded": _l("superseded"), "failed": _l("failed"), "conflict": _l("conflict"),
+    "cancelled": _l("cancelled"), "received": _l("received"), "processed": _l("processed"),
+    "queued": _l("queued"), "reading": _l("reading"), "importing": _l("importing"), "ok": _l("ok"),
+    "error": _l("error"), "unknown": _l("not tested"), "connecting": _l("connecting"),
+    "reconnect_needed": _l("reconnect needed"), "push": _l("push"), "pull": _l("pull"), "both": _l("both ways"),
+    "states_sync": _l("platform states"), "order_events": _l("order events"), "order_poll": _l("order poll"),
+    "order_import": _l("order import"), "autolink": _l("product links"), "orders": _l("orders"),
+    "new": _l("new"), "known": _l("known"), "forms": _l("forms"), "new_forms": _l("new forms"),
+    "events": _l("events"), "items": _l("items"), "already linked": _l("already linked"),
+    "ambiguous": _l("ambiguous"), "linked": _l("linked"), "unmatched": _l("unmatched"), "created": _l("created"),
+    "draft": _l("draft"), "posted": _l("posted"), "reversed": _l("reversed"), "open": _l("open"),
+    "partially_released": _l("partially released"), "released": _l("released"), "ignored": _l("ignored"),
+    # where a change came from (orders.models.CHANGE_SOURCES says the same in title case)
+    "manual": _l("by hand"), "automation": _l("automation"), "platform": _l("platform"), "api": "API",
+    "import": _l("import"),
+}
+
+
+def code_label(code) -> str:
+    """A code in the page's language ('failed' -> 'nieudane'); a code not listed reads as itself, spaced."""
+    if code is None:
+        return ""
+    label = CODE_LABELS.get(str(code))
+    return str(label) if label is not None else str(code).replace("_", " ")
 
 
 def select_locale() -> str:
@@ -85,6 +114,38 @@ def api_error(code: str, message) -> dict:
     return {"code": code, "message": english(message), "message_pl": in_polish(message)}
 
 
+def message_data(message) -> dict | None:
+    """A lazy message as {"key": msgid, "args": {...}}, to store beside its English text; None for plain text.
+
+    Arguments that are lazy messages themselves are stored the same way, so the whole sentence can be
+    said again later in the reader's language (`render_message`).
+    """
+    # flask_babel.lazy_gettext(msgid, **args) keeps both on the LazyString; nothing else exposes them.
+    if not isinstance(message, LazyString) or message._func is not gettext or len(message._args) != 1:
+        return None
+    return {"key": message._args[0], "args": {name: _storable(value) for name, value in message._kwargs.items()}}
+
+
+def _storable(value):
+    if isinstance(value, LazyString):
+        return message_data(value) or str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def render_message(data: dict, fallback: str = "") -> str:
+    """A stored message (see `message_data`) in the current language; `fallback` when it cannot be read."""
+    if not isinstance(data, dict) or not isinstance(data.get("key"), str):
+        return fallback
+    args = {name: render_message(value, str(value)) if isinstance(value, dict) else value
+            for name, value in (data.get("args") or {}).items()}
+    try:
+        return gettext(data["key"], **args)
+    except (KeyError, TypeError, ValueError):  # a catalogue entry whose placeholders no longer match
+        return fallback or data["key"]
+
+
 def compile_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
     """Compile every messages.po that has no .mo or a newer one; returns the files written.
 
@@ -134,6 +195,7 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, refresh)
     # For names stored in English defaults (status names): the catalogue's word if it has one, else as typed.
     app.jinja_env.filters["tr"] = _translate_name
+    app.jinja_env.filters["state"] = code_label
 
 
 @pass_context

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.catalog.matching import SoldItem, match_products
 from app.core.bulk import begin_write
 from app.core.errors import TransitionRefused
+from app.core.i18n import english
 from app.core.types import utcnow
 from app.core.upsert import insert_or_nothing
 from app.extensions import db
@@ -161,7 +163,8 @@ def apply_order(integration: Integration, incoming: PlatformOrder, occurred_at: 
         db.session.add(OrderStatusHistory(order=order, from_status=None, to_status=order.status, changed_by=actor.name,
                                           change_source="platform",
                                           comment=f"{name}: {label}" if incoming.state else ""))
-        record_event(order, "imported", f"Order {incoming.number} received from {name}", actor)
+        record_event(order, "imported", _l("Order %(number)s received from %(name)s", number=incoming.number, name=name),
+                     actor)
         db.session.flush()
         announce_imported(integration, [order.id])
         return Applied("created", f"Created order {order.number} from {name} order {incoming.number}.", order.id)
@@ -189,10 +192,10 @@ def _follow_state(order: Order, integration: Integration, state: str, label: str
     try:
         move_status(order, target, actor, comment=f"{name}: {label}")
     except TransitionRefused as refused:
-        message = f"{name} says {label}; not applied: {refused.message}"
+        message = _l("%(name)s says %(state)s; not applied: %(why)s", name=name, state=label, why=refused.message)
         record_event(order, "platform_status_refused", message, actor, level="warning",
                      data={"platform_state": state, "integration_id": integration.id})
-        return message
+        return english(message)
     return f"Status → {target} ({name} says {label})."
 
 
@@ -281,7 +284,8 @@ def apply_refund(integration: Integration, refund: PlatformRefund) -> Applied:
     order.total_paid = (order.total_paid or Decimal("0")) - refund.amount
     if order.total_paid <= 0:
         order.payment_status = "refunded"
-    record_event(order, "refunded", f"{name} refunded {refund.amount} {order.currency}", platform_actor(integration),
+    record_event(order, "refunded", _l("%(name)s refunded %(amount)s %(currency)s", name=name, amount=refund.amount,
+                                       currency=order.currency), platform_actor(integration),
                  data={"detail": refund.note} if refund.note else None)
     db.session.flush()
     return Applied("updated", f"Refund of {refund.amount} {order.currency} noted on order {order.number}.", order.id)
@@ -298,7 +302,7 @@ def apply_deletion(integration: Integration, deletion: PlatformDeletion) -> Appl
     if (order.meta or {}).get("platform_deleted"):
         return Applied("unchanged", f"Order {order.number} was already noted as deleted in {name}.", order.id)
     order.meta = {**(order.meta or {}), "platform_deleted": utcnow().isoformat()}
-    record_event(order, "platform_deleted", f"Deleted in {name}; Kontor keeps the order.", platform_actor(integration),
+    record_event(order, "platform_deleted", _l("Deleted in %(name)s; Kontor keeps the order.", name=name), platform_actor(integration),
                  level="warning")
     db.session.flush()
     return Applied("updated", f"Order {order.number} was deleted in {name}; kept in Kontor.", order.id)

@@ -19,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, inspect, select
 
 from app.catalog.matching import SoldItem, match_products
 from app.core.bulk import begin_write
+from app.core.i18n import english, message_data
 from app.core.types import utcnow
 from app.core.upsert import insert_many_or_nothing
 from app.extensions import db
@@ -151,9 +153,10 @@ def _create(integration: Integration, fresh: list[Message]) -> dict[int, apply.A
         rows[OrderStatusHistory].append(_row(OrderStatusHistory(
             order_id=order_id, from_status=None, to_status=order.status, changed_by=actor.name, change_source="platform",
             comment=f"{name}: {label}" if incoming.state else "", at=now)))
-        rows[OrderEvent].append(_row(OrderEvent(
-            order_id=order_id, kind="imported", message=f"Order {incoming.number} received from {name}",
-            actor=actor.name, source=actor.source, level="ok", data={}, at=now)))
+        received = _l("Order %(number)s received from %(name)s", number=incoming.number, name=name)
+        rows[OrderEvent].append(_row(OrderEvent(  # the entry record_event() would store
+            order_id=order_id, kind="imported", message=english(received), actor=actor.name, source=actor.source,
+            level="ok", data={"message": message_data(received)}, at=now)))
         outcomes[message.key] = apply.Applied(
             "created", f"Created order {order.number} from {name} order {incoming.number}.", order_id)
     for model, table_rows in rows.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
 
 from app.core.auth import role_required
 from app.core.htmx import render_fragment, render_page_or_fragment
@@ -53,7 +54,7 @@ def import_now(integration_id: int):
     """Ask the workers to import the integration's changed orders now; the run shows in the integration's runs."""
     try:
         imports.request_import(integration_id)
-        flash("Import started; new orders appear on the Deliveries page as they arrive.", "success")
+        flash(_("Import started; new orders appear on the Deliveries page as they arrive."), "success")
     except ValidationFailed as refused:
         flash(refused.message, "error")
     return redirect(url_for("integrations.detail", integration_id=integration_id))

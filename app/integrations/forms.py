@@ -14,10 +14,10 @@ from app.settings.services import status_defs
 
 
 def _when_platform_changed() -> SelectField:
-    return SelectField("When the platform changed the order too", choices=list(WHEN_PLATFORM_CHANGED.items()),
+    return SelectField(_l("When the platform changed the order too"), choices=list(WHEN_PLATFORM_CHANGED.items()),
                        default=DEFAULT_WHEN_PLATFORM_CHANGED,
-                       description="A push finds the order in a state nobody set in Kontor (changed in the "
-                                   "shop's back office, by the buyer or the platform).")
+                       description=_l("A push finds the order in a state nobody set in Kontor (changed in the "
+                                   "shop's back office, by the buyer or the platform)."))
 
 
 class _OrderImport:
@@ -37,18 +37,18 @@ class _OrderImport:
 
 
 class PrestaShopForm(_OrderImport, FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    shop_url = StringField("Shop URL", validators=[DataRequired(), URL(require_tld=False)],
-                           description="The shop's address, e.g. https://shop.example.com")
-    api_key = PasswordField("Webservice key", validators=[Optional(), Length(max=100)],
-                            description="PrestaShop > Advanced parameters > Webservice. Leave empty to keep the stored key; "
-                                        "not needed when Kontor uses the shop only through its database.")
-    db_dsn = PasswordField("Shop database (DSN)", validators=[Optional(), Length(max=500)],
-                           description="mysql://user:password@host:3306/database, for availability written straight into "
-                                       "the shop's database. Leave empty to keep the stored one.")
-    language_id = IntegerField("Language id for state names", default=1, validators=[NumberRange(min=1)])
-    send_email = BooleanField("Send e-mail to the customer on status change (sendemail=1)")
-    tracking_email = BooleanField("E-mail the customer when the tracking number is set (sendemail=1)")
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    shop_url = StringField(_l("Shop URL"), validators=[DataRequired(), URL(require_tld=False)],
+                           description=_l("The shop's address, e.g. https://shop.example.com"))
+    api_key = PasswordField(_l("Webservice key"), validators=[Optional(), Length(max=100)],
+                            description=_l("PrestaShop > Advanced parameters > Webservice. Leave empty to keep the stored key; "
+                                        "not needed when Kontor uses the shop only through its database."))
+    db_dsn = PasswordField(_l("Shop database (DSN)"), validators=[Optional(), Length(max=500)],
+                           description=_l("mysql://user:password@host:3306/database, for availability written straight into "
+                                       "the shop's database. Leave empty to keep the stored one."))
+    language_id = IntegerField(_l("Language id for state names"), default=1, validators=[NumberRange(min=1)])
+    send_email = BooleanField(_l("Send e-mail to the customer on status change (sendemail=1)"))
+    tracking_email = BooleanField(_l("E-mail the customer when the tracking number is set (sendemail=1)"))
     when_platform_changed = _when_platform_changed()
 
     def __init__(self, *args, **kwargs) -> None:
@@ -129,7 +129,7 @@ class _WebhookSecrets:
     webhook_secret = PasswordField(_l("Webhook secret"), validators=[Optional(), Length(max=200)],
                                    description=_l("Leave empty to keep the stored secret."))
     webhook_secret_previous = PasswordField(
-        "Previous webhook secret", validators=[Optional(), Length(max=200)],
+        _l("Previous webhook secret"), validators=[Optional(), Length(max=200)],
         description=_l("During a rotation: the old secret, still accepted until you remove it."))
     forget_previous_secret = BooleanField(_l("Forget the previous webhook secret"))
     initial_status = SelectField(_l("Status of new orders"), validate_choice=False,

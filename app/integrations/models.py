@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -13,21 +14,25 @@ from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
 
 KINDS = {"prestashop": "PrestaShop", "allegro": "Allegro", "shopify": "Shopify", "woocommerce": "WooCommerce",
-         "generic": "Other shop (webhooks)"}
+         "generic": _l("Other shop (webhooks)")}
 DIRECTIONS = {
-    "off": "Off",
-    "pull": "Platform → Kontor",
-    "push": "Kontor → platform",
-    "both": "Both ways",
+    "off": _l("Off"),
+    "pull": _l("Platform → Kontor"),
+    "push": _l("Kontor → platform"),
+    "both": _l("Both ways"),
 }
-MAPPING_DIRECTIONS = {"push": "Kontor → platform", "pull": "Platform → Kontor", "both": "Both ways"}
+MAPPING_DIRECTIONS = {"push": _l("Kontor → platform"), "pull": _l("Platform → Kontor"), "both": _l("Both ways")}
 # What a status push does when it finds the order changed on the platform since Kontor last saw it.
 WHEN_PLATFORM_CHANGED = {
-    "ask": "Ask me: the order shows both and waits for a choice",
-    "kontor": "Kontor wins: push, and note on the timeline what was overwritten",
-    "platform": "The platform wins: don't push, take its state into Kontor",
+    "ask": _l("Ask me: the order shows both and waits for a choice"),
+    "kontor": _l("Kontor wins: push, and note on the timeline what was overwritten"),
+    "platform": _l("The platform wins: don't push, take its state into Kontor"),
 }
 DEFAULT_WHEN_PLATFORM_CHANGED = "ask"
+# The names Kontor gives Allegro's fulfillment states (integrations/allegro/client.py, which knows HTTP only):
+# catalogued here so pages say them in the reader's language through the `tr` filter.
+DEFAULT_STATE_NAMES = (_l("New"), _l("Processing"), _l("Ready for shipment"), _l("Ready for pickup"), _l("Sent"),
+                       _l("Picked up"), _l("Cancelled"), _l("Suspended"), _l("Returned"))
 
 
 class Integration(db.Model):

@@ -30,9 +30,10 @@ def _reconnect_needed() -> dict:
 
 def _mapping_form(integration: Integration, formdata=None, obj=None) -> MappingForm:
     form = MappingForm(formdata=formdata, obj=obj) if formdata is not None else MappingForm(formdata=None, obj=obj)
-    form.local_status.choices = [(s.code, s.name) for s in status_defs().values()]
-    form.platform_state_id.choices = [(s.id, f"{s.name} ({s.external_id})" + (" · read-only" if s.read_only else ""))
-                                      for s in integration.states if s.active]
+    form.local_status.choices = [(s.code, _(s.name)) for s in status_defs().values()]
+    form.platform_state_id.choices = [
+        (s.id, f"{_(s.name)} ({s.external_id})" + (f" · {_('read-only')}" if s.read_only else ""))
+        for s in integration.states if s.active]
     return form
 
 

@@ -9,6 +9,9 @@ imports this table, and the path is what rq-scheduler stores and what sync_sched
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext, lazy_gettext as _l
 
 
 @dataclass(frozen=True)
@@ -16,7 +19,7 @@ class RecurringJob:
     name: str
     func: str
     queue: str
-    description: str
+    description: Any  # a lazy message: said in the reader's language
     interval: int | None = None  # seconds
     cron: str | None = None  # crontab syntax, UTC
     # A run that dies without releasing its lock blocks the job at most this long.
@@ -29,10 +32,10 @@ class RecurringJob:
             return f"cron {self.cron}"
         seconds = self.interval or 0
         if seconds % 3600 == 0:
-            return f"every {seconds // 3600} h"
+            return gettext("every %(hours)s h", hours=seconds // 3600)
         if seconds % 60 == 0:
-            return f"every {seconds // 60} min"
-        return f"every {seconds} s"
+            return gettext("every %(minutes)s min", minutes=seconds // 60)
+        return gettext("every %(seconds)s s", seconds=seconds)
 
 
 SCHEDULE: tuple[RecurringJob, ...] = (
@@ -41,7 +44,7 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         func="app.jobs.tasks.heartbeat",
         queue="default",
         interval=60,
-        description="Proves the scheduler and a worker are alive (shown on /healthz).",
+        description=_l("Proves the scheduler and a worker are alive (shown on /healthz)."),
     ),
     RecurringJob(
         name="sweep_outbox",
@@ -49,7 +52,7 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="integrations",
         interval=60,
         lock_timeout=120,
-        description="Enqueues due sync operations again, so a lost job, dead worker or flushed Redis loses nothing.",
+        description=_l("Enqueues due sync operations again, so a lost job, dead worker or flushed Redis loses nothing."),
     ),
     RecurringJob(
         name="sweep_inbound",
@@ -57,7 +60,7 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="orders",
         interval=60,
         lock_timeout=120,
-        description="Enqueues stored deliveries not yet processed (lost job, dead worker) and failed ones due a retry.",
+        description=_l("Enqueues stored deliveries not yet processed (lost job, dead worker) and failed ones due a retry."),
     ),
     RecurringJob(
         name="poll_shop_orders",
@@ -65,22 +68,22 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="orders",
         interval=900,
         lock_timeout=900,
-        description="Asks each Shopify and WooCommerce shop for orders changed since the last poll "
-                    "(webhooks can be late, missing or switched off by the shop).",
+        description=_l("Asks each Shopify and WooCommerce shop for orders changed since the last poll "
+                    "(webhooks can be late, missing or switched off by the shop)."),
     ),
     RecurringJob(
         name="sync_platform_states",
         func="app.jobs.tasks.sync_all_platform_states",
         queue="integrations",
         interval=3600,
-        description="Refreshes each enabled integration's list of platform order states.",
+        description=_l("Refreshes each enabled integration's list of platform order states."),
     ),
     RecurringJob(
         name="import_supplier_feeds",
         func="app.jobs.tasks.import_all_feeds",
         queue="import",
         interval=3600,
-        description="Starts an import of every enabled, mapped supplier feed.",
+        description=_l("Starts an import of every enabled, mapped supplier feed."),
     ),
     RecurringJob(
         name="fail_stalled_imports",
@@ -88,8 +91,8 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="default",  # not "import": it must run while a long import holds that queue's worker
         interval=300,
         lock_timeout=300,
-        description="Marks supplier feed imports that made no progress for 15 minutes as failed, so none "
-                    "stays “importing” after a worker died or a job was lost.",
+        description=_l("Marks supplier feed imports that made no progress for 15 minutes as failed, so none "
+                    "stays “importing” after a worker died or a job was lost."),
     ),
     RecurringJob(
         name="sync_availability",
@@ -97,7 +100,7 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="integrations",
         interval=1800,
         lock_timeout=1800,
-        description="Writes linked products' availability into each PrestaShop shop that has it switched on.",
+        description=_l("Writes linked products' availability into each PrestaShop shop that has it switched on."),
     ),
     RecurringJob(
         name="read_allegro_journals",
@@ -105,8 +108,8 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="orders",
         interval=60,
         lock_timeout=600,
-        description="Reads each Allegro account's order event journal and fetches the changed checkout forms "
-                    "in bulk (Allegro has no webhooks).",
+        description=_l("Reads each Allegro account's order event journal and fetches the changed checkout forms "
+                    "in bulk (Allegro has no webhooks)."),
     ),
     RecurringJob(
         name="import_prestashop_orders",
@@ -114,8 +117,8 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="orders",
         interval=600,
         lock_timeout=900,
-        description="Imports the orders each PrestaShop shop changed since the last import (webservice or "
-                    "database), with a 5-minute overlap.",
+        description=_l("Imports the orders each PrestaShop shop changed since the last import (webservice or "
+                    "database), with a 5-minute overlap."),
     ),
     RecurringJob(
         name="check_alerts",
@@ -123,14 +126,14 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="default",
         interval=300,
         lock_timeout=300,
-        description="Checks the alert rules: one alert when a condition starts, one when it clears.",
+        description=_l("Checks the alert rules: one alert when a condition starts, one when it clears."),
     ),
     RecurringJob(
         name="prune_failed_jobs",
         func="app.jobs.tasks.prune_failed_jobs",
         queue="default",
         cron="0 2 * * *",
-        description="Deletes failed jobs that ended more than 168 hours ago.",
+        description=_l("Deletes failed jobs that ended more than 168 hours ago."),
     ),
     RecurringJob(
         name="expire_reservations",
@@ -138,7 +141,7 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="orders",
         interval=300,
         lock_timeout=300,
-        description="Releases order reservations whose expiry (Settings > Orders) has passed.",
+        description=_l("Releases order reservations whose expiry (Settings > Orders) has passed."),
     ),
     RecurringJob(
         name="reconcile_stock",
@@ -146,8 +149,8 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="integrations",
         interval=1800,
         lock_timeout=1800,
-        description="Reads Allegro's and PrestaShop's quantities, lists differences from Kontor's stock and "
-                    "fixes those older than KONTOR_STOCK_SYNC_FIX_AFTER_HOURS.",
+        description=_l("Reads Allegro's and PrestaShop's quantities, lists differences from Kontor's stock and "
+                    "fixes those older than KONTOR_STOCK_SYNC_FIX_AFTER_HOURS."),
     ),
     RecurringJob(
         name="clean_stock_sync",
@@ -155,7 +158,7 @@ SCHEDULE: tuple[RecurringJob, ...] = (
         queue="default",
         cron="17 3 * * *",
         lock_timeout=1800,
-        description="Deletes finished stock updates and their attempt logs older than 30 days.",
+        description=_l("Deletes finished stock updates and their attempt logs older than 30 days."),
     ),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext, ngettext
 
 from app.core import params
 from app.core.auth import role_required
@@ -36,10 +37,10 @@ def failed_job(job_id: str, action: str):
     try:
         if action == "retry":
             queues.retry_failed(job_id)
-            flash("The job is back on its queue.", "success")
+            flash(gettext("The job is back on its queue."), "success")
         elif action == "delete":
             queues.delete_failed(job_id)
-            flash("The failed job was deleted.", "success")
+            flash(gettext("The failed job was deleted."), "success")
     except LookupError as error:
         flash(str(error), "error")
     return redirect(url_for("queues.index"))
@@ -51,7 +52,9 @@ def all_failed(action: str):
     """Retry or delete every failed job (of one queue, or all)."""
     queue = _queue_arg()
     if action == "retry":
-        flash(f"{queues.retry_all_failed(queue)} failed job(s) back on their queues.", "success")
+        flash(ngettext("%(num)d failed job back on its queue.", "%(num)d failed jobs back on their queues.",
+                       queues.retry_all_failed(queue)), "success")
     elif action == "delete":
-        flash(f"{queues.delete_all_failed(queue)} failed job(s) deleted.", "success")
+        flash(ngettext("%(num)d failed job deleted.", "%(num)d failed jobs deleted.", queues.delete_all_failed(queue)),
+              "success")
     return redirect(url_for("queues.index"))

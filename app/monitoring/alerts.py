@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from flask_babel import force_locale, lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core import params
 from app.core.crypto import CredentialsUnavailable, mask
 from app.core.errors import NotFound, ValidationFailed
+from app.core.i18n import DEFAULT_LOCALE, LOCALES, current_locale, english, message_data, render_message
 from app.core.types import utcnow
 from app.extensions import db
 from app.integrations.models import Integration
@@ -39,7 +41,7 @@ class Context:
     heartbeat_age: timedelta | None
 
 
-Condition = tuple[str, str]  # (subject, message)
+Condition = tuple[str, Any]  # (subject, message: a lazy message, said in each channel's language)
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,8 @@ class Rule:
     holds: Callable[[Context, float], list[Condition]]
 
 
-def _where(row: health.Row) -> str:
-    return f"{row.kind_name} of {row.integration.name if row.integration else 'Kontor'}"
+def _where(row: health.Row):
+    return _l("%(kind)s of %(name)s", kind=row.kind_name, name=row.integration.name if row.integration else "Kontor")
 
 
 def _subject(row: health.Row) -> str:
@@ -60,7 +62,8 @@ def _subject(row: health.Row) -> str:
 
 
 def _many_pending(ctx: Context, limit: float) -> list[Condition]:
-    return [(_subject(r), f"{_where(r)}: {r.stat.pending} operations waiting (more than {limit:g}).")
+    return [(_subject(r), _l("%(where)s: %(count)s operations waiting (more than %(limit)s).", where=_where(r),
+                             count=r.stat.pending, limit=format(limit, "g")))
             for r in ctx.snapshot.rows if r.stat.pending > limit]
 
 
@@ -69,25 +72,29 @@ def _failure_rate(ctx: Context, percent: float) -> list[Condition]:
     for r in ctx.snapshot.rows:
         rate = r.stat.failure_rate
         if rate is not None and r.stat.finished_recently >= 3 and rate * 100 > percent:
-            found.append((_subject(r), f"{_where(r)}: {rate:.0%} of {r.stat.finished_recently} failed in the "
-                                       f"last 30 minutes (more than {percent:g} %)."))
+            found.append((_subject(r), _l("%(where)s: %(rate)s of %(count)s failed in the last 30 minutes (more than "
+                                          "%(limit)s %%).", where=_where(r), rate=format(rate, ".0%"),
+                                          count=r.stat.finished_recently, limit=format(percent, "g"))))
     return found
 
 
 def _stale(ctx: Context, hours: float) -> list[Condition]:
-    return [(_subject(r), f"{_where(r)}: the oldest waiting operation has waited more than {hours:g} hours.")
+    return [(_subject(r), _l("%(where)s: the oldest waiting operation has waited more than %(hours)s hours.",
+                             where=_where(r), hours=format(hours, "g")))
             for r in ctx.snapshot.rows
             if r.stat.oldest_pending_at and ctx.now - r.stat.oldest_pending_at > timedelta(hours=hours)]
 
 
 def _no_worker(ctx: Context, minutes: float) -> list[Condition]:
-    found = [(f"queue:{q.name}", f"No worker serves the “{q.name}” queue; {q.length} job(s) wait.")
-             for q in ctx.queues if q.workers == 0]
-    if ctx.heartbeat_age is None or ctx.heartbeat_age > timedelta(minutes=minutes):
-        age = ("never ran" if ctx.heartbeat_age is None
-               else f"last ran {int(ctx.heartbeat_age.total_seconds() // 60)} min ago")
-        found.append(("scheduler", f"The scheduler's heartbeat {age}: recurring jobs (sweeps, imports, "
-                                   f"checks) are not running."))
+    found = [(f"queue:{q.name}", _l("No worker serves the “%(queue)s” queue; %(count)s job(s) wait.", queue=q.name,
+                                    count=q.length)) for q in ctx.queues if q.workers == 0]
+    if ctx.heartbeat_age is None:
+        found.append(("scheduler", _l("The scheduler's heartbeat never ran: recurring jobs (sweeps, imports, checks) "
+                                      "are not running.")))
+    elif ctx.heartbeat_age > timedelta(minutes=minutes):
+        found.append(("scheduler", _l("The scheduler's heartbeat last ran %(minutes)s min ago: recurring jobs (sweeps, "
+                                      "imports, checks) are not running.",
+                                      minutes=int(ctx.heartbeat_age.total_seconds() // 60))))
     return found
 
 
@@ -95,25 +102,32 @@ def _integration_attention(ctx: Context, days: float) -> list[Condition]:
     found = []
     for integration in db.session.scalars(select(Integration)):
         reasons = [r for r in health.attention(integration, ctx.now)
-                   if "expires in" not in r or (integration.token_expires_at - ctx.now) <= timedelta(days=days)]
+                   if "expires in" not in english(r) or (integration.token_expires_at - ctx.now) <= timedelta(days=days)]
         if reasons:
-            found.append((f"integration:{integration.id}", f"{integration.name}: {'; '.join(reasons)}."))
+            joined = reasons[0]
+            for reason in reasons[1:]:  # joined as a message, so the channel's language says every part
+                joined = _l("%(first)s; %(then)s", first=joined, then=reason)
+            found.append((f"integration:{integration.id}", _l("%(name)s: %(reasons)s.", name=integration.name,
+                                                              reasons=joined)))
     return found
 
 
 def _feed_failed(ctx: Context, _threshold: float) -> list[Condition]:
     return [(f"feed:{r.stat.integration_id}",
-             f"The last import of the feed “{r.integration.name if r.integration else r.stat.integration_id}” failed.")
+             _l("The last import of the feed “%(name)s” failed.",
+                name=r.integration.name if r.integration else r.stat.integration_id))
             for r in ctx.snapshot.rows if r.stat.kind == work.FEED_IMPORT and r.stat.failed]
 
 
 RULES = (
-    Rule("many_pending", "Many operations waiting", 1000, "operations", _many_pending),
-    Rule("failure_rate", "High failure rate (30 minutes)", 20, "%", _failure_rate),
-    Rule("stale", "Operations waiting too long", 6, "hours", _stale),
-    Rule("no_worker", "No worker on a queue, or scheduler stopped", 3, "minutes without a heartbeat", _no_worker),
-    Rule("integration", "Integration needs reconnecting or its token expires soon", 7, "days", _integration_attention),
-    Rule("feed_failed", "A feed import failed", 0, "", _feed_failed),
+    Rule("many_pending", _l("Many operations waiting"), 1000, _l("operations"), _many_pending),
+    Rule("failure_rate", _l("High failure rate (30 minutes)"), 20, "%", _failure_rate),
+    Rule("stale", _l("Operations waiting too long"), 6, _l("hours"), _stale),
+    Rule("no_worker", _l("No worker on a queue, or scheduler stopped"), 3, _l("minutes without a heartbeat"),
+         _no_worker),
+    Rule("integration", _l("Integration needs reconnecting or its token expires soon"), 7, _l("days"),
+         _integration_attention),
+    Rule("feed_failed", _l("A feed import failed"), 0, "", _feed_failed),
 )
 
 
@@ -160,7 +174,7 @@ def context(now: datetime | None = None) -> Context:
     return Context(now, health.snapshot(now), queues.queue_states(), queues.heartbeat_age(now))
 
 
-def conditions(ctx: Context) -> dict[tuple[str, str], str]:
+def conditions(ctx: Context) -> dict[tuple[str, str], Any]:
     """(rule, subject) -> message of every condition that holds now under the enabled rules."""
     found = {}
     for spec in RULES:
@@ -185,24 +199,38 @@ def check(now: datetime | None = None) -> dict[str, int]:
     for key, message in holding.items():
         if key in still_open:
             continue
-        incident = AlertIncident(rule=key[0], subject=key[1], message=message, started_at=ctx.now)
+        incident = AlertIncident(rule=key[0], subject=key[1], message=english(message),
+                                 message_data=message_data(message), started_at=ctx.now)
         db.session.add(incident)
         db.session.flush()
-        _send_to_all(incident, "start", f"⚠ Kontor: {message}")
+        _send_to_all(incident, "start")
         opened += 1
     for key, incident in still_open.items():
         if key not in holding:
             incident.cleared_at = ctx.now
-            _send_to_all(incident, "clear", f"✔ Kontor, resolved: {incident.message}")
+            _send_to_all(incident, "clear")
             cleared += 1
     db.session.commit()
     return {"opened": opened, "cleared": cleared, "open": len(holding)}
 
 
-def _send_to_all(incident: AlertIncident, event: str, text: str) -> None:
+FRAMES = {"start": _l("⚠ Kontor: %(message)s"), "clear": _l("✔ Kontor, resolved: %(message)s")}
+
+
+def alert_text(event: str, message_stored: dict | None, message: str, locale: str = DEFAULT_LOCALE) -> str:
+    """An alert's text in a channel's language: the frame of the event around the incident's message."""
+    with force_locale(locale if locale in LOCALES else DEFAULT_LOCALE):
+        said = render_message(message_stored, message) if message_stored else message
+        frame = FRAMES.get(event)
+        return str(frame).replace("%(message)s", said) if frame is not None else said
+
+
+def _send_to_all(incident: AlertIncident, event: str) -> None:
     for channel in db.session.scalars(select(AlertChannel).where(AlertChannel.enabled.is_(True))):
         outbox.record(ALERT, None, {"channel_id": channel.id, "incident_id": incident.id, "event": event,
-                                    "title": f"{event}: {incident.rule}", "text": text}, collapse=False)
+                                    "title": f"{event}: {incident.rule}",
+                                    "text": alert_text(event, None, incident.message),
+                                    "message": incident.message_data, "original": incident.message}, collapse=False)
 
 
 def history(limit: int = 200) -> list[AlertIncident]:
@@ -234,7 +262,11 @@ def deliver_alert(operation_id: int) -> str:
         return "skipped"
     data = {"event": operation.payload.get("event"), "incident_id": operation.payload.get("incident_id")}
     try:
-        result = _send(channel, operation.payload.get("text", ""), data)
+        payload = operation.payload
+        text = (alert_text(payload.get("event", ""), payload.get("message"), payload.get("original", ""),
+                           channel.settings.get("locale", DEFAULT_LOCALE)) if "original" in payload
+                else payload.get("text", ""))
+        result = _send(channel, text, data)
     except ChannelError as error:
         channel.last_error = error.message
         if error.retryable:
@@ -267,10 +299,10 @@ def get_channel(channel_id: int) -> AlertChannel:
     return channel
 
 
-def _text(form: dict, name: str, label: str, max_length: int = 500, required: bool = True) -> str:
+def _text(form: dict, name: str, label, max_length: int = 500, required: bool = True) -> str:
     value = params.text_arg(form.get(name), name, max_length=max_length, label=label)
     if required and not value:
-        raise ValidationFailed(f"Give the {label}.", field=name)
+        raise ValidationFailed(_l("Give the %(label)s.", label=label), field=name)
     return value
 
 
@@ -283,55 +315,61 @@ def _checked(error_field: str, check: Callable[[], Any]) -> None:
 
 def _read(kind: str, form: dict, current: dict) -> tuple[dict, dict]:
     """Settings and secrets of a channel from a form; an empty secret field keeps the stored one."""
-    def secret(name: str, label: str, max_length: int = 500) -> str:
+    def secret(name: str, label, max_length: int = 500) -> str:
         value = params.text_arg(form.get(name), name, max_length=max_length, label=label)
         if not value and not current.get(name):
-            raise ValidationFailed(f"Give the {label}.", field=name)
+            raise ValidationFailed(_l("Give the %(label)s.", label=label), field=name)
         return value or current[name]
 
     if kind == "telegram":
-        token = secret("bot_token", "bot token", 120)
+        token = secret("bot_token", _l("bot token"), 120)
         if not TELEGRAM_TOKEN.match(token):
-            raise ValidationFailed("A bot token looks like 123456789:AA… (digits, a colon, then letters); copy it "
-                                   "from @BotFather.", field="bot_token")
-        chat = _text(form, "chat_id", "chat id", 64)
+            raise ValidationFailed(_l("A bot token looks like 123456789:AA… (digits, a colon, then letters); copy it "
+                                      "from @BotFather."), field="bot_token")
+        chat = _text(form, "chat_id", _l("chat id"), 64)
         if not TELEGRAM_CHAT.match(chat):
-            raise ValidationFailed("The chat id is a number (e.g. -1001234567890) or a channel name like @shop_alerts.",
-                                   field="chat_id")
+            raise ValidationFailed(_l("The chat id is a number (e.g. -1001234567890) or a channel name like "
+                                      "@shop_alerts."), field="chat_id")
         return {"chat_id": chat}, {"bot_token": token}
     if kind == "slack":
-        url = secret("webhook_url", "Slack webhook URL", 500)
+        url = secret("webhook_url", _l("Slack webhook URL"), 500)
         _checked("webhook_url", lambda: check_url(url))
         return {}, {"webhook_url": url}
     if kind == "webhook":
-        url = secret("url", "webhook URL", 500)
+        url = secret("url", _l("webhook URL"), 500)
         _checked("url", lambda: check_url(url))
         signing = params.text_arg(form.get("secret"), "secret", max_length=200) or current.get("secret") \
             or secrets_module.token_urlsafe(32)
         return {}, {"url": url, "secret": signing}
     if kind == "email":
-        host = _text(form, "host", "SMTP host", 253)
+        host = _text(form, "host", _l("SMTP host"), 253)
         port = params.int_arg(form.get("port") or "587", "port", minimum=1, maximum=65535)
         _checked("host", lambda: check_host(host, port))
-        sender = _text(form, "sender", "sender address", 254)
-        recipients = [r.strip() for r in re.split(r"[,;\s]+", _text(form, "recipients", "recipients", 2000)) if r]
+        sender = _text(form, "sender", _l("sender address"), 254)
+        recipients = [r.strip() for r in re.split(r"[,;\s]+", _text(form, "recipients", _l("recipients"), 2000)) if r]
         for address in [sender, *recipients]:
             if not EMAIL.match(address):
-                raise ValidationFailed(f"“{address}” is not an e-mail address.", field="recipients")
+                raise ValidationFailed(_l("“%(address)s” is not an e-mail address.", address=address), field="recipients")
         username = params.text_arg(form.get("username"), "username", max_length=254)
         password = params.text_arg(form.get("password"), "password", max_length=500) or current.get("password", "")
         return ({"host": host, "port": port, "sender": sender, "recipients": recipients, "username": username,
                  "starttls": bool(form.get("starttls"))}, {"password": password} if password else {})
-    raise ValidationFailed(f"Choose a channel type: {', '.join(CHANNEL_KINDS.values())}.", field="kind")
+    raise ValidationFailed(_l("Choose a channel type: %(kinds)s.", kinds=", ".join(str(v) for v in CHANNEL_KINDS.values())),
+                           field="kind")
 
 
 def save_channel(channel: AlertChannel | None, form: dict) -> AlertChannel:
     """Add or change a channel from a form; secrets are stored encrypted and never shown again."""
     kind = channel.kind if channel else params.text_arg(form.get("kind"), "kind", max_length=20)
     if kind not in CHANNEL_KINDS:
-        raise ValidationFailed(f"Choose a channel type: {', '.join(CHANNEL_KINDS.values())}.", field="kind")
-    name = _text(form, "name", "name", 120)
+        raise ValidationFailed(_l("Choose a channel type: %(kinds)s.", kinds=", ".join(str(v) for v in CHANNEL_KINDS.values())),
+                           field="kind")
+    name = _text(form, "name", _l("name"), 120)
     settings, secrets = _read(kind, form, channel.credentials if channel else {})
+    # The language the channel's readers get alerts in; the admin's own unless chosen.
+    locale = params.text_arg(form.get("locale"), "locale", max_length=10)
+    settings["locale"] = locale if locale in LOCALES else (channel.settings.get("locale") if channel else None) \
+        or current_locale()
     channel = channel or AlertChannel(kind=kind)
     channel.name, channel.settings, channel.credentials = name, settings, secrets
     # The form's checkbox sends nothing when unticked; a channel added without the form starts switched on.
@@ -350,8 +388,9 @@ def send_test(channel_id: int) -> str:
     """Send a test message now (not through the outbox: the admin waits for the answer); the outcome in words."""
     channel = get_channel(channel_id)
     try:
-        result = _send(channel, f"Kontor test alert from channel “{channel.name}”: alerts reach you here.",
-                       {"event": "test"})
+        with force_locale(channel.settings.get("locale") or DEFAULT_LOCALE):
+            test = str(_l("Kontor test alert from channel “%(name)s”: alerts reach you here.", name=channel.name))
+        result = _send(channel, test, {"event": "test"})
     except ChannelError as error:
         channel.last_error = error.message
         db.session.commit()

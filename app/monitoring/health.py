@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext as _l, ngettext
 from sqlalchemy import select
 
+from app.core.i18n import english
 from app.core.types import utcnow
 from app.extensions import db
 from app.integrations.models import Integration
@@ -43,10 +45,10 @@ def _ago(delta: timedelta) -> str:
         return f"{minutes} min"
     if minutes < 48 * 60:
         return f"{minutes // 60} h {minutes % 60} min"
-    return f"{minutes // 1440} days"
+    return ngettext("%(num)d day", "%(num)d days", minutes // 1440)
 
 
-def verdict(stat: KindStats, now: datetime, limits: Thresholds = Thresholds()) -> tuple[str, list[str]]:
+def verdict(stat: KindStats, now: datetime, limits: Thresholds = Thresholds()) -> tuple[str, list]:
     """healthy / warning / critical for one kind of work, with the reasons in words."""
     level, reasons = HEALTHY, []
 
@@ -56,21 +58,22 @@ def verdict(stat: KindStats, now: datetime, limits: Thresholds = Thresholds()) -
         reasons.append(reason)
 
     if stat.stale:
-        worse(CRITICAL, f"{stat.stale} waiting for more than 6 hours")
+        worse(CRITICAL, _l("%(count)s waiting for more than 6 hours", count=stat.stale))
     rate = stat.failure_rate
     if rate is not None and stat.finished_recently >= limits.min_finished_for_rate:
         if rate > limits.failure_rate_critical:
-            worse(CRITICAL, f"{rate:.0%} of the last 30 minutes' work failed")
+            worse(CRITICAL, _l("%(rate)s of the last 30 minutes' work failed", rate=format(rate, ".0%")))
         elif rate > limits.failure_rate_warning:
-            worse(WARNING, f"{rate:.0%} of the last 30 minutes' work failed")
+            worse(WARNING, _l("%(rate)s of the last 30 minutes' work failed", rate=format(rate, ".0%")))
     if stat.failed:
-        worse(WARNING, f"{stat.failed} failed and need{'s' if stat.failed == 1 else ''} a retry or a cancel")
+        worse(WARNING, _l("%(count)s failed and need a retry or a cancel", count=stat.failed) if stat.failed != 1
+              else _l("1 failed and needs a retry or a cancel"))
     if stat.pending > limits.pending_warning:
-        worse(WARNING, f"{stat.pending} waiting (more than {limits.pending_warning})")
+        worse(WARNING, _l("%(count)s waiting (more than %(limit)s)", count=stat.pending, limit=limits.pending_warning))
     if not stat.stale and stat.oldest_pending_at and now - stat.oldest_pending_at > limits.oldest_pending_warning:
-        worse(WARNING, f"the oldest waiting one has waited {_ago(now - stat.oldest_pending_at)}")
+        worse(WARNING, _l("the oldest waiting one has waited %(time)s", time=_ago(now - stat.oldest_pending_at)))
     if not reasons:
-        reasons.append("everything flows")
+        reasons.append(_l("everything flows"))
     return level, reasons
 
 
@@ -78,17 +81,19 @@ def attention(integration: Integration, now: datetime) -> list[str]:
     """Why an integration needs the seller (reconnect, token expiring, switched off after errors), in words."""
     reasons = []
     if integration.connection_state == "reconnect_needed":
-        reasons.append("Kontor lost access to the account: connect it again"
-                       + (f" ({integration.connection_message})" if integration.connection_message else ""))
+        reasons.append(_l("Kontor lost access to the account: connect it again (%(why)s)",
+                          why=integration.connection_message) if integration.connection_message
+                       else _l("Kontor lost access to the account: connect it again"))
     expires = integration.token_expires_at
     if expires is not None and integration.connection_state != "reconnect_needed":
         if expires <= now:
-            reasons.append("its access token has expired: connect it again")
+            reasons.append(_l("its access token has expired: connect it again"))
         elif expires - now <= TOKEN_WARNING:
-            reasons.append(f"its access token expires in {_ago(expires - now)}: connect it again before then")
+            reasons.append(_l("its access token expires in %(time)s: connect it again before then",
+                              time=_ago(expires - now)))
     if not integration.enabled and integration.connection_state == "error":
-        reasons.append("it is switched off after errors"
-                       + (f": {integration.connection_message}" if integration.connection_message else ""))
+        reasons.append(_l("it is switched off after errors: %(why)s", why=integration.connection_message)
+                       if integration.connection_message else _l("it is switched off after errors"))
     return reasons
 
 
@@ -143,10 +148,12 @@ def as_json(snap: Snapshot) -> dict[str, Any]:
     """The snapshot for GET /api/v1/health/sync."""
     return {
         "status": snap.level, "at": snap.at.isoformat(),
-        "attention": [{"integration_id": i.id, "name": i.name, "reasons": why} for i, why in snap.attention],
+        "attention": [{"integration_id": i.id, "name": i.name, "reasons": [english(r) for r in why]}
+                      for i, why in snap.attention],
         "work": [{
             "integration_id": r.stat.integration_id, "integration": r.integration.name if r.integration else None,
-            "kind": r.stat.kind, "kind_name": r.kind_name, "verdict": r.level, "reasons": r.reasons,
+            "kind": r.stat.kind, "kind_name": english(r.kind_name), "verdict": r.level,
+            "reasons": [english(r) for r in r.reasons],
             "pending": r.stat.pending, "processing": r.stat.processing, "failed": r.stat.failed,
             "done_today": r.stat.done_today, "stale": r.stat.stale,
             "oldest_pending_age_seconds": int((snap.at - r.stat.oldest_pending_at).total_seconds())

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Float, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.crypto import decrypt_json, encrypt_json
+from app.core.i18n import render_message
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
 
-CHANNEL_KINDS = {"telegram": "Telegram", "slack": "Slack", "email": "E-mail", "webhook": "Signed webhook"}
+CHANNEL_KINDS = {"telegram": "Telegram", "slack": "Slack", "email": _l("E-mail"), "webhook": _l("Signed webhook")}
 
 
 class AlertChannel(db.Model):
@@ -69,5 +71,12 @@ class AlertIncident(db.Model):
     # What the condition is about: "integration:3:status_push", "queue:import", "scheduler" ...
     subject: Mapped[str] = mapped_column(String(120))
     message: Mapped[str] = mapped_column(Text, default="")
+    # The message's key and arguments (app.core.i18n.message_data): said in each reader's language.
+    message_data: Mapped[dict | None] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def text(self) -> str:
+        """The message in the reader's language (incidents from before messages had keys: as stored)."""
+        return render_message(self.message_data, self.message) if self.message_data else self.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask_babel import gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
 
 from app.accounts.services import user_for_token
@@ -10,6 +11,7 @@ from app.core import params
 from app.core.auth import role_required
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.htmx import render_page_or_fragment, trigger
+from app.core.i18n import LOCALES
 from app.extensions import db, htmx
 from app.integrations.models import Integration
 from app.monitoring import alerts, health, metrics, work
@@ -19,8 +21,8 @@ from app.sync.operations import BUCKETS
 
 bp = Blueprint("monitoring", __name__)
 
-BUCKET_NAMES = {"pending": "Waiting", "processing": "Being processed", "failed": "Failed", "done_today": "Done today",
-                "stale": "Waiting over 6 hours"}
+BUCKET_NAMES = {"pending": _l("Waiting"), "processing": _l("Being processed"), "failed": _l("Failed"),
+                "done_today": _l("Done today"), "stale": _l("Waiting over 6 hours")}
 
 
 @bp.get("/health")
@@ -40,9 +42,10 @@ def _list_args(kind: str | None = None) -> tuple[int | None, str, str]:
     kind = kind or params.text_arg(request.values.get("kind"), "kind", max_length=40)
     bucket = params.text_arg(request.values.get("bucket"), "bucket", max_length=20) or "failed"
     if not kind:
-        raise ValidationFailed("Say which kind of work to list (?kind=status_push).")
+        raise ValidationFailed(_l("Say which kind of work to list (?kind=status_push)."))
     if bucket not in BUCKETS:
-        raise ValidationFailed(f"There is no list called “{bucket}”; choose one of {', '.join(BUCKETS)}.")
+        raise ValidationFailed(_l("There is no list called “%(bucket)s”; choose one of %(buckets)s.", bucket=bucket,
+                                   buckets=", ".join(BUCKETS)))
     return _integration_arg(), kind, bucket
 
 
@@ -51,7 +54,7 @@ def _render_list(integration_id: int | None, kind: str, bucket: str, status_code
     return render_page_or_fragment("monitoring/items.html", "monitoring/_items.html", status_code=status_code,
                                    items=work.items(integration_id, kind, bucket), integration=integration,
                                    integration_id=integration_id or 0, kind=kind, kind_name=work.kind_name(kind),
-                                   bucket=bucket, bucket_name=BUCKET_NAMES[bucket], message=message,
+                                   bucket=bucket, bucket_name=BUCKET_NAMES[bucket], buckets=BUCKET_NAMES, message=message,
                                    refused=status_code >= 400)
 
 
@@ -70,7 +73,7 @@ def _actor() -> Actor:
 def act_on_item(kind: str, item_id: int, action: str):
     """Retry or cancel one item; a refusal answers 409 with the reason in words."""
     if action not in ("retry", "cancel"):
-        raise NotFound("There is no such action.")
+        raise NotFound(_l("There is no such action."))
     integration_id, kind, bucket = _list_args(params.text_arg(kind, "kind", max_length=40))
     try:
         (work.retry if action == "retry" else work.cancel)(kind, item_id, _actor())
@@ -79,11 +82,11 @@ def act_on_item(kind: str, item_id: int, action: str):
         if not htmx:
             raise
         return _render_list(integration_id, kind, bucket, error.http_status, error.message)
-    done = "Sent again" if action == "retry" else "Cancelled"
+    done = gettext("Sent again.") if action == "retry" else gettext("Cancelled.")
     if not htmx:
-        flash(f"{done}.", "success")
+        flash(done, "success")
         return redirect(url_for("monitoring.items", integration=integration_id or 0, kind=kind, bucket=bucket))
-    return trigger(_render_list(integration_id, kind, bucket, message=f"{done}."), "health-changed")
+    return trigger(_render_list(integration_id, kind, bucket, message=done), "health-changed")
 
 
 @bp.post("/health/all/<action>")
@@ -91,12 +94,16 @@ def act_on_item(kind: str, item_id: int, action: str):
 def act_on_all(action: str):
     """Retry or cancel everything behind one number."""
     if action not in ("retry", "cancel"):
-        raise NotFound("There is no such action.")
+        raise NotFound(_l("There is no such action."))
     integration_id, kind, bucket = _list_args()
     outcome = work.act_on_all(action, integration_id, kind, bucket, _actor())
-    verb = "sent again" if action == "retry" else "cancelled"
-    message = f"{outcome['done']} {verb}" + (f"; {outcome['refused']} had moved on and were left as they are"
-                                             if outcome["refused"] else "") + "."
+    if action == "retry":
+        message = ngettext("%(num)d sent again.", "%(num)d sent again.", outcome["done"])
+    else:
+        message = ngettext("%(num)d cancelled.", "%(num)d cancelled.", outcome["done"])
+    if outcome["refused"]:
+        message += " " + ngettext("%(num)d had moved on and was left as it is.",
+                                  "%(num)d had moved on and were left as they are.", outcome["refused"])
     if not htmx:
         flash(message, "success")
         return redirect(url_for("monitoring.items", integration=integration_id or 0, kind=kind, bucket=bucket))
@@ -111,7 +118,7 @@ def _alerts_page(status_code: int = 200, errors: dict | None = None, form: dict 
     return render_page_or_fragment("monitoring/alerts.html", "monitoring/_alerts.html", status_code=status_code,
                                    channels=channels, masked={c.id: alerts.masked_secrets(c) for c in channels},
                                    kinds=CHANNEL_KINDS, rules=alerts.RULES, rule_settings=alerts.rule_settings(),
-                                   errors=errors or {}, form=form or {})
+                                   errors=errors or {}, form=form or {}, locales=LOCALES)
 
 
 @bp.get("/settings/alerts")
@@ -130,7 +137,7 @@ def add_channel():
     except ValidationFailed as error:
         db.session.rollback()
         return _alerts_page(422, {error.field or "name": error.message}, request.form)
-    flash(f"Channel “{channel.name}” added. Send a test to check it.", "success")
+    flash(gettext("Channel “%(name)s” added. Send a test to check it.", name=channel.name), "success")
     return redirect(url_for("monitoring.alert_settings"))
 
 
@@ -150,7 +157,7 @@ def test_channel(channel_id: int):
 def delete_channel(channel_id: int):
     """Remove a channel (alerts still waiting for it are skipped)."""
     alerts.delete_channel(channel_id)
-    flash("Channel removed.", "success")
+    flash(gettext("Channel removed."), "success")
     return redirect(url_for("monitoring.alert_settings"))
 
 
@@ -160,7 +167,7 @@ def save_rule(key: str):
     """Switch a rule on or off and set its threshold."""
     try:
         alerts.save_rule(key, bool(request.form.get("enabled")), request.form.get("threshold"))
-        flash("Rule saved.", "success")
+        flash(gettext("Rule saved."), "success")
     except ValidationFailed as error:
         db.session.rollback()
         flash(error.message, "error")

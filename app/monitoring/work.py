@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 
 from app.core.errors import Conflict, NotFound
@@ -29,8 +30,8 @@ from app.sync.operations import RATE_WINDOW, STALE_AFTER, KindStats, as_utc
 # order imports) is "order import".
 WEBHOOK_KINDS = ("shopify", "woocommerce", "generic")
 ORDER_IMPORT, WEBHOOK, FEED_IMPORT, AVAILABILITY = "order_import", "webhook", "feed_import", "availability_sync"
-NAMES = {ORDER_IMPORT: "Order import", WEBHOOK: "Webhook processing", FEED_IMPORT: "Feed import",
-         AVAILABILITY: "Availability sync"}
+NAMES = {ORDER_IMPORT: _l("Order import"), WEBHOOK: _l("Webhook processing"), FEED_IMPORT: _l("Feed import"),
+         AVAILABILITY: _l("Availability sync")}
 # Published when someone asks for an availability sync again; app/jobs enqueues it after the commit.
 AVAILABILITY_SYNC_REQUESTED = "stock.availability_sync_requested"
 
@@ -67,8 +68,10 @@ def _operation_what(operation) -> str:
     payload = operation.payload or {}
     if operation.order is not None:
         detail = payload.get("to_status") or payload.get("tracking_number") or ""
-        return f"Order {operation.order.number}" + (f": {detail}" if detail else "")
-    return str(payload.get("title") or payload.get("sku") or payload.get("offer_id") or f"Operation {operation.id}")
+        return (_l("Order %(number)s: %(detail)s", number=operation.order.number, detail=detail) if detail
+                else _l("Order %(number)s", number=operation.order.number))
+    return str(payload.get("title") or payload.get("sku") or payload.get("offer_id")
+               or _l("Operation %(id)s", id=operation.id))
 
 
 def _outbox_items(integration_id, kind, bucket, limit) -> list[Item]:
@@ -121,7 +124,7 @@ def _inbound_query(integration_id, kind, bucket, now):
         "stale": and_(waiting, event.received_at < now - STALE_AFTER),
     }
     if bucket not in conditions:
-        raise Conflict(f"There is no list called “{bucket}”.")
+        raise Conflict(_l("There is no list called “%(bucket)s”.", bucket=bucket))
     query = select(event).where(conditions[bucket], _inbound_kind() == kind)
     return query.where(event.integration_id == integration_id) if integration_id is not None else query
 
@@ -136,20 +139,21 @@ def _inbound_items(integration_id, kind, bucket, limit) -> list[Item]:
 def _inbound_retry(event_id: int, actor: Actor) -> None:
     event = db.session.get(InboundEvent, event_id)
     if event is None:
-        raise NotFound("That delivery no longer exists.")
+        raise NotFound(_l("That delivery no longer exists."))
     if event.state not in ("failed", "received"):
-        raise Conflict(f"This delivery cannot be processed again from here: it is {event.state} already.")
+        raise Conflict(_l("This delivery cannot be processed again from here: it is %(state)s already.",
+                          state=event.state))
     ledger.reprocess(event.integration_id, event_id)
 
 
 def _inbound_cancel(event_id: int, actor: Actor) -> None:
     event = db.session.get(InboundEvent, event_id)
     if event is None:
-        raise NotFound("That delivery no longer exists.")
+        raise NotFound(_l("That delivery no longer exists."))
     if event.state not in ("failed", "received"):
-        raise Conflict(f"This delivery cannot be cancelled: it is {event.state} already.")
+        raise Conflict(_l("This delivery cannot be cancelled: it is %(state)s already.", state=event.state))
     if event.locked_until is not None and event.locked_until >= utcnow():
-        raise Conflict("This delivery is being processed right now; wait a moment for the outcome.")
+        raise Conflict(_l("This delivery is being processed right now; wait a moment for the outcome."))
     ledger.close(event, "ignored", f"Cancelled by {actor.name}; not applied.")
     db.session.commit()
 
@@ -194,7 +198,7 @@ def _feed_items(integration_id, kind, bucket, limit) -> list[Item]:
         "stale": and_(fi.state.in_(imports.ACTIVE_STATES), fi.started_at < now - STALE_AFTER),
     }
     if bucket not in conditions:
-        raise Conflict(f"There is no list called “{bucket}”.")
+        raise Conflict(_l("There is no list called “%(bucket)s”.", bucket=bucket))
     query = select(fi).where(conditions[bucket])
     if integration_id is not None:
         query = query.where(fi.feed_id == integration_id)
@@ -206,12 +210,12 @@ def _feed_items(integration_id, kind, bucket, limit) -> list[Item]:
 def _feed_retry(import_id: int, actor: Actor) -> None:
     feed_import = imports.get_import(import_id)
     if feed_import.state != "failed":
-        raise Conflict(f"Only a failed import can be retried; this one is {feed_import.state}.")
+        raise Conflict(_l("Only a failed import can be retried; this one is %(state)s.", state=feed_import.state))
     imports.queue_import(feed_import.feed_id)
 
 
 def _no_cancel(item_id: int, actor: Actor) -> None:
-    raise Conflict("This kind of work cannot be cancelled; it finishes or fails by itself.")
+    raise Conflict(_l("This kind of work cannot be cancelled; it finishes or fails by itself."))
 
 
 # --- availability syncs (the run log) --------------------------------------------------------------
@@ -258,9 +262,9 @@ def _runs_items(integration_id, kind, bucket, limit) -> list[Item]:
 def _runs_retry(run_id: int, actor: Actor) -> None:
     run = db.session.get(IntegrationRun, run_id)
     if run is None or run.kind != AVAILABILITY:
-        raise NotFound("That availability sync is not in the run log.")
+        raise NotFound(_l("That availability sync is not in the run log."))
     if run.ok:
-        raise Conflict("This availability sync succeeded; there is nothing to retry.")
+        raise Conflict(_l("This availability sync succeeded; there is nothing to retry."))
     bus.publish(db.session, AVAILABILITY_SYNC_REQUESTED, {"integration_id": run.integration_id})
     db.session.commit()
 

@@ -15,7 +15,7 @@ from flask_babel import gettext, lazy_gettext as _l
 from app.core import params
 from app.core.errors import Conflict, NotFound, TransitionRefused, ValidationFailed
 from app.core.events import bus
-from app.core.i18n import english
+from app.core.i18n import english, message_data, render_message
 from app.core.transactions import committed
 from app.core.types import utcnow
 from app.extensions import db
@@ -193,12 +193,20 @@ def add_note(order_id: int, body: str, actor: Actor) -> OrderNote:
     return note
 
 
-def record_event(order: Order, kind: str, message: str, actor: Actor | None = None, *, level: str = "ok",
+def record_event(order: Order, kind: str, message, actor: Actor | None = None, *, level: str = "ok",
                  data: dict | None = None) -> OrderEvent:
-    """Add a timeline entry in the caller's transaction (the caller commits)."""
+    """Add a timeline entry in the caller's transaction (the caller commits).
+
+    A lazy message (`_l("…", **args)`) is stored as English text (old rows, the API) plus its key and
+    arguments, so the timeline says it in each reader's language.
+    """
+    data = dict(data or {})
+    stored = message_data(message)
+    if stored is not None:
+        data["message"] = stored
     event = OrderEvent(
-        order=order, kind=kind, message=message, actor=actor.name if actor else "Kontor",
-        source=actor.source if actor else "automation", level=level, data=data or {},
+        order=order, kind=kind, message=english(message), actor=actor.name if actor else "Kontor",
+        source=actor.source if actor else "automation", level=level, data=data,
     )
     db.session.add(event)
     return event
@@ -217,6 +225,12 @@ class TimelineEntry:
     status_to: str | None = None
 
 
+def _event_title(event: OrderEvent) -> str:
+    """The entry in the reader's language when it was stored with its key, else the text as stored."""
+    data = event.data if isinstance(event.data, dict) else {}
+    return render_message(data["message"], event.message) if isinstance(data.get("message"), dict) else event.message
+
+
 def timeline(order: Order) -> list[TimelineEntry]:
     """Everything that happened to the order, newest first."""
     statuses = status_defs()
@@ -231,7 +245,7 @@ def timeline(order: Order) -> list[TimelineEntry]:
     ]
     entries += [TimelineEntry(at=n.created_at, kind="note", title=gettext("Note"), actor=n.author, source="manual",
                               detail=n.body) for n in order.notes]
-    entries += [TimelineEntry(at=e.at, kind=e.kind, title=e.message, actor=e.actor, source=e.source, level=e.level,
+    entries += [TimelineEntry(at=e.at, kind=e.kind, title=_event_title(e), actor=e.actor, source=e.source, level=e.level,
                               detail=e.data.get("detail", "") if isinstance(e.data, dict) else "")
                 for e in order.events]
     entries += [TimelineEntry(at=p.paid_at, kind="payment", title=gettext("Payment %(amount)s %(currency)s (%(method)s)", amount=p.amount,
@@ -434,7 +448,7 @@ def create_order(data: OrderInput, actor: Actor) -> Order:
         db.session.add(OrderStatusHistory(order=order, from_status=None, to_status=data.status,
                                           changed_by=actor.name, user_id=actor.user_id,
                                           change_source=actor.source))
-        record_event(order, "created", f"Order {order.number} created", actor)
+        record_event(order, "created", _l("Order %(number)s created", number=order.number), actor)
         _link(order, data.link, integration, actor)
     return order
 
@@ -454,7 +468,7 @@ def update_order(order_id: int, data: OrderInput, actor: Actor, expected_revisio
                  "fulfillment": order.fulfillment_status, "items": len(order.items)}
         changed = [key for key in before if before[key] != after[key]]
         detail = ", ".join(f"{key} {before[key]} → {after[key]}" for key in changed)
-        record_event(order, "edited", "Order edited", actor, data={"detail": detail})
+        record_event(order, "edited", _l("Order edited"), actor, data={"detail": detail})
         _link(order, data.link, integration, actor)
     return order
 

@@ -70,7 +70,8 @@ def add_shipment(order_id: int, data: ShipmentInput, actor: Actor) -> OrderShipm
         db.session.add(shipment)
         db.session.flush()
         label = f"{data.carrier} {data.service}".strip()
-        record_event(order, "shipment_added", f"Shipment added: {label}, tracking {data.tracking_number}", actor,
+        record_event(order, "shipment_added", _l("Shipment added: %(label)s, tracking %(number)s", label=label,
+                                                    number=data.tracking_number), actor,
                      data={"shipment_id": shipment.id})
         bus.publish(db.session, SHIPMENT_ADDED, {
             "order_id": order.id, "shipment_id": shipment.id, "integration_id": order.integration_id,

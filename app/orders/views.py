@@ -180,7 +180,7 @@ def add_note(order_id: int):
     else:
         error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
     if not htmx:
-        flash(error or "Note added.", "error" if error else "success")
+        flash(error or _("Note added."), "error" if error else "success")
         return redirect(url_for("orders.detail", order_id=order_id, _anchor="order-timeline"))
     order = services.get_order(order_id, full=True)
     return render_fragment("orders/_timeline.html", 422 if error else 200, order=order,

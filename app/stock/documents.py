@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select, update
 
 from app.catalog.models import Product
@@ -87,11 +88,12 @@ def draft_wz(order: Order, actor: Actor, warehouse_id: int | None = None) -> Sto
         raise ValidationFailed("None of the order's lines is a product in the catalogue, so there is nothing to "
                                "issue. Link the lines' SKUs to products first.")
     db.session.flush()
-    _record_on_order(order, document, f"WZ {document.number} drafted in {warehouse.code}.", actor)
+    _record_on_order(order, document, _l("WZ %(number)s drafted in %(warehouse)s.", number=document.number,
+                                         warehouse=warehouse.code), actor)
     return document
 
 
-def _record_on_order(order: Order, document: StockDocument, message: str, actor: Actor, level: str = "ok") -> None:
+def _record_on_order(order: Order, document: StockDocument, message, actor: Actor, level: str = "ok") -> None:
     if not db.session.scalar(select(OrderDocument.id).where(OrderDocument.order_id == order.id,
                                                             OrderDocument.document_id == document.id)):
         db.session.add(OrderDocument(order_id=order.id, document_id=document.id, kind=document.kind,
@@ -133,7 +135,8 @@ def apply_document(document: StockDocument, actor: Actor, taken: list[tuple[int,
     document.state, document.posted_at = "posted", utcnow()
     warehouses.announce({line.product_id for line in document.lines}, reason, taken)
     if document.order is not None:
-        _record_on_order(document.order, document, f"{document.kind_name} {document.number} posted.", actor)
+        _record_on_order(document.order, document, _l("%(kind)s %(number)s posted.", kind=document.kind_name,
+                                                      number=document.number), actor)
 
 
 def post(document_id: int, actor: Actor) -> StockDocument:
@@ -187,7 +190,8 @@ def discard_draft(document: StockDocument, actor: Actor) -> None:
     if document.state == "draft":
         document.state = "cancelled"
         if document.order is not None:
-            record_event(document.order, "document_cancelled", f"{document.number} cancelled (never posted).", actor)
+            record_event(document.order, "document_cancelled",
+                         _l("%(number)s cancelled (never posted).", number=document.number), actor)
 
 
 def receive(warehouse_id: int, lines: list[tuple[int, int]], actor: Actor, note: str = "") -> StockDocument:

@@ -17,20 +17,20 @@ class IdListField(StringField):
 
 
 class AvailabilityForm(FlaskForm):
-    enabled = BooleanField("Sync availability every 30 minutes")
-    dsn = PasswordField("Shop database (DSN)", validators=[Optional(), Length(max=500)],
-                        description="mysql://user:password@host:3306/database — leave empty to keep the stored one, "
-                                    "or to use the webservice if none is stored.")
-    prefix = StringField("Table prefix", default="ps_", validators=[Length(max=30)])
-    shop_ids = IdListField("Shop ids", default="1", description="Comma-separated, e.g. 1, 2")
-    language_ids = IdListField("Language ids", default="1", description="Comma-separated, e.g. 1, 2")
-    threshold = IntegerField("Minimum supplier stock", default=20, validators=[NumberRange(min=0)])
-    default_delivery_days = IntegerField("Delivery days when the feed gives none", default=3,
+    enabled = BooleanField(_l("Sync availability every 30 minutes"))
+    dsn = PasswordField(_l("Shop database (DSN)"), validators=[Optional(), Length(max=500)],
+                        description=_l("mysql://user:password@host:3306/database — leave empty to keep the stored one, "
+                                    "or to use the webservice if none is stored."))
+    prefix = StringField(_l("Table prefix"), default="ps_", validators=[Length(max=30)])
+    shop_ids = IdListField(_l("Shop ids"), default="1", description=_l("Comma-separated, e.g. 1, 2"))
+    language_ids = IdListField(_l("Language ids"), default="1", description=_l("Comma-separated, e.g. 1, 2"))
+    threshold = IntegerField(_l("Minimum supplier stock"), default=20, validators=[NumberRange(min=0)])
+    default_delivery_days = IntegerField(_l("Delivery days when the feed gives none"), default=3,
                                          validators=[NumberRange(min=0, max=365)])
-    only_changed = BooleanField("Only write rows whose value differs from what the shop holds", default=True)
-    texts = TextAreaField("Texts per language", render_kw={"rows": 6},
-                          description="One line per language: id | in stock | available later | unavailable. "
-                                      "{delivery_days} is replaced by the supplier's delivery days.")
-    shop_texts = TextAreaField("Texts for one shop (optional)", render_kw={"rows": 3},
-                               description="Where a shop says it differently: shop id | language id | in stock | "
-                                           "available later | unavailable. Other shops use the texts above.")
+    only_changed = BooleanField(_l("Only write rows whose value differs from what the shop holds"), default=True)
+    texts = TextAreaField(_l("Texts per language"), render_kw={"rows": 6},
+                          description=_l("One line per language: id | in stock | available later | unavailable. "
+                                      "{delivery_days} is replaced by the supplier's delivery days."))
+    shop_texts = TextAreaField(_l("Texts for one shop (optional)"), render_kw={"rows": 3},
+                               description=_l("Where a shop says it differently: shop id | language id | in stock | "
+                                           "available later | unavailable. Other shops use the texts above."))

@@ -8,6 +8,7 @@ of stock stays a draft and the timeline says why.
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core.errors import ValidationFailed
@@ -39,7 +40,8 @@ def follow_order_status(payload: dict) -> None:
         elif settings.issue_wz_on and target == settings.issue_wz_on:
             _issue(order)
     except ValidationFailed as error:  # e.g. no warehouse yet: the seller sees why on the timeline
-        record_event(order, "stock_skipped", f"Stock not changed: {error.message}", AUTOMATION, level="warning")
+        record_event(order, "stock_skipped", _l("Stock not changed: %(why)s", why=error.message), AUTOMATION,
+                     level="warning")
 
 
 @bus.subscribe(PLATFORM_ORDERS_IMPORTED, "stock.platform_took_stock", moment="in_transaction")
@@ -66,7 +68,8 @@ def platform_took_stock(payload: dict) -> None:
             else:
                 _issue(order, taken)
         except ValidationFailed as error:
-            record_event(order, "stock_skipped", f"Stock not changed: {error.message}", AUTOMATION, level="warning")
+            record_event(order, "stock_skipped", _l("Stock not changed: %(why)s", why=error.message), AUTOMATION,
+                         level="warning")
 
 
 def _issue(order: Order, taken: list[tuple[int, int, str]] = ()) -> None:
@@ -79,7 +82,8 @@ def _issue(order: Order, taken: list[tuple[int, int, str]] = ()) -> None:
         savepoint.commit()
     except warehouses.NotEnoughStock as refused:
         savepoint.rollback()
-        record_event(order, "document_wz", f"WZ {document.number} stays a draft: {refused.message}", AUTOMATION,
+        record_event(order, "document_wz", _l("WZ %(number)s stays a draft: %(why)s", number=document.number,
+                                              why=refused.message), AUTOMATION,
                      level="warning")
 
 
@@ -88,8 +92,9 @@ def _cancelled(order: Order, release: bool) -> None:
     if wz is not None and wz.state == "posted":
         storno = documents.storno_of(wz, AUTOMATION)
         record_event(order, "document_wz_storno",
-                     f"Order cancelled after {wz.number} was posted: {storno.number} put the goods back.", AUTOMATION)
+                     _l("Order cancelled after %(wz)s was posted: %(storno)s put the goods back.", wz=wz.number,
+                        storno=storno.number), AUTOMATION)
     elif wz is not None:
         documents.discard_draft(wz, AUTOMATION)
     if release:
-        reservations.release_order(order, AUTOMATION, "the order was cancelled")
+        reservations.release_order(order, AUTOMATION, _l("the order was cancelled"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -14,19 +15,19 @@ from app.integrations.models import Integration
 from app.orders.models import Order, OrderItem
 
 REASONS = {
-    "reservation": "Reserved for an order",
-    "release": "Reservation released",
-    "wz": "Goods issue (WZ)",
-    "storno": "Storno of a goods issue",
-    "pz": "Goods receipt (PZ)",
-    "correction": "Stock count correction",
-    "platform_sale": "Sold on a platform",
-    "refused": "Refused: not enough stock",
+    "reservation": _l("Reserved for an order"),
+    "release": _l("Reservation released"),
+    "wz": _l("Goods issue (WZ)"),
+    "storno": _l("Storno of a goods issue"),
+    "pz": _l("Goods receipt (PZ)"),
+    "correction": _l("Stock count correction"),
+    "platform_sale": _l("Sold on a platform"),
+    "refused": _l("Refused: not enough stock"),
 }
-DOCUMENT_KINDS = {"wz": "Goods issue (WZ)", "wz_storno": "Storno of a goods issue", "pz": "Goods receipt (PZ)",
-                  "correction": "Stock count correction"}
-DOCUMENT_STATES = {"draft": "Draft", "posted": "Posted", "cancelled": "Cancelled"}
-RESERVATION_STATES = {"open": "Open", "partially_released": "Partially released", "released": "Released"}
+DOCUMENT_KINDS = {"wz": _l("Goods issue (WZ)"), "wz_storno": _l("Storno of a goods issue"),
+                  "pz": _l("Goods receipt (PZ)"), "correction": _l("Stock count correction")}
+DOCUMENT_STATES = {"draft": _l("Draft"), "posted": _l("Posted"), "cancelled": _l("Cancelled")}
+RESERVATION_STATES = {"open": _l("Open"), "partially_released": _l("Partially released"), "released": _l("Released")}
 
 
 class Warehouse(db.Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.catalog.models import Product
@@ -107,12 +108,12 @@ def reserve_order(order: Order, actor: Actor, taken: list[tuple[int, int, str]] 
         order.fulfillment_status = "reserved"
     warehouses.announce(touched, "reservation", taken)
     if outcome.lines or outcome.unmatched:
-        message = f"Reserved {outcome.reserved} unit(s) in {warehouse.code}"
+        message = _l("Reserved %(count)s unit(s) in %(warehouse)s", count=outcome.reserved, warehouse=warehouse.code)
         if outcome.short:
-            message += f"; {outcome.short} short (see Shortages)"
+            message = _l("%(said)s; %(short)s short (see Shortages)", said=message, short=outcome.short)
         if outcome.unmatched:
-            message += f"; no product for {', '.join(outcome.unmatched)}"
-        record_event(order, "stock_reserved", message + ".", actor,
+            message = _l("%(said)s; no product for %(skus)s", said=message, skus=", ".join(outcome.unmatched))
+        record_event(order, "stock_reserved", _l("%(said)s.", said=message), actor,
                      level="warning" if outcome.short or outcome.unmatched else "ok")
     return outcome
 
@@ -151,14 +152,15 @@ def release_order(order: Order, actor: Actor, why: str) -> int:
         warehouses.announce({r.product_id for r in held}, "release")
         if order.fulfillment_status == "reserved":
             order.fulfillment_status = "unassigned"
-        record_event(order, "stock_released", f"Released {released} reserved unit(s): {why}.", actor)
+        record_event(order, "stock_released", _l("Released %(count)s reserved unit(s): %(why)s.", count=released, why=why),
+                     actor)
     return released
 
 
 def release(order_id: int, actor: Actor) -> int:
     """Release an order's reservations by hand."""
     try:
-        released = release_order(_lock(order_id), actor, "released by hand")
+        released = release_order(_lock(order_id), actor, _l("released by hand"))
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -185,7 +187,8 @@ def expire_due() -> dict[str, int]:
             if order.fulfillment_status == "reserved":
                 order.fulfillment_status = "unassigned"
         record_event(order, "stock_reservation_expired",
-                     f"Reservation expired: {units} unit(s) went back to available stock.", actor, level="warning")
+                     _l("Reservation expired: %(count)s unit(s) went back to available stock.", count=units), actor,
+                     level="warning")
         db.session.commit()
         released += units
     return {"orders": len(order_ids), "units": released}

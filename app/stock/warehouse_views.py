@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -61,7 +62,7 @@ def movement(kind: str):
     form.warehouse_id.choices = _warehouse_choices()
     if not form.validate_on_submit():
         errors = "; ".join(f"{getattr(form, name).label.text}: {' '.join(e)}" for name, e in form.errors.items())
-        flash(f"Nothing was changed. {errors}", "error")
+        flash(gettext("Nothing was changed. %(errors)s", errors=errors), "error")
         return redirect(url_for("warehouse.stock"))
     try:
         product = _product_by_sku(form.sku.data)
@@ -71,10 +72,10 @@ def movement(kind: str):
         else:
             document = documents.correct(form.warehouse_id.data, product.id, form.quantity.data, _actor(),
                                          note=form.note.data or "")
-        flash(f"{document.kind_name} {document.number} posted.", "success")
+        flash(gettext("%(kind)s %(number)s posted.", kind=document.kind_name, number=document.number), "success")
     except ValidationFailed as error:
         db.session.rollback()
-        flash(f"Nothing was changed: {error.message}", "error")
+        flash(gettext("Nothing was changed: %(why)s", why=error.message), "error")
     return redirect(url_for("warehouse.stock"))
 
 
@@ -86,7 +87,7 @@ def warehouse_list():
         require_role("admin")
         try:
             warehouse = warehouses.add_warehouse(form.code.data, form.name.data)
-            flash(f"Warehouse {warehouse.code} added.", "success")
+            flash(gettext("Warehouse %(code)s added.", code=warehouse.code), "success")
             return redirect(url_for("warehouse.warehouse_list"))
         except ValidationFailed as error:
             db.session.rollback()
@@ -129,9 +130,9 @@ def post_document(document_id: int):
     """Post a draft document."""
     try:
         document = documents.post(document_id, _actor())
-        flash(f"{document.number} posted.", "success")
+        flash(gettext("%(number)s posted.", number=document.number), "success")
     except ValidationFailed as error:
-        flash(f"Not posted: {error.message}", "error")
+        flash(gettext("Not posted: %(why)s", why=error.message), "error")
     return redirect(url_for("warehouse.document", document_id=document_id))
 
 
@@ -140,7 +141,7 @@ def product_stock(product_id: int):
     """A product's stock per warehouse and last movements (the product page loads this)."""
     product = db.session.get(Product, product_id) if params.is_id(product_id) else None
     if product is None:
-        raise ValidationFailed("No such product.")
+        raise ValidationFailed(_l("No such product."))
     return render_fragment("stock/_product_stock.html", product=product,
                            levels=warehouses.product_levels(product_id),
                            movements=warehouses.product_movements(product_id), reasons=REASONS)
@@ -193,14 +194,16 @@ def reconcile_now():
     """Read the channels now and fix every difference found."""
     outcome = stock_sync.reconcile_all(fix_all=True)
     words = "; ".join(f"{name}: {_outcome_words(result)}" for name, result in outcome.items())
-    flash(f"Reconciled. {words or 'No channel takes stock from Kontor.'}", "success")
+    flash(gettext("Reconciled. %(outcome)s", outcome=words or gettext("No channel takes stock from Kontor.")),
+          "success")
     return redirect(url_for("warehouse.channel_sync"))
 
 
 def _outcome_words(result) -> str:
     if isinstance(result, str):
         return result
-    return f"{result['checked']} checked, {result['differences']} differing, {result['fixed']} sent again"
+    return gettext("%(checked)s checked, %(differences)s differing, %(fixed)s sent again", checked=result["checked"],
+                   differences=result["differences"], fixed=result["fixed"])
 
 
 @bp.route("/settings/orders", methods=["GET", "POST"])
@@ -222,7 +225,7 @@ def order_settings():
                     default_warehouse_id=form.default_warehouse_id.data, reserve=form.reserve.data,
                     hours=form.reservation_hours.data, issue_wz_on=form.issue_wz_on.data,
                     release_on_cancel=form.release_on_cancel.data, seller_details=form.seller_details.data or "")
-                flash("Order settings saved.", "success")
+                flash(gettext("Order settings saved."), "success")
                 return redirect(url_for("warehouse.order_settings"))
             except ValidationFailed as error:
                 db.session.rollback()

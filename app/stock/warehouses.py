@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -85,7 +86,7 @@ def order_settings() -> OrderSettings:
     return settings
 
 
-ISSUE_WZ_ON = {"": "Never (by hand)", "picking": "Picking", "ready_for_shipment": "Ready for shipment"}
+ISSUE_WZ_ON = {"": _l("Never (by hand)"), "picking": _l("Picking"), "ready_for_shipment": _l("Ready for shipment")}
 
 
 def update_order_settings(*, default_warehouse_id: int, reserve: bool, hours: int, issue_wz_on: str,
@@ -305,8 +306,8 @@ def product_movements(product_id: int, limit: int = 20) -> list[StockMovement]:
                                    .order_by(StockMovement.id.desc()).limit(limit)))
 
 
-STOCK_FILTERS = {"": "All", "below_minimum": "Below minimum", "reserved": "With reservations",
-                 "refused": "Refused (would go negative)"}
+STOCK_FILTERS = {"": _l("All"), "below_minimum": _l("Below minimum"), "reserved": _l("With reservations"),
+                 "refused": _l("Refused (would go negative)")}
 
 
 def stock_list(filter_name: str = "", warehouse_id: int | None = None, query: str = "", limit: int = 200

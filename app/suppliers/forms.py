@@ -13,18 +13,18 @@ from app.suppliers.services import FORMATS, MAPPING_FIELDS, SOURCE_TYPES
 
 
 class FeedForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(message="Give the feed a name."), Length(max=120)])
-    source_type = SelectField("Source", choices=list(SOURCE_TYPES.items()))
-    location = StringField("Address or path", validators=[Optional(), Length(max=500)],
-                           description="https://supplier.example/feed.csv, or /srv/feeds/supplier.csv")
-    upload = FileField("File")
-    format = SelectField("Format", choices=list(FORMATS.items()))
-    item_path = StringField("XML item element", validators=[Optional(), Length(max=200)],
-                            description="For XML: the element that repeats per product, e.g. product or offers/offer")
-    max_mb = IntegerField("Size limit (MB)", default=200, validators=[NumberRange(min=1, max=2000)])
-    missing_products = SelectField("Products the feed stops listing", choices=list(MISSING_POLICIES.items()),
+    name = StringField(_l("Name"), validators=[DataRequired(message="Give the feed a name."), Length(max=120)])
+    source_type = SelectField(_l("Source"), choices=list(SOURCE_TYPES.items()))
+    location = StringField(_l("Address or path"), validators=[Optional(), Length(max=500)],
+                           description=_l("https://supplier.example/feed.csv, or /srv/feeds/supplier.csv"))
+    upload = FileField(_l("File"))
+    format = SelectField(_l("Format"), choices=list(FORMATS.items()))
+    item_path = StringField(_l("XML item element"), validators=[Optional(), Length(max=200)],
+                            description=_l("For XML: the element that repeats per product, e.g. product or offers/offer"))
+    max_mb = IntegerField(_l("Size limit (MB)"), default=200, validators=[NumberRange(min=1, max=2000)])
+    missing_products = SelectField(_l("Products the feed stops listing"), choices=list(MISSING_POLICIES.items()),
                                    default="keep")
-    missing_after = IntegerField("Imports without the product before it counts as stock 0",
+    missing_after = IntegerField(_l("Imports without the product before it counts as stock 0"),
                                  default=DEFAULT_AFTER_IMPORTS,
                                  validators=[NumberRange(min=1, max=MAX_AFTER_IMPORTS)])
 

@@ -23,7 +23,7 @@ from app.suppliers import csv as csv_feed, sources, xml as xml_feed
 from app.suppliers.parsing import ColumnMapping, FeedError, typed_rows
 
 FEED_KIND = "supplier_feed"
-SOURCE_TYPES = {"upload": "Uploaded file", "path": "File on the server", "url": "HTTP(S) address"}
+SOURCE_TYPES = {"upload": _l("Uploaded file"), "path": _l("File on the server"), "url": _l("HTTP(S) address")}
 FORMATS = {"csv": "CSV", "xml": "XML"}
 MAPPING_FIELDS = ("sku", "ean", "stock_quantity", "delivery_days", "purchase_price")
 DEFAULT_MAX_MB = 200

@@ -10,9 +10,11 @@ operation waits as a conflict and the order page offers both).
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core.errors import Conflict, TransitionRefused
+from app.core.i18n import english
 from app.core.types import utcnow
 from app.extensions import db
 from app.integrations import services as integrations
@@ -54,18 +56,20 @@ def platform_changed(operation: SyncOperation, platform_state: str, policy: str)
     actor = Actor(f"Sync to {integration.name}", "automation")
     if policy == "platform":
         return take_platform_state(operation, platform_state, actor,
-                                   f"{integration.name} had “{theirs}”, changed on the platform (Kontor last saw "
-                                   f"“{known}”); the platform wins, so “{ours}” was not pushed.")
-    message = (f"{integration.name} has “{theirs}”, changed on the platform since Kontor last saw “{known}”; "
-               f"Kontor would push “{ours}”. Choose on the order which one stays.")
-    outbox.hold_for_choice(operation, message, {"platform_state": platform_state, "platform_state_name": theirs,
+                                   _l("%(name)s had “%(theirs)s”, changed on the platform (Kontor last saw "
+                                      "“%(known)s”); the platform wins, so “%(ours)s” was not pushed.",
+                                      name=integration.name, theirs=theirs, known=known, ours=ours))
+    message = _l("%(name)s has “%(theirs)s”, changed on the platform since Kontor last saw “%(known)s”; Kontor would "
+                 "push “%(ours)s”. Choose on the order which one stays.", name=integration.name, theirs=theirs,
+                 known=known, ours=ours)
+    outbox.hold_for_choice(operation, english(message), {"platform_state": platform_state, "platform_state_name": theirs,
                                                 "kontor_state_name": ours})
     record_event(order, "push_conflict", message, actor, level="warning", data=_data(operation))
     db.session.commit()
-    return message
+    return english(message)
 
 
-def take_platform_state(operation: SyncOperation, platform_state: str, actor: Actor, message: str) -> str:
+def take_platform_state(operation: SyncOperation, platform_state: str, actor: Actor, message) -> str:
     """Bring the platform's state into Kontor through the pull mappings and close the push as skipped."""
     integration: Integration = operation.integration
     order = db.session.get(Order, operation.order_id, with_for_update=True, populate_existing=True)
@@ -73,19 +77,23 @@ def take_platform_state(operation: SyncOperation, platform_state: str, actor: Ac
     target = integrations.pull_status_for(integration, platform_state)
     platform = Actor(integration.name, "platform")  # a platform change: never pushed back
     if target is None:
-        message += f" No pull mapping for “{theirs}”, so the order's status stays “{order.status}”."
+        message = _l("%(said)s %(then)s", said=message, then=_l(
+            "No pull mapping for “%(theirs)s”, so the order's status stays “%(status)s”.", theirs=theirs,
+            status=order.status))
     elif target != order.status:
         try:
             move_status(order, target, platform, comment=f"{integration.name}: {theirs} (changed on the platform)")
             name = status_defs().get(target)
-            message += f" The order moved to “{name.name if name else target}”."
+            message = _l("%(said)s %(then)s", said=message, then=_l("The order moved to “%(status)s”.",
+                                                                       status=name.name if name else target))
         except TransitionRefused as refused:
-            message += f" The order's status stays: {refused.message}"
+            message = _l("%(said)s %(then)s", said=message,
+                         then=_l("The order's status stays: %(why)s", why=refused.message))
     record_platform_state(order.id, platform_state)
-    outbox.finish(operation, "skipped", message)
+    outbox.finish(operation, "skipped", english(message))
     record_event(order, "push_platform_kept", message, actor, level="warning", data=_data(operation))
     db.session.commit()
-    return message
+    return english(message)
 
 
 def _conflict(operation_id: int) -> SyncOperation:
@@ -103,7 +111,8 @@ def choose_kontor(operation_id: int, actor: Actor) -> SyncOperation:
     operation.state, operation.next_attempt_at, operation.finished_at = "pending", utcnow(), None
     operation.generation += 1
     record_event(operation.order, "push_conflict_resolved",
-                 f"{actor.name} chose Kontor's status over {operation.integration.name}'s “{theirs}”; pushing it.",
+                 _l("%(who)s chose Kontor's status over %(name)s's “%(theirs)s”; pushing it.", who=actor.name,
+                    name=operation.integration.name, theirs=theirs),
                  actor, data=_data(operation))
     outbox.announce(operation)
     db.session.commit()
@@ -116,7 +125,8 @@ def choose_platform(operation_id: int, actor: Actor) -> SyncOperation:
     platform_state = (operation.payload.get("conflict") or {}).get("platform_state", "")
     theirs, ours, _ = _names(operation, platform_state)
     take_platform_state(operation, platform_state, actor,
-                        f"{actor.name} kept {operation.integration.name}'s “{theirs}”; “{ours}” was not pushed.")
+                        _l("%(who)s kept %(name)s's “%(theirs)s”; “%(ours)s” was not pushed.", who=actor.name,
+                           name=operation.integration.name, theirs=theirs, ours=ours))
     return operation
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 
 from app.core.errors import Conflict, NotFound
@@ -26,8 +27,8 @@ STALE_AFTER = timedelta(hours=6)
 RATE_WINDOW = timedelta(minutes=30)
 
 # Kinds in the seller's words; a kind not listed here is shown by its own name.
-KIND_NAMES = {"status_push": "Status push", "shipment_push": "Shipment push", "stock_update": "Stock update",
-              "alert": "Alert"}
+KIND_NAMES = {"status_push": _l("Status push"), "shipment_push": _l("Shipment push"),
+              "stock_update": _l("Stock update"), "alert": _l("Alert")}
 
 # The lists behind each number of the health page.
 BUCKETS = ("pending", "processing", "failed", "done_today", "stale")
@@ -145,9 +146,9 @@ def listing(integration_id: int | None, kind: str | None = None, bucket: str = "
 
 
 # The integration list's filter: "open" (the default: what still needs delivering or a choice) or one state.
-FILTERS = {"open": "Not delivered", "conflict": "Changed on the platform", "failed": "Failed",
-           "pending": "Waiting", "superseded": "Superseded", "skipped": "Skipped", "done": "Delivered",
-           "cancelled": "Cancelled"}
+FILTERS = {"open": _l("Not delivered"), "conflict": _l("Changed on the platform"), "failed": _l("Failed"),
+           "pending": _l("Waiting"), "superseded": _l("Superseded"), "skipped": _l("Skipped"), "done": _l("Delivered"),
+           "cancelled": _l("Cancelled")}
 
 
 def open_operations(integration_id: int, limit: int = 200) -> list[SyncOperation]:
@@ -173,11 +174,18 @@ def failed_by_integration() -> list[tuple[int, int]]:
     ).all()]
 
 
-def _note(operation: SyncOperation, actor: Actor, kind: str, words: str, level: str) -> None:
+LOWER_KIND_NAMES = {"status_push": _l("status push"), "shipment_push": _l("shipment push"),
+                    "stock_update": _l("stock update"), "alert": _l("alert")}
+
+
+def _note(operation: SyncOperation, actor: Actor, kind: str, action: str, level: str) -> None:
     if operation.order is not None:
         target = operation.integration.name if operation.integration else "Kontor"
-        record_event(operation.order, kind, f"{actor.name} {words} the {kind_name(operation.kind).lower()} to "
-                                            f"{target}", actor, level=level,
+        what = LOWER_KIND_NAMES.get(operation.kind) or kind_name(operation.kind).lower()
+        message = (_l("%(who)s asked to retry the %(what)s to %(target)s", who=actor.name, what=what, target=target)
+                   if action == "retry" else
+                   _l("%(who)s cancelled the %(what)s to %(target)s", who=actor.name, what=what, target=target))
+        record_event(operation.order, kind, message, actor, level=level,
                      data={"operation_id": operation.id, "integration_id": operation.integration_id})
 
 
@@ -185,7 +193,7 @@ def retry(operation_id: int, actor: Actor) -> SyncOperation:
     """Send an operation again now; the order's timeline says who asked, in the same transaction."""
     try:
         operation = outbox.reopen(operation_id)
-        _note(operation, actor, "push_retry_requested", "asked to retry", "ok")
+        _note(operation, actor, "push_retry_requested", "retry", "ok")
         db.session.commit()
     except (Conflict, NotFound):
         db.session.rollback()
@@ -197,7 +205,7 @@ def cancel(operation_id: int, actor: Actor) -> SyncOperation:
     """Stop trying to deliver an operation; the timeline entry is written in the same transaction."""
     try:
         operation = outbox.give_up(operation_id)
-        _note(operation, actor, "push_cancelled", "cancelled", "warning")
+        _note(operation, actor, "push_cancelled", "cancel", "warning")
         db.session.commit()
     except (Conflict, NotFound):
         db.session.rollback()

@@ -13,7 +13,10 @@ from typing import Callable
 
 from sqlalchemy import select
 
+from flask_babel import lazy_gettext as _l
+
 from app.core.events import bus
+from app.core.i18n import english
 from app.core.secrets import hide_secrets
 from app.core.types import utcnow
 from app.extensions import db
@@ -76,24 +79,28 @@ def _push(operation: SyncOperation) -> str:
     actor = _actor(integration)
     name = integration.name
 
-    def close(state: str, message: str, level: str = "ok", kind: str | None = None) -> str:
-        outbox.finish(operation, state, message)
+    def close(state: str, message, level: str = "ok", kind: str | None = None) -> str:
+        text = english(message)
+        outbox.finish(operation, state, text)
         if order is not None:
             record_event(order, kind or f"push_{state}", message, actor, level=level, data=_data(operation))
         db.session.commit()
-        return message
+        return text
 
     if order is None:
-        return close("skipped", "The order no longer exists.")
+        return close("skipped", _l("The order no longer exists."))
     if not integration.pushes:
-        return close("skipped", f"Not pushed to {name}: the integration is off or does not push.", "warning")
+        return close("skipped", _l("Not pushed to %(name)s: the integration is off or does not push.", name=name),
+                     "warning")
     if order.status != target:
         return close("superseded", _superseded_message(operation, order.status))
     if not order.external_order_id:
-        return close("skipped", f"Not pushed to {name}: the order has no id on the platform.", "warning")
+        return close("skipped", _l("Not pushed to %(name)s: the order has no id on the platform.", name=name),
+                     "warning")
     state = integrations.push_state_for(integration, target)
     if state is None:
-        return close("skipped", f"Not pushed to {name}: no mapping for status “{target}”.", "warning")
+        return close("skipped", _l("Not pushed to %(name)s: no mapping for status “%(status)s”.", name=name,
+                                    status=target), "warning")
     if integration.connection_state == integrations.RECONNECT_NEEDED:
         return wait_for_reconnect(operation, order, integration, actor, announce=False)
 
@@ -135,14 +142,16 @@ def _push(operation: SyncOperation) -> str:
     if overwritten or operation.payload.get("overwrite"):
         was = overwritten[0] if overwritten else (operation.payload.get("conflict") or {}).get("platform_state", "")
         record_event(order, "push_overwrote",
-                     f"{name} had “{integrations.state_name(integration, was)}”, set on the platform; Kontor's "
-                     f"“{state.name}” was written over it.", actor, level="warning", data=_data(operation))
+                     _l("%(name)s had “%(theirs)s”, set on the platform; Kontor's “%(ours)s” was written over it.",
+                        name=name, theirs=integrations.state_name(integration, was), ours=state.name),
+                     actor, level="warning", data=_data(operation))
     if already and operation.payload.get("write_sent") == state.external_id:
-        message = f"Pushed to {name}: “{state.name}” confirmed on the platform after an unanswered write."
+        message = _l("Pushed to %(name)s: “%(state)s” confirmed on the platform after an unanswered write.",
+                     name=name, state=state.name)
     elif already:
-        message = f"{name} already had the order in “{state.name}”; nothing sent."
+        message = _l("%(name)s already had the order in “%(state)s”; nothing sent.", name=name, state=state.name)
     else:
-        message = f"Pushed to {name}: “{state.name}”."
+        message = _l("Pushed to %(name)s: “%(state)s”.", name=name, state=state.name)
     return close("done", message)
 
 
@@ -158,13 +167,14 @@ def _kontor_states(operation: SyncOperation, known: str) -> set[str]:
     return {known, *(p.get("write_sent") for p in written if p and p.get("write_sent"))}
 
 
-def _superseded_message(operation: SyncOperation, status: str) -> str:
+def _superseded_message(operation: SyncOperation, status: str):
     newer = outbox.newer_operation(operation)
     name = operation.integration.name
     if newer is not None:
-        return (f"Not pushed to {name}: superseded by push #{newer.id} (the order moved on to “{status}” "
-                "before this one was written).")
-    return f"Not pushed to {name}: the order moved on to “{status}” before this push was written."
+        return _l("Not pushed to %(name)s: superseded by push #%(id)s (the order moved on to “%(status)s” "
+                  "before this one was written).", name=name, id=newer.id, status=status)
+    return _l("Not pushed to %(name)s: the order moved on to “%(status)s” before this push was written.",
+              name=name, status=status)
 
 
 def _data(operation: SyncOperation) -> dict:
@@ -174,15 +184,16 @@ def _data(operation: SyncOperation) -> dict:
 def wait_for_reconnect(operation: SyncOperation, order: Order, integration: Integration, actor: Actor,
                        reason: str = "", announce: bool = True) -> str:
     """Put an operation back to wait, without spending an attempt, until the account is connected again."""
-    message = (f"Waiting for {integration.name} to be connected again: "
-               f"{reason or 'the platform no longer accepts the authorisation.'} "
-               "The push goes out once the account is reconnected.")
-    first = operation.last_error != hide_secrets(message)
-    outbox.wait_for_reconnect(operation, message)
+    message = _l("Waiting for %(name)s to be connected again: %(reason)s The push goes out once the account is "
+                 "reconnected.", name=integration.name,
+                 reason=reason or _l("the platform no longer accepts the authorisation."))
+    text = english(message)
+    first = operation.last_error != hide_secrets(text)
+    outbox.wait_for_reconnect(operation, text)
     if announce or first:
         record_event(order, "push_waiting", message, actor, level="warning", data=_data(operation))
     db.session.commit()
-    return message
+    return text
 
 
 @bus.subscribe(integrations.INTEGRATION_RECONNECTED, "sync.deliver_after_reconnect", moment="in_transaction")
@@ -214,25 +225,29 @@ def _failed(operation: SyncOperation, order: Order, integration: Integration, er
         status = db.session.scalar(select(Order.status).where(Order.id == order.id))
         if status != operation.payload.get("to_status"):
             # No point in a later attempt: a newer change of the order has its own push.
-            outbox.finish(operation, "superseded", _superseded_message(operation, status))
-            record_event(order, "push_superseded", operation.result, actor, data=_data(operation))
+            superseded = _superseded_message(operation, status)
+            outbox.finish(operation, "superseded", english(superseded))
+            record_event(order, "push_superseded", superseded, actor, data=_data(operation))
             db.session.commit()
             return operation.result
         next_at = outbox.retry_later(operation, error.message)
         if next_at is not None:
-            message = (f"Push to {integration.name} failed (attempt {operation.attempts}): {operation.last_error} "
-                       f"Retrying at {next_at:%H:%M:%S} UTC.")
+            message = _l("Push to %(name)s failed (attempt %(attempt)s): %(error)s Retrying at %(at)s UTC.",
+                         name=integration.name, attempt=operation.attempts, error=operation.last_error,
+                         at=next_at.strftime("%H:%M:%S"))
             record_event(order, "push_retry", message, actor, level="warning", data=_data(operation))
             db.session.commit()
-            return message
+            return english(message)
     else:
         outbox.fail(operation, error.message)
-    message = f"Push to {integration.name} failed: {operation.last_error}"
     if operation.attempts >= outbox.MAX_ATTEMPTS and error.retryable:
-        message += f" (gave up after {operation.attempts} attempts)"
+        message = _l("Push to %(name)s failed: %(error)s (gave up after %(attempts)s attempts)",
+                     name=integration.name, error=operation.last_error, attempts=operation.attempts)
+    else:
+        message = _l("Push to %(name)s failed: %(error)s", name=integration.name, error=operation.last_error)
     record_event(order, "push_failed", message, actor, level="error", data=_data(operation))
     db.session.commit()
-    return message
+    return english(message)
 
 
 def order_sync_summary(order: Order) -> dict | None:

@@ -19,9 +19,11 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core.events import bus
+from app.core.i18n import english
 from app.extensions import db
 from app.integrations import services as integrations
 from app.integrations.base import CarrierDTO, PlatformError, ReconnectNeeded, with_retries
@@ -141,36 +143,39 @@ def _push(operation: SyncOperation) -> str:
     number, name = payload.get("tracking_number", ""), integration.name
     actor = _actor(integration)
 
-    def close(state: str, message: str, level: str = "ok") -> str:
-        outbox.finish(operation, state, message)
+    def close(state: str, message, level: str = "ok") -> str:
+        text = english(message)
+        outbox.finish(operation, state, text)
         if order is not None:
             record_event(order, f"shipment_push_{state}", message, actor, level=level, data=_data(operation))
         db.session.commit()
-        return message
+        return text
 
     if order is None:
-        return close("skipped", "The order no longer exists.")
+        return close("skipped", _l("The order no longer exists."))
     if not integration.pushes:
-        return close("skipped", f"Tracking {number} not sent to {name}: the integration is off or does not push.",
-                     "warning")
+        return close("skipped", _l("Tracking %(number)s not sent to %(name)s: the integration is off or does not push.",
+                                   number=number, name=name), "warning")
     shipment = db.session.get(OrderShipment, payload.get("shipment_id"))
     if shipment is None or shipment.order_id != order.id:
-        return close("skipped", f"Tracking {number} not sent to {name}: the shipment was removed.")
+        return close("skipped", _l("Tracking %(number)s not sent to %(name)s: the shipment was removed.",
+                                   number=number, name=name))
     if not order.external_order_id:
-        return close("skipped", f"Tracking {number} not sent to {name}: the order has no id on the platform.",
-                     "warning")
+        return close("skipped", _l("Tracking %(number)s not sent to %(name)s: the order has no id on the platform.",
+                                   number=number, name=name), "warning")
     if integration.connection_state == integrations.RECONNECT_NEEDED:
         return wait_for_reconnect(operation, order, integration, actor, announce=False)
     deliver = DELIVERIES.get(integration.kind)
     if deliver is None:
-        return close("skipped", f"Tracking {number} not sent: {integration.kind_name} does not take tracking "
-                                "numbers from Kontor.", "warning")
+        return close("skipped", _l("Tracking %(number)s not sent: %(platform)s does not take tracking numbers from "
+                                   "Kontor.", number=number, platform=integration.kind_name), "warning")
     one_number = integration.kind == "prestashop"
     order_id, shipment_id = order.id, shipment.id
 
     def superseded(newer: str) -> str:
-        return close("superseded", f"Tracking {number} not sent to {name}: tracking {newer} was added after "
-                                   "it, and PrestaShop keeps one number per order.")
+        return close("superseded", _l("Tracking %(number)s not sent to %(name)s: tracking %(newer)s was added after "
+                                      "it, and PrestaShop keeps one number per order.", number=number, name=name,
+                                      newer=newer))
 
     newer = _newer_tracking_number(order_id, shipment_id) if one_number else ""
     if newer:
@@ -197,11 +202,12 @@ def _push(operation: SyncOperation) -> str:
     except PlatformError as error:
         return _failed(operation, order, integration, error, actor)
     if already and operation.payload.get("write_sent"):
-        message = f"Tracking {number} sent to {name}: confirmed on the platform after an unanswered write."
+        message = _l("Tracking %(number)s sent to %(name)s: confirmed on the platform after an unanswered write.",
+                     number=number, name=name)
     elif already:
-        message = f"{name} already had tracking {number}; nothing sent."
+        message = _l("%(name)s already had tracking %(number)s; nothing sent.", name=name, number=number)
     else:
-        message = f"Tracking {number} sent to {name} ({how})."
+        message = _l("Tracking %(number)s sent to %(name)s (%(how)s).", number=number, name=name, how=how)
     return close("done", message)
 
 
@@ -227,23 +233,27 @@ def _data(operation: SyncOperation) -> dict:
 def _failed(operation: SyncOperation, order: Order, integration: Integration, error: PlatformError,
             actor: Actor) -> str:
     number = operation.payload.get("tracking_number", "")
-    what = f"Sending tracking {number} to {integration.name}"
+    name = integration.name
     if error.retryable:
         next_at = outbox.retry_later(operation, error.message)
         if next_at is not None:
-            message = (f"{what} failed (attempt {operation.attempts}): {error.message} "
-                       f"Retrying at {next_at:%H:%M:%S} UTC.")
+            message = _l("Sending tracking %(number)s to %(name)s failed (attempt %(attempt)s): %(error)s Retrying at "
+                         "%(at)s UTC.", number=number, name=name, attempt=operation.attempts, error=error.message,
+                         at=next_at.strftime("%H:%M:%S"))
             record_event(order, "shipment_push_retry", message, actor, level="warning", data=_data(operation))
             db.session.commit()
-            return message
+            return english(message)
     else:
         outbox.fail(operation, error.message)
-    message = f"{what} failed: {error.message}"
     if operation.attempts >= outbox.MAX_ATTEMPTS and error.retryable:
-        message += f" (gave up after {operation.attempts} attempts)"
+        message = _l("Sending tracking %(number)s to %(name)s failed: %(error)s (gave up after %(attempts)s attempts)",
+                     number=number, name=name, error=error.message, attempts=operation.attempts)
+    else:
+        message = _l("Sending tracking %(number)s to %(name)s failed: %(error)s", number=number, name=name,
+                     error=error.message)
     record_event(order, "shipment_push_failed", message, actor, level="error", data=_data(operation))
     db.session.commit()
-    return message
+    return english(message)
 
 
 def order_shipment_pushes(order: Order, limit: int = 10) -> list[SyncOperation]:

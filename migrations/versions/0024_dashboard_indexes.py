@@ -2,14 +2,14 @@
 and first shipment per order
 
 Revision ID: 0024_dashboard_indexes
-Revises: 0018_dashboard_and_locale
+Revises: 0020_alert_message_data
 Create Date: 2026-12-03 07:00:00
 
 """
 from alembic import op
 
 revision = '0024_dashboard_indexes'
-down_revision = '0018_dashboard_and_locale'
+down_revision = '0020_alert_message_data'
 branch_labels = None
 depends_on = None
 

@@ -64,3 +64,61 @@ def test_a_cached_order_table_is_never_served_in_the_other_language(client, app,
     assert "Awaiting payment" in text_of(client.get("/orders", headers={"Accept-Language": "en"}))
     assert "Otrzymane zamówienia" in text_of(client.get("/", headers=POLISH))
     assert "Orders received" in text_of(client.get("/", headers={"Accept-Language": "en"}))
+
+
+def _polish_user():
+    user = make_user("admin")
+    user.locale = "pl"
+    db.session.commit()
+    return user
+
+
+def test_the_timeline_says_stored_entries_in_the_readers_language_and_keeps_english_for_old_rows(client, app,
+                                                                                               login):
+    from flask_babel import lazy_gettext as _l
+    from app.orders.models import OrderEvent
+    from app.orders.services import Actor, record_event
+
+    order = make_order("awaiting_payment")
+    record_event(order, "platform_status_refused",
+                 _l("%(name)s says %(state)s; not applied: %(why)s", name="Allegro", state="SENT",
+                    why=_l("the order was cancelled")), Actor("Allegro", "platform"), level="warning")
+    db.session.add(OrderEvent(order=order, kind="legacy", message="Pushed to Allegro: “Sent”.", actor="Kontor",
+                              source="automation", data={}))
+    db.session.commit()
+    stored = {e.kind: e for e in db.session.get(type(order), order.id).events}
+    assert stored["platform_status_refused"].message == "Allegro says SENT; not applied: the order was cancelled"
+    assert stored["created"].message == f"Order {order.number} created"
+
+    login(_polish_user())
+    polish = text_of(client.get(f"/orders/{order.id}"))
+    assert "Allegro podaje stan SENT; nie zastosowano: zamówienie anulowano" in polish
+    assert f"Utworzono zamówienie {order.number}" in polish
+    assert "Pushed to Allegro: “Sent”." in polish  # a row from before keys were stored: its text as stored
+    english = text_of(client.get(f"/orders/{order.id}", headers={"Accept-Language": "en"}))
+    assert "Allegro podaje" in english  # the profile setting still wins
+    api_side = [e.message for e in db.session.get(type(order), order.id).events]
+    assert "Allegro says SENT; not applied: the order was cancelled" in api_side
+
+
+def test_the_operations_pages_speak_polish(client, app, login):
+    login(_polish_user())
+    pages = {
+        "/health": ["Stan synchronizacji", "Historia alertów", "Kolejki"],
+        "/queues": ["Kolejki", "Nieudane zadania", "Zadanie cykliczne"],
+        "/settings/alerts": ["Kanały", "Dodaj kanał", "Reguły", "Dużo oczekujących operacji", "Język alertów"],
+        "/stock": ["Magazyn", "Braki", "Dokumenty", "Nie ma jeszcze magazynu"],
+        "/stock/shortages": ["Niczego nie brakuje"],
+        "/stock/documents": ["Dokumenty magazynowe", "Brak dokumentów."],
+        "/stock/sync": ["Stany w kanałach sprzedaży", "Uzgodnij i napraw teraz"],
+        "/stock/warehouses": ["Dodaj magazyn"],
+        "/settings/orders": ["Zamówienia i magazyn"],
+    }
+    for url, words in pages.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        page = text_of(response)
+        for word in words:
+            assert word in page, f"{url}: {word!r} missing"
+        for english in ("Needs your attention", "Add a channel", "Goods receipt", "Failed jobs", "Reconcile and fix"):
+            assert english not in page, f"{url}: {english!r} still in English"

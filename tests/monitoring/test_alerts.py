@@ -183,3 +183,36 @@ def test_rules_name_unserved_queues_a_stopped_scheduler_and_integrations_to_reco
     alerts.save_rule("integration", True, "1")  # warn only a day ahead
     found = alerts.conditions(alerts.context())
     assert ("no_worker", "scheduler") not in found and ("integration", f"integration:{shop.id}") not in found
+
+
+def test_each_channel_gets_alerts_in_its_language_and_the_history_speaks_the_readers(
+        app, client, login, local_channels_allowed, telegram, slack):
+    alerts.save_channel(None, {"kind": "telegram", "name": "Zespół", "bot_token": telegram.token,
+                               "chat_id": "-1001234567890", "locale": "pl"})
+    alerts.save_channel(None, {"kind": "slack", "name": "Team", "webhook_url": slack.url, "locale": "en"})
+    only("stale")
+    shop = make_integration("prestashop", name="Sklep Ania")
+    stuck = stuck_push(shop.id)
+
+    alerts.check()
+    deliver_due()
+    assert telegram.texts[0].startswith("⚠ Kontor: Wysyłka statusu — Sklep Ania: najstarsza oczekująca operacja "
+                                        "czeka dłużej niż 6 godz.")
+    assert slack.texts[0].startswith("⚠ Kontor: Status push of Sklep Ania: the oldest waiting operation")
+    [incident] = db.session.scalars(select(AlertIncident))
+    assert incident.message.startswith("Status push of Sklep Ania")  # stored English, for the API and old readers
+
+    stuck.state = "cancelled"
+    db.session.commit()
+    alerts.check()
+    deliver_due()
+    assert telegram.texts[1].startswith("✔ Kontor, rozwiązane: Wysyłka statusu — Sklep Ania")
+    assert slack.texts[1].startswith("✔ Kontor, resolved: Status push of Sklep Ania")
+
+    user = make_user("operator")
+    user.locale = "pl"
+    db.session.commit()
+    login(user)
+    history = client.get("/health/alerts").get_data(as_text=True)
+    assert "Wysyłka statusu — Sklep Ania: najstarsza oczekująca operacja" in history
+    assert "Historia alertów" in history and "ustąpił" in history
