@@ -38,6 +38,15 @@ def is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= ID_MAX
 
 
+def loose_id(value: Any) -> Any:
+    """An id sent as a string of digits ("3", as PHP clients send it) as the int; anything else unchanged."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 10:
+            return int(text)
+    return value
+
+
 def int_arg(raw: Any, name: str, *, default: int | None = None, minimum: int | None = None,
             maximum: int | None = ID_MAX, label: str | None = None) -> int | None:
     """A whole number from a query, form or JSON value; empty gives `default`, anything else unusable raises."""

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from app.accounts.api_auth import api_user, protect
+from app.core import params
 from app.core.errors import BadParameter, ValidationFailed, answer_in_json
 from app.core.types import utcnow
 from app.orders import listing, platform_states, services, shipments
@@ -167,7 +168,7 @@ def _bulk_targets(entries: Any) -> list[services.BulkOutcome]:
     targets: dict[str, list[int]] = {}
     refusals: list[services.BulkOutcome] = []
     for position, entry in enumerate(entries):
-        order_id = entry.get("id_order") if isinstance(entry, dict) else None
+        order_id = params.loose_id(entry.get("id_order")) if isinstance(entry, dict) else None
         if isinstance(order_id, bool) or not isinstance(order_id, int):
             raise ValidationFailed(f"orders[{position}] needs \"id_order\" as an order id (an integer).")
         try:

@@ -21,7 +21,8 @@ def status_ids() -> dict[str, int]:
 
 
 def status_code(id_order_state: Any) -> str:
-    """The status code of a numeric status id, or ValidationFailed naming the field."""
+    """The status code of a numeric status id (an int or its digits), or ValidationFailed naming the field."""
+    id_order_state = params.loose_id(id_order_state)
     if not params.is_id(id_order_state):
         raise ValidationFailed("Give \"id_order_state\" as the numeric id of a status (see /api/v1/init).",
                                field="id_order_state")

@@ -51,10 +51,23 @@ def test_status_change_by_numeric_id(client, token, shop_order):
     ids = ids_by_code(client, token)
     response = client.put(f"/api/v1/orders/{order.id}/status", headers=token, json={"id_order_state": ids["shipped"]})
     assert response.status_code == 200 and response.json["new_state"] == "shipped"
-    for bad in (999999, "3", True, -1):
+    for bad in (999999, "3x", "", True, -1, 3.5, "99999999999999999999"):
         refused = client.put(f"/api/v1/orders/{order.id}/status", headers=token, json={"id_order_state": bad})
         assert refused.status_code == 422, bad
         assert "id_order_state" in refused.get_data(as_text=True)
+
+
+def test_ids_sent_as_digit_strings_work_as_php_clients_send_them(client, token, shop_order):
+    _, order = shop_order
+    ids = ids_by_code(client, token)
+    response = client.put(f"/api/v1/orders/{order.id}/status", headers=token,
+                          json={"id_order_state": str(ids["shipped"])})
+    assert response.status_code == 200 and response.json["new_state"] == "shipped"
+    other = make_order("awaiting_payment")
+    bulk = client.post("/api/v1/orders/bulk-status", headers=token, json={"orders": [
+        {"id_order": str(other.id), "id_order_state": f" {ids['paid']} "}]})
+    assert bulk.status_code == 200 and bulk.json["summary"]["successful_count"] == 1
+    assert db.session.get(Order, other.id).status == "paid"
 
 
 def test_bulk_status_with_a_target_per_order(client, token):
