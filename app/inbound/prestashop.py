@@ -74,6 +74,10 @@ def _through_webservice(integration: Integration, date_upd: str, counts: dict[st
             page = client.changed_orders(since, until, offset)
             if not page:
                 return
+            read_count = len(page)
+            page = [d for d in page if isinstance(d.get("order"), dict) and str(d["order"].get("id") or "").strip()]
+            if len(page) < read_count:  # an order without its id cannot be told apart from another
+                counts["skipped"] = counts.get("skipped", 0) + read_count - len(page)
             addresses = client.addresses({d["order"].get(k, "") for d in page
                                           for k in ("id_address_delivery", "id_address_invoice")})
             customers = client.customers({d["order"].get("id_customer", "") for d in page})
@@ -87,9 +91,9 @@ def _through_webservice(integration: Integration, date_upd: str, counts: dict[st
                     latest = max(latest, order["date_upd"])
             _store(integration, page, counts)
             db.session.commit()
-            if len(page) < client.ORDERS_PAGE:
+            if read_count < client.ORDERS_PAGE:
                 return
-            offset += len(page)
+            offset += read_count
 
     integrations.call_platform(integration, read)
     return f"{latest}|0"
@@ -143,7 +147,9 @@ def import_orders(integration_id: int, since: datetime | None = None) -> dict[st
     source = "database" if dsn else "webservice"
     run.counts, run.finished_at = counts, utcnow()
     run.message = (f"{counts['orders']} orders changed since {date_upd} (shop time) read from the {source}, "
-                   f"{counts['new']} new to Kontor")
+                   f"{counts['new']} new to Kontor"
+                   + (f"; {counts['skipped']} skipped: the shop sent them without an order id" if counts.get("skipped")
+                      else ""))
     db.session.add(run)
     db.session.commit()
     return counts

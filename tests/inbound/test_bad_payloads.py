@@ -136,3 +136,17 @@ def test_an_allegro_price_that_is_not_an_amount_object_fails_the_form_instead_of
                                                           InboundEvent.topic == journal.FORM_TOPIC))
     assert failed.state == "failed" and "Price “12” is not an amount with its currency" in failed.error
     assert broken not in set(db.session.scalars(select(Order.external_order_id)))
+
+
+def test_allegro_line_items_given_as_an_object_fail_the_form_instead_of_an_order_without_items(allegro,
+                                                                                                 fake_allegro):
+    example = fake_allegro.checkout_form_body(fake_allegro.put_form())["lineItems"][0]
+    broken = fake_allegro.put_form(lineItems={"0": example}, event="READY_FOR_PROCESSING")
+    journal.poll_journal(allegro.id)
+    form_ids = list(db.session.scalars(select(InboundEvent.id).where(InboundEvent.topic == journal.FORM_TOPIC)))
+    process_batch(form_ids)
+    db.session.expire_all()
+    failed = db.session.scalar(select(InboundEvent).where(InboundEvent.resource_id == broken,
+                                                          InboundEvent.topic == journal.FORM_TOPIC))
+    assert failed.state == "failed" and "“lineItems” is not a list of items" in failed.error
+    assert broken not in set(db.session.scalars(select(Order.external_order_id)))

@@ -169,3 +169,19 @@ def test_database_import_reads_awkward_shops(app, prestashop_db_factory):
     assert (order.platform_state, order.status) == ("4", "shipped")  # current_state 0: the last history entry
     assert order.customer_name == "Customer" and order.address("shipping") is None  # rows that point nowhere
     assert order.ordered_at is not None and order.payments == []
+
+
+def test_an_order_the_webservice_sends_without_its_id_is_skipped_and_said_the_others_import(app, fake_prestashop,
+                                                                                           monkeypatch):
+    shop = make_integration("prestashop", direction="pull", settings={"shop_url": fake_prestashop.url, "language_id": 1},
+                            credentials={"api_key": fake_prestashop.api_key})
+    for order_id in (1, 2, 3):
+        fake_prestashop.put_order(order_id, date_upd=f"2026-12-01 10:00:0{order_id}")
+    real_fields = fake_prestashop._order_fields
+    monkeypatch.setattr(fake_prestashop, "_order_fields",
+                        lambda order_id: {**real_fields(order_id), **({"id": ""} if order_id == "2" else {})})
+    assert importer.import_orders(shop.id) == {"orders": 2, "new": 2, "known": 0, "skipped": 1}
+    run = db.session.scalar(select(IntegrationRun).where(IntegrationRun.integration_id == shop.id))
+    assert run.ok and "1 skipped: the shop sent them without an order id" in run.message
+    apply_stored()
+    assert set(db.session.scalars(select(Order.external_order_id))) == {"1", "3"}

@@ -159,7 +159,9 @@ def order_from_allegro(data: Any) -> PlatformOrder:
     phone = buyer.get("phoneNumber") or ""
     name = _join(buyer.get("firstName"), buyer.get("lastName")) or buyer.get("companyName") or buyer.get("login") \
         or "Allegro buyer"
-    lines = [line for line in data.get("lineItems") or [] if isinstance(line, dict)]
+    lines = data.get("lineItems") or []
+    if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
+        raise MalformedPayload("The checkout form's “lineItems” is not a list of items.")
     bought = [moment for moment in (parse_time(line.get("boughtAt")) for line in lines) if moment]
     payments = _payments(data)
     total = (data.get("summary") or {}).get("totalToPay")
