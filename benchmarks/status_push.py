@@ -48,7 +48,7 @@ from benchmarks.support import WorkerPool, emptied_redis, ensure_benchmark_tools
 PG_SERVER = "postgres@127.0.0.1:5432"
 PG_DATABASE = "kontor_bench_push"
 DATABASE_URL = f"postgresql+psycopg://{PG_SERVER}/{PG_DATABASE}"
-REDIS_URL = "redis://127.0.0.1:6379/2"  # not 8-14: browser tests claim those
+REDIS_URL = os.environ.get("KONTOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")  # not 8-14: browser tests claim those
 SECRET_KEY = "kontor-benchmark-secret-key"
 # The script stores the integration's credentials with this key; the workers must decrypt them with it.
 ENCRYPTION_KEY = "kontor-benchmark-encryption-key"

@@ -40,7 +40,7 @@ from benchmarks.support import WorkerPool, emptied_redis, ensure_benchmark_tools
 
 PG_DATABASE = "kontor_bench_stock"
 DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
-REDIS_URL = "redis://127.0.0.1:6379/6"  # not 8-14: browser tests claim those
+REDIS_URL = os.environ.get("KONTOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")  # not 8-14: browser tests claim those
 SECRET_KEY = "kontor-benchmark-secret-key"
 ENCRYPTION_KEY = "kontor-benchmark-encryption-key"
 TARGET_ALLEGRO_SECONDS = 60.0
