@@ -37,7 +37,7 @@ Other processes on the machine skew the figures: the load average is printed at 
     .venv/bin/python benchmarks/availability_sync.py --products 20000 --kontor-db sqlite --skip-workers
 
 Needs MariaDB on 127.0.0.1:3306 (root, no password), PostgreSQL on 127.0.0.1:5432 (postgres, trust)
-unless --kontor-db sqlite, and Redis on 127.0.0.1:6379 (database 10 is used and flushed). The
+unless --kontor-db sqlite, and Redis on 127.0.0.1:6379 (database 3, or $KONTOR_BENCH_REDIS_URL, is used and flushed). The
 databases, the feed file, the Redis database and the worker processes are removed at the end, also
 when the run fails or is interrupted.
 """
@@ -189,7 +189,7 @@ def kontor_database(kind: str, url: str) -> Iterator[None]:
 
 
 def redis_database():
-    """Redis database 10, empty at the start and flushed at the end."""
+    """The benchmark's Redis database, empty at the start and flushed at the end."""
     return emptied_redis(REDIS_URL)
 
 

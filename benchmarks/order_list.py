@@ -11,7 +11,7 @@ then `wrk` measures the trivial page and the filtered order list in the same run
 Each backend is measured with the fragment cache on and off (KONTOR_FRAGMENT_CACHE=0), on the same data.
 
 Needs `wrk` (Debian: apt-get install wrk), PostgreSQL on 127.0.0.1:5432 (user postgres) and
-Redis on 127.0.0.1:6379 (database 14 is used). Everything it creates is removed at the end,
+Redis on 127.0.0.1:6379 (database 5, or $KONTOR_BENCH_REDIS_URL, is used). Everything it creates is removed at the end,
 also when it fails or is interrupted.
 """
 

@@ -18,7 +18,7 @@ Then, for 1 and then 2 worker processes on the `integrations` queue:
     .venv/bin/python benchmarks/status_push.py
     .venv/bin/python benchmarks/status_push.py --orders 500 --rate 20 --seconds 30 --latency 0.1
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 2 is used
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 2, or $KONTOR_BENCH_REDIS_URL, is used
 and flushed). The database, the Redis database and the worker processes are removed at the end, also
 when the run fails or is interrupted.
 """
@@ -123,7 +123,7 @@ def postgresql_database():
 
 
 def redis_database():
-    """Redis database 12, empty at the start and flushed at the end."""
+    """The benchmark's Redis database, empty at the start and flushed at the end."""
     return emptied_redis(REDIS_URL)
 
 

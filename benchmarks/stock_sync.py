@@ -16,7 +16,7 @@ Target: >= 20,000 rows/s.
     .venv/bin/python benchmarks/stock_sync.py
     .venv/bin/python benchmarks/stock_sync.py --offers 2000 --rows 20000
 
-Needs PostgreSQL (postgres@127.0.0.1:5432), MariaDB (root@127.0.0.1:3306) and Redis (database 6 is used
+Needs PostgreSQL (postgres@127.0.0.1:5432), MariaDB (root@127.0.0.1:3306) and Redis (database 6, or $KONTOR_BENCH_REDIS_URL, is used
 and flushed). Everything it creates is removed at the end, also when the run fails or is interrupted.
 """
 
