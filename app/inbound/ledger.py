@@ -148,11 +148,11 @@ def store_delivery(integration_id: int, kind: str, delivery_id: str, body: bytes
     the row, which is due at once.
     """
     now = utcnow()
-    key = delivery_id[:255]
+    key = _text(delivery_id, 255)
     writer = _writer()
     event_id = writer.insert({
-        "integration_id": integration_id, "delivery_id": key, "kind": kind, "topic": topic[:60],
-        "resource_id": resource_id[:100], "occurred_at": occurred_at, "headers": _clean_headers(headers),
+        "integration_id": integration_id, "delivery_id": key, "kind": kind, "topic": _text(topic, 60),
+        "resource_id": _text(resource_id, 100), "occurred_at": occurred_at, "headers": _clean_headers(headers),
         "body": body, "state": "received", "attempts": 0, "next_attempt_at": now, "error": "", "result": "",
         "received_at": now})
     if event_id is None:
