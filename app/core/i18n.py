@@ -146,6 +146,32 @@ def render_message(data: dict, fallback: str = "") -> str:
         return fallback or data["key"]
 
 
+def keep_text(texts: dict | None, field: str, message, clean=str) -> tuple[str, dict | None]:
+    """(English text, texts with `field`'s key and arguments) for a stored text shown again later.
+
+    `texts` is a row's JSON column of message keys by field ({"last_error": {"key", "args"}}); a plain
+    string drops the field's key, so the row shows the string as stored. `clean` is applied to the
+    English text and to every text argument (hiding secrets, cutting length).
+    """
+    kept = {name: value for name, value in (texts or {}).items() if name != field}
+    data = message_data(message)
+    if data is not None:
+        kept[field] = _cleaned(data, clean)
+    return clean(english(message)), kept or None
+
+
+def _cleaned(data: dict, clean) -> dict:
+    args = {name: _cleaned(value, clean) if isinstance(value, dict) else clean(value) if isinstance(value, str)
+            else value for name, value in data.get("args", {}).items()}
+    return {"key": data["key"], "args": args}
+
+
+def shown_text(texts: dict | None, field: str, stored: str) -> str:
+    """A stored text in the reader's language when its key was kept (`keep_text`), else as stored."""
+    data = (texts or {}).get(field) if isinstance(texts, dict) else None
+    return render_message(data, stored) if data and stored else stored
+
+
 def compile_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
     """Compile every messages.po that has no .mo or a newer one; returns the files written.
 

@@ -257,7 +257,7 @@ def deliver_alert(operation_id: int) -> str:
         return "not due or taken by another worker"
     channel = db.session.get(AlertChannel, operation.payload.get("channel_id"))
     if channel is None or not channel.enabled:
-        outbox.finish(operation, "skipped", "The channel was removed or switched off.")
+        outbox.finish(operation, "skipped", _l("The channel was removed or switched off."))
         db.session.commit()
         return "skipped"
     data = {"event": operation.payload.get("event"), "incident_id": operation.payload.get("incident_id")}
