@@ -48,7 +48,7 @@ def poll_orders(integration_id: int, since: datetime | None = None) -> dict[str,
     """Store every order the shop changed since the last poll (or `since`) in the ledger; returns the counts."""
     integration = integrations.get_integration(integration_id)
     if integration.kind not in POLLED_KINDS:
-        raise ValidationFailed(f"Kontor does not poll {integration.kind_name} integrations for orders.")
+        raise ValidationFailed(_l("Kontor does not poll %(kind)s integrations for orders.", kind=integration.kind_name))
     started = utcnow()
     since = since or _since(integration)
     run = IntegrationRun(integration_id=integration.id, kind="order_poll", started_at=started)

@@ -126,7 +126,7 @@ def import_orders(integration_id: int, since: datetime | None = None) -> dict[st
     """Store every order the shop changed since the last import (or `since`) in the ledger; the counts."""
     integration = integrations.get_integration(integration_id)
     if integration.kind != "prestashop":
-        raise ValidationFailed(f"{integration.name} is not a PrestaShop shop.")
+        raise ValidationFailed(_l("%(name)s is not a PrestaShop shop.", name=integration.name))
     started = utcnow()
     counts = {"orders": 0, "new": 0, "known": 0}
     date_upd, order_id = _cursor(integration, since)

@@ -123,11 +123,11 @@ def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, s
     if kind == "prestashop":
         url = settings.get("shop_url", "")
         if not url.startswith(("http://", "https://")):
-            raise ValidationFailed("The shop URL must start with http:// or https://.", field="shop_url")
+            raise ValidationFailed(_l("The shop URL must start with http:// or https://."), field="shop_url")
         if not (secrets.get("api_key") or existing.get("api_key") or secrets.get("db_dsn")
                 or existing.get("db_dsn")):
-            raise ValidationFailed("Enter the webservice key from PrestaShop > Advanced parameters > Webservice, "
-                                   "or the shop database (DSN) if Kontor uses the shop only through its database.",
+            raise ValidationFailed(_l("Enter the webservice key from PrestaShop > Advanced parameters > Webservice, "
+                                      "or the shop database (DSN) if Kontor uses the shop only through its database."),
                                    field="api_key")
         if secrets.get("db_dsn"):
             check_dsn(secrets["db_dsn"])
@@ -169,7 +169,7 @@ def check_dsn(dsn: str, field: str = "db_dsn") -> str:
     except ValueError:
         url = None
     if url is None or not url.host:
-        raise ValidationFailed("The DSN must look like mysql://user:password@host:3306/database.", field=field)
+        raise ValidationFailed(_l("The DSN must look like mysql://user:password@host:3306/database."), field=field)
     return dsn.strip()
 
 

@@ -154,9 +154,11 @@ def save_rule(key: str, enabled: bool, threshold_raw: Any) -> AlertRule:
         try:
             threshold = float(text)
         except ValueError:
-            raise ValidationFailed(f"The threshold of “{spec.name}” must be a number.", field="threshold") from None
+            raise ValidationFailed(_l("The threshold of “%(rule)s” must be a number.", rule=spec.name),
+                                   field="threshold") from None
         if not 0 < threshold <= 1_000_000_000:
-            raise ValidationFailed(f"The threshold of “{spec.name}” must be above 0 and at most 1,000,000,000.",
+            raise ValidationFailed(_l("The threshold of “%(rule)s” must be above 0 and at most 1,000,000,000.",
+                                      rule=spec.name),
                                    field="threshold")
     stored = db.session.get(AlertRule, key) or AlertRule(key=key)
     stored.enabled, stored.threshold = enabled, threshold
@@ -394,7 +396,7 @@ def send_test(channel_id: int) -> str:
     except ChannelError as error:
         channel.last_error = error.message
         db.session.commit()
-        raise ValidationFailed(f"The test message was not sent: {error.message}") from None
+        raise ValidationFailed(_l("The test message was not sent: %(error)s", error=error.message)) from None
     channel.last_sent_at, channel.last_error = utcnow(), ""
     db.session.commit()
     return f"Test message {result}."
