@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.core import params
 from app.core.crypto import CredentialsUnavailable, mask
 from app.core.errors import NotFound, ValidationFailed
-from app.core.i18n import DEFAULT_LOCALE, LOCALES, current_locale, english, message_data, render_message
+from app.core.i18n import DEFAULT_LOCALE, LOCALES, current_locale, english, keep_text, message_data, render_message
 from app.core.types import utcnow
 from app.extensions import db
 from app.integrations.models import Integration
@@ -270,7 +270,7 @@ def deliver_alert(operation_id: int) -> str:
                 else payload.get("text", ""))
         result = _send(channel, text, data)
     except ChannelError as error:
-        channel.last_error = error.message
+        channel.last_error, channel.message_data = keep_text(channel.message_data, "last_error", error.message)
         if error.retryable:
             outbox.retry_later(operation, error.message)
         else:
@@ -394,7 +394,7 @@ def send_test(channel_id: int) -> str:
             test = str(_l("Kontor test alert from channel “%(name)s”: alerts reach you here.", name=channel.name))
         result = _send(channel, test, {"event": "test"})
     except ChannelError as error:
-        channel.last_error = error.message
+        channel.last_error, channel.message_data = keep_text(channel.message_data, "last_error", error.message)
         db.session.commit()
         raise ValidationFailed(_l("The test message was not sent: %(error)s", error=error.message)) from None
     channel.last_sent_at, channel.last_error = utcnow(), ""

@@ -1,4 +1,4 @@
-"""outbox operations and inbound deliveries keep the key and arguments of the texts Kontor writes on them
+"""outbox operations, inbound deliveries and alert channels keep the key and arguments of the texts Kontor writes on them
 
 Revision ID: 0025_stored_text_keys
 Revises: 0024_dashboard_indexes
@@ -15,12 +15,12 @@ depends_on = None
 
 
 def upgrade():
-    for table in ('sync_operations', 'inbound_events'):
+    for table in ('sync_operations', 'inbound_events', 'alert_channels'):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column('message_data', sa.JSON(), nullable=True))
 
 
 def downgrade():
-    for table in ('sync_operations', 'inbound_events'):
+    for table in ('sync_operations', 'inbound_events', 'alert_channels'):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column('message_data')
