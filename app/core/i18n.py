@@ -7,12 +7,14 @@ messages are a contract for programs (people get a `message_pl` beside them).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
+from babel import support
 from babel.messages.pofile import read_po
 from flask import Flask, g, has_app_context, has_request_context, request
 from flask_babel import LazyString, force_locale, get_locale, get_translations, gettext, lazy_gettext as _l, refresh
@@ -155,9 +157,28 @@ def keep_text(texts: dict | None, field: str, message, clean=str) -> tuple[str, 
     """
     kept = {name: value for name, value in (texts or {}).items() if name != field}
     data = message_data(message)
-    if data is not None:
-        kept[field] = _cleaned(data, clean)
-    return clean(english(message)), kept or None
+    if data is None:
+        return clean(english(message)), kept or None
+    kept[field] = _cleaned(data, clean)
+    try:
+        text = _said_in_english(data)
+    except (KeyError, TypeError, ValueError):
+        text = english(message)
+    return clean(text), kept
+
+
+@functools.cache
+def _english_catalogue() -> support.Translations:
+    return support.Translations.load(str(TRANSLATIONS), [DEFAULT_LOCALE])
+
+
+def _said_in_english(data: dict) -> str:
+    """A stored message in English straight from the catalogue: batches store thousands, and Flask-Babel's
+    gettext (context lookups, a locale switch) costs ~70 µs a message."""
+    args = {name: _said_in_english(value) if isinstance(value, dict) else value
+            for name, value in (data.get("args") or {}).items()}
+    text = _english_catalogue().ugettext(data["key"])
+    return text % args if args else text
 
 
 def _cleaned(data: dict, clean) -> dict:
