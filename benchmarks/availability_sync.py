@@ -37,7 +37,7 @@ Other processes on the machine skew the figures: the load average is printed at 
     .venv/bin/python benchmarks/availability_sync.py --products 20000 --kontor-db sqlite --skip-workers
 
 Needs MariaDB on 127.0.0.1:3306 (root, no password), PostgreSQL on 127.0.0.1:5432 (postgres, trust)
-unless --kontor-db sqlite, and Redis on 127.0.0.1:6379 (database 10 is used and flushed). The
+unless --kontor-db sqlite, and Redis on 127.0.0.1:6379 (database 3, or $KONTOR_BENCH_REDIS_URL, is used and flushed). The
 databases, the feed file, the Redis database and the worker processes are removed at the end, also
 when the run fails or is interrupted.
 """
@@ -67,7 +67,7 @@ from benchmarks.support import WorkerPool, emptied_redis, ensure_benchmark_tools
 
 PG_SERVER = "postgres@127.0.0.1:5432"
 PG_DATABASE = "kontor_bench_avail"
-REDIS_URL = "redis://127.0.0.1:6379/3"  # not 8-14: browser tests claim those
+REDIS_URL = os.environ.get("KONTOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")  # not 8-14: browser tests claim those
 SECRET_KEY = "kontor-benchmark-secret-key"
 # The script stores the integration's credentials with this key; the workers must decrypt them with it.
 ENCRYPTION_KEY = "kontor-benchmark-encryption-key"
@@ -189,7 +189,7 @@ def kontor_database(kind: str, url: str) -> Iterator[None]:
 
 
 def redis_database():
-    """Redis database 10, empty at the start and flushed at the end."""
+    """The benchmark's Redis database, empty at the start and flushed at the end."""
     return emptied_redis(REDIS_URL)
 
 

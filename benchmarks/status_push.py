@@ -18,7 +18,7 @@ Then, for 1 and then 2 worker processes on the `integrations` queue:
     .venv/bin/python benchmarks/status_push.py
     .venv/bin/python benchmarks/status_push.py --orders 500 --rate 20 --seconds 30 --latency 0.1
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 2 is used
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 (database 2, or $KONTOR_BENCH_REDIS_URL, is used
 and flushed). The database, the Redis database and the worker processes are removed at the end, also
 when the run fails or is interrupted.
 """
@@ -48,7 +48,7 @@ from benchmarks.support import WorkerPool, emptied_redis, ensure_benchmark_tools
 PG_SERVER = "postgres@127.0.0.1:5432"
 PG_DATABASE = "kontor_bench_push"
 DATABASE_URL = f"postgresql+psycopg://{PG_SERVER}/{PG_DATABASE}"
-REDIS_URL = "redis://127.0.0.1:6379/2"  # not 8-14: browser tests claim those
+REDIS_URL = os.environ.get("KONTOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")  # not 8-14: browser tests claim those
 SECRET_KEY = "kontor-benchmark-secret-key"
 # The script stores the integration's credentials with this key; the workers must decrypt them with it.
 ENCRYPTION_KEY = "kontor-benchmark-encryption-key"
@@ -123,7 +123,7 @@ def postgresql_database():
 
 
 def redis_database():
-    """Redis database 12, empty at the start and flushed at the end."""
+    """The benchmark's Redis database, empty at the start and flushed at the end."""
     return emptied_redis(REDIS_URL)
 
 

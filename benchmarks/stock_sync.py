@@ -16,7 +16,7 @@ Target: >= 20,000 rows/s.
     .venv/bin/python benchmarks/stock_sync.py
     .venv/bin/python benchmarks/stock_sync.py --offers 2000 --rows 20000
 
-Needs PostgreSQL (postgres@127.0.0.1:5432), MariaDB (root@127.0.0.1:3306) and Redis (database 6 is used
+Needs PostgreSQL (postgres@127.0.0.1:5432), MariaDB (root@127.0.0.1:3306) and Redis (database 6, or $KONTOR_BENCH_REDIS_URL, is used
 and flushed). Everything it creates is removed at the end, also when the run fails or is interrupted.
 """
 
@@ -40,7 +40,7 @@ from benchmarks.support import WorkerPool, emptied_redis, ensure_benchmark_tools
 
 PG_DATABASE = "kontor_bench_stock"
 DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
-REDIS_URL = "redis://127.0.0.1:6379/6"  # not 8-14: browser tests claim those
+REDIS_URL = os.environ.get("KONTOR_BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")  # not 8-14: browser tests claim those
 SECRET_KEY = "kontor-benchmark-secret-key"
 ENCRYPTION_KEY = "kontor-benchmark-encryption-key"
 TARGET_ALLEGRO_SECONDS = 60.0

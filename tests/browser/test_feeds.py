@@ -282,8 +282,8 @@ def _link_products(page, live_server, integration_id: int) -> None:
     card.get_by_role("button", name="Link products").click()
     expect(page.locator(".flash").filter(has_text=f"Linking {SHOP_NAME}'s products has started")).to_be_visible()
     runs = page.locator("#integration-runs")
-    _reload_until(page, runs, "autolink")
-    autolink_run = runs.locator("tbody tr").filter(has_text="autolink")
+    _reload_until(page, runs, "product links")
+    autolink_run = runs.locator("tbody tr").filter(has_text="product links")
     expect(autolink_run).to_contain_text("ok")
     expect(autolink_run).to_contain_text("new links")
 

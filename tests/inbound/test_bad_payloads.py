@@ -125,28 +125,26 @@ def test_an_allegro_answer_that_is_not_json_is_a_platform_error_in_words():
         client.latest_event()
 
 
-def test_an_allegro_price_that_is_not_an_amount_object_fails_the_form_instead_of_reading_as_zero(allegro, fake_allegro):
-    example = fake_allegro.checkout_form_body(fake_allegro.put_form())["lineItems"][0]
-    broken = fake_allegro.put_form(lineItems=[{**example, "price": "12"}], event="READY_FOR_PROCESSING")
+def _failed_form(allegro, fake_allegro, **form) -> InboundEvent:
+    """Put a READY_FOR_PROCESSING form with `form` fields into the fake, read the journal, apply; the form's row."""
+    broken = fake_allegro.put_form(**form, event="READY_FOR_PROCESSING")
     journal.poll_journal(allegro.id)
     form_ids = list(db.session.scalars(select(InboundEvent.id).where(InboundEvent.topic == journal.FORM_TOPIC)))
     process_batch(form_ids)
     db.session.expire_all()
-    failed = db.session.scalar(select(InboundEvent).where(InboundEvent.resource_id == broken,
-                                                          InboundEvent.topic == journal.FORM_TOPIC))
-    assert failed.state == "failed" and "Price “12” is not an amount with its currency" in failed.error
     assert broken not in set(db.session.scalars(select(Order.external_order_id)))
+    return db.session.scalar(select(InboundEvent).where(InboundEvent.resource_id == broken,
+                                                        InboundEvent.topic == journal.FORM_TOPIC))
+
+
+def test_an_allegro_price_that_is_not_an_amount_object_fails_the_form_instead_of_reading_as_zero(allegro, fake_allegro):
+    example = fake_allegro.checkout_form_body(fake_allegro.put_form())["lineItems"][0]
+    failed = _failed_form(allegro, fake_allegro, lineItems=[{**example, "price": "12"}])
+    assert failed.state == "failed" and "Price “12” is not an amount with its currency" in failed.error
 
 
 def test_allegro_line_items_given_as_an_object_fail_the_form_instead_of_an_order_without_items(allegro,
                                                                                                  fake_allegro):
     example = fake_allegro.checkout_form_body(fake_allegro.put_form())["lineItems"][0]
-    broken = fake_allegro.put_form(lineItems={"0": example}, event="READY_FOR_PROCESSING")
-    journal.poll_journal(allegro.id)
-    form_ids = list(db.session.scalars(select(InboundEvent.id).where(InboundEvent.topic == journal.FORM_TOPIC)))
-    process_batch(form_ids)
-    db.session.expire_all()
-    failed = db.session.scalar(select(InboundEvent).where(InboundEvent.resource_id == broken,
-                                                          InboundEvent.topic == journal.FORM_TOPIC))
+    failed = _failed_form(allegro, fake_allegro, lineItems={"0": example})
     assert failed.state == "failed" and "“lineItems” is not a list of items" in failed.error
-    assert broken not in set(db.session.scalars(select(Order.external_order_id)))
