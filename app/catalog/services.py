@@ -190,9 +190,10 @@ def autolink(integration_id: int, items: Iterable[ShopItemRef], create_missing: 
         db.session.execute(insert(ProductLink), new_links)
     if new_products:
         counts["created"] = _create_linked(integration_id, new_products)
-    db.session.add(IntegrationRun(integration_id=integration_id, kind="autolink", started_at=started,
-                                  finished_at=utcnow(), counts=counts,
-                                  message=f"{counts['linked'] + counts['created']} new links"))
+    run = IntegrationRun(integration_id=integration_id, kind="autolink", started_at=started, finished_at=utcnow(),
+                         counts=counts)
+    run.say(_l("%(count)s new links", count=counts["linked"] + counts["created"]))
+    db.session.add(run)
     db.session.commit()
     return counts
 

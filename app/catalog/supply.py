@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from flask_babel import gettext, lazy_gettext as _l, ngettext
+
 KEEP = "keep"
 ZERO = "zero"
-MISSING_POLICIES = {KEEP: "Keep the last known stock", ZERO: "Treat as stock 0 after some imports without it"}
+MISSING_POLICIES = {KEEP: _l("Keep the last known stock"), ZERO: _l("Treat as stock 0 after some imports without it")}
 DEFAULT_AFTER_IMPORTS = 3
 MAX_AFTER_IMPORTS = 100
 
@@ -44,25 +46,28 @@ class MissingPolicy:
         return self.zeroes and missed_imports >= self.after_imports
 
     def describe(self) -> str:
-        """The rule in words, for the feed and the product link."""
+        """The rule in words (the request's language), for the feed and the product link."""
         if self.zeroes:
-            imports = "import" if self.after_imports == 1 else f"{self.after_imports} imports"
-            return f"stock 0 after {imports} without it"
-        return "last known stock kept"
+            return ngettext("stock 0 after an import without it", "stock 0 after %(num)s imports without it",
+                            self.after_imports)
+        return gettext("last known stock kept")
 
     def describe_link(self, supplier: Mapping[str, Any] | None) -> str:
-        """What applies to one link's supplier data now, in words."""
+        """What applies to one link's supplier data now, in words (the request's language)."""
         if not supplier or supplier.get("stock_quantity") is None:
-            return "No supplier data: never written to the shop"
+            return gettext("No supplier data: never written to the shop")
         missed = int(supplier.get("missed_imports") or 0)
         if not missed:
-            return f"In the last import; if missing: {self.describe()}"
-        times = "the last import" if missed == 1 else f"the last {missed} imports"
+            return gettext("In the last import; if missing: %(rule)s", rule=self.describe())
         if self.applies_zero(missed):
-            return f"Missing from {times}: taken as stock 0"
+            return ngettext("Missing from the last import: taken as stock 0",
+                            "Missing from the last %(num)s imports: taken as stock 0", missed)
         if self.zeroes:
-            return f"Missing from {times}: last known stock kept until {self.after_imports} imports"
-        return f"Missing from {times}: last known stock kept"
+            return ngettext("Missing from the last import: last known stock kept until %(after)s imports",
+                            "Missing from the last %(num)s imports: last known stock kept until %(after)s imports",
+                            missed, after=self.after_imports)
+        return ngettext("Missing from the last import: last known stock kept",
+                        "Missing from the last %(num)s imports: last known stock kept", missed)
 
 
 def missed_imports(supplier: Mapping[str, Any] | None) -> int:

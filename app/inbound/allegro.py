@@ -219,11 +219,14 @@ class JournalRun:
         self.sweep_forms(since)
 
 
-def _record_run(integration: Integration, run: JournalRun, started: datetime, message: str, ok: bool = True) -> None:
+def _record_run(integration: Integration, run: JournalRun, started: datetime, message, ok: bool = True) -> None:
     if run.notes:
-        message += " Not read: " + "; ".join(run.notes[:5]) + ("…" if len(run.notes) > 5 else "")
-    db.session.add(IntegrationRun(integration_id=integration.id, kind="order_events", started_at=started,
-                                  finished_at=utcnow(), counts=run.counts, message=message[:4000], ok=ok))
+        message = _l("%(message)s Not read: %(notes)s", message=message,
+                     notes="; ".join(run.notes[:5]) + ("…" if len(run.notes) > 5 else ""))
+    record = IntegrationRun(integration_id=integration.id, kind="order_events", started_at=started,
+                            finished_at=utcnow(), counts=run.counts, ok=ok)
+    record.say(message)
+    db.session.add(record)
     db.session.commit()
 
 
@@ -239,20 +242,22 @@ def poll_journal(integration_id: int, since: datetime | None = None) -> dict[str
     try:
         if since is not None:
             run.sweep_forms(since)
-            message = f"{run.counts['forms']} orders changed since {since:%Y-%m-%d %H:%M} UTC fetched from the order list"
+            message = _l("%(forms)s orders changed since %(since)s UTC fetched from the order list",
+                         forms=run.counts["forms"], since=since.strftime("%Y-%m-%d %H:%M"))
         elif not cursor:
             since = started - timedelta(days=days_back(integration))
             run.restart_from_list(since)
-            message = (f"First import: the journal starts at its newest event; {run.counts['forms']} orders of the "
-                       f"last {days_back(integration)} days fetched from the order list")
+            message = _l("First import: the journal starts at its newest event; %(forms)s orders of the last "
+                         "%(days)s days fetched from the order list", forms=run.counts["forms"],
+                         days=days_back(integration))
         elif read_at and datetime.fromisoformat(read_at) < started - RETENTION:
             message = _fill_gap(run, datetime.fromisoformat(read_at), started,
-                                "the journal was last read more than 60 days ago and Allegro keeps events 60 days")
+                                _l("the journal was last read more than 60 days ago and Allegro keeps events 60 days"))
         else:
             try:
                 run.read_journal(cursor)
-                message = (f"{run.counts['events']} events read ({run.counts['new_events']} new), "
-                           f"{run.counts['new_forms']} new checkout form versions fetched")
+                message = _l("%(events)s events read (%(new)s new), %(forms)s new checkout form versions fetched",
+                             events=run.counts["events"], new=run.counts["new_events"], forms=run.counts["new_forms"])
             except JournalCursorRefused as refused:
                 gap_from = datetime.fromisoformat(read_at) if read_at else started - timedelta(days=days_back(integration))
                 message = _fill_gap(run, gap_from, started, refused.message)
@@ -265,12 +270,13 @@ def poll_journal(integration_id: int, since: datetime | None = None) -> dict[str
     return run.counts
 
 
-def _fill_gap(run: JournalRun, gap_from: datetime, now: datetime, why: str) -> str:
+def _fill_gap(run: JournalRun, gap_from: datetime, now: datetime, why):
     since = gap_from - OVERLAP
     run.restart_from_list(since)
     integrations.set_cursor(run.integration.id, GAP, f"{now.isoformat()}|{since.isoformat()}")
-    return (f"Event journal gap ({why}): {run.counts['forms']} orders changed since {since:%Y-%m-%d %H:%M} UTC "
-            "fetched from the order list instead; the journal goes on from its newest event")
+    return _l("Event journal gap (%(why)s): %(forms)s orders changed since %(since)s UTC fetched from the order "
+              "list instead; the journal goes on from its newest event", why=why, forms=run.counts["forms"],
+              since=since.strftime("%Y-%m-%d %H:%M"))
 
 
 def gap_notice(cursors: dict[str, str]) -> tuple[datetime, datetime] | None:

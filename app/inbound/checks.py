@@ -13,6 +13,8 @@ from dataclasses import fields, is_dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from app.integrations.base import MalformedPayload, PlatformOrder, PlatformRefund
 from app.orders.models import Order, OrderAddress
 
@@ -28,15 +30,16 @@ def _text(value: Any, where: str) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        raise MalformedPayload(f"{where} should be text, not {type(value).__name__}.")
+        raise MalformedPayload(_l("%(where)s should be text, not %(type)s.", where=where, type=type(value).__name__))
     return str(value).replace("\x00", "")
 
 
 def _amount(value: Any, where: str, limit: Decimal = MAX_MONEY) -> Decimal:
     if not isinstance(value, Decimal):
-        raise MalformedPayload(f"{where} should be an amount, not {type(value).__name__}.")
+        raise MalformedPayload(_l("%(where)s should be an amount, not %(type)s.", where=where,
+                                  type=type(value).__name__))
     if not value.is_finite() or abs(value) >= limit:
-        raise MalformedPayload(f"{where} “{value}” is not an amount Kontor can keep.")
+        raise MalformedPayload(_l("%(where)s “%(value)s” is not an amount Kontor can keep.", where=where, value=value))
     return value
 
 
@@ -58,20 +61,21 @@ def _clean(node: Any, where: str) -> Any:
 def checked_order(order: PlatformOrder) -> PlatformOrder:
     """The order with its texts cleaned; MalformedPayload says which value Kontor cannot keep."""
     if not is_dataclass(order):
-        raise MalformedPayload("The delivery does not carry an order.")
+        raise MalformedPayload(_l("The delivery does not carry an order."))
     if "\x00" in str(order.external_id):  # "10\x0001" made "1001" would be another order
-        raise MalformedPayload("The order id contains a NUL character.")
+        raise MalformedPayload(_l("The order id contains a NUL character."))
     order = _clean(order, "Order")
     if not order.external_id:
-        raise MalformedPayload("The order has no id.")
+        raise MalformedPayload(_l("The order has no id."))
     if len(order.external_id) > EXTERNAL_ID_LENGTH:
-        raise MalformedPayload(f"The order id is longer than {EXTERNAL_ID_LENGTH} characters.")
+        raise MalformedPayload(_l("The order id is longer than %(length)s characters.", length=EXTERNAL_ID_LENGTH))
     items = []
     for number, item in enumerate(order.items, 1):
         item = _clean(item, f"Item {number}")
         if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) \
                 or not 1 <= item.quantity <= MAX_QUANTITY:
-            raise MalformedPayload(f"Item {number}: quantity “{item.quantity}” is not a number of pieces.")
+            raise MalformedPayload(_l("Item %(number)s: quantity “%(quantity)s” is not a number of pieces.",
+                                      number=number, quantity=item.quantity))
         items.append(item)
     addresses = []
     for kind, address in order.addresses:

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from app.integrations.base import (
     MalformedPayload,
     PlatformAddress,
@@ -40,7 +42,7 @@ def _time(value: Any, what: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as error:
-        raise MalformedPayload(f"{what} “{value}” is not an ISO 8601 date and time.") from error
+        raise MalformedPayload(_l("%(what)s “%(value)s” is not an ISO 8601 date and time.", what=what, value=value)) from error
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -50,16 +52,16 @@ def _money(value: Any, what: str) -> Decimal:
     try:
         return Decimal(str(value))
     except InvalidOperation as error:
-        raise MalformedPayload(f"{what} “{value}” is not an amount.") from error
+        raise MalformedPayload(_l("%(what)s “%(value)s” is not an amount.", what=what, value=value)) from error
 
 
 def external_id(data: Any) -> str:
     """The sender's id of the order."""
     if not isinstance(data, dict):
-        raise MalformedPayload("The body is not a JSON object.")
+        raise MalformedPayload(_l("The body is not a JSON object."))
     value = data.get("external_order_id") or data.get("id")
     if value in (None, ""):
-        raise MalformedPayload("The order has no “external_order_id” (or “id”).")
+        raise MalformedPayload(_l("The order has no “external_order_id” (or “id”)."))
     return str(value)
 
 
@@ -73,17 +75,17 @@ def order_from_api_shape(data: Any) -> PlatformOrder:
     order_id = external_id(data)
     customer = data.get("customer") or {}
     if not isinstance(customer, dict):
-        raise MalformedPayload("“customer” must be an object with name, email and phone.")
+        raise MalformedPayload(_l("“customer” must be an object with name, email and phone."))
     items = []
     for number, item in enumerate(data.get("items") or [], start=1):
         if not isinstance(item, dict) or not item.get("name"):
-            raise MalformedPayload(f"Item {number} needs a “name”.")
+            raise MalformedPayload(_l("Item %(number)s needs a “name”.", number=number))
         try:
             quantity = whole_number(item.get("quantity") or 0, f"Item {number} quantity")
         except (TypeError, ValueError) as error:
-            raise MalformedPayload(f"Item {number}: quantity must be a whole number.") from error
+            raise MalformedPayload(_l("Item %(number)s: quantity must be a whole number.", number=number)) from error
         if quantity < 1:
-            raise MalformedPayload(f"Item {number}: quantity must be at least 1.")
+            raise MalformedPayload(_l("Item %(number)s: quantity must be at least 1.", number=number))
         items.append(PlatformOrderItem(
             name=str(item["name"]), quantity=quantity, unit_price_gross=_money(item.get("unit_price_gross"), "Price"),
             vat_rate=_money(item.get("vat_rate", "23"), "VAT rate"), sku=str(item.get("sku") or ""),
@@ -93,7 +95,8 @@ def order_from_api_shape(data: Any) -> PlatformOrder:
     addresses = []
     for kind, address in (data.get("addresses") or {}).items():
         if kind not in ADDRESS_KINDS or not isinstance(address, dict):
-            raise MalformedPayload(f"Unknown address kind “{kind}” (use {', '.join(ADDRESS_KINDS)}).")
+            raise MalformedPayload(_l("Unknown address kind “%(kind)s” (use %(known)s).", kind=kind,
+                                      known=", ".join(ADDRESS_KINDS)))
         addresses.append((kind, PlatformAddress(**{f: str(address.get(f) or "") for f in ADDRESS_FIELDS})))
     payments = tuple(PlatformPayment(amount=_money(p.get("amount"), "Payment"), method=str(p.get("method") or ""),
                                      external_payment_id=str(p.get("id") or ""),
@@ -108,10 +111,11 @@ def order_from_api_shape(data: Any) -> PlatformOrder:
                       for n, s in enumerate(data.get("shipments") or []) if isinstance(s, dict))
     payment_status = data.get("payment_status") or "pending"
     if payment_status not in PAYMENT_STATUSES:
-        raise MalformedPayload(f"Unknown payment_status “{payment_status}” (use {', '.join(PAYMENT_STATUSES)}).")
+        raise MalformedPayload(_l("Unknown payment_status “%(status)s” (use %(known)s).", status=payment_status,
+                                  known=", ".join(PAYMENT_STATUSES)))
     currency = str(data.get("currency") or "PLN").upper()
     if len(currency) != 3 or not currency.isalpha():
-        raise MalformedPayload("currency must be a three-letter code such as PLN or EUR.")
+        raise MalformedPayload(_l("currency must be a three-letter code such as PLN or EUR."))
     return PlatformOrder(
         external_id=order_id, state=str(data.get("status") or ""),
         updated_at=_time(data.get("updated_at"), "updated_at"),

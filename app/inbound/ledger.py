@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core.errors import NotFound
 from app.core.events import bus
+from app.core.i18n import keep_text
 from app.core.types import utcnow
 from app.core.upsert import insert_many_or_nothing, insert_or_nothing, insert_or_update
 from app.extensions import db
@@ -277,10 +278,12 @@ def claim_many(event_ids: list[int]) -> list[InboundEvent]:
                                    .order_by(InboundEvent.id).execution_options(populate_existing=True)))
 
 
-def close(event: InboundEvent, state: str, result: str, order_id: int | None = None) -> None:
+def close(event: InboundEvent, state: str, result, order_id: int | None = None) -> None:
     """Mark an event processed or ignored (the caller commits, together with what it applied)."""
     assert state in ("processed", "ignored")
-    event.state, event.result, event.error = state, result, ""
+    event.state, event.error = state, ""
+    event.result, event.message_data = keep_text(event.message_data, "result", result)
+    event.message_data = keep_text(event.message_data, "error", "")[1]
     event.order_id = order_id or event.order_id
     event.processed_at, event.locked_until, event.next_attempt_at = utcnow(), None, None
 
@@ -291,11 +294,12 @@ def backoff(attempt: int, initial: float = BACKOFF_INITIAL) -> float:
     return min(BACKOFF_CAP, base * random.uniform(0.75, 1.25))
 
 
-def fail(event_id: int, error: str, *, retry: bool) -> InboundEvent:
+def fail(event_id: int, error, *, retry: bool) -> InboundEvent:
     """Record why processing failed and commit; with `retry`, try again later (until MAX_ATTEMPTS)."""
     db.session.rollback()
     event = db.session.get(InboundEvent, event_id, populate_existing=True)
-    event.state, event.error, event.locked_until = "failed", error[:2000], None
+    event.state, event.locked_until = "failed", None
+    event.error, event.message_data = keep_text(event.message_data, "error", error, lambda text: text[:2000])
     if retry and event.attempts < MAX_ATTEMPTS:
         initial = float(current_app.config.get("SYNC_BACKOFF_INITIAL", BACKOFF_INITIAL))
         event.next_attempt_at = utcnow() + timedelta(seconds=backoff(event.attempts, initial))
@@ -311,7 +315,7 @@ def reprocess(integration_id: int, event_id: int) -> InboundEvent:
     if event is None or event.integration_id != integration_id:
         raise NotFound("There is no such delivery for this integration.")
     event.state, event.attempts, event.next_attempt_at, event.locked_until = "received", 0, utcnow(), None
-    event.error = ""
+    event.error, event.message_data = keep_text(event.message_data, "error", "")
     db.session.flush()
     bus.publish(db.session, EVENT_RECORDED, {"event_id": event.id, "job_id": event.job_id, "again": True})
     db.session.commit()

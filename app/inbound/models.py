@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.i18n import shown_text
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
 from app.integrations.models import Integration
@@ -46,6 +47,8 @@ class InboundEvent(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str] = mapped_column(Text, default="")
     result: Mapped[str] = mapped_column(Text, default="")
+    # Keys and arguments of the texts Kontor wrote in error/result (app.core.i18n.keep_text).
+    message_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -56,6 +59,16 @@ class InboundEvent(db.Model):
     def job_id(self) -> str:
         """The RQ job id of the next attempt (a new one for each attempt)."""
         return f"inbound-event-{self.id}-a{self.attempts}"
+
+    @property
+    def error_text(self) -> str:
+        """Why processing failed, in the reader's language (as stored when Kontor kept no key for it)."""
+        return shown_text(self.message_data, "error", self.error)
+
+    @property
+    def shown(self) -> str:
+        """What the deliveries page says about it, in the reader's language: the error, else the result."""
+        return self.error_text or shown_text(self.message_data, "result", self.result)
 
     @property
     def body_text(self) -> str:

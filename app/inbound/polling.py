@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
+
 from app.core.errors import ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
@@ -46,7 +48,7 @@ def poll_orders(integration_id: int, since: datetime | None = None) -> dict[str,
     """Store every order the shop changed since the last poll (or `since`) in the ledger; returns the counts."""
     integration = integrations.get_integration(integration_id)
     if integration.kind not in POLLED_KINDS:
-        raise ValidationFailed(f"Kontor does not poll {integration.kind_name} integrations for orders.")
+        raise ValidationFailed(_l("Kontor does not poll %(kind)s integrations for orders.", kind=integration.kind_name))
     started = utcnow()
     since = since or _since(integration)
     run = IntegrationRun(integration_id=integration.id, kind="order_poll", started_at=started)
@@ -71,16 +73,18 @@ def poll_orders(integration_id: int, since: datetime | None = None) -> dict[str,
         integrations.call_platform(integration, lambda client: client.changed_orders(since, store))
     except PlatformError as error:
         db.session.rollback()
-        run.ok, run.message, run.finished_at, run.counts = False, error.message, utcnow(), counts
+        run.ok, run.finished_at, run.counts = False, utcnow(), counts
+        run.say(error.message)
         db.session.add(run)
         db.session.commit()
         raise
     # Only once every page is stored: a poll that dies half-way starts from the same moment again.
     integrations.move_cursor(integration.id, CURSOR, started.isoformat())
     run.counts, run.finished_at = counts, utcnow()
-    run.message = f"{counts['orders']} orders changed since {since:%Y-%m-%d %H:%M} UTC, {counts['new']} new to Kontor"
-    if unreadable:
-        run.message += f"; {len(unreadable)} entries of the answer were not orders and were skipped"
+    skipped = (_l("; %(count)s entries of the answer were not orders and were skipped", count=len(unreadable))
+               if unreadable else "")
+    run.say(_l("%(orders)s orders changed since %(since)s UTC, %(new)s new to Kontor%(skipped)s",
+               orders=counts["orders"], since=since.strftime("%Y-%m-%d %H:%M"), new=counts["new"], skipped=skipped))
     db.session.add(run)
     db.session.commit()
     return counts

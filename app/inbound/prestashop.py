@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+from flask_babel import lazy_gettext as _l
+
 from app.core.errors import ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
@@ -124,7 +126,7 @@ def import_orders(integration_id: int, since: datetime | None = None) -> dict[st
     """Store every order the shop changed since the last import (or `since`) in the ledger; the counts."""
     integration = integrations.get_integration(integration_id)
     if integration.kind != "prestashop":
-        raise ValidationFailed(f"{integration.name} is not a PrestaShop shop.")
+        raise ValidationFailed(_l("%(name)s is not a PrestaShop shop.", name=integration.name))
     started = utcnow()
     counts = {"orders": 0, "new": 0, "known": 0}
     date_upd, order_id = _cursor(integration, since)
@@ -138,18 +140,23 @@ def import_orders(integration_id: int, since: datetime | None = None) -> dict[st
     except (PlatformError, ValueError) as error:
         db.session.rollback()
         message = getattr(error, "message", str(error))
-        run.ok, run.message, run.finished_at, run.counts = False, message, utcnow(), counts
+        run.ok, run.finished_at, run.counts = False, utcnow(), counts
+        run.say(message)
         db.session.add(run)
         db.session.commit()
         raise error if isinstance(error, PlatformError) else PlatformError(message)
     if since is None or cursor > integrations.cursors(integration.id).get(CURSOR, ""):
         integrations.set_cursor(integration.id, CURSOR, cursor)
-    source = "database" if dsn else "webservice"
     run.counts, run.finished_at = counts, utcnow()
-    run.message = (f"{counts['orders']} orders changed since {date_upd} (shop time) read from the {source}, "
-                   f"{counts['new']} new to Kontor"
-                   + (f"; {counts['skipped']} skipped: the shop sent them without an order id" if counts.get("skipped")
-                      else ""))
+    said = {"orders": counts["orders"], "since": date_upd, "new": counts["new"], "skipped": (
+        _l("; %(skipped)s skipped: the shop sent them without an order id", skipped=counts["skipped"])
+        if counts.get("skipped") else "")}
+    if dsn:
+        run.say(_l("%(orders)s orders changed since %(since)s (shop time) read from the database, %(new)s new to "
+                   "Kontor%(skipped)s", **said))
+    else:
+        run.say(_l("%(orders)s orders changed since %(since)s (shop time) read from the webservice, %(new)s new to "
+                   "Kontor%(skipped)s", **said))
     db.session.add(run)
     db.session.commit()
     return counts

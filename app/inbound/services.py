@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from flask_babel import LazyString, lazy_gettext as _l
+
 from app.extensions import db
 from app.inbound import apply, batch, checks, generic, ledger
 from app.inbound.allegro import FORM_TOPIC as ALLEGRO_FORM
@@ -27,9 +29,9 @@ def _json(event: InboundEvent) -> Any:
     try:
         return json.loads(event.body)
     except (UnicodeDecodeError, ValueError) as error:
-        raise MalformedPayload(f"The body is not valid JSON ({error}).") from error
+        raise MalformedPayload(_l("The body is not valid JSON (%(error)s).", error=str(error))) from error
     except RecursionError as error:
-        raise MalformedPayload("The body nests arrays or objects too deeply to read.") from error
+        raise MalformedPayload(_l("The body nests arrays or objects too deeply to read.")) from error
 
 
 # What a mapping raises when a payload breaks the platform's documented types ({"customer": "x"},
@@ -44,9 +46,10 @@ def read(mapper: Callable[..., Any], *args: Any) -> Any:
     except MalformedPayload:
         raise
     except ArithmeticError as error:
-        raise MalformedPayload("A number in it is not finite or too large to keep.") from error
+        raise MalformedPayload(_l("A number in it is not finite or too large to keep.")) from error
     except SHAPE_ERRORS as error:
-        raise MalformedPayload(f"A value in it does not have the type the platform documents ({error}).") from error
+        raise MalformedPayload(_l("A value in it does not have the type the platform documents (%(error)s).",
+                                   error=str(error))) from error
 
 
 def incoming_order(event: InboundEvent) -> tuple[PlatformOrder, datetime | None] | None:
@@ -116,7 +119,8 @@ def _process_claimed(event: InboundEvent) -> str:
         return applied.message
     except MalformedPayload as error:
         # Trying again cannot help: the body will not change. Reprocess stays possible.
-        ledger.fail(event_id, f"Cannot read the delivery: {error}", retry=False)
+        reason = error.args[0] if error.args and isinstance(error.args[0], LazyString) else str(error)
+        ledger.fail(event_id, _l("Cannot read the delivery: %(reason)s", reason=reason), retry=False)
         return f"failed: {error}"
     except Exception as error:  # a database or programming error: keep the delivery and try again later
         log.exception("inbound event %s could not be processed", event_id)

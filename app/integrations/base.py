@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Callable, NamedTuple, Protocol
 
 import requests
+from flask_babel import lazy_gettext as _l
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from app.core.netguard import AddressRefused
@@ -210,7 +211,7 @@ def whole_number(value: Any, what: str) -> int:
         return int(value)
     if isinstance(value, str) and value.strip().removeprefix("-").isdigit():
         return int(value)
-    raise MalformedPayload(f"{what} “{value}” is not a whole number.")
+    raise MalformedPayload(_l("%(what)s “%(value)s” is not a whole number.", what=what, value=value))
 
 
 def parse_iso_time(value: Any) -> datetime | None:
@@ -220,9 +221,9 @@ def parse_iso_time(value: Any) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as error:
-        raise MalformedPayload(f"“{value}” is not a date and time.") from error
+        raise MalformedPayload(_l("“%(value)s” is not a date and time.", value=value)) from error
     if parsed.tzinfo is None:
-        raise MalformedPayload(f"“{value}” has no time zone.")
+        raise MalformedPayload(_l("“%(value)s” has no time zone.", value=value))
     return parsed
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.crypto import decrypt_json, encrypt_json
+from app.core.i18n import keep_text, shown_text
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
 
@@ -156,3 +157,12 @@ class IntegrationRun(db.Model):
     ok: Mapped[bool] = mapped_column(default=True)
     # What a count alone does not say, e.g. every shop row an availability sync could not find.
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    @property
+    def text(self) -> str:
+        """The run's message in the reader's language (runs from before messages had keys: as stored)."""
+        return shown_text(self.details, "message", self.message)
+
+    def say(self, message) -> None:
+        """Set the message; a lazy message keeps its key in `details` to be said in each reader's language."""
+        self.message, self.details = keep_text(self.details, "message", message, lambda text: text[:4000])

@@ -123,11 +123,11 @@ def _validate_settings(kind: str, settings: dict[str, Any], secrets: dict[str, s
     if kind == "prestashop":
         url = settings.get("shop_url", "")
         if not url.startswith(("http://", "https://")):
-            raise ValidationFailed("The shop URL must start with http:// or https://.", field="shop_url")
+            raise ValidationFailed(_l("The shop URL must start with http:// or https://."), field="shop_url")
         if not (secrets.get("api_key") or existing.get("api_key") or secrets.get("db_dsn")
                 or existing.get("db_dsn")):
-            raise ValidationFailed("Enter the webservice key from PrestaShop > Advanced parameters > Webservice, "
-                                   "or the shop database (DSN) if Kontor uses the shop only through its database.",
+            raise ValidationFailed(_l("Enter the webservice key from PrestaShop > Advanced parameters > Webservice, "
+                                      "or the shop database (DSN) if Kontor uses the shop only through its database."),
                                    field="api_key")
         if secrets.get("db_dsn"):
             check_dsn(secrets["db_dsn"])
@@ -169,7 +169,7 @@ def check_dsn(dsn: str, field: str = "db_dsn") -> str:
     except ValueError:
         url = None
     if url is None or not url.host:
-        raise ValidationFailed("The DSN must look like mysql://user:password@host:3306/database.", field=field)
+        raise ValidationFailed(_l("The DSN must look like mysql://user:password@host:3306/database."), field=field)
     return dsn.strip()
 
 
@@ -519,22 +519,26 @@ def sync_states(integration_id: int) -> dict[str, int]:
     try:
         fetched = call_platform(integration, lambda client: client.fetch_states())
         counts = _store_states(integration, fetched)
-        db.session.add(IntegrationRun(integration_id=integration_id, kind="states_sync", started_at=started,
-                                      finished_at=utcnow(), counts=counts, message=f"{counts['states']} states"))
+        run = IntegrationRun(integration_id=integration_id, kind="states_sync", started_at=started,
+                             finished_at=utcnow(), counts=counts)
+        run.say(_l("%(count)s states", count=counts["states"]))
+        db.session.add(run)
         db.session.commit()
         return counts
     except Exception as error:
         db.session.rollback()
         message = params.clean_text(error.message) if isinstance(error, PlatformError) else \
-            f"The states could not be stored ({error.__class__.__name__}); nothing was changed."
+            _l("The states could not be stored (%(error)s); nothing was changed.", error=error.__class__.__name__)
         if not isinstance(error, PlatformError):
             log.exception("states sync of integration %s failed", integration_id)
-        db.session.add(IntegrationRun(integration_id=integration_id, kind="states_sync", started_at=started,
-                                      finished_at=utcnow(), ok=False, message=message))
+        run = IntegrationRun(integration_id=integration_id, kind="states_sync", started_at=started,
+                             finished_at=utcnow(), ok=False)
+        run.say(message)
+        db.session.add(run)
         db.session.commit()
         if isinstance(error, PlatformError):
             raise
-        raise PlatformError(message) from error
+        raise PlatformError(str(message)) from error
 
 
 def _store_states(integration: Integration, fetched: list[PlatformStateDTO]) -> dict[str, int]:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.core import params
 from app.core.crypto import CredentialsUnavailable, mask
 from app.core.errors import NotFound, ValidationFailed
-from app.core.i18n import DEFAULT_LOCALE, LOCALES, current_locale, english, message_data, render_message
+from app.core.i18n import DEFAULT_LOCALE, LOCALES, current_locale, english, keep_text, message_data, render_message
 from app.core.types import utcnow
 from app.extensions import db
 from app.integrations.models import Integration
@@ -154,9 +154,11 @@ def save_rule(key: str, enabled: bool, threshold_raw: Any) -> AlertRule:
         try:
             threshold = float(text)
         except ValueError:
-            raise ValidationFailed(f"The threshold of “{spec.name}” must be a number.", field="threshold") from None
+            raise ValidationFailed(_l("The threshold of “%(rule)s” must be a number.", rule=spec.name),
+                                   field="threshold") from None
         if not 0 < threshold <= 1_000_000_000:
-            raise ValidationFailed(f"The threshold of “{spec.name}” must be above 0 and at most 1,000,000,000.",
+            raise ValidationFailed(_l("The threshold of “%(rule)s” must be above 0 and at most 1,000,000,000.",
+                                      rule=spec.name),
                                    field="threshold")
     stored = db.session.get(AlertRule, key) or AlertRule(key=key)
     stored.enabled, stored.threshold = enabled, threshold
@@ -257,7 +259,7 @@ def deliver_alert(operation_id: int) -> str:
         return "not due or taken by another worker"
     channel = db.session.get(AlertChannel, operation.payload.get("channel_id"))
     if channel is None or not channel.enabled:
-        outbox.finish(operation, "skipped", "The channel was removed or switched off.")
+        outbox.finish(operation, "skipped", _l("The channel was removed or switched off."))
         db.session.commit()
         return "skipped"
     data = {"event": operation.payload.get("event"), "incident_id": operation.payload.get("incident_id")}
@@ -268,7 +270,7 @@ def deliver_alert(operation_id: int) -> str:
                 else payload.get("text", ""))
         result = _send(channel, text, data)
     except ChannelError as error:
-        channel.last_error = error.message
+        channel.last_error, channel.message_data = keep_text(channel.message_data, "last_error", error.message)
         if error.retryable:
             outbox.retry_later(operation, error.message)
         else:
@@ -392,9 +394,9 @@ def send_test(channel_id: int) -> str:
             test = str(_l("Kontor test alert from channel “%(name)s”: alerts reach you here.", name=channel.name))
         result = _send(channel, test, {"event": "test"})
     except ChannelError as error:
-        channel.last_error = error.message
+        channel.last_error, channel.message_data = keep_text(channel.message_data, "last_error", error.message)
         db.session.commit()
-        raise ValidationFailed(f"The test message was not sent: {error.message}") from None
+        raise ValidationFailed(_l("The test message was not sent: %(error)s", error=error.message)) from None
     channel.last_sent_at, channel.last_error = utcnow(), ""
     db.session.commit()
     return f"Test message {result}."

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from app.core import netguard
 
@@ -31,7 +32,7 @@ TIMEOUT = 10  # seconds; a slow channel delays only its own alert
 class ChannelError(Exception):
     """A channel could not take the alert, with the reason in words (credentials never included)."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
@@ -48,13 +49,13 @@ def check_host(host: str, port: int) -> list[str]:
     """The host's addresses, refusing one that resolves to a local or private address (unless allowed)."""
     host = (host or "").strip().lower().rstrip(".")
     if not host:
-        raise ChannelError("Give a host name.", retryable=False)
+        raise ChannelError(_l("Give a host name."), retryable=False)
     try:
         return netguard.checked_addresses(host, port, _allowed(), ALLOWED_SETTING)
     except netguard.AddressRefused as refused:
         raise ChannelError(str(refused), retryable=False) from None
     except (OSError, UnicodeError):
-        raise ChannelError(f"The host {host} could not be found (DNS); check the address.") from None
+        raise ChannelError(_l("The host %(host)s could not be found (DNS); check the address.", host=host)) from None
 
 
 def check_url(url: str) -> str:
@@ -64,16 +65,16 @@ def check_url(url: str) -> str:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise ChannelError("The address is not a valid http:// or https:// address.", retryable=False) from None
+        raise ChannelError(_l("The address is not a valid http:// or https:// address."), retryable=False) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ChannelError("The address must start with https:// (or http://) and name a host.", retryable=False)
+        raise ChannelError(_l("The address must start with https:// (or http://) and name a host."), retryable=False)
     if parts.username or parts.password:
-        raise ChannelError("Give the address without a user name or password in it.", retryable=False)
+        raise ChannelError(_l("Give the address without a user name or password in it."), retryable=False)
     check_host(parts.hostname, port)
     return url
 
 
-def _post(url: str, what: str, **kwargs: Any) -> requests.Response:
+def _post(url: str, what, **kwargs: Any) -> requests.Response:
     check_url(url)
     session = netguard.guarded_session(_allowed(), ALLOWED_SETTING)  # the connection goes to the checked address
     try:
@@ -81,11 +82,11 @@ def _post(url: str, what: str, **kwargs: Any) -> requests.Response:
     except netguard.AddressRefused as refused:
         raise ChannelError(str(refused), retryable=False) from None
     except requests.RequestException as error:
-        raise ChannelError(f"{what} could not be reached: {type(error).__name__}.") from None
+        raise ChannelError(_l("%(what)s could not be reached: %(error)s.", what=what, error=type(error).__name__)) from None
     if response.status_code >= 300:
         retryable = response.status_code >= 500 or response.status_code in (408, 429)
-        raise ChannelError(f"{what} answered HTTP {response.status_code}: {response.text[:200]}",
-                           retryable=retryable)
+        raise ChannelError(_l("%(what)s answered HTTP %(status)s: %(answer)s", what=what, status=response.status_code,
+                              answer=response.text[:200]), retryable=retryable)
     return response
 
 
@@ -97,10 +98,10 @@ def send_telegram(settings: dict, secrets: dict, text: str) -> str:
     try:
         answer = response.json()
     except ValueError:
-        raise ChannelError("Telegram did not answer with JSON.") from None
+        raise ChannelError(_l("Telegram did not answer with JSON.")) from None
     if not answer.get("ok"):
-        raise ChannelError(f"Telegram refused the message: {answer.get('description', 'no reason given')}",
-                           retryable=False)
+        raise ChannelError(_l("Telegram refused the message: %(reason)s",
+                              reason=answer.get("description") or _l("no reason given")), retryable=False)
     return "sent to Telegram"
 
 
@@ -120,7 +121,7 @@ def send_webhook(settings: dict, secrets: dict, text: str, data: dict | None = N
     """POST the alert as JSON, signed the Standard Webhooks way (webhook-id, -timestamp, -signature)."""
     body = json.dumps({"text": text, **(data or {})}, separators=(",", ":")).encode()
     message_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
-    _post(secrets.get("url", ""), "The webhook", data=body, headers={
+    _post(secrets.get("url", ""), _l("The webhook"), data=body, headers={
         "Content-Type": "application/json", "webhook-id": message_id, "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(message_id, timestamp, body, secrets.get("secret", ""))})
     return "sent to the webhook"
@@ -155,10 +156,10 @@ def send_email(settings: dict, secrets: dict, text: str) -> str:
                 smtp.login(settings["username"], secrets.get("password", ""))
             smtp.send_message(message)
     except smtplib.SMTPAuthenticationError:
-        raise ChannelError("The mail server refused the user name or password.", retryable=False) from None
+        raise ChannelError(_l("The mail server refused the user name or password."), retryable=False) from None
     except (smtplib.SMTPException, OSError) as error:
-        raise ChannelError(f"The mail server {host}:{port} could not take the message: "
-                           f"{type(error).__name__}.") from None
+        raise ChannelError(_l("The mail server %(host)s:%(port)s could not take the message: %(error)s.", host=host,
+                              port=port, error=type(error).__name__)) from None
     return f"e-mailed to {len(settings.get('recipients', []))} recipient(s)"
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Float, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.crypto import decrypt_json, encrypt_json
-from app.core.i18n import render_message
+from app.core.i18n import render_message, shown_text
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
 
@@ -31,7 +31,14 @@ class AlertChannel(db.Model):
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # The key and arguments of the last error (app.core.i18n.keep_text): shown in the reader's language.
+    message_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def error_text(self) -> str:
+        """The last error in the reader's language (as stored when no key was kept for it)."""
+        return shown_text(self.message_data, "last_error", self.last_error)
 
     @property
     def credentials(self) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def _operation_what(operation) -> str:
 
 
 def _outbox_items(integration_id, kind, bucket, limit) -> list[Item]:
-    return [Item(op.id, op.kind, op.state, _operation_what(op), op.last_error, op.attempts,
+    return [Item(op.id, op.kind, op.state, _operation_what(op), op.error_text, op.attempts,
                  op.next_attempt_at if op.state == "pending" else op.finished_at or op.updated_at,
                  op.state in outbox.RETRYABLE, op.state in outbox.CANCELLABLE, op.order_id)
             for op in operations.listing(integration_id, kind, bucket, limit)]
@@ -131,7 +131,7 @@ def _inbound_query(integration_id, kind, bucket, now):
 
 def _inbound_items(integration_id, kind, bucket, limit) -> list[Item]:
     query = _inbound_query(integration_id, kind, bucket, utcnow())
-    return [Item(e.id, kind, e.state, f"{e.topic or e.kind} {e.resource_id}".strip(), e.error, e.attempts,
+    return [Item(e.id, kind, e.state, f"{e.topic or e.kind} {e.resource_id}".strip(), e.error_text, e.attempts,
                  e.received_at, e.state in ("failed", "received"), e.state in ("failed", "received"), e.order_id)
             for e in db.session.scalars(query.order_by(InboundEvent.id).limit(limit))]
 
@@ -254,7 +254,7 @@ def _runs_items(integration_id, kind, bucket, limit) -> list[Item]:
     if integration_id is not None:
         query = query.where(run.integration_id == integration_id)
     return [Item(r.id, AVAILABILITY, "done" if r.ok else "failed",
-                 ", ".join(f"{v} {k}" for k, v in (r.counts or {}).items()) or "sync", "" if r.ok else r.message,
+                 ", ".join(f"{v} {k}" for k, v in (r.counts or {}).items()) or "sync", "" if r.ok else r.text,
                  1, r.finished_at or r.started_at, not r.ok, False)
             for r in db.session.scalars(query.order_by(run.id.desc()).limit(limit))]
 

@@ -21,6 +21,8 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import timedelta
 
+from flask_babel import lazy_gettext as _l
+
 from app.catalog.models import ProductLink
 from app.core.types import utcnow
 from app.extensions import db, redis_connection
@@ -165,7 +167,7 @@ def _command(integration: Integration, quantity: int, command_id: str, chunk: Wo
         return
     ms = int((time.perf_counter() - started) * 1000)
     by_offer = {task.offer_id: task for task in tasks}
-    again = "" if registered else " (sent before; Allegro's report of that command read back)"
+    again = "" if registered else _l(" (sent before; Allegro's report of that command read back)")
     resume: Work = []
     for operation, link, _ in chunk:
         task = by_offer.get(link.external_product_id)
@@ -173,16 +175,19 @@ def _command(integration: Integration, quantity: int, command_id: str, chunk: Wo
             resume.append((operation, link, quantity))
             attempt(attempts, integration, operation, action, "done", ms, command_id)
         elif task is not None and task.status == "SUCCESS":
-            done = "offer ended (nothing left to sell)" if quantity == 0 else f"quantity set to {quantity}"
+            done = (_l("offer ended (nothing left to sell)") if quantity == 0
+                    else _l("quantity set to %(quantity)s", quantity=quantity))
             if quantity == 0:
                 note_allegro_ended(link, True, "Kontor")
-            outbox.finish(operation, "done", f"Allegro offer {link.external_product_id}: {done}, command "
-                                             f"{command_id}{again}.")
+            outbox.finish(operation, "done", _l("Allegro offer %(offer)s: %(done)s, command %(command)s%(again)s.",
+                                                offer=link.external_product_id, done=done, command=command_id,
+                                                again=again))
             outcome["done"] += 1
             attempt(attempts, integration, operation, action, "done", ms, command_id)
         elif task is not None and task.status == "FAIL":
-            outbox.fail(operation, f"Allegro refused the change of offer {link.external_product_id}: "
-                                   f"{task.message or 'no reason given'} (command {command_id}).")
+            outbox.fail(operation, _l("Allegro refused the change of offer %(offer)s: %(reason)s (command "
+                                      "%(command)s).", offer=link.external_product_id,
+                                      reason=task.message or _l("no reason given"), command=command_id))
             outcome["failed"] += 1
             attempt(attempts, integration, operation, action, "failed", ms, task.message)
         else:
@@ -191,8 +196,9 @@ def _command(integration: Integration, quantity: int, command_id: str, chunk: Wo
                 # forget it, so the next attempt sends a command of its own.
                 operation.payload = {k: v for k, v in operation.payload.items()
                                      if k not in ("command", "command_quantity")}
-            state = "retry" if retry(operation, f"Allegro had not finished command {command_id} for offer "
-                                                 f"{link.external_product_id}; its report is read again.") else "failed"
+            state = "retry" if retry(operation, _l("Allegro had not finished command %(command)s for offer "
+                                                    "%(offer)s; its report is read again.", command=command_id,
+                                                    offer=link.external_product_id)) else "failed"
             outcome["rescheduled" if state == "retry" else "failed"] += 1
             attempt(attempts, integration, operation, action, state, ms, "report not ready")
     if resume:
@@ -220,20 +226,23 @@ def _activate(integration: Integration, quantity: int, command_id: str, chunk: W
         task = by_offer.get(link.external_product_id)
         if task is not None and task.status == "SUCCESS":
             note_allegro_ended(link, False)
-            outbox.finish(operation, "done", f"Allegro offer {link.external_product_id}: quantity set to {quantity} "
-                                             f"(command {command_id}) and the ended offer resumed (command "
-                                             f"{activation}).")
+            outbox.finish(operation, "done", _l("Allegro offer %(offer)s: quantity set to %(quantity)s (command "
+                                                "%(command)s) and the ended offer resumed (command %(activation)s).",
+                                                offer=link.external_product_id, quantity=quantity,
+                                                command=command_id, activation=activation))
             outcome["done"] += 1
             outcome["resumed"] += 1
             attempt(attempts, integration, operation, "allegro activate", "done", ms, activation)
         elif task is not None and task.status == "FAIL":
-            outbox.fail(operation, f"Allegro offer {link.external_product_id}: quantity set to {quantity}, but Allegro "
-                                   f"did not resume the ended offer: {task.message or 'no reason given'} "
-                                   f"(command {activation}).")
+            outbox.fail(operation, _l("Allegro offer %(offer)s: quantity set to %(quantity)s, but Allegro did not "
+                                      "resume the ended offer: %(reason)s (command %(activation)s).",
+                                      offer=link.external_product_id, quantity=quantity,
+                                      reason=task.message or _l("no reason given"), activation=activation))
             outcome["failed"] += 1
             attempt(attempts, integration, operation, "allegro activate", "failed", ms, task.message)
         else:
-            state = "retry" if retry(operation, f"Allegro had not finished resuming offer {link.external_product_id} "
-                                                f"(command {activation}); its report is read again.") else "failed"
+            state = "retry" if retry(operation, _l("Allegro had not finished resuming offer %(offer)s (command "
+                                                    "%(activation)s); its report is read again.",
+                                                    offer=link.external_product_id, activation=activation)) else "failed"
             outcome["rescheduled" if state == "retry" else "failed"] += 1
             attempt(attempts, integration, operation, "allegro activate", state, ms, "report not ready")

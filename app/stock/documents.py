@@ -15,6 +15,7 @@ from sqlalchemy import case, select, update
 from app.catalog.models import Product
 from app.core import params
 from app.core.errors import NotFound, ValidationFailed
+from app.core.i18n import CODE_LABELS
 from app.core.types import utcnow
 from app.core.upsert import insert_or_nothing
 from app.extensions import db
@@ -85,8 +86,8 @@ def draft_wz(order: Order, actor: Actor, warehouse_id: int | None = None) -> Sto
         document.lines.append(StockDocumentLine(product_id=product_id, name=item.name, sku=item.sku,
                                                 quantity=-item.quantity))
     if not document.lines:
-        raise ValidationFailed("None of the order's lines is a product in the catalogue, so there is nothing to "
-                               "issue. Link the lines' SKUs to products first.")
+        raise ValidationFailed(_l("None of the order's lines is a product in the catalogue, so there is nothing to "
+                                  "issue. Link the lines' SKUs to products first."))
     db.session.flush()
     _record_on_order(order, document, _l("WZ %(number)s drafted in %(warehouse)s.", number=document.number,
                                          warehouse=warehouse.code), actor)
@@ -108,7 +109,8 @@ def apply_document(document: StockDocument, actor: Actor, taken: list[tuple[int,
     `taken`: offers whose platform already lowered its stock for this order (see warehouses.announce).
     """
     if document.state != "draft":
-        raise ValidationFailed(f"{document.number} is {document.state}; only a draft can be posted.")
+        raise ValidationFailed(_l("%(number)s is %(state)s; only a draft can be posted.", number=document.number,
+                                  state=CODE_LABELS.get(document.state, document.state)))
     reason = REASON[document.kind]
     movements, lines, held_left = [], {}, {}
     for line in document.lines:
@@ -174,7 +176,7 @@ def issue_wz(order_id: int, actor: Actor, *, post_now: bool = True) -> StockDocu
 def storno_of(document: StockDocument, actor: Actor) -> StockDocument:
     """A posted WZ reversed: a storno document that puts the goods back, posted at once (caller commits)."""
     if document.kind != "wz" or document.state != "posted":
-        raise ValidationFailed("Only a posted WZ can be reversed.")
+        raise ValidationFailed(_l("Only a posted WZ can be reversed."))
     storno = _new("wz_storno", document.warehouse_id, actor, order_id=document.order_id, reverses_id=document.id,
                   note=f"Storno of {document.number}")
     for line in document.lines:
@@ -198,7 +200,7 @@ def receive(warehouse_id: int, lines: list[tuple[int, int]], actor: Actor, note:
     """A goods receipt (PZ) by hand, posted at once: (product id, units) per line."""
     warehouse = warehouses.get_warehouse(warehouse_id)
     if not lines or any(units <= 0 for _, units in lines):
-        raise ValidationFailed("A receipt needs at least one line with a positive quantity.", field="quantity")
+        raise ValidationFailed(_l("A receipt needs at least one line with a positive quantity."), field="quantity")
     wanted = sorted({product_id for product_id, _ in lines})
     products = {}
     for start in range(0, len(wanted), 5000):  # one query, not one per line (a receipt may hold thousands)
@@ -206,7 +208,7 @@ def receive(warehouse_id: int, lines: list[tuple[int, int]], actor: Actor, note:
             Product.id.in_(wanted[start:start + 5000])))})
     missing = [product_id for product_id in wanted if product_id not in products]
     if missing:
-        raise ValidationFailed(f"Product {missing[0]} does not exist.", field="product")
+        raise ValidationFailed(_l("Product %(id)s does not exist.", id=missing[0]), field="product")
     document = _new("pz", warehouse.id, actor, note=note)
     with db.session.no_autoflush:
         for product_id, units in lines:
@@ -228,13 +230,14 @@ def correct(warehouse_id: int, product_id: int, counted: int, actor: Actor, note
     warehouse = warehouses.get_warehouse(warehouse_id)
     product = db.session.get(Product, product_id)
     if product is None:
-        raise ValidationFailed(f"Product {product_id} does not exist.", field="product")
+        raise ValidationFailed(_l("Product %(id)s does not exist.", id=product_id), field="product")
     counted = params.int_arg(counted, "counted", minimum=0, maximum=warehouses.MAX_QUANTITY, label="counted quantity")
     row = db.session.get(StockLevel, warehouses.level_id(product_id, warehouse.id), with_for_update=True)
     change = counted - row.on_hand
     if change == 0:
         db.session.rollback()
-        raise ValidationFailed(f"{warehouse.code} already has {counted} of {product.sku or product.name}.",
+        raise ValidationFailed(_l("%(warehouse)s already has %(counted)s of %(product)s.", warehouse=warehouse.code,
+                                  counted=counted, product=product.sku or product.name),
                                field="counted")
     document = _new("correction", warehouse.id, actor, note=note)
     document.lines.append(StockDocumentLine(product_id=product_id, name=product.name, sku=product.sku,

@@ -37,7 +37,7 @@ def attempt(attempts: list[dict], integration: Integration, operation: SyncOpera
                      "outcome": outcome, "milliseconds": ms, "detail": detail[:2000], "at": utcnow()})
 
 
-def retry(operation: SyncOperation, error: str) -> datetime | None:
+def retry(operation: SyncOperation, error) -> datetime | None:
     """Schedule the operation again with backoff and jitter; None once its attempts are used up (failed)."""
     return outbox.retry_later(operation, error, max_attempts=int(config("MAX_ATTEMPTS")),
                               initial=float(config("BACKOFF_INITIAL")), cap=float(config("BACKOFF_CAP")))

@@ -135,7 +135,7 @@ def release_held(reservation: OrderItemReservation, actor: str, reason: str = "r
     if amount and not warehouses.move(Movement(reservation.product_id, reservation.warehouse_id,
                                                reserved_change=-amount), reason, actor=actor,
                                       order_id=reservation.order_id):
-        raise ValidationFailed("The stock row no longer holds this reservation; reload and check the stock.")
+        raise ValidationFailed(_l("The stock row no longer holds this reservation; reload and check the stock."))
     reservation.released_quantity += amount
     reservation.reserved_quantity = 0
     reservation.state = "released"

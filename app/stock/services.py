@@ -65,11 +65,13 @@ class SyncResult:
                 "products without supplier data": self.without_supplier_data,
                 "products taken as 0": self.taken_as_zero, "products with missing rows": self.products_missing}
 
-    def rows_summary(self) -> str:
-        """Shop rows, in words."""
-        verb = "would change" if self.dry_run else "changed"
-        return (f"shop rows: {self.changed} {verb}, {self.unchanged} already right, "
-                f"{self.missing} missing in the shop")
+    def rows_summary(self):
+        """Shop rows, in words (a lazy message: said in the reader's language)."""
+        if self.dry_run:
+            return _l("shop rows: %(changed)s would change, %(unchanged)s already right, %(missing)s missing in the "
+                      "shop", changed=self.changed, unchanged=self.unchanged, missing=self.missing)
+        return _l("shop rows: %(changed)s changed, %(unchanged)s already right, %(missing)s missing in the shop",
+                  changed=self.changed, unchanged=self.unchanged, missing=self.missing)
 
     def products_summary(self) -> str:
         """Linked products, in words."""
@@ -155,9 +157,13 @@ def _sync_availability(integration: Integration, started, *, limit: int | None, 
     run = IntegrationRun(
         integration_id=integration.id, kind=RUN_KINDS[1] if dry_run else RUN_KINDS[0],
         started_at=started, finished_at=utcnow(), counts=result.counts(),
-        message=f"{result.duration:.1f} s via {via}; {result.rows_summary()}",
         details={"missing_rows": [_missing_record(row) for row in report.missing_rows],
                  "changed_rows": result.changed_rows})
+    seconds = f"{result.duration:.1f}"
+    if via == "database":
+        run.say(_l("%(duration)s s via database; %(rows)s", duration=seconds, rows=result.rows_summary()))
+    else:
+        run.say(_l("%(duration)s s via webservice; %(rows)s", duration=seconds, rows=result.rows_summary()))
     db.session.add(run)
     db.session.commit()
     result.run_id = run.id

@@ -43,8 +43,8 @@ def _shop_texts(raw: str) -> dict[str, dict[str, dict[str, str]]]:
             continue
         parts = [p.strip() for p in line.split("|")]
         if len(parts) != 5 or not parts[0].isdigit() or not parts[1].isdigit():
-            raise ValidationFailed(f"Line {number} of the shop texts should read: shop id | language id | in stock | "
-                                   "available later | unavailable.", field="shop_texts")
+            raise ValidationFailed(_l("Line %(number)s of the shop texts should read: shop id | language id | in "
+                                      "stock | available later | unavailable.", number=number), field="shop_texts")
         texts.setdefault(parts[0], {})[parts[1]] = {"available_now": parts[2], "available_later": parts[3],
                                                     "unavailable": parts[4]}
     return texts

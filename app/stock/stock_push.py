@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from typing import Iterable
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select
 
 from app.catalog.models import ProductLink
@@ -165,14 +166,14 @@ def _deliver_batch(integration_id: int, operations: list[SyncOperation], heartbe
     for operation in operations:
         link = links.get(operation.payload.get("link_id"))
         if newest.get(operation.payload.get("link_id")) != operation.id:
-            outbox.finish(operation, "skipped", f"Superseded by stock update {newest[operation.payload.get('link_id')]} "
-                                                "of the same offer, which sends the quantity of now.")
+            outbox.finish(operation, "skipped", _l("Superseded by stock update %(id)s of the same offer, which sends "
+                                                   "the quantity of now.", id=newest[operation.payload.get("link_id")]))
             outcome["superseded"] += 1
         elif integration is None or not _takes_stock(integration):
-            outbox.finish(operation, "skipped", "The integration is off or does not take stock from Kontor.")
+            outbox.finish(operation, "skipped", _l("The integration is off or does not take stock from Kontor."))
             outcome["skipped"] += 1
         elif link is None or link.integration_id != integration_id:
-            outbox.finish(operation, "skipped", "The product link was removed; nothing to update.")
+            outbox.finish(operation, "skipped", _l("The product link was removed; nothing to update."))
             outcome["skipped"] += 1
         else:
             work.append((operation, link, quantities[link.product_id]))
@@ -219,13 +220,16 @@ def _prestashop_database(integration: Integration, dsn: str, work: Work, attempt
     for operation, link, quantity in work:
         key = (int(link.external_product_id), int(link.external_combination_id or 0))
         if key in report.missing:
-            outbox.fail(operation, f"PrestaShop has no stock_available row for product {key[0]} combination "
-                                   f"{key[1]} in {', '.join(report.targets)}; check the link.")
+            outbox.fail(operation, _l("PrestaShop has no stock_available row for product %(product)s combination "
+                                      "%(combination)s in %(targets)s; check the link.", product=key[0],
+                                      combination=key[1], targets=", ".join(report.targets)))
             outcome["failed"] += 1
             attempt(attempts, integration, operation, "prestashop database", "failed", ms, "missing row")
             continue
-        outbox.finish(operation, "done", f"PrestaShop product {key[0]}/{key[1]}: quantity {quantity} "
-                                         f"({'written' if key in report.changed else 'already so'}).")
+        how = _l("written") if key in report.changed else _l("already so")
+        outbox.finish(operation, "done", _l("PrestaShop product %(product)s/%(combination)s: quantity %(quantity)s "
+                                            "(%(how)s).", product=key[0], combination=key[1], quantity=quantity,
+                                            how=how))
         outcome["done"] += 1
         attempt(attempts, integration, operation, "prestashop database", "done", ms)
 
@@ -244,7 +248,7 @@ def _prestashop_webservice(integration: Integration, item: tuple[SyncOperation, 
         changed = [row for row in rows if row.get("quantity") != str(quantity)]
         for row in changed:
             client.put_stock_available({**row, "quantity": str(quantity)})
-        return "written" if changed else "already so"
+        return _l("written") if changed else _l("already so")
 
     try:
         how = integrations.call_platform(integration, write)
@@ -253,7 +257,9 @@ def _prestashop_webservice(integration: Integration, item: tuple[SyncOperation, 
         attempt(attempts, integration, operation, "prestashop webservice", state,
                  int((time.perf_counter() - started) * 1000), error.message)
         return
-    outbox.finish(operation, "done", f"PrestaShop product {product}/{combination}: quantity {quantity} ({how}).")
+    outbox.finish(operation, "done", _l("PrestaShop product %(product)s/%(combination)s: quantity %(quantity)s "
+                                        "(%(how)s).", product=product, combination=combination, quantity=quantity,
+                                        how=how))
     outcome["done"] += 1
     attempt(attempts, integration, operation, "prestashop webservice", "done",
              int((time.perf_counter() - started) * 1000))

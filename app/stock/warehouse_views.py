@@ -32,8 +32,9 @@ def _warehouse_choices() -> list[tuple[int, str]]:
 def _product_by_sku(sku: str) -> Product:
     ids = db.session.scalars(select(Product.id).where(Product.sku == sku.strip()).limit(2)).all()
     if len(ids) != 1:
-        raise ValidationFailed(f"No single product has SKU “{params.clean_text(sku, 64)}”." if not ids else
-                               f"More than one product has SKU “{params.clean_text(sku, 64)}”; fix the catalogue.",
+        shown = params.clean_text(sku, 64)
+        raise ValidationFailed(_l("No single product has SKU “%(sku)s”.", sku=shown) if not ids else
+                               _l("More than one product has SKU “%(sku)s”; fix the catalogue.", sku=shown),
                                field="sku")
     return db.session.get(Product, ids[0])
 

@@ -55,9 +55,9 @@ def add_warehouse(code: str, name: str, default: bool = False) -> Warehouse:
     code = params.text_arg(code, "code", max_length=20, label="code").upper()
     name = params.text_arg(name, "name", max_length=120, label="name")
     if not code or not name:
-        raise ValidationFailed("A warehouse needs a code and a name.", field="code" if not code else "name")
+        raise ValidationFailed(_l("A warehouse needs a code and a name."), field="code" if not code else "name")
     if db.session.scalar(select(Warehouse.id).where(Warehouse.code == code)):
-        raise ValidationFailed(f"There is already a warehouse {code}.", field="code")
+        raise ValidationFailed(_l("There is already a warehouse %(code)s.", code=code), field="code")
     first = not db.session.scalar(select(func.count(Warehouse.id)))
     warehouse = Warehouse(code=code, name=name, is_default=default or first)
     db.session.add(warehouse)
@@ -95,7 +95,7 @@ def update_order_settings(*, default_warehouse_id: int, reserve: bool, hours: in
     warehouse = get_warehouse(default_warehouse_id)
     hours = params.int_arg(hours, "reservation_hours", minimum=0, maximum=24 * 365, label="reservation expiry")
     if issue_wz_on not in ISSUE_WZ_ON:
-        raise ValidationFailed("Choose when a WZ is issued from the list.", field="issue_wz_on")
+        raise ValidationFailed(_l("Choose when a WZ is issued from the list."), field="issue_wz_on")
     settings = order_settings()
     _make_default(warehouse)
     settings.reserve_on_awaiting_fulfillment, settings.reservation_hours = bool(reserve), hours
@@ -112,7 +112,7 @@ def default_warehouse() -> Warehouse:
     warehouse = db.session.get(Warehouse, settings.default_warehouse_id) if settings.default_warehouse_id else None
     warehouse = warehouse or db.session.scalar(select(Warehouse).where(Warehouse.is_default))
     if warehouse is None:
-        raise ValidationFailed("There is no warehouse yet: add one under Stock > Warehouses.", field="warehouse")
+        raise ValidationFailed(_l("There is no warehouse yet: add one under Stock > Warehouses."), field="warehouse")
     return warehouse
 
 
@@ -144,7 +144,7 @@ def move(movement: Movement, reason: str, *, actor: str = "", order_id: int | No
     """Apply one movement with a conditional UPDATE and a ledger row; False (nothing changed) if it
     would make available or reserved negative. The caller's transaction; the caller commits."""
     if abs(movement.on_hand_change) > MAX_QUANTITY or abs(movement.reserved_change) > MAX_QUANTITY:
-        raise ValidationFailed(f"A quantity must be at most {MAX_QUANTITY:,}.", field="quantity")
+        raise ValidationFailed(_l("A quantity must be at most %(most)s.", most=format(MAX_QUANTITY, ",")), field="quantity")
     row = level_id(movement.product_id, movement.warehouse_id)
     d_on_hand, d_reserved = movement.on_hand_change, movement.reserved_change
     now = at or utcnow()
@@ -194,7 +194,7 @@ def move_many(movements: list[Movement], reason: str, *, actor: str = "", order_
         rows[warehouse_id] = level_ids([m.product_id for m in movements if m.warehouse_id == warehouse_id],
                                        warehouse_id)
     if any(abs(m.on_hand_change) > MAX_QUANTITY or abs(m.reserved_change) > MAX_QUANTITY for m in movements):
-        raise ValidationFailed(f"A quantity must be at most {MAX_QUANTITY:,}.", field="quantity")
+        raise ValidationFailed(_l("A quantity must be at most %(most)s.", most=format(MAX_QUANTITY, ",")), field="quantity")
     ledger = [{"product_id": m.product_id, "warehouse_id": m.warehouse_id, "on_hand_change": m.on_hand_change,
                "reserved_change": m.reserved_change, "reason": reason, "order_id": order_id,
                "document_id": document_id, "actor": actor[:200], "note": "", "at": now} for m in movements]

@@ -20,6 +20,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
@@ -63,7 +64,7 @@ def start_import(feed_id: int) -> FeedImport:
 def _record_import(feed_id: int) -> FeedImport:
     feed = get_feed(feed_id)
     if mapping_of(feed) is None:
-        raise ValidationFailed("Map the feed's columns first (stock quantity and SKU or EAN).")
+        raise ValidationFailed(_l("Map the feed's columns first (stock quantity and SKU or EAN)."))
     now = utcnow()
     feed_import = FeedImport(feed_id=feed.id, state="queued", started_at=now, progress_at=now,
                              source=feed.settings.get("location") or feed.settings.get("upload_name", ""))

@@ -100,9 +100,9 @@ def save_feed(feed: Integration | None, *, name: str, source_type: str, location
         raise ValidationFailed(_l("Name the element that repeats for each product, e.g. product or offers/offer."),
                                field="item_path")
     if missing_products not in supply.MISSING_POLICIES:
-        raise ValidationFailed("Choose what happens to products the feed stops listing.", field="missing_products")
+        raise ValidationFailed(_l("Choose what happens to products the feed stops listing."), field="missing_products")
     if not isinstance(missing_after, int) or not 1 <= missing_after <= supply.MAX_AFTER_IMPORTS:
-        raise ValidationFailed(f"Give a number of imports from 1 to {supply.MAX_AFTER_IMPORTS}.",
+        raise ValidationFailed(_l("Give a number of imports from 1 to %(most)s.", most=supply.MAX_AFTER_IMPORTS),
                                field="missing_after")
     if source_type == "upload" and upload is None and not (feed and feed.settings.get("upload_file")):
         raise ValidationFailed(_l("Choose the file to upload."), field="upload")

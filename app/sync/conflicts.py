@@ -62,7 +62,7 @@ def platform_changed(operation: SyncOperation, platform_state: str, policy: str)
     message = _l("%(name)s has “%(theirs)s”, changed on the platform since Kontor last saw “%(known)s”; Kontor would "
                  "push “%(ours)s”. Choose on the order which one stays.", name=integration.name, theirs=theirs,
                  known=known, ours=ours)
-    outbox.hold_for_choice(operation, english(message), {"platform_state": platform_state, "platform_state_name": theirs,
+    outbox.hold_for_choice(operation, message, {"platform_state": platform_state, "platform_state_name": theirs,
                                                 "kontor_state_name": ours})
     record_event(order, "push_conflict", message, actor, level="warning", data=_data(operation))
     db.session.commit()
@@ -90,7 +90,7 @@ def take_platform_state(operation: SyncOperation, platform_state: str, actor: Ac
             message = _l("%(said)s %(then)s", said=message,
                          then=_l("The order's status stays: %(why)s", why=refused.message))
     record_platform_state(order.id, platform_state)
-    outbox.finish(operation, "skipped", english(message))
+    outbox.finish(operation, "skipped", message)
     record_event(order, "push_platform_kept", message, actor, level="warning", data=_data(operation))
     db.session.commit()
     return english(message)

@@ -26,11 +26,13 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from app.core.errors import Conflict, KontorError, NotFound
 from app.core.events import bus
+from app.core.i18n import english, keep_text, message_data, shown_text
 from app.core.secrets import hide_secrets
 from app.core.types import UTCDateTime, utcnow
 from app.extensions import db
@@ -72,12 +74,24 @@ class SyncOperation(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")
     result: Mapped[str] = mapped_column(Text, default="")
+    # Keys and arguments of the texts Kontor wrote in result/last_error (app.core.i18n.keep_text).
+    message_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     integration: Mapped[Integration | None] = relationship()
     order: Mapped[Order | None] = relationship()
+
+    @property
+    def result_text(self) -> str:
+        """The result in the reader's language (as stored when Kontor kept no key for it)."""
+        return shown_text(self.message_data, "result", self.result)
+
+    @property
+    def error_text(self) -> str:
+        """The last error in the reader's language (a platform's own words stay as it wrote them)."""
+        return shown_text(self.message_data, "last_error", self.last_error)
 
     @property
     def job_id(self) -> str:
@@ -119,6 +133,7 @@ def record(kind: str, integration_id: int | None, payload: dict[str, Any], order
     db.session.add(operation)
     db.session.flush()
     if order_id is not None and collapse:
+        superseded = _l("Superseded by operation #%(id)s, a newer change of the order.", id=operation.id)
         # A question the seller has not answered yet is moot once they set a newer wish.
         db.session.execute(
             update(SyncOperation)
@@ -126,7 +141,7 @@ def record(kind: str, integration_id: int | None, payload: dict[str, Any], order
                    SyncOperation.integration_id == integration_id, SyncOperation.state == "conflict",
                    SyncOperation.id < operation.id)
             .values(state="superseded", finished_at=now, locked_until=None, updated_at=now,
-                    result=f"Superseded by operation #{operation.id}, a newer change of the order.")
+                    result=english(superseded), message_data={"result": message_data(superseded)})
             .execution_options(synchronize_session=False))
     announce(operation)
     return operation
@@ -316,24 +331,35 @@ def claim_batch(kind: str, integration_id: int, limit: int) -> list[SyncOperatio
                                    .order_by(SyncOperation.id).execution_options(populate_existing=True)))
 
 
-def finish(operation: SyncOperation, state: str, result: str = "") -> None:
+def _keep(operation: SyncOperation, result=None, error=None) -> None:
+    """Store result and last error (a lazy message keeps its key, to be shown in the reader's language)."""
+    for field, message in (("result", result), ("last_error", error)):
+        if message is not None:
+            text, operation.message_data = keep_text(operation.message_data, field, message, hide_secrets)
+            setattr(operation, field, text)
+
+
+def finish(operation: SyncOperation, state: str, result="") -> None:
     """Close an operation as done, skipped or superseded (the caller commits)."""
     assert state in ("done", "skipped", "superseded")
-    operation.state, operation.result, operation.last_error = state, hide_secrets(result), ""
+    operation.state = state
+    _keep(operation, result, "")
     operation.finished_at, operation.locked_until = utcnow(), None
 
 
-def hold_for_choice(operation: SyncOperation, result: str, data: dict[str, Any]) -> None:
+def hold_for_choice(operation: SyncOperation, result, data: dict[str, Any]) -> None:
     """Park an operation as a conflict until a person chooses (the caller commits)."""
-    operation.state, operation.result, operation.last_error = "conflict", hide_secrets(result), ""
+    operation.state = "conflict"
+    _keep(operation, result, "")
     operation.payload = {**operation.payload, "conflict": data}
     operation.locked_until = None
     operation.attempts = max(0, operation.attempts - 1)
 
 
-def wait_for_reconnect(operation: SyncOperation, error: str, recheck_seconds: float = 300) -> None:
+def wait_for_reconnect(operation: SyncOperation, error, recheck_seconds: float = 300) -> None:
     """Back to pending without spending an attempt: the account must be connected again first."""
-    operation.state, operation.last_error, operation.locked_until = "pending", hide_secrets(error), None
+    operation.state, operation.locked_until = "pending", None
+    _keep(operation, error=error)
     operation.attempts = max(0, operation.attempts - 1)
     operation.generation += 1
     operation.next_attempt_at = utcnow() + timedelta(seconds=recheck_seconds)
@@ -391,13 +417,13 @@ def backoff(attempt: int, initial: float = BACKOFF_INITIAL) -> float:
     return min(BACKOFF_CAP, base * random.uniform(0.75, 1.25))
 
 
-def retry_later(operation: SyncOperation, error: str, *, max_attempts: int | None = None,
+def retry_later(operation: SyncOperation, error, *, max_attempts: int | None = None,
                 initial: float | None = None, cap: float | None = None) -> datetime | None:
     """Reschedule after a transient failure; after MAX_ATTEMPTS it fails. Returns the next attempt time.
 
     A kind with its own settings (stock updates: KONTOR_STOCK_SYNC_*) passes its limits.
     """
-    operation.last_error = error = hide_secrets(error)
+    _keep(operation, error=error)
     operation.locked_until = None
     if operation.attempts >= (max_attempts or MAX_ATTEMPTS):
         operation.state, operation.finished_at = "failed", utcnow()
@@ -413,9 +439,10 @@ def retry_later(operation: SyncOperation, error: str, *, max_attempts: int | Non
     return operation.next_attempt_at
 
 
-def fail(operation: SyncOperation, error: str) -> None:
+def fail(operation: SyncOperation, error) -> None:
     """Mark an operation failed at once (the platform refused it for good)."""
-    operation.state, operation.last_error = "failed", hide_secrets(error)
+    operation.state = "failed"
+    _keep(operation, error=error)
     operation.finished_at, operation.locked_until = utcnow(), None
 
 
@@ -445,7 +472,8 @@ def reopen(operation_id: int) -> SyncOperation:
         raise _refusal(operation, "retried", operation_id)
     operation.state, operation.attempts, operation.next_attempt_at = "pending", 0, utcnow()
     operation.generation += 1
-    operation.finished_at, operation.result, operation.last_error, operation.locked_until = None, "", "", None
+    operation.finished_at, operation.locked_until = None, None
+    _keep(operation, "", "")
     announce(operation)
     return operation
 

@@ -81,7 +81,7 @@ def _push(operation: SyncOperation) -> str:
 
     def close(state: str, message, level: str = "ok", kind: str | None = None) -> str:
         text = english(message)
-        outbox.finish(operation, state, text)
+        outbox.finish(operation, state, message)
         if order is not None:
             record_event(order, kind or f"push_{state}", message, actor, level=level, data=_data(operation))
         db.session.commit()
@@ -189,7 +189,7 @@ def wait_for_reconnect(operation: SyncOperation, order: Order, integration: Inte
                  reason=reason or _l("the platform no longer accepts the authorisation."))
     text = english(message)
     first = operation.last_error != hide_secrets(text)
-    outbox.wait_for_reconnect(operation, text)
+    outbox.wait_for_reconnect(operation, message)
     if announce or first:
         record_event(order, "push_waiting", message, actor, level="warning", data=_data(operation))
     db.session.commit()
@@ -226,7 +226,7 @@ def _failed(operation: SyncOperation, order: Order, integration: Integration, er
         if status != operation.payload.get("to_status"):
             # No point in a later attempt: a newer change of the order has its own push.
             superseded = _superseded_message(operation, status)
-            outbox.finish(operation, "superseded", english(superseded))
+            outbox.finish(operation, "superseded", superseded)
             record_event(order, "push_superseded", superseded, actor, data=_data(operation))
             db.session.commit()
             return operation.result

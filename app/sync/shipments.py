@@ -145,7 +145,7 @@ def _push(operation: SyncOperation) -> str:
 
     def close(state: str, message, level: str = "ok") -> str:
         text = english(message)
-        outbox.finish(operation, state, text)
+        outbox.finish(operation, state, message)
         if order is not None:
             record_event(order, f"shipment_push_{state}", message, actor, level=level, data=_data(operation))
         db.session.commit()

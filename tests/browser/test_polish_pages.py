@@ -8,10 +8,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from flask_babel import lazy_gettext as _l
 from playwright.sync_api import expect
 
 from app.accounts.models import User
 from app.extensions import db
+from app.inbound import ledger
+from app.inbound.services import process_event
+from app.integrations.models import IntegrationRun
 from app.orders.services import Actor, ItemInput
 from app.stock import reservations, warehouses
 from tests.factories import make_integration, make_order
@@ -44,6 +48,12 @@ def test_the_operations_pages_read_well_in_polish(live_server, page, sign_in, sc
         reservations.reserve(order.id, Actor("Kontor", "automation"))
         shop = make_integration("prestashop", name="Sklep Ania")
         stuck_push(shop.id, order.id)
+        run = IntegrationRun(integration_id=shop.id, kind="states_sync")  # stored with its key, said in Polish
+        run.say(_l("%(count)s states", count=12))
+        db.session.add(run)
+        db.session.commit()
+        broken = ledger.record(shop.id, "prestashop", "broken-1", b"{not json", {})
+        process_event(broken.event_id)
         order_id, shop_id = order.id, shop.id
         db.session.remove()
     sign_in(page, live_server.admin)
@@ -72,4 +82,8 @@ def test_the_operations_pages_read_well_in_polish(live_server, page, sign_in, sc
     expect(timeline).to_contain_text("Zarezerwowano szt.: 1 w magazynie MAG; brakuje 2 (zob. Braki).")
     expect(timeline).to_contain_text("Utworzono zamówienie")
     expect(page.locator("#order-stock")).to_contain_text("brakuje 2")
+    page.goto(f"{live_server.url}/integrations/{shop_id}")
+    expect(page.locator("body")).to_contain_text("Statusów: 12")
+    page.goto(f"{live_server.url}/integrations/{shop_id}/deliveries")
+    expect(page.locator("body")).to_contain_text("Nie można odczytać dostawy (webhook): Treść nie jest poprawnym JSON-em")
     assert page.problems == [], "\n".join(page.problems)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -90,6 +91,8 @@ def test_a_channel_that_is_down_gets_the_alert_when_it_is_back(app, channels, sl
     waiting = [op for op in alert_operations() if op.state == "pending"]
     assert len(waiting) == 2 and all(op.last_error for op in waiting)
     assert "could not take the message" in db.session.get(AlertChannel, channels[2].id).last_error
+    with force_locale("pl"):  # what the alert settings page shows a Polish reader
+        assert "nie przyjął wiadomości" in db.session.get(AlertChannel, channels[2].id).error_text
 
     deliver_due()  # Slack still answers 503 once more; the mail server is still down
     smtp.start()

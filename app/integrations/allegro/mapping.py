@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from app.integrations.base import parse_iso_time as parse_time
 from app.integrations.base import (
     MalformedPayload,
@@ -42,27 +44,27 @@ class OrderEvent:
 def event_from_allegro(data: Any) -> OrderEvent:
     """An OrderEvent entry; MalformedPayload when it names no id, time or checkout form."""
     if not isinstance(data, dict) or not data.get("id"):
-        raise MalformedPayload("The journal entry has no “id”.")
+        raise MalformedPayload(_l("The journal entry has no “id”."))
     order = data.get("order")
     form = order.get("checkoutForm") if isinstance(order, dict) else None
     form = form if isinstance(form, dict) else {}
     occurred = parse_time(data.get("occurredAt"))
     if occurred is None or not form.get("id"):
-        raise MalformedPayload(f"Journal entry {data['id']} has no occurredAt or checkout form id.")
+        raise MalformedPayload(_l("Journal entry %(id)s has no occurredAt or checkout form id.", id=data["id"]))
     return OrderEvent(str(data["id"]), str(data.get("type") or ""), occurred, str(form["id"]),
                       str(form.get("revision") or ""))
 
 
 def _amount(node: Any, what: str) -> Decimal:
     if node is not None and not isinstance(node, dict):  # Allegro sends {amount, currency}; a bare 12 is not it
-        raise MalformedPayload(f"{what} “{node}” is not an amount with its currency.")
+        raise MalformedPayload(_l("%(what)s “%(value)s” is not an amount with its currency.", what=what, value=node))
     value = (node or {}).get("amount") if isinstance(node, dict) else None
     if value in (None, ""):
         return Decimal("0")
     try:
         return Decimal(str(value))
     except InvalidOperation as error:
-        raise MalformedPayload(f"{what} “{value}” is not an amount.") from error
+        raise MalformedPayload(_l("%(what)s “%(value)s” is not an amount.", what=what, value=value)) from error
 
 
 def _join(*parts: Any) -> str:
@@ -114,14 +116,14 @@ def _addresses(data: dict[str, Any], name: str, email: str, phone: str) -> list[
 def _item(line: dict[str, Any]) -> PlatformOrderItem:
     quantity = whole_number(line.get("quantity") or 0, f"Line item {line.get('id')} quantity")
     if quantity < 1:
-        raise MalformedPayload(f"Line item {line.get('id')} has no quantity.")
+        raise MalformedPayload(_l("Line item %(id)s has no quantity.", id=line.get("id")))
     offer = line.get("offer") or {}
     external = str((offer.get("external") or {}).get("id") or "")
     rate = (line.get("tax") or {}).get("rate")
     try:
         vat = Decimal(str(rate)) if rate not in (None, "") else DEFAULT_VAT
     except InvalidOperation as error:
-        raise MalformedPayload(f"Tax rate “{rate}” is not a number.") from error
+        raise MalformedPayload(_l("Tax rate “%(rate)s” is not a number.", rate=rate)) from error
     price = _amount(line.get("price"), "Price")
     original = _amount(line.get("originalPrice"), "Original price") or price
     return PlatformOrderItem(
@@ -153,7 +155,7 @@ def order_state(data: dict[str, Any]) -> str:
 def order_from_allegro(data: Any) -> PlatformOrder:
     """A CheckoutForm as a PlatformOrder; MalformedPayload says what is missing."""
     if not isinstance(data, dict) or not data.get("id"):
-        raise MalformedPayload("The checkout form has no “id”.")
+        raise MalformedPayload(_l("The checkout form has no “id”."))
     buyer = data.get("buyer") or {}
     email = buyer.get("email") or ""
     phone = buyer.get("phoneNumber") or ""
@@ -161,7 +163,7 @@ def order_from_allegro(data: Any) -> PlatformOrder:
         or "Allegro buyer"
     lines = data.get("lineItems") or []
     if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
-        raise MalformedPayload("The checkout form's “lineItems” is not a list of items.")
+        raise MalformedPayload(_l("The checkout form's “lineItems” is not a list of items."))
     bought = [moment for moment in (parse_time(line.get("boughtAt")) for line in lines) if moment]
     payments = _payments(data)
     total = (data.get("summary") or {}).get("totalToPay")

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from app.integrations.base import MalformedPayload, PlatformAddress, PlatformOrder, PlatformOrderItem, PlatformPayment
 
 EMPTY_DATES = ("", "0000-00-00 00:00:00", "0000-00-00")
@@ -27,7 +29,7 @@ def parse_time(value: Any) -> datetime | None:
     try:
         return datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
     except ValueError as error:
-        raise MalformedPayload(f"“{text}” is not a PrestaShop date.") from error
+        raise MalformedPayload(_l("“%(value)s” is not a PrestaShop date.", value=text)) from error
 
 
 def _money(value: Any, what: str) -> Decimal:
@@ -37,7 +39,7 @@ def _money(value: Any, what: str) -> Decimal:
     try:
         return Decimal(text).quantize(Decimal("0.01"))
     except InvalidOperation as error:
-        raise MalformedPayload(f"{what} “{text}” is not an amount.") from error
+        raise MalformedPayload(_l("%(what)s “%(value)s” is not an amount.", what=what, value=text)) from error
 
 
 def _address(data: dict[str, Any] | None, email: str = "") -> PlatformAddress | None:
@@ -55,9 +57,10 @@ def _item(row: dict[str, Any]) -> PlatformOrderItem:
     try:
         quantity = int(str(row.get("product_quantity") or "0"))
     except ValueError as error:
-        raise MalformedPayload(f"Order row {row.get('id')} has quantity “{row.get('product_quantity')}”.") from error
+        raise MalformedPayload(_l("Order row %(id)s has quantity “%(quantity)s”.", id=row.get("id"),
+                                  quantity=row.get("product_quantity"))) from error
     if quantity < 1:
-        raise MalformedPayload(f"Order row {row.get('id')} has no quantity.")
+        raise MalformedPayload(_l("Order row %(id)s has no quantity.", id=row.get("id")))
     rate = row.get("tax_rate")
     return PlatformOrderItem(
         name=row.get("product_name") or "Product", quantity=quantity,
@@ -70,7 +73,7 @@ def _item(row: dict[str, Any]) -> PlatformOrderItem:
 def order_from_prestashop(data: Any) -> PlatformOrder:
     """A PrestaShop order (the shape above) as a PlatformOrder; MalformedPayload says what is missing."""
     if not isinstance(data, dict) or not isinstance(data.get("order"), dict) or not data["order"].get("id"):
-        raise MalformedPayload("The delivery is not a PrestaShop order (no order id).")
+        raise MalformedPayload(_l("The delivery is not a PrestaShop order (no order id)."))
     order = data["order"]
     customer = data.get("customer") or {}
     email = customer.get("email") or ""

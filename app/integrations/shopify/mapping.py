@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from app.integrations.base import parse_iso_time as parse_time
 from app.integrations.base import (
     MalformedPayload,
@@ -47,7 +49,7 @@ def _money(value: Any, what: str) -> Decimal:
     try:
         return Decimal(str(value))
     except InvalidOperation as error:
-        raise MalformedPayload(f"{what} “{value}” is not an amount.") from error
+        raise MalformedPayload(_l("%(what)s “%(value)s” is not an amount.", what=what, value=value)) from error
 
 
 def order_state(data: dict[str, Any]) -> str:
@@ -79,7 +81,7 @@ def _address(data: dict[str, Any] | None, email: str = "") -> PlatformAddress | 
 def _item(line: dict[str, Any], taxes_included: bool) -> PlatformOrderItem:
     quantity = whole_number(line.get("quantity") or 0, f"Line item {line.get('id')} quantity")
     if quantity < 1:
-        raise MalformedPayload(f"Line item {line.get('id')} has no quantity.")
+        raise MalformedPayload(_l("Line item %(id)s has no quantity.", id=line.get("id")))
     price = _money(line.get("price"), "Price")
     taxes = line.get("tax_lines") or []
     rate = sum((_money(t.get("rate"), "Tax rate") for t in taxes), Decimal("0")) * 100
@@ -96,7 +98,7 @@ def _item(line: dict[str, Any], taxes_included: bool) -> PlatformOrderItem:
 def order_from_shopify(data: Any) -> PlatformOrder:
     """A Shopify order object as a PlatformOrder; MalformedPayload says what is missing."""
     if not isinstance(data, dict) or not data.get("id"):
-        raise MalformedPayload("The delivery is not a Shopify order (no “id”).")
+        raise MalformedPayload(_l("The delivery is not a Shopify order (no “id”)."))
     email = data.get("email") or data.get("contact_email") or ""
     customer = data.get("customer") or {}
     shipping, billing = _address(data.get("shipping_address")), _address(data.get("billing_address"), email)
@@ -138,7 +140,7 @@ def order_from_shopify(data: Any) -> PlatformOrder:
 def refund_from_shopify(data: Any) -> PlatformRefund:
     """A Shopify refund (refunds/create) as a PlatformRefund."""
     if not isinstance(data, dict) or not data.get("id") or not data.get("order_id"):
-        raise MalformedPayload("The delivery is not a Shopify refund (no “id” or “order_id”).")
+        raise MalformedPayload(_l("The delivery is not a Shopify refund (no “id” or “order_id”)."))
     amount = sum((_money(t.get("amount"), "Refund") for t in data.get("transactions") or []
                   if t.get("kind", "refund") == "refund" and t.get("status", "success") == "success"), Decimal("0"))
     return PlatformRefund(order_external_id=str(data["order_id"]), refund_id=str(data["id"]), amount=amount,

@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from app.integrations.base import (
     MalformedPayload,
     PlatformAddress,
@@ -39,7 +41,7 @@ def parse_gmt(value: Any) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as error:
-        raise MalformedPayload(f"“{value}” is not a date and time.") from error
+        raise MalformedPayload(_l("“%(value)s” is not a date and time.", value=value)) from error
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -49,7 +51,7 @@ def _money(value: Any, what: str) -> Decimal:
     try:
         return Decimal(str(value))
     except InvalidOperation as error:
-        raise MalformedPayload(f"{what} “{value}” is not an amount.") from error
+        raise MalformedPayload(_l("%(what)s “%(value)s” is not an amount.", what=what, value=value)) from error
 
 
 def modified_at(data: dict[str, Any]) -> datetime | None:
@@ -71,7 +73,7 @@ def _address(data: dict[str, Any] | None) -> PlatformAddress | None:
 def _item(line: dict[str, Any]) -> PlatformOrderItem:
     quantity = whole_number(line.get("quantity") or 0, f"Line item {line.get('id')} quantity")
     if quantity < 1:
-        raise MalformedPayload(f"Line item {line.get('id')} has no quantity.")
+        raise MalformedPayload(_l("Line item %(id)s has no quantity.", id=line.get("id")))
     before = _money(line.get("subtotal"), "Subtotal") + _money(line.get("subtotal_tax"), "Tax")
     after = _money(line.get("total"), "Total") + _money(line.get("total_tax"), "Tax")
     net = _money(line.get("total"), "Total")
@@ -87,7 +89,7 @@ def _item(line: dict[str, Any]) -> PlatformOrderItem:
 def order_from_woocommerce(data: Any) -> PlatformOrder:
     """A WooCommerce order object as a PlatformOrder; MalformedPayload says what is missing."""
     if not isinstance(data, dict) or not data.get("id"):
-        raise MalformedPayload("The delivery is not a WooCommerce order (no “id”).")
+        raise MalformedPayload(_l("The delivery is not a WooCommerce order (no “id”)."))
     billing, shipping = _address(data.get("billing")), _address(data.get("shipping"))
     email = (data.get("billing") or {}).get("email") or ""
     phone = (data.get("billing") or {}).get("phone") or ""
@@ -122,5 +124,5 @@ def order_from_woocommerce(data: Any) -> PlatformOrder:
 def deletion_from_woocommerce(data: Any) -> PlatformDeletion:
     """order.deleted carries only the order's id."""
     if not isinstance(data, dict) or not data.get("id"):
-        raise MalformedPayload("The deletion names no order (no “id”).")
+        raise MalformedPayload(_l("The deletion names no order (no “id”)."))
     return PlatformDeletion(order_external_id=str(data["id"]))
