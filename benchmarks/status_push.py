@@ -299,7 +299,7 @@ def where_time_goes(fake, orders: list[tuple[int, str]], committed: dict[str, fl
     from sqlalchemy import select
 
     from app.extensions import db, redis_connection
-    from app.sync.outbox import SyncOperation
+    from app.sync.models import SyncOperation
 
     db.session.rollback()  # see the workers' commits
     by_order = {order_id: ext for order_id, ext in orders}
@@ -343,7 +343,7 @@ def settle(order_ids: list[int], timeout: float = 15.0) -> None:
     from sqlalchemy import func, select
 
     from app.extensions import db
-    from app.sync.outbox import SyncOperation
+    from app.sync.models import SyncOperation
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -359,7 +359,7 @@ def outbox_summary(order_ids: list[int]) -> tuple[dict[str, int], int]:
     from sqlalchemy import func, select
 
     from app.extensions import db
-    from app.sync.outbox import SyncOperation
+    from app.sync.models import SyncOperation
 
     db.session.rollback()
     rows = db.session.execute(select(SyncOperation.state, func.count()).where(

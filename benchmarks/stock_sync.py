@@ -114,7 +114,7 @@ def allegro_round(offers: int, latency: float, workers: int, log_dir: Path, conn
     from app.jobs import tasks
     from app.orders.services import Actor
     from app.stock import documents, warehouses
-    from app.sync.outbox import SyncOperation
+    from app.sync.models import SyncOperation
     from tests.fakes.allegro_stock import FakeAllegroStock
 
     with FakeAllegroStock(latency=latency) as fake:

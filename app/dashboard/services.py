@@ -20,7 +20,7 @@ from app.orders.listing import LATE_GROUP, codes_in_groups, late_conditions
 from app.orders.models import SOURCES, Order, OrderPayment, OrderShipment
 from app.settings.services import ship_within_hours, status_defs
 from app.settings.statuses import GROUPS
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 
 PERIODS = {"today": 1, "7d": 7, "30d": 30}
 # Revenue leaves out cancelled orders; the revenue link filters the list to these groups.

@@ -12,7 +12,7 @@ from app.orders.services import Actor
 from app.stock import stock_sync
 from app.stock.stock_push import STOCK_UPDATE
 from app.sync import operations
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 
 bp = Blueprint("stock_api", __name__, url_prefix="/api/v1/stock-sync")
 protect(bp)

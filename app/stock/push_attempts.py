@@ -20,7 +20,7 @@ from app.extensions import db
 from app.integrations.base import PlatformError
 from app.integrations.models import Integration
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 
 Work = list[tuple[SyncOperation, ProductLink, int]]
 

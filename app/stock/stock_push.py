@@ -35,7 +35,7 @@ from app.stock.models import StockSyncAttempt
 from app.stock.push_attempts import Heartbeat, Work, attempt, config, failed
 from app.stock.warehouses import STOCK_CHANGED, sellable
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 
 STOCK_UPDATE = "stock_update"
 STOCK_UPDATES_RECORDED = "stock.updates_recorded"

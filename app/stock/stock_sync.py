@@ -21,7 +21,7 @@ from app.stock.allegro_push import note_allegro_ended
 from app.stock.models import StockDifference, StockSyncAttempt
 from app.stock.stock_push import CHANNELS, STOCK_UPDATE, _takes_stock, record_updates, subject
 from app.stock.warehouses import sellable
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 
 log = logging.getLogger(__name__)
 STALE_HOURS = 6

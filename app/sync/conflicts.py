@@ -23,7 +23,7 @@ from app.orders.models import Order
 from app.orders.services import Actor, move_status, record_event
 from app.settings.services import status_defs
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 
 
 def record_platform_state(order_id: int, state_id: str) -> None:

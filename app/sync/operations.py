@@ -17,7 +17,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.orders.services import Actor, record_event
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 
 ACTIVE = ("pending", "processing")
 ATTENTION = ("failed", "conflict")

@@ -27,7 +27,7 @@ from app.orders.models import Order
 from app.orders.services import STATUS_CHANGED, Actor, record_event
 from app.sync import conflicts, outbox
 from app.sync.conflicts import record_platform_state
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 
 log = logging.getLogger("kontor.sync")
 

@@ -32,7 +32,7 @@ from app.orders.models import Order, OrderShipment
 from app.orders.services import Actor, record_event
 from app.orders.shipments import SHIPMENT_ADDED
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from app.sync.push import PUSHED_SOURCES, wait_for_reconnect
 
 SHIPMENT_PUSH = "shipment_push"

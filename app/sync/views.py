@@ -13,7 +13,7 @@ from app.integrations import services as integrations
 from app.orders.services import Actor, get_order
 from app.settings.services import status_defs
 from app.sync import conflicts, operations, push, shipments
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 
 bp = Blueprint("sync", __name__, url_prefix="/sync")
 

@@ -24,7 +24,7 @@ from app.extensions import db, redis_connection
 from app.suppliers import imports, services as feeds
 from app.suppliers.models import FeedImport
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.factories import make_integration, make_order, map_status
 from tests.fakes.alerting import FakeSlack
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.integrations.models import Integration, StatusMapping
 from app.orders.models import Order
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.factories import make_order
 
 SHOP_NAME = "Sklep Kubki"

@@ -14,7 +14,7 @@ from app.inbound.models import InboundEvent
 from app.inbound.services import process_event
 from app.integrations.models import IntegrationRun
 from app.orders.services import Actor, change_status
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from app.sync.push import push_status_change
 from tests.core.test_i18n import text_of
 from tests.factories import make_integration, make_order, make_user, map_status

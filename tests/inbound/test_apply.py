@@ -10,7 +10,7 @@ from app.extensions import db
 from app.inbound.apply import apply_order, apply_refund
 from app.integrations.shopify.mapping import STATES, order_from_shopify, refund_from_shopify
 from app.orders.models import Order, OrderStatusHistory
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.factories import make_integration, map_status
 from tests.fakes.shopify import shopify_order, shopify_refund
 

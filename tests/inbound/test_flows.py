@@ -25,7 +25,7 @@ from app.jobs import tasks
 from app.orders.models import Order
 from app.orders.services import Actor, change_status
 from app.settings.models import NumberingScheme
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.factories import make_integration, map_status
 from tests.fakes import shopify as fake_shopify
 from tests.fakes import woocommerce as fake_woocommerce

@@ -12,7 +12,7 @@ from app.integrations.models import Integration, IntegrationRun
 from app.jobs import tasks
 from app.orders.services import Actor, change_status
 from app.sync.push import push_status_change
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.factories import make_integration, make_order, make_user, map_status
 
 

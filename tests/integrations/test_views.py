@@ -7,7 +7,7 @@ from app.extensions import db
 from app.integrations.models import Integration, IntegrationRun, StatusMapping
 from app.orders.services import Actor, change_status
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.conftest import csrf_from
 from tests.factories import make_integration, make_order, make_user, map_status
 

@@ -10,7 +10,7 @@ import pytest
 from app.core.types import utcnow
 from app.extensions import db
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.fakes.alerting import FakeSlack, FakeSmtp, FakeTelegram
 
 

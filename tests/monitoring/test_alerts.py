@@ -17,7 +17,7 @@ from app.monitoring import alerts
 from app.monitoring.channels import sign
 from app.monitoring.models import AlertChannel, AlertIncident
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.conftest import csrf_from
 from tests.factories import make_integration, make_user
 from tests.fakes.server import FakeServer

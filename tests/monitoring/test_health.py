@@ -15,7 +15,7 @@ from app.orders.models import OrderEvent
 from app.suppliers import imports, services as feeds
 from app.suppliers.models import FeedImport
 from app.sync.operations import KindStats
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.factories import make_integration, make_order, make_user
 from tests.monitoring.conftest import stuck_push
 

@@ -9,7 +9,7 @@ from app.integrations.models import Integration
 from app.orders import services
 from app.orders.links import PlatformLink
 from app.orders.models import Order
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.conftest import csrf_from
 from tests.factories import make_integration, make_order, make_user, map_status
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.accounts.services import create_api_token
 from app.extensions import db
 from app.orders.models import Order, OrderShipment
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.conftest import csrf_from
 from tests.factories import make_integration, make_order, make_user
 

@@ -16,7 +16,7 @@ from app.integrations.services import set_cursor
 from app.orders.models import Order
 from app.stock import stock_push, warehouses
 from app.stock.models import OrderItemReservation, StockDocument, StockLevel, StockMovement
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.fakes.allegro_stock import FakeAllegroStock
 from tests.fakes.prestashop_stock import FakePrestaShopStock
 from tests.factories import make_integration

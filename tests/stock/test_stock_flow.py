@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.stock import documents, warehouses
 from app.stock.models import StockSyncAttempt
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.factories import make_integration
 from tests.fakes.allegro_stock import FakeAllegroStock
 from tests.fakes.prestashop_stock import FakePrestaShopStock

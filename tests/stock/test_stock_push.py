@@ -12,7 +12,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.stock import allegro_push, documents, stock_push, stock_sync
 from app.stock.models import StockSyncAttempt
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.factories import make_integration
 from tests.fakes.allegro_spec import response_violations
 from tests.fakes.allegro_stock import QUANTITY, FakeAllegroStock

@@ -12,7 +12,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.stock import documents, stock_push, stock_sync
 from app.stock.models import StockDifference, StockSyncAttempt
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.factories import make_user
 from tests.fakes.allegro_stock import FakeAllegroStock
 from tests.stock.conftest import KEEPER, stocked

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.orders.models import Order, OrderEvent, OrderStatusHistory
 from app.orders.services import Actor, change_status
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from app.sync.push import push_status_change
 from tests.factories import make_integration, make_order, make_user, map_status
 

@@ -10,7 +10,8 @@ from app.core.types import utcnow
 from app.extensions import db, redis_connection
 from app.orders.services import Actor, change_status
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
+from app.sync.operations import cancel as cancel_operation, retry as retry_operation
 from tests.factories import make_integration, make_order
 
 MANUAL = Actor("Olga", "manual")
@@ -111,15 +112,15 @@ def test_backoff_doubles_from_a_minute_to_an_hour_with_jitter():
         assert base * 0.75 <= delay <= min(3600, base * 1.25)
 
 
-def test_retry_now_and_cancel(shop):
+def test_a_person_retries_and_cancels_a_failed_operation(shop):
     order = make_order("awaiting_payment", integration_id=shop.id, external_order_id="17")
     change_status(order.id, "paid", MANUAL)
     [operation] = operations()
     outbox.fail(outbox.claim(operation.id), "Order not found")
     db.session.commit()
-    retried = outbox.retry_now(operation.id)
+    retried = retry_operation(operation.id, MANUAL)
     assert (retried.state, retried.attempts) == ("pending", 0)
     assert retried.job_id in redis_connection.queue("integrations").job_ids
-    assert outbox.cancel(operation.id).state == "cancelled"
+    assert cancel_operation(operation.id, MANUAL).state == "cancelled"
     with pytest.raises(Conflict, match="cancelled already"):
-        outbox.cancel(operation.id)
+        cancel_operation(operation.id, MANUAL)

@@ -12,8 +12,8 @@ from app.extensions import db
 from app.integrations.models import Integration
 from app.orders.models import Order
 from app.orders.services import Actor, change_status
-from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
+from app.sync.operations import retry as retry_operation
 from app.sync.push import push_status_change
 from tests.factories import make_integration, make_order, map_status
 
@@ -191,7 +191,7 @@ def test_a_disabled_integration_pushes_nothing(shop, fake_prestashop, retry_slee
     db.session.expire_all()
     assert db.session.get(SyncOperation, operation.id).state == "skipped"
     assert fake_prestashop.history_posts == []
-    outbox.retry_now(operation.id)  # a retry after switching it back on delivers
+    retry_operation(operation.id, MANUAL)  # a retry after switching it back on delivers
     shop.enabled = True
     db.session.commit()
     push_status_change(operation.id)

@@ -19,7 +19,7 @@ from app.integrations import services as integrations
 from app.integrations.models import Integration
 from app.orders.models import Order, OrderEvent, OrderStatusHistory
 from app.orders.services import Actor, change_status
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 import pytest
 
 from tests.conftest import csrf_from

@@ -17,7 +17,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.orders.models import Order
 from app.orders.services import Actor, change_status
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.factories import make_integration, make_order, map_status
 from tests.sync.conftest import wait_until
 

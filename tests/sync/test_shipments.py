@@ -15,7 +15,8 @@ from app.orders.models import Order, OrderEvent
 from app.orders.services import Actor
 from app.orders.shipments import ShipmentInput, add_shipment
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
+from app.sync.operations import retry as retry_operation
 from app.sync.shipments import SHIPMENT_PUSH, allegro_carrier
 from tests.factories import make_integration, make_order
 
@@ -202,7 +203,7 @@ def test_allegro_down_is_retried_later_with_the_time_in_words(allegro, fake_alle
     kind, message = timeline(order)[-1]
     assert kind == "shipment_push_retry" and "(attempt 1)" in message and "Retrying at" in message
     fake_allegro.clear_faults()
-    outbox.retry_now(operation.id)
+    retry_operation(operation.id, MANUAL)
     outbox.deliver(operation.id)
     assert fake_allegro.waybills(order.external_order_id) == ["6000123"]
 

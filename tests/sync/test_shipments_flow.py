@@ -16,7 +16,7 @@ from app.extensions import db
 from app.orders.models import OrderEvent
 from app.orders.services import Actor
 from app.orders.shipments import ShipmentInput, add_shipment
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.factories import make_integration, make_order
 from tests.sync.conftest import wait_until
 from tests.sync.test_push_flow import outbox_report

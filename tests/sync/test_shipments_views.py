@@ -10,7 +10,7 @@ from app.extensions import db
 from app.orders.services import Actor
 from app.orders.shipments import ShipmentInput, add_shipment
 from app.sync import outbox
-from app.sync.outbox import SyncOperation
+from app.sync.models import SyncOperation
 from tests.conftest import csrf_from
 from tests.factories import make_integration, make_order, make_user
 
