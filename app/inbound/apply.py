@@ -7,6 +7,7 @@ row that says the event was processed), so an event is applied exactly once or n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -47,7 +48,7 @@ class Applied:
     """What applying one platform message did: created, updated, unchanged, older or skipped."""
 
     outcome: str
-    message: str
+    message: Any  # text or a lazy message, stored with its key (ledger.close) so pages say it in the reader's language
     order_id: int | None = None
 
     @property
@@ -147,11 +148,11 @@ def apply_order(integration: Integration, incoming: PlatformOrder, occurred_at: 
     stored = (order.meta or {}).get("platform_version")
     if not created and stored and any(version):
         if version < stored:
-            return Applied("older", f"{name} sent an older version of order {incoming.number} "
-                                    f"({version[0] or version[1]}) than Kontor has ({stored[0] or stored[1]}); "
-                                    "not applied.", order.id)
+            return Applied("older", _l("%(name)s sent an older version of order %(number)s (%(theirs)s) than Kontor "
+                                       "has (%(ours)s); not applied.", name=name, number=incoming.number,
+                                       theirs=version[0] or version[1], ours=stored[0] or stored[1]), order.id)
         if version == stored:
-            return Applied("unchanged", f"Order {incoming.number} is already up to date.", order.id)
+            return Applied("unchanged", _l("Order %(number)s is already up to date.", number=incoming.number), order.id)
     previous_state = order.platform_state
     fill(order, incoming)
     _link_products(integration, order, incoming)
@@ -167,12 +168,16 @@ def apply_order(integration: Integration, incoming: PlatformOrder, occurred_at: 
                      actor)
         db.session.flush()
         announce_imported(integration, [order.id])
-        return Applied("created", f"Created order {order.number} from {name} order {incoming.number}.", order.id)
-    message = f"Updated order {order.number} from {name}."
+        return Applied("created", _l("Created order %(number)s from %(name)s order %(external)s.", number=order.number,
+                                     name=name, external=incoming.number), order.id)
+    followed = ""
     if incoming.state != previous_state and integration.sync_direction in ("pull", "both"):
-        message += " " + _follow_state(order, integration, incoming.state, label, target, actor)
+        followed = _follow_state(order, integration, incoming.state, label, target, actor)
     db.session.flush()
-    return Applied("updated", message.strip(), order.id)
+    if followed:
+        return Applied("updated", _l("Updated order %(number)s from %(name)s. %(status)s", number=order.number,
+                                     name=name, status=followed), order.id)
+    return Applied("updated", _l("Updated order %(number)s from %(name)s.", number=order.number, name=name), order.id)
 
 
 def announce_imported(integration: Integration, order_ids: list[int]) -> None:
@@ -272,12 +277,14 @@ def apply_refund(integration: Integration, refund: PlatformRefund) -> Applied:
     order_id = _find(integration.id, refund.order_external_id)
     name = platform_name(integration)
     if order_id is None:
-        return Applied("skipped", f"Refund {refund.refund_id} is for {name} order {refund.order_external_id}, "
-                                  "which Kontor does not have yet; the order's next update carries it.")
+        return Applied("skipped", _l("Refund %(refund)s is for %(name)s order %(external)s, which Kontor does not have "
+                                     "yet; the order's next update carries it.", refund=refund.refund_id, name=name,
+                                     external=refund.order_external_id))
     order = _lock(order_id)
     key = f"refund-{refund.refund_id}"
     if any(p.external_payment_id == key for p in order.payments):
-        return Applied("unchanged", f"Refund {refund.refund_id} is already on order {order.number}.", order.id)
+        return Applied("unchanged", _l("Refund %(refund)s is already on order %(number)s.", refund=refund.refund_id,
+                                       number=order.number), order.id)
     order.payments.append(OrderPayment(external_payment_id=key, amount=-refund.amount, currency=order.currency,
                                        method=f"{name} refund", status="refunded",
                                        paid_at=refund.created_at or utcnow()))
@@ -288,7 +295,8 @@ def apply_refund(integration: Integration, refund: PlatformRefund) -> Applied:
                                        currency=order.currency), platform_actor(integration),
                  data={"detail": refund.note} if refund.note else None)
     db.session.flush()
-    return Applied("updated", f"Refund of {refund.amount} {order.currency} noted on order {order.number}.", order.id)
+    return Applied("updated", _l("Refund of %(amount)s %(currency)s noted on order %(number)s.", amount=refund.amount,
+                                 currency=order.currency, number=order.number), order.id)
 
 
 def apply_deletion(integration: Integration, deletion: PlatformDeletion) -> Applied:
@@ -297,12 +305,15 @@ def apply_deletion(integration: Integration, deletion: PlatformDeletion) -> Appl
     order_id = _find(integration.id, deletion.order_external_id)
     name = platform_name(integration)
     if order_id is None:
-        return Applied("skipped", f"{name} deleted order {deletion.order_external_id}, which Kontor never had.")
+        return Applied("skipped", _l("%(name)s deleted order %(external)s, which Kontor never had.", name=name,
+                                     external=deletion.order_external_id))
     order = _lock(order_id)
     if (order.meta or {}).get("platform_deleted"):
-        return Applied("unchanged", f"Order {order.number} was already noted as deleted in {name}.", order.id)
+        return Applied("unchanged", _l("Order %(number)s was already noted as deleted in %(name)s.", number=order.number,
+                                       name=name), order.id)
     order.meta = {**(order.meta or {}), "platform_deleted": utcnow().isoformat()}
     record_event(order, "platform_deleted", _l("Deleted in %(name)s; Kontor keeps the order.", name=name), platform_actor(integration),
                  level="warning")
     db.session.flush()
-    return Applied("updated", f"Order {order.number} was deleted in {name}; kept in Kontor.", order.id)
+    return Applied("updated", _l("Order %(number)s was deleted in %(name)s; kept in Kontor.", number=order.number,
+                                 name=name), order.id)

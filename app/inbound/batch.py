@@ -94,12 +94,13 @@ def apply_orders(integration: Integration, messages: list[Message]) -> dict[int,
         order_id, meta = stored[external_id]
         have, version = (meta or {}).get("platform_version"), _version(message)
         if have and any(version) and version < have:
-            outcomes[message.key] = apply.Applied(
-                "older", f"{name} sent an older version of order {message.order.number} ({version[0] or version[1]}) "
-                         f"than Kontor has ({have[0] or have[1]}); not applied.", order_id)
+            outcomes[message.key] = apply.Applied("older", _l(
+                "%(name)s sent an older version of order %(number)s (%(theirs)s) than Kontor has (%(ours)s); not "
+                "applied.", name=name, number=message.order.number, theirs=version[0] or version[1],
+                ours=have[0] or have[1]), order_id)
         elif have and any(version) and version == have:
-            outcomes[message.key] = apply.Applied("unchanged", f"Order {message.order.number} is already up to date.",
-                                                  order_id)
+            outcomes[message.key] = apply.Applied("unchanged", _l("Order %(number)s is already up to date.",
+                                                                  number=message.order.number), order_id)
         else:
             outcomes[message.key] = apply.apply_order(integration, message.order, message.occurred_at)
     if fresh:
@@ -111,8 +112,8 @@ def apply_orders(integration: Integration, messages: list[Message]) -> dict[int,
 
 
 def _superseded(message: Message, name: str) -> apply.Applied:
-    return apply.Applied("older", f"{name} sent a newer version of order {message.order.number} in the same "
-                                  "batch; this one was not applied.")
+    return apply.Applied("older", _l("%(name)s sent a newer version of order %(number)s in the same batch; this one "
+                                     "was not applied.", name=name, number=message.order.number))
 
 
 def _create(integration: Integration, fresh: list[Message]) -> dict[int, apply.Applied] | None:
@@ -157,8 +158,9 @@ def _create(integration: Integration, fresh: list[Message]) -> dict[int, apply.A
         rows[OrderEvent].append(_row(OrderEvent(  # the entry record_event() would store
             order_id=order_id, kind="imported", message=english(received), actor=actor.name, source=actor.source,
             level="ok", data={"message": message_data(received)}, at=now)))
-        outcomes[message.key] = apply.Applied(
-            "created", f"Created order {order.number} from {name} order {incoming.number}.", order_id)
+        outcomes[message.key] = apply.Applied("created", _l(
+            "Created order %(number)s from %(name)s order %(external)s.", number=order.number, name=name,
+            external=incoming.number), order_id)
     for model, table_rows in rows.items():
         if table_rows:
             db.session.execute(insert(model.__table__), table_rows)

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask_babel import LazyString, lazy_gettext as _l
 
+from app.core.i18n import english
 from app.extensions import db
 from app.inbound import apply, batch, checks, generic, ledger
 from app.inbound.allegro import FORM_TOPIC as ALLEGRO_FORM
@@ -96,7 +97,8 @@ def _apply(event: InboundEvent) -> apply.Applied:
         return apply.apply_order(integration, checks.checked_order(read(allegro.order_from_allegro, form)))
     if event.kind == "generic":
         return apply.apply_deletion(integration, read(lambda: generic.deletion(generic.unwrap(_json(event))[1])))
-    return apply.Applied("skipped", f"Kontor does not handle “{topic or event.kind}” deliveries; kept for reference.")
+    return apply.Applied("skipped", _l("Kontor does not handle “%(topic)s” deliveries; kept for reference.",
+                                       topic=topic or event.kind))
 
 
 def process_event(event_id: int, early: bool = False) -> str:
@@ -116,7 +118,7 @@ def _process_claimed(event: InboundEvent) -> str:
         applied = _apply(event)
         ledger.close(event, applied.ledger_state, applied.message, applied.order_id)
         db.session.commit()
-        return applied.message
+        return english(applied.message)
     except MalformedPayload as error:
         # Trying again cannot help: the body will not change. Reprocess stays possible.
         reason = error.args[0] if error.args and isinstance(error.args[0], LazyString) else str(error)

@@ -18,6 +18,7 @@ from app.sync.models import SyncOperation
 from app.sync.push import push_status_change
 from tests.core.test_i18n import text_of
 from tests.factories import make_integration, make_order, make_user, map_status
+from tests.fakes import shopify as fake_shopify
 from tests.inbound.test_views import deliver
 
 ENGLISH = {"Accept-Language": "en-GB"}
@@ -104,3 +105,21 @@ def test_a_delivery_error_is_shown_in_the_readers_language(client, app, login):
     _speaks(reader, "en")
     english = text_of(client.get(f"/integrations/{shop.id}/deliveries", headers=ENGLISH))
     assert "Cannot read the delivery: The body is not valid JSON" in english
+
+
+def test_what_a_delivery_did_is_shown_in_the_readers_language(client, app, login):
+    shop = make_integration("shopify", direction="pull")
+    deliver(client, shop, fake_shopify.shopify_order(1001), webhook_id="good")
+    event = db.session.scalar(select(InboundEvent).where(InboundEvent.integration_id == shop.id))
+    assert process_event(event.id).startswith("Created order ")  # the job's result stays English
+    db.session.expire_all()
+    event = db.session.get(InboundEvent, event.id)
+    assert event.state == "processed" and event.result.startswith("Created order ")
+
+    reader = _reader("pl")
+    login(reader)
+    polish = text_of(client.get(f"/integrations/{shop.id}/deliveries"))
+    assert "Utworzono zamówienie" in polish and "Created order" not in polish
+    _speaks(reader, "en")
+    english = text_of(client.get(f"/integrations/{shop.id}/deliveries", headers=ENGLISH))
+    assert "Created order" in english
