@@ -6,13 +6,14 @@ import re
 from functools import lru_cache
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from babel import Locale
 from babel.numbers import format_currency, format_decimal
 from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from jinja2 import pass_context
 
 from app.core.errors import KontorError
 from app.core.i18n import DEFAULT_LOCALE, api_error, current_locale
@@ -88,15 +89,25 @@ def format_datetime(value: datetime | None, with_seconds: bool = False, locale: 
     return value.astimezone(timezone.utc).strftime(formats[1] if with_seconds else formats[0])
 
 
+def _per_request(format_value: Callable[..., str]) -> Callable[..., str]:
+    """A formatting filter Jinja calls at render time: a plain one on literal input (`0 | money('PLN')`) would be
+    folded into the compiled template, in whatever language the first render had."""
+
+    @pass_context
+    def render_time(_context, value, *args, **kwargs):
+        return format_value(value, *args, **kwargs)
+
+    return render_time
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path.startswith("/webhooks/")
 
 
 def init_app(app: Flask) -> None:
     """Register filters and the error pages."""
-    app.jinja_env.filters["money"] = format_money
-    app.jinja_env.filters["datetime"] = format_datetime
-    app.jinja_env.filters["number"] = format_number
+    for name, format_value in (("money", format_money), ("datetime", format_datetime), ("number", format_number)):
+        app.jinja_env.filters[name] = _per_request(format_value)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

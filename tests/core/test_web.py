@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask_babel import refresh
 
 from app import create_app
 from app.core.web import local_path
@@ -76,3 +77,14 @@ def test_a_crash_shows_kontors_error_page_in_the_users_language(client, app, log
     assert "Something went wrong" in text and "was logged" in text and "RuntimeError" not in text
     polish = client.get("/boom-for-the-test", headers={"Accept-Language": "pl"})
     assert polish.status_code == 500
+
+
+def test_money_written_as_a_literal_in_a_template_follows_each_readers_language(app):
+    # Jinja folds filters on literal input into the compiled template unless they run at render time.
+    template = app.jinja_env.from_string("{{ 0 | money('PLN') }}|{{ 1234.5 | number(1) }}")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        refresh()  # the tests' app context is shared; a request chooses its language afresh (as before_request does)
+        assert template.render() == "0.00 PLN|1,234.5"
+    with app.test_request_context(headers={"Accept-Language": "pl"}):
+        refresh()
+        assert template.render() == "0,00\xa0zł|1\xa0234,5"
