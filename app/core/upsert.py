@@ -28,35 +28,27 @@ def insert_or_update(session: Session, table: Table, values: dict[str, Any], con
 
 
 def insert_many_or_nothing(session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str],
-                           returning) -> list[Any]:
-    """Insert the rows that do not exist yet (one statement); the new rows' `returning` values.
+                           returning=None) -> list[Any]:
+    """Insert the rows that do not exist yet; the new rows' `returning` values (none without `returning`).
 
     `returning` is a column (a list of values) or a tuple of columns (a list of tuples).
     """
     if not rows:
         return []
     statement = _insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
+    columns = () if returning is None else returning if isinstance(returning, tuple) else (returning,)
+    if columns:
+        statement = statement.returning(*columns)
     keys = rows[0].keys()
     if all(row.keys() == keys for row in rows):
         # Rows of one shape go as an executemany: the statement is compiled once and cached, and the
         # driver batches it ("insertmanyvalues"). Compiling a VALUES list of a few thousand parameters
         # anew for every page cost more than the database took to insert it.
-        statement, parameters = statement.returning(*returning) if isinstance(returning, tuple) \
-            else statement.returning(returning), rows
+        result = session.execute(statement, rows)
     else:
-        statement, parameters = statement.values(rows).returning(
-            *(returning if isinstance(returning, tuple) else (returning,))), None
-    result = session.execute(statement, parameters) if parameters is not None else session.execute(statement)
+        result = session.execute(statement.values(rows))
+    if not columns:
+        return []
     if isinstance(returning, tuple):
         return [tuple(row) for row in result]
     return list(result.scalars())
-
-
-def insert_many_ignoring(session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str]) -> None:
-    """Insert the rows that do not exist yet as one executemany (compiled once, however many rows).
-
-    For thousands of rows where the caller reads the ids back anyway: a multi-row VALUES would be
-    compiled row by row (about a second per thousand rows).
-    """
-    if rows:
-        session.execute(_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict)), rows)

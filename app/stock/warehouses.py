@@ -19,7 +19,7 @@ from app.core import params
 from app.core.errors import NotFound, ValidationFailed
 from app.core.events import bus
 from app.core.types import utcnow
-from app.core.upsert import insert_many_ignoring, insert_or_nothing
+from app.core.upsert import insert_many_or_nothing, insert_or_nothing
 from app.extensions import db
 from app.stock.models import OrderSettings, StockLevel, StockMovement, Warehouse
 
@@ -176,7 +176,7 @@ def level_ids(product_ids: list[int], warehouse_id: int) -> dict[int, int]:
         missing = [p for p in chunk if p not in found]
         if missing:
             now = utcnow()
-            insert_many_ignoring(db.session, StockLevel.__table__, [
+            insert_many_or_nothing(db.session, StockLevel.__table__, [
                 {"product_id": p, "warehouse_id": warehouse_id, "on_hand": 0, "reserved": 0, "minimum": 0,
                  "updated_at": now} for p in missing], ("product_id", "warehouse_id"))
             found.update(db.session.execute(select(StockLevel.product_id, StockLevel.id).where(
