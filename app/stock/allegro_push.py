@@ -24,6 +24,7 @@ from datetime import timedelta
 from flask_babel import lazy_gettext as _l
 
 from app.catalog.models import ProductLink
+from app.core import ratelimit
 from app.core.types import utcnow
 from app.extensions import db, redis_connection
 from app.integrations import services as integrations
@@ -35,9 +36,12 @@ from app.sync import outbox
 
 COMMAND_NAMESPACE = uuid.UUID("6f1c7c36-51a5-4cde-9a39-5c7f0b7d2a10")
 # Allegro's limits: requests per minute per client; offer changes per minute and per hour per user (the spec).
-ALLEGRO_REQUESTS_PER_MINUTE = 9000
-ALLEGRO_CHANGES_PER_HOUR = 250_000
-ALLEGRO_CHANGES_PER_MINUTE = 9000
+REQUESTS_PER_MINUTE = ratelimit.Limit("requests", 9000, window=60, bucket=1)
+CHANGES_PER_MINUTE = ratelimit.Limit("changes-minute", 9000, window=60, bucket=1)
+CHANGES_PER_HOUR = ratelimit.Limit("changes-hour", 250_000, window=3600, bucket=60)
+# A wait this short is sat out inside the batch (its claim kept alive), so the offers go the moment the
+# window has room; a longer one (the hourly limit) parks the operations until then.
+SHORT_WAIT_SECONDS = 65
 TASK_WAITS = (0, 0.2, 0.5, 1.0, 2.0)  # seconds between reads of a command's report while it is NEW
 ENDED = "allegro_ended"  # ProductLink.meta key: the offer ended because its stock reached 0
 
@@ -68,30 +72,10 @@ def _budget(integration_id: int, offers: int) -> float:
     """0 if Allegro's limits allow one more command of `offers` changes now, else seconds to wait.
 
     The spec limits these commands to 9,000 offer changes a minute and 250,000 an hour per user, on top of
-    the 9,000 requests a minute every client has.
+    the 9,000 requests a minute every client has (a command is its PUT and a read of its report).
     """
-    client = redis_connection.client
-    now = time.time()
-    minute, hour = int(now // 60), int(now // 3600)
-    keys = (f"kontor:allegro:{integration_id}:requests:{minute}", f"kontor:allegro:{integration_id}:changes-minute:{minute}",
-            f"kontor:allegro:{integration_id}:changes:{hour}")
-    pipe = client.pipeline()
-    for key, amount, ttl in zip(keys, (2, offers, offers), (120, 120, 7200)):  # the PUT and a read of its report
-        pipe.incrby(key, amount)
-        pipe.expire(key, ttl)
-    requests_now, _, changes_minute, _, changes_hour, _ = pipe.execute()
-    over_hour = changes_hour > ALLEGRO_CHANGES_PER_HOUR
-    over_minute = requests_now > ALLEGRO_REQUESTS_PER_MINUTE or changes_minute > ALLEGRO_CHANGES_PER_MINUTE
-    if over_hour or over_minute:
-        pipe = client.pipeline()  # nothing is sent: give the budget back
-        for key, amount in zip(keys, (2, offers, offers)):
-            pipe.decrby(key, amount)
-        pipe.execute()
-    if over_hour:
-        return 3600 - now % 3600 + 1
-    if over_minute:
-        return 60 - now % 60 + 1
-    return 0
+    return ratelimit.spend(redis_connection.client, f"kontor:allegro:{integration_id}", time.time(),
+                           [(REQUESTS_PER_MINUTE, 2), (CHANGES_PER_MINUTE, offers), (CHANGES_PER_HOUR, offers)])
 
 
 def _send_and_read(offers: AllegroOffers, command_id: str, action: str, offer_ids: list[str],
@@ -136,21 +120,33 @@ def deliver(integration: Integration, work: Work, attempts: list[dict], outcome:
     for quantity, command_id, chunk in commands:
         if heartbeat is not None:
             heartbeat.beat()
-        _command(integration, quantity, command_id, chunk, attempts, outcome)
+        _command(integration, quantity, command_id, chunk, attempts, outcome, heartbeat)
+
+
+def _sit_out(seconds: float, heartbeat: Heartbeat | None) -> None:
+    """Wait for Allegro's window to have room, keeping the batch's claim alive meanwhile."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 5.0))
+        if heartbeat is not None:
+            heartbeat.beat()
 
 
 def _command(integration: Integration, quantity: int, command_id: str, chunk: Work, attempts: list[dict],
-                     outcome: Counter) -> None:
+             outcome: Counter, heartbeat: Heartbeat | None = None) -> None:
     action = f"allegro {'end offers' if quantity == 0 else f'quantity {quantity}'}"
     wait = _budget(integration.id, len(chunk))
+    while 0 < wait <= SHORT_WAIT_SECONDS:
+        _sit_out(wait, heartbeat)
+        wait = _budget(integration.id, len(chunk))
     if wait:
         for operation, _, _ in chunk:
             operation.state, operation.locked_until = "pending", None
             operation.generation += 1
             operation.next_attempt_at = utcnow() + timedelta(seconds=wait)
             operation.attempts = max(0, operation.attempts - 1)  # not an attempt: nothing was sent
-            attempt(attempts, integration, operation, action, "throttled", 0, "Allegro's hourly or per-minute "
-                     f"limit is reached; sending in {int(wait)} s.")
+            attempt(attempts, integration, operation, action, "throttled", 0, "Allegro's hourly limit of offer "
+                     f"changes is reached; sending in {int(wait)} s.")
         outcome["throttled"] += len(chunk)
         return
     offer_ids = [link.external_product_id for _, link, _ in chunk]

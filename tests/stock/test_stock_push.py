@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.catalog.models import ProductLink
+from app.core import ratelimit
 from app.core.types import utcnow
-from app.extensions import db
+from app.extensions import db, redis_connection
 from app.stock import allegro_push, documents, stock_push, stock_sync
 from app.stock.models import StockSyncAttempt
 from app.sync.models import SyncOperation
@@ -302,11 +304,47 @@ def test_a_retried_part_of_a_group_whose_command_lacks_it_gets_a_command_of_its_
 
 def test_allegro_commands_keep_to_the_specs_offer_changes_per_minute(app, monkeypatch):
     """The quantity commands are limited to 9,000 offer changes a minute per user (Allegro's spec)."""
-    monkeypatch.setattr(allegro_push.time, "time", lambda: 1_800_000_000.0)  # second 0 of a minute
+    monkeypatch.setattr(allegro_push.time, "time", lambda: 1_800_000_000.0)
     integration_id = 424242
     assert [allegro_push._budget(integration_id, 1000) for _ in range(9)] == [0] * 9
     wait = allegro_push._budget(integration_id, 1000)
-    assert 59 < wait <= 61  # the 10th thousand waits for the next minute
+    assert 59 < wait <= 61  # the 10th thousand waits until the first has left the minute's window
     assert allegro_push._budget(integration_id, 1000) == wait  # a refused command used none of the budget
     monkeypatch.setattr(allegro_push.time, "time", lambda: 1_800_000_060.0)
     assert allegro_push._budget(integration_id, 1000) == 0
+
+
+def spent_by_others(integration, limit, amount: int, seconds_ago: float) -> None:
+    ratelimit.spend(redis_connection.client, f"kontor:allegro:{integration.id}", time.time() - seconds_ago,
+                    [(limit, amount)])
+
+
+def test_a_command_waits_in_the_batch_for_the_minutes_window_and_then_goes(app, warehouse, allegro):
+    integration = allegro_account(allegro)
+    mug = stocked("KUB-350", 0, warehouse)
+    allegro.add_offer("7001", available=0)
+    link(mug, integration, "7001")
+    spent_by_others(integration, allegro_push.CHANGES_PER_MINUTE, 9000, seconds_ago=58.0)
+    documents.receive(warehouse.id, [(mug.id, 5)], KEEPER)
+
+    started = time.monotonic()
+    stock_push.deliver_due(integration.id)
+    assert time.monotonic() - started >= 0.5  # sent once the other changes left the window, not before
+    assert [op.state for op in updates()] == ["done"] and allegro.available("7001") == 5
+
+
+def test_the_hourly_limit_parks_the_offers_and_says_when_they_go(app, warehouse, allegro):
+    integration = allegro_account(allegro)
+    mug = stocked("KUB-350", 0, warehouse)
+    allegro.add_offer("7001", available=0)
+    link(mug, integration, "7001")
+    spent_by_others(integration, allegro_push.CHANGES_PER_HOUR, 250_000, seconds_ago=600)
+    documents.receive(warehouse.id, [(mug.id, 5)], KEEPER)
+
+    stock_push.deliver_due(integration.id)
+    [update] = updates()
+    assert update.state == "pending" and update.attempts == 0
+    assert update.next_attempt_at > utcnow() + timedelta(minutes=45)
+    logged = db.session.scalars(select(StockSyncAttempt).where(StockSyncAttempt.operation_id == update.id)).all()
+    assert [row.outcome for row in logged] == ["throttled"] and "hourly limit" in logged[0].detail
+    assert allegro.available("7001") == 0  # nothing was sent
