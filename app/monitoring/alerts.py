@@ -7,8 +7,6 @@ its alerts (retried with backoff) but loses none and blocks nothing else.
 
 from __future__ import annotations
 
-import re
-import secrets as secrets_module
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -17,15 +15,14 @@ from flask_babel import force_locale, lazy_gettext as _l
 from sqlalchemy import select
 
 from app.core import params
-from app.core.crypto import CredentialsUnavailable, mask
 from app.core.errors import NotFound, ValidationFailed
-from app.core.i18n import DEFAULT_LOCALE, LOCALES, current_locale, english, keep_text, message_data, render_message
+from app.core.i18n import DEFAULT_LOCALE, LOCALES, english, keep_text, message_data, render_message
 from app.core.types import utcnow
 from app.extensions import db
 from app.integrations.models import Integration
-from app.monitoring import health, queues, work
-from app.monitoring.channels import SENDERS, ChannelError, check_host, check_url
-from app.monitoring.models import CHANNEL_KINDS, AlertChannel, AlertIncident, AlertRule
+from app.monitoring import alert_channels, health, queues, work
+from app.monitoring.channels import ChannelError
+from app.monitoring.models import AlertChannel, AlertIncident, AlertRule
 from app.sync import outbox
 
 ALERT = "alert"
@@ -244,13 +241,6 @@ def history(limit: int = 200) -> list[AlertIncident]:
 # --- delivering -------------------------------------------------------------------------------------
 
 
-def _send(channel: AlertChannel, text: str, data: dict | None = None) -> str:
-    sender = SENDERS[channel.kind]
-    if channel.kind == "webhook":
-        return sender(channel.settings, channel.credentials, text, data)
-    return sender(channel.settings, channel.credentials, text)
-
-
 @outbox.delivers(ALERT)
 def deliver_alert(operation_id: int) -> str:
     """Send one alert to one channel; a channel that is down gets it later (outbox backoff)."""
@@ -268,7 +258,7 @@ def deliver_alert(operation_id: int) -> str:
         text = (alert_text(payload.get("event", ""), payload.get("message"), payload.get("original", ""),
                            channel.settings.get("locale", DEFAULT_LOCALE)) if "original" in payload
                 else payload.get("text", ""))
-        result = _send(channel, text, data)
+        result = alert_channels.send(channel, text, data)
     except ChannelError as error:
         channel.last_error, channel.message_data = keep_text(channel.message_data, "last_error", error.message)
         if error.retryable:
@@ -281,131 +271,3 @@ def deliver_alert(operation_id: int) -> str:
     outbox.finish(operation, "done", result)
     db.session.commit()
     return result
-
-
-# --- channels -----------------------------------------------------------------------------------------
-
-TELEGRAM_TOKEN = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{20,100}$")
-TELEGRAM_CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,60})$")
-EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
-
-
-def list_channels() -> list[AlertChannel]:
-    return list(db.session.scalars(select(AlertChannel).order_by(AlertChannel.id)))
-
-
-def get_channel(channel_id: int) -> AlertChannel:
-    channel = db.session.get(AlertChannel, channel_id) if params.is_id(channel_id) else None
-    if channel is None:
-        raise NotFound("There is no such alert channel.")
-    return channel
-
-
-def _text(form: dict, name: str, label, max_length: int = 500, required: bool = True) -> str:
-    value = params.text_arg(form.get(name), name, max_length=max_length, label=label)
-    if required and not value:
-        raise ValidationFailed(_l("Give the %(label)s.", label=label), field=name)
-    return value
-
-
-def _checked(error_field: str, check: Callable[[], Any]) -> None:
-    try:
-        check()
-    except ChannelError as error:
-        raise ValidationFailed(error.message, field=error_field) from None
-
-
-def _read(kind: str, form: dict, current: dict) -> tuple[dict, dict]:
-    """Settings and secrets of a channel from a form; an empty secret field keeps the stored one."""
-    def secret(name: str, label, max_length: int = 500) -> str:
-        value = params.text_arg(form.get(name), name, max_length=max_length, label=label)
-        if not value and not current.get(name):
-            raise ValidationFailed(_l("Give the %(label)s.", label=label), field=name)
-        return value or current[name]
-
-    if kind == "telegram":
-        token = secret("bot_token", _l("bot token"), 120)
-        if not TELEGRAM_TOKEN.match(token):
-            raise ValidationFailed(_l("A bot token looks like 123456789:AA… (digits, a colon, then letters); copy it "
-                                      "from @BotFather."), field="bot_token")
-        chat = _text(form, "chat_id", _l("chat id"), 64)
-        if not TELEGRAM_CHAT.match(chat):
-            raise ValidationFailed(_l("The chat id is a number (e.g. -1001234567890) or a channel name like "
-                                      "@shop_alerts."), field="chat_id")
-        return {"chat_id": chat}, {"bot_token": token}
-    if kind == "slack":
-        url = secret("webhook_url", _l("Slack webhook URL"), 500)
-        _checked("webhook_url", lambda: check_url(url))
-        return {}, {"webhook_url": url}
-    if kind == "webhook":
-        url = secret("url", _l("webhook URL"), 500)
-        _checked("url", lambda: check_url(url))
-        signing = params.text_arg(form.get("secret"), "secret", max_length=200) or current.get("secret") \
-            or secrets_module.token_urlsafe(32)
-        return {}, {"url": url, "secret": signing}
-    if kind == "email":
-        host = _text(form, "host", _l("SMTP host"), 253)
-        port = params.int_arg(form.get("port") or "587", "port", minimum=1, maximum=65535)
-        _checked("host", lambda: check_host(host, port))
-        sender = _text(form, "sender", _l("sender address"), 254)
-        recipients = [r.strip() for r in re.split(r"[,;\s]+", _text(form, "recipients", _l("recipients"), 2000)) if r]
-        for address in [sender, *recipients]:
-            if not EMAIL.match(address):
-                raise ValidationFailed(_l("“%(address)s” is not an e-mail address.", address=address), field="recipients")
-        username = params.text_arg(form.get("username"), "username", max_length=254)
-        password = params.text_arg(form.get("password"), "password", max_length=500) or current.get("password", "")
-        return ({"host": host, "port": port, "sender": sender, "recipients": recipients, "username": username,
-                 "starttls": bool(form.get("starttls"))}, {"password": password} if password else {})
-    raise ValidationFailed(_l("Choose a channel type: %(kinds)s.", kinds=", ".join(str(v) for v in CHANNEL_KINDS.values())),
-                           field="kind")
-
-
-def save_channel(channel: AlertChannel | None, form: dict) -> AlertChannel:
-    """Add or change a channel from a form; secrets are stored encrypted and never shown again."""
-    kind = channel.kind if channel else params.text_arg(form.get("kind"), "kind", max_length=20)
-    if kind not in CHANNEL_KINDS:
-        raise ValidationFailed(_l("Choose a channel type: %(kinds)s.", kinds=", ".join(str(v) for v in CHANNEL_KINDS.values())),
-                           field="kind")
-    name = _text(form, "name", _l("name"), 120)
-    settings, secrets = _read(kind, form, channel.credentials if channel else {})
-    # The language the channel's readers get alerts in; the admin's own unless chosen.
-    locale = params.text_arg(form.get("locale"), "locale", max_length=10)
-    settings["locale"] = locale if locale in LOCALES else (channel.settings.get("locale") if channel else None) \
-        or current_locale()
-    channel = channel or AlertChannel(kind=kind)
-    channel.name, channel.settings, channel.credentials = name, settings, secrets
-    # The form's checkbox sends nothing when unticked; a channel added without the form starts switched on.
-    channel.enabled = bool(form.get("enabled")) if "enabled_shown" in form else True
-    db.session.add(channel)
-    db.session.commit()
-    return channel
-
-
-def delete_channel(channel_id: int) -> None:
-    db.session.delete(get_channel(channel_id))
-    db.session.commit()
-
-
-def send_test(channel_id: int) -> str:
-    """Send a test message now (not through the outbox: the admin waits for the answer); the outcome in words."""
-    channel = get_channel(channel_id)
-    try:
-        with force_locale(channel.settings.get("locale") or DEFAULT_LOCALE):
-            test = str(_l("Kontor test alert from channel “%(name)s”: alerts reach you here.", name=channel.name))
-        result = _send(channel, test, {"event": "test"})
-    except ChannelError as error:
-        channel.last_error, channel.message_data = keep_text(channel.message_data, "last_error", error.message)
-        db.session.commit()
-        raise ValidationFailed(_l("The test message was not sent: %(error)s", error=error.message)) from None
-    channel.last_sent_at, channel.last_error = utcnow(), ""
-    db.session.commit()
-    return f"Test message {result}."
-
-
-def masked_secrets(channel: AlertChannel) -> dict[str, str]:
-    """Which secrets are stored, masked, for the form."""
-    try:
-        stored = channel.credentials
-    except CredentialsUnavailable:  # a changed encryption key must not hide the channel
-        return {}
-    return {name: mask(value) for name, value in stored.items()}

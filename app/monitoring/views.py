@@ -14,7 +14,7 @@ from app.core.htmx import render_page_or_fragment, trigger
 from app.core.i18n import LOCALES
 from app.extensions import db, htmx
 from app.integrations.models import Integration
-from app.monitoring import alerts, health, metrics, work
+from app.monitoring import alert_channels, alerts, health, metrics, work
 from app.monitoring.models import CHANNEL_KINDS
 from app.orders.services import Actor
 from app.sync.operations import BUCKETS
@@ -114,9 +114,9 @@ def act_on_all(action: str):
 
 
 def _alerts_page(status_code: int = 200, errors: dict | None = None, form: dict | None = None):
-    channels = alerts.list_channels()
+    channels = alert_channels.list_channels()
     return render_page_or_fragment("monitoring/alerts.html", "monitoring/_alerts.html", status_code=status_code,
-                                   channels=channels, masked={c.id: alerts.masked_secrets(c) for c in channels},
+                                   channels=channels, masked={c.id: alert_channels.masked_secrets(c) for c in channels},
                                    kinds=CHANNEL_KINDS, rules=alerts.RULES, rule_settings=alerts.rule_settings(),
                                    errors=errors or {}, form=form or {}, locales=LOCALES)
 
@@ -133,7 +133,7 @@ def alert_settings():
 def add_channel():
     """Add an alert channel."""
     try:
-        channel = alerts.save_channel(None, request.form)
+        channel = alert_channels.save_channel(None, request.form)
     except ValidationFailed as error:
         db.session.rollback()
         return _alerts_page(422, {error.field or "name": error.message}, request.form)
@@ -146,7 +146,7 @@ def add_channel():
 def test_channel(channel_id: int):
     """Send a test message to a channel now."""
     try:
-        flash(alerts.send_test(channel_id), "success")
+        flash(alert_channels.send_test(channel_id), "success")
     except ValidationFailed as error:
         flash(error.message, "error")
     return redirect(url_for("monitoring.alert_settings"))
@@ -156,7 +156,7 @@ def test_channel(channel_id: int):
 @role_required("admin")
 def delete_channel(channel_id: int):
     """Remove a channel (alerts still waiting for it are skipped)."""
-    alerts.delete_channel(channel_id)
+    alert_channels.delete_channel(channel_id)
     flash(gettext("Channel removed."), "success")
     return redirect(url_for("monitoring.alert_settings"))
 

@@ -13,7 +13,7 @@ from app.core.errors import ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
 from app.jobs.tasks import heartbeat
-from app.monitoring import alerts
+from app.monitoring import alert_channels, alerts
 from app.monitoring.channels import sign
 from app.monitoring.models import AlertChannel, AlertIncident
 from app.sync import outbox
@@ -43,10 +43,10 @@ def alert_operations() -> list[SyncOperation]:
 @pytest.fixture
 def channels(app, local_channels_allowed, telegram, slack, smtp):
     made = [
-        alerts.save_channel(None, {"kind": "telegram", "name": "Telegram", "bot_token": telegram.token,
+        alert_channels.save_channel(None, {"kind": "telegram", "name": "Telegram", "bot_token": telegram.token,
                                    "chat_id": "-1001234567890"}),
-        alerts.save_channel(None, {"kind": "slack", "name": "Slack", "webhook_url": slack.url}),
-        alerts.save_channel(None, {"kind": "email", "name": "E-mail", "host": "127.0.0.1", "port": str(smtp.port),
+        alert_channels.save_channel(None, {"kind": "slack", "name": "Slack", "webhook_url": slack.url}),
+        alert_channels.save_channel(None, {"kind": "email", "name": "E-mail", "host": "127.0.0.1", "port": str(smtp.port),
                                    "sender": "kontor@example.com", "recipients": "owner@example.com"}),
     ]
     return made
@@ -109,9 +109,9 @@ def test_a_signed_webhook_channel_signs_what_it_sends(app, local_channels_allowe
             return Response("", status=204)
 
     with Receiver() as receiver:
-        channel = alerts.save_channel(None, {"kind": "webhook", "name": "Ops", "url": receiver.base_url + "/hook",
+        channel = alert_channels.save_channel(None, {"kind": "webhook", "name": "Ops", "url": receiver.base_url + "/hook",
                                              "secret": "s3cret"})
-        assert alerts.send_test(channel.id) == "Test message sent to the webhook."
+        assert alert_channels.send_test(channel.id) == "Test message sent to the webhook."
         [request] = receiver.requests_log
     headers = {k.lower(): v for k, v in request.headers.items()}
     assert headers["webhook-signature"] == sign(headers["webhook-id"], int(headers["webhook-timestamp"]),
@@ -121,17 +121,17 @@ def test_a_signed_webhook_channel_signs_what_it_sends(app, local_channels_allowe
 def test_channel_addresses_must_not_reach_internal_hosts(app):
     for url in ("http://127.0.0.1:6379/", "http://10.0.0.5/hook", "http://[::1]/x", "http://169.254.169.254/latest"):
         with pytest.raises(ValidationFailed, match="local or private network address"):
-            alerts.save_channel(None, {"kind": "slack", "name": "Slack", "webhook_url": url})
+            alert_channels.save_channel(None, {"kind": "slack", "name": "Slack", "webhook_url": url})
     with pytest.raises(ValidationFailed, match="local or private network address"):
-        alerts.save_channel(None, {"kind": "email", "name": "Mail", "host": "localhost", "port": "25",
+        alert_channels.save_channel(None, {"kind": "email", "name": "Mail", "host": "localhost", "port": "25",
                                    "sender": "a@example.com", "recipients": "b@example.com"})
     with pytest.raises(ValidationFailed, match="bot token looks like"):
-        alerts.save_channel(None, {"kind": "telegram", "name": "T", "bot_token": "nope", "chat_id": "1"})
+        alert_channels.save_channel(None, {"kind": "telegram", "name": "T", "bot_token": "nope", "chat_id": "1"})
     assert db.session.scalars(select(AlertChannel)).all() == []
 
 
 def test_credentials_are_encrypted_and_never_shown(app, client, login, local_channels_allowed, telegram):
-    channel = alerts.save_channel(None, {"kind": "telegram", "name": "Telegram", "bot_token": telegram.token,
+    channel = alert_channels.save_channel(None, {"kind": "telegram", "name": "Telegram", "bot_token": telegram.token,
                                          "chat_id": "42"})
     assert telegram.token not in (db.session.get(AlertChannel, channel.id).credentials_encrypted or "")
     login(make_user("admin"))
@@ -190,9 +190,9 @@ def test_rules_name_unserved_queues_a_stopped_scheduler_and_integrations_to_reco
 
 def test_each_channel_gets_alerts_in_its_language_and_the_history_speaks_the_readers(
         app, client, login, local_channels_allowed, telegram, slack):
-    alerts.save_channel(None, {"kind": "telegram", "name": "Zespół", "bot_token": telegram.token,
+    alert_channels.save_channel(None, {"kind": "telegram", "name": "Zespół", "bot_token": telegram.token,
                                "chat_id": "-1001234567890", "locale": "pl"})
-    alerts.save_channel(None, {"kind": "slack", "name": "Team", "webhook_url": slack.url, "locale": "en"})
+    alert_channels.save_channel(None, {"kind": "slack", "name": "Team", "webhook_url": slack.url, "locale": "en"})
     only("stale")
     shop = make_integration("prestashop", name="Sklep Ania")
     stuck = stuck_push(shop.id)
