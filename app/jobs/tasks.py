@@ -34,7 +34,7 @@ from app.stock import services as stock_services
 from app.stock.links import shop_items
 from app.suppliers.imports import fail_stalled, import_chunk, queue_import, run_import, stalled_imports
 from app.suppliers.services import list_feeds
-from app.sync import outbox, push
+from app.sync import claims, outbox, push
 
 log = logging.getLogger("kontor.jobs")
 
@@ -118,9 +118,9 @@ def sweep_outbox() -> dict[str, int]:
     client = redis_connection.client
     last = client.get(SWEEP_KEY)
     since = datetime.fromisoformat(last.decode()) if last else started - timedelta(minutes=1)
-    reclaimed = outbox.reclaim_abandoned()
+    reclaimed = claims.reclaim_abandoned()
     enqueued = 0
-    for operation_id, job_id in outbox.due():
+    for operation_id, job_id in claims.due():
         if start_sync_operation(operation_id, job_id, replace_finished=True):
             enqueued += 1
     push.record_sweep(push.finished_since(since), started)

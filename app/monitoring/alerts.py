@@ -23,7 +23,7 @@ from app.integrations.models import Integration
 from app.monitoring import alert_channels, health, queues, work
 from app.monitoring.channels import ChannelError
 from app.monitoring.models import AlertChannel, AlertIncident, AlertRule
-from app.sync import outbox
+from app.sync import claims, outbox
 
 ALERT = "alert"
 
@@ -244,7 +244,7 @@ def history(limit: int = 200) -> list[AlertIncident]:
 @outbox.delivers(ALERT)
 def deliver_alert(operation_id: int) -> str:
     """Send one alert to one channel; a channel that is down gets it later (outbox backoff)."""
-    operation = outbox.claim(operation_id)
+    operation = claims.claim(operation_id)
     if operation is None:
         return "not due or taken by another worker"
     channel = db.session.get(AlertChannel, operation.payload.get("channel_id"))

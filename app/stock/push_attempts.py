@@ -19,7 +19,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.integrations.base import PlatformError
 from app.integrations.models import Integration
-from app.sync import outbox
+from app.sync import claims, outbox
 from app.sync.models import SyncOperation
 
 Work = list[tuple[SyncOperation, ProductLink, int]]
@@ -69,7 +69,7 @@ class Heartbeat:
 
     def beat(self) -> None:
         """Extend the lock and the lease if a third of the lease has passed since the last beat."""
-        lease = outbox.lease_seconds()
+        lease = claims.lease_seconds()
         if self.lock is None or time.monotonic() - self.last < lease / 3:
             return
         self.lock.extend(2 * lease, replace_ttl=True)

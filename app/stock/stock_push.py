@@ -34,7 +34,7 @@ from app.stock import allegro_push
 from app.stock.models import StockSyncAttempt
 from app.stock.push_attempts import Heartbeat, Work, attempt, config, failed
 from app.stock.warehouses import STOCK_CHANGED, sellable
-from app.sync import outbox
+from app.sync import claims, outbox
 from app.sync.models import SyncOperation
 
 STOCK_UPDATE = "stock_update"
@@ -113,7 +113,7 @@ def deliver_stock_update(operation_id: int) -> str:
 
 def deliver_due(integration_id: int, max_rounds: int = 1000) -> str:
     """Drain the integration's due stock updates in batches; one worker per integration at a time."""
-    lock = redis_connection.client.lock(lock_key(integration_id), timeout=2 * outbox.lease_seconds(),
+    lock = redis_connection.client.lock(lock_key(integration_id), timeout=2 * claims.lease_seconds(),
                                         blocking=False)
     totals: Counter = Counter()
     for _ in range(max_rounds):
@@ -122,19 +122,19 @@ def deliver_due(integration_id: int, max_rounds: int = 1000) -> str:
             break
         try:
             while True:
-                operations = outbox.claim_batch(STOCK_UPDATE, integration_id, int(config("BATCH")))
+                operations = claims.claim_batch(STOCK_UPDATE, integration_id, int(config("BATCH")))
                 if not operations:
                     break
                 totals.update(deliver_batch(integration_id, operations,
                                             Heartbeat(lock, [operation.id for operation in operations])))
-                lock.extend(2 * outbox.lease_seconds(), replace_ttl=True)
+                lock.extend(2 * claims.lease_seconds(), replace_ttl=True)
         finally:
             try:
                 lock.release()
             except Exception:  # expired under a very long batch: nothing left to release
                 pass
         # Something recorded while the lock was held was refused a second job: look once more.
-        if not outbox.due_count(STOCK_UPDATE, integration_id):
+        if not claims.due_count(STOCK_UPDATE, integration_id):
             break
     return ", ".join(f"{count} {state}" for state, count in sorted(totals.items())) or "nothing due"
 

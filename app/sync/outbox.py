@@ -5,11 +5,9 @@ cancelled. A failed operation can be retried (back to pending); a conflict waits
 choose (the platform changed the order too). Superseded: a newer wish of the same order made this
 one pointless before it was written.
 
-Per order and integration, operations are delivered one at a time and oldest first: a claim is
-refused while another operation of the order is processing under a live lease, or an older one
-is still waiting. A lease is short (30 s) and kept alive by the delivering worker while it works
-(`lease_kept`), so a killed worker's operation is taken over within a minute. Redis only rings the doorbell with an operation id;
-the row is the ledger, so a lost job, a dead worker or a flushed Redis loses nothing: the sweeper
+Per order and integration, operations are delivered one at a time and oldest first (claims.py:
+claims, leases, the sweeper's queries). Redis only rings the doorbell with an operation id; the row
+is the ledger, so a lost job, a dead worker or a flushed Redis loses nothing: the sweeper
 finds due rows and enqueues them again.
 
 Each job id carries the operation's `generation`, bumped whenever the row goes (back) to pending,
@@ -18,17 +16,13 @@ so the same attempt is never queued twice, while a retry always gets a fresh job
 
 from __future__ import annotations
 
-import logging
 import random
-import threading
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, insert, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import insert, select, update
 
 from app.core.errors import Conflict, KontorError, NotFound
 from app.core.events import bus
@@ -36,12 +30,11 @@ from app.core.i18n import english, keep_text, message_data
 from app.core.secrets import hide_secrets
 from app.core.types import utcnow
 from app.extensions import db
-from app.orders.models import Order
+from app.sync import claims
 from app.sync.models import SyncOperation
 
 FINISHED = ("done", "skipped", "superseded", "failed", "cancelled")
 OPERATION_RECORDED = "sync.operation_recorded"
-log = logging.getLogger("kontor.sync")
 
 MAX_ATTEMPTS = 8
 BACKOFF_INITIAL = 60
@@ -156,130 +149,6 @@ def announce(operation: SyncOperation) -> None:
                                                  "kind": operation.kind})
 
 
-def lease_seconds() -> float:
-    return float(current_app.config.get("SYNC_LEASE_SECONDS", 30))
-
-
-def _blocked_by_sibling(now: datetime):
-    """SQL: another operation of the same order and integration goes first.
-
-    One is being delivered under a live lease, or an older one still waits: delivering oldest
-    first keeps an older wish from landing after a newer one.
-    """
-    other = aliased(SyncOperation)
-    return exists().where(
-        other.order_id == SyncOperation.order_id, other.integration_id == SyncOperation.integration_id,
-        other.id != SyncOperation.id,
-        or_(and_(other.state == "processing", other.locked_until >= now),
-            and_(other.state == "pending", other.id < SyncOperation.id)),
-    )
-
-
-def claim(operation_id: int) -> SyncOperation | None:
-    """Take a due operation for processing (one worker wins), or None if it is not due, taken or must wait.
-
-    The order's row is locked first, so two workers claiming two operations of one order take
-    turns: the second's conditional UPDATE runs after the first committed and sees its claim.
-    """
-    now = utcnow()
-    # One statement: the operation's order, locked (an operation without an order locks nothing).
-    db.session.execute(select(Order.id).join(SyncOperation, SyncOperation.order_id == Order.id)
-                       .where(SyncOperation.id == operation_id).with_for_update(of=Order))
-    claimed = db.session.execute(
-        update(SyncOperation)
-        .where(
-            SyncOperation.id == operation_id,
-            or_(
-                and_(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= now),
-                and_(SyncOperation.state == "processing", SyncOperation.locked_until < now),
-            ),
-            ~_blocked_by_sibling(now),
-        )
-        .values(state="processing", locked_until=now + timedelta(seconds=lease_seconds()),
-                attempts=SyncOperation.attempts + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    if not claimed:
-        return None
-    return db.session.get(SyncOperation, operation_id, populate_existing=True)
-
-
-@contextmanager
-def lease_kept(operation: SyncOperation) -> Iterator[None]:
-    """Extend the operation's lease from a side thread while the block runs (the worker is alive).
-
-    Each extension is a compare-and-set on the lease this worker wrote last, so once the
-    operation is closed, or taken over after this process stalled, the thread stops.
-    """
-    # Plain values only: the thread must never touch the session (its objects expire on commit).
-    engine, table, seconds = db.engine, SyncOperation.__table__, lease_seconds()
-    operation_id, stop = operation.id, threading.Event()
-    held = {"until": operation.locked_until}
-
-    def keep() -> None:
-        while not stop.wait(seconds / 3):
-            until = utcnow() + timedelta(seconds=seconds)
-            try:
-                with engine.begin() as connection:
-                    kept = connection.execute(
-                        table.update().where(table.c.id == operation_id, table.c.state == "processing",
-                                             table.c.locked_until == held["until"])
-                        .values(locked_until=until)).rowcount
-            except Exception as error:  # a database hiccup: try again on the next beat, the lease has room
-                log.warning("could not extend the lease of sync operation %s: %s", operation_id, error)
-                continue
-            if not kept:
-                log.debug("lease of sync operation %s no longer ours; keep-alive stops", operation_id)
-                return
-            held["until"] = until
-
-    thread = threading.Thread(target=keep, name=f"lease-{operation_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
-def claim_batch(kind: str, integration_id: int, limit: int) -> list[SyncOperation]:
-    """Take up to `limit` due operations of one kind and integration at once (batched deliveries)."""
-    now = utcnow()
-    in_flight = aliased(SyncOperation)
-    due_ids = select(SyncOperation.id).where(
-        SyncOperation.kind == kind, SyncOperation.integration_id == integration_id,
-        or_(and_(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= now),
-            and_(SyncOperation.state == "processing", SyncOperation.locked_until < now)),
-        # One at a time per subject: not while an earlier one of it is still on its way (a worker
-        # may have died with the write in flight; it lands or its lease runs out first).
-        ~exists().where(in_flight.kind == kind, in_flight.subject == SyncOperation.subject,
-                        in_flight.id != SyncOperation.id, in_flight.state == "processing",
-                        in_flight.locked_until >= now),
-    ).order_by(SyncOperation.id).limit(limit)
-    if db.session.get_bind().dialect.name == "postgresql":
-        due_ids = due_ids.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(due_ids))
-    if not ids:
-        db.session.commit()
-        return []
-    claimed = db.session.execute(
-        update(SyncOperation)
-        .where(SyncOperation.id.in_(ids),
-               or_(and_(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= now),
-                   and_(SyncOperation.state == "processing", SyncOperation.locked_until < now)))
-        .values(state="processing", locked_until=now + timedelta(seconds=lease_seconds()),
-                attempts=SyncOperation.attempts + 1, updated_at=now)
-        .returning(SyncOperation.id)
-        .execution_options(synchronize_session=False)
-    ).scalars().all()
-    db.session.commit()
-    if not claimed:
-        return []
-    return list(db.session.scalars(select(SyncOperation).where(SyncOperation.id.in_(claimed))
-                                   .order_by(SyncOperation.id).execution_options(populate_existing=True)))
-
-
 def _keep(operation: SyncOperation, result=None, error=None) -> None:
     """Store result and last error (a lazy message keeps its key, to be shown in the reader's language)."""
     for field, message in (("result", result), ("last_error", error)):
@@ -340,10 +209,10 @@ def wake_next(operation: SyncOperation) -> None:
 
 def deliver_in_turn(operation_id: int, work: Callable[[SyncOperation], str]) -> str:
     """Claim an operation of an order, run `work` under a kept lease, then ring for the order's next one."""
-    operation = claim(operation_id)
+    operation = claims.claim(operation_id)
     if operation is None:
         return "not due, already handled, or waiting for an earlier push of the order"
-    with lease_kept(operation):
+    with claims.lease_kept(operation):
         outcome = work(operation)
     wake_next(operation)
     db.session.commit()
@@ -434,35 +303,3 @@ def give_up(operation_id: int) -> SyncOperation:
         raise _refusal(operation, "cancelled", operation_id)
     operation.state, operation.finished_at, operation.locked_until = "cancelled", utcnow(), None
     return operation
-
-
-def reclaim_abandoned() -> int:
-    """Return operations whose worker died mid-processing to pending, with a new generation."""
-    now = utcnow()
-    count = db.session.execute(
-        update(SyncOperation)
-        .where(SyncOperation.state == "processing", SyncOperation.locked_until < now)
-        .values(state="pending", generation=SyncOperation.generation + 1, next_attempt_at=now,
-                locked_until=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    return count
-
-
-def due_count(kind: str, integration_id: int) -> int:
-    """How many operations of one kind and integration are due now."""
-    return db.session.scalar(select(func.count(SyncOperation.id)).where(
-        SyncOperation.kind == kind, SyncOperation.integration_id == integration_id,
-        SyncOperation.state == "pending", SyncOperation.next_attempt_at <= utcnow())) or 0
-
-
-def due(limit: int = 1000) -> list[tuple[int, str]]:
-    """(id, job id) of pending operations whose time has come, oldest first."""
-    rows = db.session.execute(
-        select(SyncOperation.id, SyncOperation.generation)
-        .where(SyncOperation.state == "pending", SyncOperation.next_attempt_at <= utcnow())
-        .order_by(SyncOperation.next_attempt_at)
-        .limit(limit)
-    ).all()
-    return [(op_id, f"sync-op-{op_id}-g{generation}") for op_id, generation in rows]

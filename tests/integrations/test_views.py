@@ -6,7 +6,7 @@ from app.accounts.services import create_api_token
 from app.extensions import db
 from app.integrations.models import Integration, IntegrationRun, StatusMapping
 from app.orders.services import Actor, change_status
-from app.sync import outbox
+from app.sync import claims, outbox
 from app.sync.models import SyncOperation
 from tests.conftest import csrf_from
 from tests.factories import make_integration, make_order, make_user, map_status
@@ -89,7 +89,7 @@ def test_failed_pushes_are_listed_with_retry_and_cancel(client, app, login):
     order = make_order("awaiting_payment", integration_id=integration.id, external_order_id="5")
     change_status(order.id, "paid", Actor("Olga", "manual"))
     operation = db.session.scalars(db.select(SyncOperation)).one()
-    outbox.fail(outbox.claim(operation.id), "PrestaShop answered HTTP 404: Order not found")
+    outbox.fail(claims.claim(operation.id), "PrestaShop answered HTTP 404: Order not found")
     db.session.commit()
 
     listing = client.get(f"/sync/integrations/{integration.id}/operations", headers=HX)

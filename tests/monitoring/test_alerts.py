@@ -16,7 +16,7 @@ from app.jobs.tasks import heartbeat
 from app.monitoring import alert_channels, alerts
 from app.monitoring.channels import sign
 from app.monitoring.models import AlertChannel, AlertIncident
-from app.sync import outbox
+from app.sync import claims, outbox
 from app.sync.models import SyncOperation
 from tests.conftest import csrf_from
 from tests.factories import make_integration, make_user
@@ -32,7 +32,7 @@ def only(rule_key: str) -> None:
 def deliver_due() -> list[str]:
     """What a worker does with the alert operations the sweeper enqueues (the stuck push stays stuck)."""
     alerts_due = {op.id for op in alert_operations()}
-    return [outbox.deliver(op_id) for op_id, _job in outbox.due() if op_id in alerts_due]
+    return [outbox.deliver(op_id) for op_id, _job in claims.due() if op_id in alerts_due]
 
 
 def alert_operations() -> list[SyncOperation]:

@@ -9,7 +9,7 @@ from app.core.errors import Conflict
 from app.core.types import utcnow
 from app.extensions import db, redis_connection
 from app.orders.services import Actor, change_status
-from app.sync import outbox
+from app.sync import claims, outbox
 from app.sync.models import SyncOperation
 from app.sync.operations import cancel as cancel_operation, retry as retry_operation
 from tests.factories import make_integration, make_order
@@ -70,21 +70,21 @@ def test_only_one_worker_claims_an_operation(shop):
     order = make_order("awaiting_payment", integration_id=shop.id, external_order_id="17")
     change_status(order.id, "paid", MANUAL)
     [operation] = operations()
-    assert outbox.claim(operation.id) is not None
-    assert outbox.claim(operation.id) is None
+    assert claims.claim(operation.id) is not None
+    assert claims.claim(operation.id) is None
 
 
 def test_an_abandoned_claim_is_taken_back_after_its_lease(shop):
     order = make_order("awaiting_payment", integration_id=shop.id, external_order_id="17")
     change_status(order.id, "paid", MANUAL)
     [operation] = operations()
-    outbox.claim(operation.id)
+    claims.claim(operation.id)
     operation.locked_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    assert outbox.reclaim_abandoned() == 1
+    assert claims.reclaim_abandoned() == 1
     db.session.refresh(operation)
     assert operation.state == "pending" and operation.generation == 2
-    assert [op_id for op_id, _ in outbox.due()] == [operation.id]
+    assert [op_id for op_id, _ in claims.due()] == [operation.id]
 
 
 def test_transient_failures_back_off_then_fail_after_eight_attempts(shop):
@@ -95,7 +95,7 @@ def test_transient_failures_back_off_then_fail_after_eight_attempts(shop):
     for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
         operation.next_attempt_at = utcnow()
         db.session.commit()
-        operation = outbox.claim(operation.id)
+        operation = claims.claim(operation.id)
         assert operation.attempts == attempt
         next_at = outbox.retry_later(operation, "HTTP 503")
         db.session.commit()
@@ -116,7 +116,7 @@ def test_a_person_retries_and_cancels_a_failed_operation(shop):
     order = make_order("awaiting_payment", integration_id=shop.id, external_order_id="17")
     change_status(order.id, "paid", MANUAL)
     [operation] = operations()
-    outbox.fail(outbox.claim(operation.id), "Order not found")
+    outbox.fail(claims.claim(operation.id), "Order not found")
     db.session.commit()
     retried = retry_operation(operation.id, MANUAL)
     assert (retried.state, retried.attempts) == ("pending", 0)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.orders.services import Actor
 from app.orders.shipments import ShipmentInput, add_shipment
-from app.sync import outbox
+from app.sync import claims, outbox
 from app.sync.models import SyncOperation
 from tests.conftest import csrf_from
 from tests.factories import make_integration, make_order, make_user
@@ -32,7 +32,7 @@ def test_a_failed_shipment_push_shows_on_the_order_and_the_integration_with_retr
     assert "Tracking 6000123 : pending" in words(waiting)
     assert 'hx-trigger="every 2s' in waiting.get_data(as_text=True)  # polls while the number is on its way
 
-    outbox.fail(outbox.claim(operation.id), "PrestaShop order 5 has no carrier (no order_carriers row), so …")
+    outbox.fail(claims.claim(operation.id), "PrestaShop order 5 has no carrier (no order_carriers row), so …")
     db.session.commit()
     panel = client.get(f"/sync/orders/{order.id}", headers=HX)
     assert "Tracking 6000123 : failed" in words(panel) and "no order_carriers row" in words(panel)
