@@ -83,6 +83,9 @@ class Config:
     # Hosts platform integrations (shop URL, site URL, API overrides) may reach although they resolve to a private
     # or local address (KONTOR_PLATFORM_ALLOWED_HOSTS), e.g. a shop on the seller's own network.
     PLATFORM_ALLOWED_HOSTS: frozenset[str] = frozenset()
+    # Hosts a PrestaShop database DSN may name although they are local or private (KONTOR_SHOP_DATABASE_HOSTS
+    # replaces the list): the shop's database on the same machine is the common set-up.
+    SHOP_DATABASE_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
     # The largest JSON body the API reads (a bulk status change of 10,000 orders is about 400 KB).
     API_MAX_BODY_BYTES = 4 * 1024 * 1024
     # Where Telegram's Bot API answers (a local fake in tests).
@@ -108,6 +111,8 @@ class Config:
         settings["FEED_ALLOWED_HOSTS"] = _env_list("KONTOR_FEED_ALLOWED_HOSTS")
         settings["ALERT_ALLOWED_HOSTS"] = _env_list("KONTOR_ALERT_ALLOWED_HOSTS")
         settings["PLATFORM_ALLOWED_HOSTS"] = _env_list("KONTOR_PLATFORM_ALLOWED_HOSTS")
+        if os.environ.get("KONTOR_SHOP_DATABASE_HOSTS") is not None:
+            settings["SHOP_DATABASE_HOSTS"] = _env_list("KONTOR_SHOP_DATABASE_HOSTS")
         if os.environ.get("KONTOR_FRAGMENT_CACHE"):
             settings["FRAGMENT_CACHE"] = os.environ["KONTOR_FRAGMENT_CACHE"] not in ("0", "false", "off")
         for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL", "SCHEDULER_INTERVAL"):

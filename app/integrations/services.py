@@ -170,6 +170,13 @@ def check_dsn(dsn: str, field: str = "db_dsn") -> str:
         url = None
     if url is None or not url.host:
         raise ValidationFailed(_l("The DSN must look like mysql://user:password@host:3306/database."), field=field)
+    allowed = netguard.normalised_hosts(current_app.config.get("SHOP_DATABASE_HOSTS", ()))
+    try:
+        netguard.checked_addresses(url.host, url.port or 3306, allowed, "KONTOR_SHOP_DATABASE_HOSTS")
+    except netguard.AddressRefused as refused:
+        raise ValidationFailed(str(refused), field=field) from None
+    except (OSError, UnicodeError):
+        pass  # a name that does not resolve yet is the Test database button's to report
     return dsn.strip()
 
 

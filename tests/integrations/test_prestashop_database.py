@@ -160,10 +160,13 @@ def test_dsn_is_normalised_to_pymysql(dsn, expected):
     assert normalise_dsn(dsn).render_as_string(hide_password=False) == expected
 
 
-@pytest.mark.parametrize("dsn", ["postgresql://u@db/shop", "mysql://u@db", "not a url"])
+@pytest.mark.parametrize("dsn", ["postgresql://u@db/shop", "mysql://u@db", "not a url",
+                                 "mysql://u:p@db/shop?read_default_file=/etc/passwd", "mysql://u:p@db/shop?unix_socket=/x",
+                                 "mysql://u:p@db/shop?charset=utf8mb4&local_infile=1"])
 def test_dsn_that_is_not_mysql_is_refused(dsn):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as refused:
         normalise_dsn(dsn)
+    assert ":p@" not in str(refused.value)  # the password is never repeated
 
 
 # -- writing --------------------------------------------------------------------------------------

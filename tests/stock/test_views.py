@@ -17,6 +17,28 @@ def test_a_malformed_dsn_is_refused_without_repeating_it(client, app, login):
     assert response.status_code == 422 and "must look like mysql://" in body and "s3cret" not in body
 
 
+def test_a_dsn_on_a_private_network_or_with_driver_options_is_refused(client, app, login):
+    csrf = login(make_user("admin"))
+    shop = make_integration("prestashop")
+    for dsn, said in (("mysql://kontor:s3cret@10.20.30.40:3306/shop", "KONTOR_SHOP_DATABASE_HOSTS"),
+                      ("mysql://kontor:s3cret@169.254.169.254/shop", "KONTOR_SHOP_DATABASE_HOSTS"),
+                      ("mysql://kontor:s3cret@127.0.0.1/shop?read_default_file=/etc/passwd", "must look like mysql://"),
+                      ("mysql://kontor:s3cret@127.0.0.1/shop?local_infile=1", "must look like mysql://")):
+        response = client.post(f"/integrations/{shop.id}/availability", data={**FORM, "csrf_token": csrf, "dsn": dsn})
+        body = response.get_data(as_text=True)
+        assert response.status_code == 422 and said in body and "s3cret" not in body, dsn
+    assert "db_dsn" not in (db.session.get(Integration, shop.id).credentials or {})
+
+
+def test_an_admin_can_allow_the_shop_databases_host_on_the_own_network(client, app, login):
+    app.config["SHOP_DATABASE_HOSTS"] = frozenset({"10.20.30.40"})
+    csrf = login(make_user("admin"))
+    shop = make_integration("prestashop")
+    response = client.post(f"/integrations/{shop.id}/availability",
+                           data={**FORM, "csrf_token": csrf, "dsn": "mysql://kontor:s3cret@10.20.30.40:3306/shop"})
+    assert response.status_code == 302
+
+
 def test_settings_save_and_errors_never_show_the_password(client, app, login):
     csrf = login(make_user("admin"))
     shop = make_integration("prestashop")

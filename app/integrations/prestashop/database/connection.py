@@ -38,6 +38,9 @@ class Shop(NamedTuple):
     name: str
 
 
+ALLOWED_OPTIONS = frozenset({"charset"})
+
+
 class Language(NamedTuple):
     """A language of the shop (product_lang rows exist per language)."""
 
@@ -48,23 +51,28 @@ class Language(NamedTuple):
 
 
 def normalise_dsn(dsn: str) -> sa.URL:
-    """A SQLAlchemy URL for PyMySQL from `mysql://`, `mysql+pymysql://` or `mariadb://` DSNs."""
+    """A SQLAlchemy URL for PyMySQL from `mysql://`, `mysql+pymysql://` or `mariadb://` DSNs.
+
+    The messages never repeat the DSN: it holds the shop database's password.
+    """
     try:
         url = sa.make_url(dsn.strip())
     except sa.exc.ArgumentError as error:
-        raise ValueError(f"Not a database address: {dsn!r}. "
-                         "Expected mysql://user:password@host:3306/database.") from error
+        raise ValueError("Not a database address. Expected mysql://user:password@host:3306/database.") from error
     if url.get_backend_name() not in ("mysql", "mariadb"):
         raise ValueError(f"Not a MySQL/MariaDB address: {url.get_backend_name()}://… "
                          "Expected mysql://user:password@host:3306/database.")
     if not url.database:
         raise ValueError("The database address has no database name (…/database at the end).")
+    # Options after "?" become the driver's connect arguments: read_default_file, unix_socket or
+    # local_infile would have Kontor read its own files. Only the character set is a shop's to choose.
+    if set(url.query) - ALLOWED_OPTIONS:
+        raise ValueError("The database address may carry only ?charset=… after the database name.")
     # PyMySQL is the driver Kontor ships; the mysql dialect works against MariaDB too.
     url = url.set(drivername="mysql+pymysql")
     if "charset" not in url.query:
         url = url.update_query_dict({"charset": "utf8mb4"})
     return url
-
 
 
 class PrestaShopConnection:
