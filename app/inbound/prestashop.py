@@ -105,9 +105,10 @@ def _through_database(integration: Integration, dsn: str, date_upd: str, order_i
                       counts: dict[str, int]) -> str:
     settings = integration.settings or {}
     currency = settings.get("currency") or "PLN"
-    with PrestaShopDatabase(dsn, (settings.get("database") or {}).get("prefix") or "ps_") as shop:
+    database = settings.get("database") or {}
+    with PrestaShopDatabase(dsn, database.get("prefix") or "ps_") as shop:
         while True:
-            page = order_import.changed_orders(shop, date_upd, order_id, DB_PAGE)
+            page = order_import.changed_orders(shop, date_upd, order_id, DB_PAGE, shop_ids=database.get("shop_ids"))
             if not page:
                 break
             for document in page:

@@ -45,15 +45,19 @@ def _select(conn: sa.Connection, table: str, columns: tuple[str, ...], key: str,
 
 
 def changed_orders(shop: PrestaShopDatabase, after_date: str, after_id: int, limit: int = 500,
-                   language_id: int | None = None) -> list[dict[str, Any]]:
-    """The next `limit` orders changed after (date_upd, id_order), oldest change first, with everything attached."""
+                   language_id: int | None = None, shop_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """The next `limit` orders changed after (date_upd, id_order), oldest change first, with everything attached.
+
+    With `shop_ids`, only those shops' orders (a multistore database holds every shop's).
+    """
+    in_shops = f" AND id_shop IN ({', '.join(str(int(s)) for s in shop_ids)})" if shop_ids else ""
     try:
         with shop.engine.connect() as conn:
             conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
             orders = [{k: _text(v) for k, v in row.items()} for row in conn.execute(sa.text(
                 f"SELECT {', '.join(ORDER_COLUMNS)} FROM {shop.table('orders')}"
-                " WHERE date_upd > :after_date OR (date_upd = :after_date AND id_order > :after_id)"
-                " ORDER BY date_upd, id_order LIMIT :limit"),
+                " WHERE (date_upd > :after_date OR (date_upd = :after_date AND id_order > :after_id))"
+                f"{in_shops} ORDER BY date_upd, id_order LIMIT :limit"),
                 {"after_date": after_date, "after_id": after_id, "limit": limit}).mappings()]
             if not orders:
                 return []
