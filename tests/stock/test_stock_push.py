@@ -314,18 +314,21 @@ def test_allegro_commands_keep_to_the_specs_offer_changes_per_minute(app, monkey
     assert allegro_push._budget(integration_id, 1000) == 0
 
 
-def spent_by_others(integration, limit, amount: int, seconds_ago: float) -> None:
-    ratelimit.spend(redis_connection.client, f"kontor:allegro:{integration.id}", time.time() - seconds_ago,
-                    [(limit, amount)])
-
-
-def test_a_command_waits_in_the_batch_for_the_minutes_window_and_then_goes(app, warehouse, allegro):
+def receipt_after_others_spent(allegro, warehouse, limit, amount: int, seconds_ago: float):
+    """A receipt of 5 mugs for offer 7001, once `amount` of Allegro's `limit` was spent `seconds_ago`."""
     integration = allegro_account(allegro)
     mug = stocked("KUB-350", 0, warehouse)
     allegro.add_offer("7001", available=0)
     link(mug, integration, "7001")
-    spent_by_others(integration, allegro_push.CHANGES_PER_MINUTE, 9000, seconds_ago=58.0)
+    ratelimit.spend(redis_connection.client, f"kontor:allegro:{integration.id}", time.time() - seconds_ago,
+                    [(limit, amount)])
     documents.receive(warehouse.id, [(mug.id, 5)], KEEPER)
+    return integration
+
+
+def test_a_command_waits_in_the_batch_for_the_minutes_window_and_then_goes(app, warehouse, allegro):
+    integration = receipt_after_others_spent(allegro, warehouse, allegro_push.CHANGES_PER_MINUTE, 9000,
+                                             seconds_ago=58.0)
 
     started = time.monotonic()
     stock_push.deliver_due(integration.id)
@@ -335,12 +338,8 @@ def test_a_command_waits_in_the_batch_for_the_minutes_window_and_then_goes(app, 
 
 
 def test_the_hourly_limit_parks_the_offers_and_says_when_they_go(app, warehouse, allegro):
-    integration = allegro_account(allegro)
-    mug = stocked("KUB-350", 0, warehouse)
-    allegro.add_offer("7001", available=0)
-    link(mug, integration, "7001")
-    spent_by_others(integration, allegro_push.CHANGES_PER_HOUR, 250_000, seconds_ago=600)
-    documents.receive(warehouse.id, [(mug.id, 5)], KEEPER)
+    integration = receipt_after_others_spent(allegro, warehouse, allegro_push.CHANGES_PER_HOUR, 250_000,
+                                             seconds_ago=600)
 
     stock_push.deliver_due(integration.id)
     [update] = updates()
