@@ -2,8 +2,9 @@
 
 A platform's "9,000 a minute" is not promised to reset at the top of each minute, so counting per
 calendar minute could send 18,000 within two seconds across a boundary. Each window is kept as buckets
-(a second for a minute, a minute for an hour); a spend is checked against the sum of the window's
-buckets and recorded in the same Lua call, so two workers cannot both take the last of it.
+(a second for a minute, a minute for an hour), one more than the window holds, so nothing spent in
+the last window is ever forgotten early; a spend is checked against their sum and recorded in the same
+Lua call, so two workers cannot both take the last of it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ local limits, wait = {}, 0
 for i = 3, #ARGV, 5 do
   local name, amount, limit = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   local bucket, span = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  -- count + 1 buckets: a spend late in the oldest bucket is still inside the window at the next one's start.
   local current, count = math.floor(now / bucket), math.floor(span / bucket)
   local used, buckets = 0, {}
-  for b = current - count + 1, current do
+  for b = current - count, current do
     local value = tonumber(redis.call('GET', prefix .. ':' .. name .. ':' .. b) or '0')
     buckets[#buckets + 1] = {b, value}
     used = used + value
@@ -31,7 +33,7 @@ for i = 3, #ARGV, 5 do
     local excess, freed, until_free = used + amount - limit, 0, span
     for _, pair in ipairs(buckets) do
       freed = freed + pair[2]
-      if freed >= excess then until_free = (pair[1] + count) * bucket - now break end
+      if freed >= excess then until_free = (pair[1] + count + 1) * bucket - now break end
     end
     if until_free > wait then wait = until_free end
   end

@@ -20,16 +20,17 @@ def test_a_full_window_stays_full_across_the_top_of_the_minute(app):
     assert ratelimit.spend(client, key, 1_800_000_059.5, [(MINUTE, 9000)]) == 0
     # A calendar-minute counter would start afresh at :00; the window still holds the 9,000.
     assert 58.0 < ratelimit.spend(client, key, 1_800_000_060.5, [(MINUTE, 1)]) <= 59.5
-    assert ratelimit.spend(client, key, 1_800_000_119.0, [(MINUTE, 1)]) == 0
+    assert ratelimit.spend(client, key, 1_800_000_119.0, [(MINUTE, 1)]) > 0  # 59.5 s after: still inside
+    assert ratelimit.spend(client, key, 1_800_000_120.0, [(MINUTE, 1)]) == 0
 
 
 def test_the_wait_is_until_enough_of_the_oldest_spending_leaves_the_window(app):
     client, key = redis_connection.client, prefix()
     ratelimit.spend(client, key, 1_800_000_000.0, [(MINUTE, 4000)])
     ratelimit.spend(client, key, 1_800_000_030.0, [(MINUTE, 5000)])
-    # 3,000 more need the first 4,000 gone (at 60 s), not all 9,000 (at 90 s).
-    assert ratelimit.spend(client, key, 1_800_000_040.0, [(MINUTE, 3000)]) == 20.0
-    assert ratelimit.spend(client, key, 1_800_000_060.0, [(MINUTE, 3000)]) == 0
+    # 3,000 more need the first 4,000 gone (a second after the minute is over), not all 9,000.
+    assert ratelimit.spend(client, key, 1_800_000_040.0, [(MINUTE, 3000)]) == 21.0
+    assert ratelimit.spend(client, key, 1_800_000_061.0, [(MINUTE, 3000)]) == 0
 
 
 def test_a_refused_spend_takes_nothing_from_any_of_its_limits(app):

@@ -310,7 +310,7 @@ def test_allegro_commands_keep_to_the_specs_offer_changes_per_minute(app, monkey
     wait = allegro_push._budget(integration_id, 1000)
     assert 59 < wait <= 61  # the 10th thousand waits until the first has left the minute's window
     assert allegro_push._budget(integration_id, 1000) == wait  # a refused command used none of the budget
-    monkeypatch.setattr(allegro_push.time, "time", lambda: 1_800_000_060.0)
+    monkeypatch.setattr(allegro_push.time, "time", lambda: 1_800_000_061.0)
     assert allegro_push._budget(integration_id, 1000) == 0
 
 
