@@ -9,13 +9,14 @@ itself (row by row, in the shop), so the plan never looks at what Kontor wrote b
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 
 from app.catalog.models import ProductLink
 from app.catalog.supply import MissingPolicy
@@ -69,7 +70,7 @@ def plan_availability(integration: Integration, rules: AvailabilityRules, limit:
 
 
 def plan_batches(integration: Integration, rules: AvailabilityRules, plan: Plan, limit: int | None = None,
-                 batch_size: int = PLAN_BATCH_SIZE) -> Iterator[list[AvailabilityWrite]]:
+                 batch_size: int | None = None) -> Iterator[list[AvailabilityWrite]]:
     """The writes of the sync in batches of about `batch_size`, each holding whole products, while
     `plan` counts the links; the counts are complete once the batches are.
 
@@ -78,7 +79,40 @@ def plan_batches(integration: Integration, rules: AvailabilityRules, plan: Plan,
     being written. Runs once per link, 100,000 times in a big shop, so it reads only what the rule
     needs (the supplier's stock and delivery days, extracted by the database) and decides each
     distinct (stock, delivery days) once; writes of one decision share its texts objects.
+
+    Two links naming one shop row are refused before the first batch (see _refuse_rows_named_twice).
     """
+    _refuse_rows_named_twice(integration, rules, limit)
+    yield from _batches(integration, rules, plan, limit, batch_size or PLAN_BATCH_SIZE)
+
+
+def _refuse_rows_named_twice(integration: Integration, rules: AvailabilityRules, limit: int | None) -> None:
+    """Refuse the sync, before anything is written, when two links would write one shop row.
+
+    The links' key is unique, so two of them name one row only through ids equal as numbers but
+    written differently ("7" and "007"): at least one with a leading zero. Those few products are
+    planned on their own first; the write itself could refuse the second only once the batches
+    before it were written, as it is handed them one by one.
+    """
+    padded = or_(ProductLink.external_product_id.like("0_%"), ProductLink.external_combination_id.like("0_%"))
+    products = set(db.session.scalars(select(ProductLink.external_product_id).where(
+        ProductLink.integration_id == integration.id, padded)))
+    if not products:
+        return
+    names = products | {str(int(product)) for product in products if _is_shop_id(product)}
+    writes = Counter(write[:2] for batch in _batches(integration, rules, Plan(), limit, PLAN_BATCH_SIZE,
+                                                     ProductLink.external_product_id.in_(sorted(names)))
+                     for write in batch)
+    twice = sorted(key for key, count in writes.items() if count > 1)
+    if twice:
+        product, combination = twice[0]
+        raise ValueError(f"Product {product} combination {combination} is listed twice: two links name that shop "
+                         "row, with its ids written differently (such as 7 and 007). Nothing was written.")
+
+
+def _batches(integration: Integration, rules: AvailabilityRules, plan: Plan, limit: int | None, batch_size: int,
+             only: ColumnElement[bool] | None = None) -> Iterator[list[AvailabilityWrite]]:
+    """plan_batches without the check; `only` narrows the links read."""
     supplier = ProductLink.supplier_availability
     links = (select(ProductLink.id).where(ProductLink.integration_id == integration.id)
              .order_by(ProductLink.id).limit(limit).scalar_subquery()) if limit else None
@@ -89,6 +123,8 @@ def plan_batches(integration: Integration, rules: AvailabilityRules, plan: Plan,
              .order_by(ProductLink.external_product_id, ProductLink.external_combination_id))
     if links is not None:
         query = query.where(ProductLink.id.in_(links))
+    if only is not None:
+        query = query.where(only)
     policies = _missing_policies()
     decided: dict[tuple, Availability] = {}
     new_write = AvailabilityWrite._make
@@ -114,7 +150,7 @@ def plan_batches(integration: Integration, rules: AvailabilityRules, plan: Plan,
         if availability is None:
             availability = _decision(plan, first, policies, decided, rules)
         combination_id = str(combination_id)
-        if product_id.isdigit() and combination_id.isdigit():
+        if product_id.isdigit() and combination_id.isdigit() and product_id.isascii() and combination_id.isascii():
             batch.append(new_write((int(product_id), int(combination_id), availability.out_of_stock,
                                     availability.texts or None, availability.shop_texts or None)))
         else:
@@ -185,13 +221,18 @@ def text_owner(decisions: list[LinkDecision]) -> LinkDecision:
 
 
 def _add(plan: Plan, batch: list[AvailabilityWrite], decision: LinkDecision, *, texts: bool) -> None:
-    if not decision.product_id.isdigit() or not decision.combination_id.isdigit():
+    if not _is_shop_id(decision.product_id) or not _is_shop_id(decision.combination_id):
         plan.not_shop_ids += 1
         return
     availability = decision.availability
     batch.append(AvailabilityWrite(
         int(decision.product_id), int(decision.combination_id), availability.out_of_stock,
         (availability.texts or None) if texts else None, (availability.shop_texts or None) if texts else None))
+
+
+def _is_shop_id(text: str) -> bool:
+    """Whether a link's id is a PrestaShop id: ASCII digits (str.isdigit alone takes "²" and "٧")."""
+    return text.isascii() and text.isdigit()
 
 
 def _missing_policies() -> dict[str, MissingPolicy]:

@@ -449,11 +449,11 @@ def test_a_failed_chunk_is_rolled_back_whole_and_earlier_chunks_stay(prestashop_
     calls = []
     real_update = database_module._TableWriter._update
 
-    def failing_update(self, conn):
+    def failing_update(self, conn, **options):
         calls.append(self.sql.name)
         if len(calls) == 4:  # chunk 2's product_lang UPDATE, after its stock_available UPDATE
             raise sa.exc.OperationalError("UPDATE", {}, pymysql.err.OperationalError(1366, "Incorrect value"))
-        return real_update(self, conn)
+        return real_update(self, conn, **options)
 
     monkeypatch.setattr(database_module._TableWriter, "_update", failing_update)
 
@@ -469,11 +469,11 @@ def test_a_deadlocked_chunk_is_run_again(prestashop_db, monkeypatch):
     real_update = database_module._TableWriter._update
     failures = []
 
-    def deadlock_once(self, conn):
+    def deadlock_once(self, conn, **options):
         if not failures:
             failures.append(1)
             raise sa.exc.OperationalError("UPDATE", {}, pymysql.err.OperationalError(1213, "Deadlock found"))
-        return real_update(self, conn)
+        return real_update(self, conn, **options)
 
     monkeypatch.setattr(database_module._TableWriter, "_update", deadlock_once)
     monkeypatch.setattr(database_module.time, "sleep", lambda seconds: None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from app.catalog.models import ProductLink
 from app.catalog.services import autolink
 from app.extensions import db
 from app.integrations.models import IntegrationRun
+from app.stock import plan as plan_module
 from app.stock.links import shop_items
 from app.stock.services import sync_availability
 from tests.factories import make_integration
@@ -110,6 +112,33 @@ def test_a_product_may_be_ordered_when_one_of_its_combinations_may(shop, prestas
     assert prestashop_db.cell("stock_available", "out_of_stock", id_product=2, id_product_attribute=1, **shop_row) == 0
     assert prestashop_db.cell("product_lang", "available_later", id_product=2, id_shop=1, id_lang=1) == \
         "Wysyłka w 4 dni"
+
+
+def test_two_links_naming_one_shop_row_are_refused_before_anything_is_written(shop, prestashop_db, monkeypatch):
+    supply(shop, {1: 50, 10: 50})
+    product_10 = db.session.scalars(select(ProductLink).where(ProductLink.integration_id == shop.id,
+                                                              ProductLink.external_product_id == "10")).one()
+    # "010" names product 10 as well; read first by the links' key ("010" < "1" < "10").
+    db.session.add(ProductLink(integration_id=shop.id, product_id=product_10.product_id, external_product_id="010",
+                               external_combination_id="0", supplier_availability=product_10.supplier_availability))
+    db.session.commit()
+    monkeypatch.setattr(plan_module, "PLAN_BATCH_SIZE", 1)  # a batch per product: "010" and "1" before "10"
+    real_batches = plan_module._batches
+
+    def slow_batches(*args, **kwargs):
+        for batch in real_batches(*args, **kwargs):
+            yield batch
+            time.sleep(0.3)  # time for the writer to write the batch handed over
+
+    monkeypatch.setattr(plan_module, "_batches", slow_batches)
+    before = prestashop_db.snapshot("stock_available", "product_lang")
+
+    with pytest.raises(ValueError, match="Product 10 combination 0 is listed twice"):
+        sync_availability(shop.id)
+
+    assert prestashop_db.snapshot("stock_available", "product_lang") == before
+    run = db.session.scalars(select(IntegrationRun).where(IntegrationRun.kind == "availability_sync")).one()
+    assert not run.ok and "listed twice" in run.message
 
 
 def _closed_port() -> int:

@@ -26,6 +26,7 @@ from app.integrations.prestashop.database.connection import (
     PrestaShopDatabaseError,
     error_number,
     run,
+    run_update,
 )
 from app.integrations.prestashop.database.sql import (
     TMP_STOCK,
@@ -130,10 +131,12 @@ class AvailabilityWriter(PrestaShopConnection):
             targets = self._stock_targets(conn, shop_ids)
             report.targets = [target.describe() for target in targets]
             conn.commit()  # temporary tables are created outside any transaction (GTID-safe)
-            writers = (_TableWriter(stock_sql(self.table("stock_available"), targets), dry_run, every_row),
-                       _TableWriter(text_sql(self.table("product_lang")), dry_run, every_row))
             self._create_temporary_tables(conn, targets, shop_ids)
             try:
+                counted = not dry_run and _counts_updates(conn)
+                writers = (
+                    _TableWriter(stock_sql(self.table("stock_available"), targets), dry_run, every_row, counted),
+                    _TableWriter(text_sql(self.table("product_lang")), dry_run, every_row, counted))
                 while (chunk := next_chunk()) is not None:
                     _merge(report, self._apply_chunk_with_retries(conn, chunk, writers, _rooms(report, sample_size)))
             finally:
@@ -328,15 +331,17 @@ class _TableWriter:
     re-run (nearly nothing changes, or a few rows drifted in the shop), and the previous chunk
     predicts the next. By default it reads the rows that differ first, skips the UPDATE when
     none do and otherwise narrows it to their products (one pass over the rows plus a lookup
-    per change). When every row of the last chunk changed, it updates first and needs no count
-    at all if every expected row changed again (one pass).
+    per change). When many rows of the last chunk changed, it updates first: one pass, whose
+    info line counts the rows found and changed (`counted`; without it, a count of the found
+    rows follows unless every expected row changed).
     """
 
-    def __init__(self, sql: TableSql, dry_run: bool, every_row: bool = False) -> None:
+    def __init__(self, sql: TableSql, dry_run: bool, every_row: bool = False, counted: bool = True) -> None:
         self.sql = sql
         self.dry_run = dry_run
         # Write every found row, even one that already holds the value (only_changed off).
         self.every_row = every_row
+        self.counted = counted
         self.expect_changes = False
         self.narrowed_to: Sequence[int] = ()  # the products the next UPDATE is limited to
 
@@ -352,9 +357,10 @@ class _TableWriter:
                 self._collect_missing(conn, result, write_key)
         else:
             counts = self._differences_first(conn, expected, room, result, write_key)
-        # Updating first is one pass only when every found row changes (else the found rows need
-        # counting); with fewer changes, reading the differences and a narrowed UPDATE cost less.
-        self.expect_changes = counts.changed > 0 and counts.unchanged * 20 < counts.changed
+        # Updating first is one pass; with few changes (a re-run, drift), reading the differences
+        # and a narrowed UPDATE cost less: a read without row locks, and a lookup per change.
+        share = 10 if self.counted else 1 / 20  # changed : unchanged above which updating first pays
+        self.expect_changes = counts.changed > 0 and counts.unchanged < counts.changed * share
         return counts
 
     def _differences_first(self, conn: Connection, expected: int, room: int, result: _ChunkResult,
@@ -370,24 +376,30 @@ class _TableWriter:
         if differing and not self.dry_run:
             products = sorted({int(row[0]) for row in differing})
             self.narrowed_to = products if len(products) * 10 <= expected * 9 else ()
-            changed = self._update(conn)
+            _, changed = self._update(conn)
         found = expected - len(missing)
         return TableCounts(changed=changed, unchanged=found - changed, missing=len(missing))
 
     def _update_first(self, conn: Connection, expected: int, room: int, result: _ChunkResult) -> TableCounts:
         self._sample_changes(conn, room, result)
-        changed = self._update(conn)
-        found = expected if changed == expected else int(run(conn, self.sql.found()).scalar())
+        found, changed = self._update(conn, count_found=self.counted)
+        if found is None:
+            found = expected if changed == expected else int(run(conn, self.sql.found()).scalar())
         if self.every_row:
             # rowcount counts found rows (CLIENT.FOUND_ROWS): all of them were written.
             changed = found
         return TableCounts(changed=changed, unchanged=found - changed, missing=expected - found)
 
-    def _update(self, conn: Connection) -> int:
+    def _update(self, conn: Connection, count_found: bool = False) -> tuple[int | None, int]:
+        """(rows found, or None when not counted; rows changed) of the UPDATE of the loaded rows."""
+        products, self.narrowed_to = self.narrowed_to, ()
+        if count_found:
+            # No WHERE: every found row is matched and counted; the server writes only those that differ.
+            found, changed = run_update(conn, self.sql.update(every_row=True, products=products))
+            return found, changed if changed is not None else found
         # The WHERE keeps only rows that differ, so the row count means "changed" whether the
         # connection reports found rows (SQLAlchemy sets CLIENT.FOUND_ROWS) or changed rows.
-        products, self.narrowed_to = self.narrowed_to, ()
-        return run(conn, self.sql.update(self.every_row, products)).rowcount
+        return None, run(conn, self.sql.update(self.every_row, products)).rowcount
 
     def _sample_changes(self, conn: Connection, room: int, result: _ChunkResult) -> None:
         # Read before the UPDATE, so a dry run and a real run report the same rows.
@@ -406,6 +418,13 @@ class _TableWriter:
 
 
 # -- small helpers --------------------------------------------------------------------------------
+
+
+def _counts_updates(conn: Connection) -> bool:
+    """Whether the server tells an UPDATE's found and changed rows apart (MySQL and MariaDB do)."""
+    found, changed = run_update(conn, f"UPDATE {TMP_STOCK_TARGET} SET id_shop = id_shop")
+    conn.commit()
+    return changed is not None and changed == 0 and found > 0
 
 
 def _rooms(report: AvailabilityReport, sample_size: int) -> dict[str, int]:

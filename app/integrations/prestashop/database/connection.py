@@ -181,6 +181,28 @@ def run(conn: Connection, statement: str):
     return conn.exec_driver_sql(statement, execution_options={"no_parameters": True})
 
 
+def run_update(conn: Connection, statement: str) -> tuple[int, int | None]:
+    """Execute an UPDATE; (rows matched, rows changed), or (row count, None) when the server did not say.
+
+    MySQL skips a matched row whose new values equal its old ones and counts it as matched, not
+    changed; its info line ("Rows matched: 3  Changed: 1  Warnings: 0", worded in the server's
+    language) gives both in the one pass, where the row count (found rows, as SQLAlchemy
+    connects) gives only the first.
+    """
+    result = run(conn, statement)
+    cursor_result = getattr(result.context.cursor, "_result", None)  # PyMySQL's last result
+    info = getattr(cursor_result, "message", None) or b""
+    match = _UPDATE_INFO.search(info.decode("utf-8", "replace") if isinstance(info, bytes) else str(info))
+    if match is None:
+        return result.rowcount, None
+    return int(match[1]), int(match[2])
+
+
+# The info line's three numbers, whatever the words around them; anchored at the end, as PyMySQL
+# may leave the line's length byte in front.
+_UPDATE_INFO = re.compile(r"(\d+)\D+(\d+)\D+\d+\D*$")
+
+
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
 
