@@ -21,6 +21,7 @@ from app.integrations.prestashop.database import (
     ShopItem,
     normalise_dsn,
 )
+from app.integrations.prestashop.database.chunks import dense_ranges
 from tests.fakes.prestashop_db import (
     ALL_SHOPS,
     INDEPENDENT_SHOP,
@@ -511,3 +512,10 @@ def test_one_shop_of_a_sharing_group_writes_the_group_row(prestashop_db):
     assert stock(prestashop_db, 2, 1, INDEPENDENT_SHOP, 0) == 2
     assert texts(prestashop_db, 2, 3, 1) == UNAVAILABLE_TEXTS[1]
     assert texts(prestashop_db, 2, 2, 1) == INITIAL_TEXTS[1]  # product_lang is per shop
+
+
+def test_a_chunks_ids_are_read_as_ranges_only_when_dense():
+    assert dense_ranges([1, 2, 3, 4, 5, 6, 10, 30]) == ((1, 10), (30, 30))  # gaps up to 16 inside a range
+    assert dense_ranges([1, 10, 20, 30]) == ()  # one range, but 30 ids read for 4 products
+    assert dense_ranges(list(range(0, 6500, 100))) == ()  # 65 ranges
+    assert dense_ranges([]) == ()

@@ -192,7 +192,8 @@ class AvailabilityWriter(PrestaShopConnection):
             # id_set: the text set of the product (on the write that carries its texts), else 0.
             f"CREATE TEMPORARY TABLE {TMP_STOCK} (id_product INT UNSIGNED NOT NULL,"
             " id_product_attribute INT UNSIGNED NOT NULL, out_of_stock TINYINT UNSIGNED NOT NULL,"
-            " id_set INT UNSIGNED NOT NULL, PRIMARY KEY (id_product, id_product_attribute)) ENGINE=MEMORY",
+            " id_set INT UNSIGNED NOT NULL, PRIMARY KEY (id_product, id_product_attribute), KEY (id_product))"
+            " ENGINE=MEMORY",
             f"CREATE TEMPORARY TABLE {TMP_STOCK_TARGET} (id_shop INT UNSIGNED NOT NULL,"
             " id_shop_group INT UNSIGNED NOT NULL, PRIMARY KEY (id_shop, id_shop_group)) ENGINE=MEMORY",
             f"CREATE TEMPORARY TABLE {TMP_TEXT_VALUE} (id_set INT UNSIGNED NOT NULL, id_shop INT UNSIGNED NOT NULL,"
@@ -238,11 +239,12 @@ class AvailabilityWriter(PrestaShopConnection):
         stock, texts = writers
         result = _ChunkResult()
         result.stock = stock.apply(conn, len(chunk.stock) * stock.sql.fanout, rooms[stock.sql.name], result,
-                                   lambda key: (key["id_product"], key["id_product_attribute"]))
+                                   lambda key: (key["id_product"], key["id_product_attribute"]), chunk.id_ranges)
         if chunk.texts:
             expected = sum(len(text_set) for text_set in chunk.texts.values())
             result.texts = texts.apply(conn, expected, rooms[texts.sql.name], result,
-                                       lambda key: (key["id_product"], chunk.text_owners[key["id_product"]]))
+                                       lambda key: (key["id_product"], chunk.text_owners[key["id_product"]]),
+                                       chunk.id_ranges)
         return result
 
     def _load_chunk(self, conn: Connection, chunk: Chunk) -> None:
@@ -344,13 +346,17 @@ class _TableWriter:
         self.counted = counted
         self.expect_changes = False
         self.narrowed_to: Sequence[int] = ()  # the products the next UPDATE is limited to
+        self.ranges: Sequence[tuple[int, int]] = ()  # the loaded chunk's product ids, as dense ranges
 
     def apply(self, conn: Connection, expected: int, room: int, result: _ChunkResult,
-              write_key: Callable[[dict[str, int]], tuple[int, int]]) -> TableCounts:
+              write_key: Callable[[dict[str, int]], tuple[int, int]],
+              ranges: Sequence[tuple[int, int]] = ()) -> TableCounts:
         """Count, sample `room` changes and (unless dry) update the rows of the loaded chunk.
 
-        `write_key` names the write a missing row belongs to, for the report's missing_keys.
+        `write_key` names the write a missing row belongs to, for the report's missing_keys;
+        `ranges` are the chunk's product ids as dense ranges (Chunk.id_ranges), if they are.
         """
+        self.ranges = ranges
         if (self.expect_changes or self.every_row) and not self.dry_run:
             counts = self._update_first(conn, expected, room, result)
             if counts.missing:
@@ -393,13 +399,15 @@ class _TableWriter:
     def _update(self, conn: Connection, count_found: bool = False) -> tuple[int | None, int]:
         """(rows found, or None when not counted; rows changed) of the UPDATE of the loaded rows."""
         products, self.narrowed_to = self.narrowed_to, ()
+        # Narrowed to a few products, the temporary tables lead (a lookup per change).
+        ranges = () if products else self.ranges
         if count_found:
             # No WHERE: every found row is matched and counted; the server writes only those that differ.
-            found, changed = run_update(conn, self.sql.update(every_row=True, products=products))
+            found, changed = run_update(conn, self.sql.update(every_row=True, products=products, ranges=ranges))
             return found, changed if changed is not None else found
         # The WHERE keeps only rows that differ, so the row count means "changed" whether the
         # connection reports found rows (SQLAlchemy sets CLIENT.FOUND_ROWS) or changed rows.
-        return None, run(conn, self.sql.update(self.every_row, products)).rowcount
+        return None, run(conn, self.sql.update(self.every_row, products, ranges)).rowcount
 
     def _sample_changes(self, conn: Connection, room: int, result: _ChunkResult) -> None:
         # Read before the UPDATE, so a dry run and a real run report the same rows.

@@ -30,6 +30,8 @@ class Chunk:
     # and the text sets first used by this chunk.
     stock_values: str = ""
     new_text_sets: list[tuple[int, TextSet]] = field(default_factory=list)
+    # The product ids as a few dense (from, to) ranges, or () when they are too scattered.
+    id_ranges: tuple[tuple[int, int], ...] = ()
 
 
 class TextSets:
@@ -50,7 +52,33 @@ class TextSets:
             set_of[(id_product, chunk.text_owners[id_product])] = set_id
         chunk.stock_values = ",".join([f"({row[0]},{row[1]},{row[2]},{set_of.get(row[:2], 0)})"
                                        for row in chunk.stock])
+        chunk.id_ranges = dense_ranges(sorted({row[0] for row in chunk.stock}))
         return chunk
+
+
+# A chunk's ids are read from the shop's table as ranges when they fit in this many, with gaps
+# of at most RANGE_GAP ids inside a range and at most as many ids in the ranges again as products:
+# the shop's rows of ids not in the chunk are read too, and found in no temporary table.
+MAX_RANGES = 64
+RANGE_GAP = 16
+
+
+def dense_ranges(ids: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """The sorted ids as (from, to) ranges, or () when they take too many ranges or too wide ones."""
+    if not ids:
+        return ()
+    ranges = []
+    low = high = ids[0]
+    for value in ids:
+        if value - high > RANGE_GAP:
+            ranges.append((low, high))
+            if len(ranges) >= MAX_RANGES:
+                return ()
+            low = value
+        high = value
+    ranges.append((low, high))
+    span = sum(high - low + 1 for low, high in ranges)
+    return tuple(ranges) if span <= 2 * len(ids) else ()
 
 
 def in_chunks(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], language_ids: Sequence[int],

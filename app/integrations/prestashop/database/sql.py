@@ -62,6 +62,8 @@ class TableSql:
     after: tuple[tuple[str, str], ...]
     missing_reason: Callable[[dict[str, int]], str]
     fanout: int  # target rows per source row: the stock targets; 1 for texts (each names its shop)
+    # The same join led by the shop's table (x first), for an UPDATE over ranges of product ids.
+    target_first: str = ""
 
     def found(self) -> str:
         return f"SELECT COUNT(*) FROM {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on}"
@@ -82,13 +84,27 @@ class TableSql:
         return (f"SELECT {columns} FROM {self.sources} LEFT JOIN {self.target} x ON {self.on}"
                 f" WHERE x.{self.present} IS NULL ORDER BY {self._order()}")
 
-    def update(self, every_row: bool = False, products: Sequence[int] = ()) -> str:
+    def update(self, every_row: bool = False, products: Sequence[int] = (),
+               ranges: Sequence[tuple[int, int]] = ()) -> str:
         """The UPDATE of the loaded rows; `products` narrows it to those products' rows (known to
-        differ), so a few changes among many rows cost a few lookups in the shop's table."""
-        where = "" if every_row else f" WHERE {self.differs}"
+        differ), so a few changes among many rows cost a few lookups in the shop's table.
+
+        `ranges` (id_product from, to) hold every loaded product: the shop's table then leads the
+        join, read along its index over those ranges, and MariaDB updates its rows as it reads them
+        (only a multi-table UPDATE's first table is updated on the fly; led by the temporary
+        tables, the rows to change are kept aside and updated in a second pass).
+        """
+        conditions = [] if every_row else [self.differs]
         if products:
-            where += (" AND " if where else " WHERE ") + f"t.id_product IN ({','.join(map(str, products))})"
-        return f"UPDATE {self.sources} STRAIGHT_JOIN {self.target} x ON {self.on} SET {self.assign}{where}"
+            conditions.append(f"t.id_product IN ({','.join(map(str, products))})")
+        if ranges:
+            conditions.append("(" + " OR ".join(f"x.id_product BETWEEN {int(low)} AND {int(high)}"
+                                                 for low, high in ranges) + ")")
+            tables = self.target_first
+        else:
+            tables = f"{self.sources} STRAIGHT_JOIN {self.target} x ON {self.on}"
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return f"UPDATE {tables} SET {self.assign}{where}"
 
     def change(self, row: Sequence) -> RowChange:
         key_count, before_count = len(self.keys), len(self.before)
@@ -132,7 +148,10 @@ def stock_sql(target: str, targets: list[StockTarget]) -> TableSql:
         before=(("out_of_stock", "x.out_of_stock"),),
         after=(("out_of_stock", "t.out_of_stock"),),
         missing_reason=reason,
-        fanout=len(targets))
+        fanout=len(targets),
+        target_first=(f"{target} x STRAIGHT_JOIN {TMP_STOCK_TARGET} g STRAIGHT_JOIN {TMP_STOCK} t"
+                      " ON x.id_product = t.id_product AND x.id_product_attribute = t.id_product_attribute"
+                      " AND x.id_shop = g.id_shop AND x.id_shop_group = g.id_shop_group"))
 
 
 def text_sql(target: str) -> TableSql:
@@ -157,7 +176,11 @@ def text_sql(target: str) -> TableSql:
         before=(("available_now", "x.available_now"), ("available_later", "x.available_later")),
         after=(("available_now", "v.available_now"), ("available_later", "v.available_later")),
         missing_reason=reason,
-        fanout=1)
+        fanout=1,
+        # The product's row that carries its texts (id_set > 0), found through t's id_product index.
+        target_first=(f"{target} x STRAIGHT_JOIN {TMP_STOCK} t ON t.id_product = x.id_product AND t.id_set > 0"
+                      f" STRAIGHT_JOIN {TMP_TEXT_VALUE} v"
+                      " ON v.id_set = t.id_set AND v.id_shop = x.id_shop AND v.id_lang = x.id_lang"))
 
 
 def _plain(value: object) -> object:
