@@ -26,7 +26,7 @@ from sqlalchemy import select
 from app.core.errors import ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
-from app.inbound import ledger
+from app.inbound import ledger, runs
 from app.inbound.models import InboundEvent
 from app.integrations import services as integrations
 from app.integrations.allegro.client import AllegroClient, JournalCursorRefused
@@ -80,8 +80,9 @@ def _delivery_for_form(form: dict) -> ledger.Delivery:
 class JournalRun:
     """One reading of an integration's journal: the counts it reports and the forms it has stored."""
 
-    def __init__(self, integration: Integration) -> None:
+    def __init__(self, integration: Integration, record: IntegrationRun) -> None:
         self.integration = integration
+        self.record = record  # the run's row, which the stored deliveries point at
         self.counts = {"events": 0, "new_events": 0, "forms": 0, "new_forms": 0, "skipped": 0}
         self.notes: list[str] = []
 
@@ -96,7 +97,7 @@ class JournalRun:
         forms = [form for form in forms if isinstance(form, dict) and form.get("id")]
         self.counts["forms"] += len(forms)
         new = ledger.record_many(self.integration.id, KIND, [_delivery_for_form(f) for f in forms],
-                                 hold=FORM_HOLD, batch=True)
+                                 hold=FORM_HOLD, batch=True, run_id=self.record.id)
         self.counts["new_forms"] += len(new)
         return new
 
@@ -145,12 +146,15 @@ class JournalRun:
             return
         stored = dict(db.session.execute(select(Order.external_order_id, Order.meta).where(
             Order.integration_id == self.integration.id, Order.external_order_id.in_(list(hints)))).all())
-        known = []
+        known, repeated = [], []
         for form_id in list(hints):
             have = (stored.get(form_id) or {}).get("platform_revision")
             if have and revisions.get(form_id) == {have}:
-                known += hints.pop(form_id)[1]
-        ledger.close_many(known, "The order already has this revision; nothing to fetch.")
+                first, *others = hints.pop(form_id)[1]
+                known.append(first)  # the order counts once as unchanged in the run, however many events named it
+                repeated += others
+        ledger.close_many(known, "The order already has this revision; nothing to fetch.", outcome="unchanged")
+        ledger.close_many(repeated, "The order already has this revision; nothing to fetch.")
         db.session.commit()
 
     # --- the journal -----------------------------------------------------------------------
@@ -197,7 +201,7 @@ class JournalRun:
                 resource_id=event.checkout_form_id if event else "", occurred_at=event.occurred_at if event else None,
                 headers={"X-Allegro-Revision": event.revision if event else ""}))
         self.counts["events"] += len(deliveries)
-        new_ids = ledger.record_many(self.integration.id, KIND, deliveries, hold=HINT_HOLD)
+        new_ids = ledger.record_many(self.integration.id, KIND, deliveries, hold=HINT_HOLD, run_id=self.record.id)
         self.counts["new_events"] += len(new_ids)
         if not new_ids:
             return
@@ -219,14 +223,13 @@ class JournalRun:
         self.sweep_forms(since)
 
 
-def _record_run(integration: Integration, run: JournalRun, started: datetime, message, ok: bool = True) -> None:
+def _record_run(run: JournalRun, message, ok: bool = True) -> None:
     if run.notes:
         message = _l("%(message)s Not read: %(notes)s", message=message,
                      notes="; ".join(run.notes[:5]) + ("…" if len(run.notes) > 5 else ""))
-    record = IntegrationRun(integration_id=integration.id, kind="order_events", started_at=started,
-                            finished_at=utcnow(), counts=run.counts, ok=ok)
+    record = run.record
+    record.finished_at, record.counts, record.ok = utcnow(), dict(run.counts), ok
     record.say(message)
-    db.session.add(record)
     db.session.commit()
 
 
@@ -236,7 +239,7 @@ def poll_journal(integration_id: int, since: datetime | None = None) -> dict[str
     if integration.kind != "allegro":
         raise ValidationFailed(_l("%(name)s is not an Allegro integration.", name=integration.name))
     started = utcnow()
-    run = JournalRun(integration)
+    run = JournalRun(integration, runs.start(integration.id, "order_events", started))
     known = integrations.cursors(integration.id)
     cursor, read_at = known.get(CURSOR), known.get(POLLED_AT)
     try:
@@ -263,11 +266,11 @@ def poll_journal(integration_id: int, since: datetime | None = None) -> dict[str
                 message = _fill_gap(run, gap_from, started, refused.message)
     except PlatformError as error:
         db.session.rollback()
-        _record_run(integration, run, started, error.message, ok=False)
+        _record_run(run, error.message, ok=False)
         raise
     integrations.set_cursor(integration.id, POLLED_AT, started.isoformat())
-    _record_run(integration, run, started, message)
-    return run.counts
+    _record_run(run, message)
+    return runs.RunCounts(run.record.id, run.counts)
 
 
 def _fill_gap(run: JournalRun, gap_from: datetime, now: datetime, why):

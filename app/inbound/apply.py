@@ -45,7 +45,10 @@ TAKES_STOCK_ON_ORDER = ("allegro", "prestashop", "shopify", "woocommerce")
 
 @dataclass(frozen=True)
 class Applied:
-    """What applying one platform message did: created, updated, unchanged, older or skipped."""
+    """What applying one platform message did: created, updated, refused, unchanged, older or skipped.
+
+    "refused": the order was updated but the workflow refused the status the platform's state maps to.
+    """
 
     outcome: str
     message: Any  # text or a lazy message, stored with its key (ledger.close) so pages say it in the reader's language
@@ -170,13 +173,14 @@ def apply_order(integration: Integration, incoming: PlatformOrder, occurred_at: 
         announce_imported(integration, [order.id])
         return Applied("created", _l("Created order %(number)s from %(name)s order %(external)s.", number=order.number,
                                      name=name, external=incoming.number), order.id)
-    followed = ""
+    followed, refused = "", False
     if incoming.state != previous_state and integration.sync_direction in ("pull", "both"):
-        followed = _follow_state(order, integration, incoming.state, label, target, actor)
+        followed, refused = _follow_state(order, integration, incoming.state, label, target, actor)
     db.session.flush()
     if followed:
-        return Applied("updated", _l("Updated order %(number)s from %(name)s. %(status)s", number=order.number,
-                                     name=name, status=followed), order.id)
+        return Applied("refused" if refused else "updated", _l(
+            "Updated order %(number)s from %(name)s. %(status)s", number=order.number, name=name, status=followed),
+            order.id)
     return Applied("updated", _l("Updated order %(number)s from %(name)s.", number=order.number, name=name), order.id)
 
 
@@ -188,20 +192,21 @@ def announce_imported(integration: Integration, order_ids: list[int]) -> None:
 
 
 def _follow_state(order: Order, integration: Integration, state: str, label: str, target: str | None,
-                  actor: Actor) -> str:
+                  actor: Actor) -> tuple[str, bool]:
+    """Move the order to the status the platform's state maps to; (what happened in words, whether refused)."""
     name = platform_name(integration)
     if target is None:
-        return f"{name} says {label}; no pull mapping for it, the status stays."
+        return f"{name} says {label}; no pull mapping for it, the status stays.", False
     if target == order.status:
-        return ""
+        return "", False
     try:
         move_status(order, target, actor, comment=f"{name}: {label}")
     except TransitionRefused as refused:
         message = _l("%(name)s says %(state)s; not applied: %(why)s", name=name, state=label, why=refused.message)
         record_event(order, "platform_status_refused", message, actor, level="warning",
                      data={"platform_state": state, "integration_id": integration.id})
-        return english(message)
-    return f"Status → {target} ({name} says {label})."
+        return english(message), True
+    return f"Status → {target} ({name} says {label}).", False
 
 
 def platform_meta(meta: dict | None, incoming: PlatformOrder, version: list[str]) -> dict:
