@@ -89,3 +89,13 @@ def test_flask_orders_import_says_what_the_run_applied_or_that_the_workers_apply
     assert inline.exit_code == 0, inline.output
     assert "This run: 1 new, 0 updated, 0 unchanged, 0 skipped." in inline.output
     assert "being applied" not in inline.output
+
+
+def test_a_run_counts_refused_statuses_and_failures_apart():
+    summary = runs.RunOutcomes()
+    for outcome, state, count in (("refused", "processed", 2), ("updated", "processed", 1), (None, "failed", 3),
+                                  ("malformed", "failed", 1), ("noted", "processed", 9), (None, "received", 4)):
+        summary.add(outcome, state, count)
+    assert (summary.updated, summary.refused, summary.failed, summary.skipped, summary.waiting) == (3, 2, 3, 1, 4)
+    assert summary.words() == ("0 new, 3 updated, 0 unchanged, 1 skipped (1 malformed), "
+                               "2 with the platform's status refused, 3 failed")
