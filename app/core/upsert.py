@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 import zlib
+from typing import Any, Sequence
 
 from sqlalchemy import Table, column, select, table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -64,6 +63,7 @@ def insert_many_or_nothing(session: Session, table: Table, rows: list[dict[str, 
 
 
 def _copy_processors(session: Session, table: Table, keys: list[str]) -> list:
+    """Each column's conversion of a Python value for the driver (None where the value goes as it is)."""
     dialect = session.get_bind().dialect
     return [table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys]
 
@@ -81,6 +81,7 @@ def _through_copy(session: Session, table: Table, keys: list[str], rows: list[di
     Python: a multi-row VALUES list ("insertmanyvalues") is a new text of thousands of placeholders
     each time, which psycopg parses anew, and that cost more than the insert itself.
     """
+    session.flush()  # COPY goes past the session: what it holds must be in the database first
     connection = session.connection()
     quoted = _quoted(session, keys)
     temp = f"copy_{table.name}_{zlib.crc32(','.join(keys).encode()):08x}"
@@ -102,6 +103,7 @@ def insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         return
     if session.get_bind().dialect.name == "postgresql":
         keys = list(rows[0].keys())
+        session.flush()  # COPY goes past the session: what it holds must be in the database first
         load(session.connection(), table.name, _quoted(session, keys), _copied_rows(session, table, keys, rows))
     else:
         session.execute(table.insert(), rows)
