@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -84,6 +85,7 @@ class RunOutcomes:
 def start(integration_id: int, kind: str, started: datetime) -> IntegrationRun:
     """Record (and commit) an import run before it fetches anything, so its deliveries can point at it."""
     run = IntegrationRun(integration_id=integration_id, kind=kind, started_at=started, counts={})
+    run.say(_l("Started, not finished yet."))  # what the history says while it runs, or if it died
     db.session.add(run)
     db.session.commit()
     return run
