@@ -105,6 +105,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     prestashop_cli.init_app(app)
 
     # Handlers subscribe at import; importing them here registers them once per process.
+    from app.inbound import runs as inbound_runs  # noqa: F401  (import runs' outcomes on the integration page)
     from app.jobs import handlers as job_handlers  # noqa: F401
     from app.orders import handlers as order_handlers  # noqa: F401
     from app.monitoring import alerts  # noqa: F401  (the deliverer of alert operations)

@@ -6,6 +6,7 @@ row that says the event was processed), so an event is applied exactly once or n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from datetime import datetime, timezone
@@ -45,7 +46,10 @@ TAKES_STOCK_ON_ORDER = ("allegro", "prestashop", "shopify", "woocommerce")
 
 @dataclass(frozen=True)
 class Applied:
-    """What applying one platform message did: created, updated, unchanged, older or skipped."""
+    """What applying one platform message did: created, updated, refused, unchanged, older or skipped.
+
+    "refused": the order was updated but the workflow refused the status the platform's state maps to.
+    """
 
     outcome: str
     message: Any  # text or a lazy message, stored with its key (ledger.close) so pages say it in the reader's language
@@ -170,13 +174,14 @@ def apply_order(integration: Integration, incoming: PlatformOrder, occurred_at: 
         announce_imported(integration, [order.id])
         return Applied("created", _l("Created order %(number)s from %(name)s order %(external)s.", number=order.number,
                                      name=name, external=incoming.number), order.id)
-    followed = ""
+    followed, refused = "", False
     if incoming.state != previous_state and integration.sync_direction in ("pull", "both"):
-        followed = _follow_state(order, integration, incoming.state, label, target, actor)
+        followed, refused = _follow_state(order, integration, incoming.state, label, target, actor)
     db.session.flush()
     if followed:
-        return Applied("updated", _l("Updated order %(number)s from %(name)s. %(status)s", number=order.number,
-                                     name=name, status=followed), order.id)
+        return Applied("refused" if refused else "updated", _l(
+            "Updated order %(number)s from %(name)s. %(status)s", number=order.number, name=name, status=followed),
+            order.id)
     return Applied("updated", _l("Updated order %(number)s from %(name)s.", number=order.number, name=name), order.id)
 
 
@@ -188,20 +193,21 @@ def announce_imported(integration: Integration, order_ids: list[int]) -> None:
 
 
 def _follow_state(order: Order, integration: Integration, state: str, label: str, target: str | None,
-                  actor: Actor) -> str:
+                  actor: Actor) -> tuple[str, bool]:
+    """Move the order to the status the platform's state maps to; (what happened in words, whether refused)."""
     name = platform_name(integration)
     if target is None:
-        return f"{name} says {label}; no pull mapping for it, the status stays."
+        return f"{name} says {label}; no pull mapping for it, the status stays.", False
     if target == order.status:
-        return ""
+        return "", False
     try:
         move_status(order, target, actor, comment=f"{name}: {label}")
     except TransitionRefused as refused:
         message = _l("%(name)s says %(state)s; not applied: %(why)s", name=name, state=label, why=refused.message)
         record_event(order, "platform_status_refused", message, actor, level="warning",
                      data={"platform_state": state, "integration_id": integration.id})
-        return english(message)
-    return f"Status → {target} ({name} says {label})."
+        return english(message), True
+    return f"Status → {target} ({name} says {label}).", False
 
 
 def platform_meta(meta: dict | None, incoming: PlatformOrder, version: list[str]) -> dict:
@@ -211,7 +217,20 @@ def platform_meta(meta: dict | None, incoming: PlatformOrder, version: list[str]
     return {**(meta or {}), "platform_version": version, "platform_number": incoming.number, **extra}
 
 
-def fill(order: Order, incoming: PlatformOrder) -> None:
+@dataclass(frozen=True)
+class RowMakers:
+    """What fill() makes an order's new child rows with: the models, or a batch's plain drafts of them."""
+
+    item: Callable[..., Any] = OrderItem
+    address: Callable[..., Any] = OrderAddress
+    payment: Callable[..., Any] = OrderPayment
+    shipment: Callable[..., Any] = OrderShipment
+
+
+MODEL_ROWS = RowMakers()
+
+
+def fill(order: Order, incoming: PlatformOrder, make: RowMakers = MODEL_ROWS) -> None:
     """Copy the platform order onto Kontor's order: customer, items, addresses, payments, shipments, totals."""
     order.customer_name = incoming.customer_name[:200]
     order.customer_email = incoming.customer_email.strip().lower()[:255]
@@ -229,7 +248,7 @@ def fill(order: Order, incoming: PlatformOrder) -> None:
     for index, given in enumerate(incoming.items):
         row = by_external.get(given.external_item_id) if given.external_item_id else None
         if row is None:
-            row = rows[index] if index < len(rows) and rows[index] not in kept else OrderItem()
+            row = rows[index] if index < len(rows) and rows[index] not in kept else make.item()
         row.name, row.sku, row.ean = given.name[:255], given.sku[:64], given.ean[:32]
         row.external_item_id = given.external_item_id or None
         row.offer_id = given.offer_id[:64]
@@ -240,7 +259,7 @@ def fill(order: Order, incoming: PlatformOrder) -> None:
     order.items = kept
     addresses = {a.kind: a for a in order.addresses}
     for kind, given in incoming.addresses:
-        address = addresses.setdefault(kind, OrderAddress(kind=kind))
+        address = addresses.get(kind) or addresses.setdefault(kind, make.address(kind=kind))
         for key, value in vars(given).items():
             setattr(address, key, value)
     order.addresses = list(addresses.values())
@@ -248,14 +267,14 @@ def fill(order: Order, incoming: PlatformOrder) -> None:
     for given in incoming.payments:
         payment = payments.get(given.external_payment_id)
         if payment is None:
-            payment = OrderPayment(external_payment_id=given.external_payment_id or None)
+            payment = make.payment(external_payment_id=given.external_payment_id or None)
             order.payments.append(payment)
         payment.amount, payment.method, payment.status = given.amount, given.method[:60], given.status
         payment.currency, payment.paid_at = incoming.currency, given.paid_at
     tracked = {(s.carrier, s.tracking_number) for s in order.shipments}
     for given in incoming.shipments:
         if (given.carrier, given.tracking_number) not in tracked:
-            order.shipments.append(OrderShipment(carrier=given.carrier[:60], service=given.service[:60],
+            order.shipments.append(make.shipment(carrier=given.carrier[:60], service=given.service[:60],
                                                  tracking_number=given.tracking_number[:100], status=given.status[:20],
                                                  shipped_at=given.shipped_at))
     apply_totals(order)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import fields, is_dataclass, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -43,19 +44,30 @@ def _amount(value: Any, where: str, limit: Decimal = MAX_MONEY) -> Decimal:
     return value
 
 
+@lru_cache(maxsize=None)
+def _checked_fields(cls: type) -> tuple[tuple[str, str], ...]:
+    """A DTO class's fields to check, with how: ("text" | "money" | "rate"), by their declared types."""
+    checked = []
+    for field in fields(cls):
+        kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+        if kind == "str":
+            checked.append((field.name, "text"))
+        elif kind.startswith("Decimal"):
+            checked.append((field.name, "rate" if field.name == "vat_rate" else "money"))
+    return tuple(checked)
+
+
 def _clean(node: Any, where: str) -> Any:
     """Texts cleaned and amounts checked in a DTO (dataclass), by its declared field types."""
     changes = {}
-    for field in fields(node):
-        value = getattr(node, field.name)
-        label = f"{where} {field.name.replace('_', ' ')}"
-        kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
-        if kind == "str":
-            changes[field.name] = _text(value, label)
-        elif kind.startswith("Decimal"):
-            changes[field.name] = None if value is None else _amount(
-                value, label, MAX_RATE if field.name == "vat_rate" else MAX_MONEY)
-    return replace(node, **changes)
+    for name, kind in _checked_fields(type(node)):
+        value = getattr(node, name)
+        if kind == "text":
+            if type(value) is not str or "\x00" in value:  # text without NUL, the usual case, stays as it is
+                changes[name] = _text(value, f"{where} {name.replace('_', ' ')}")
+        elif value is not None:
+            _amount(value, f"{where} {name.replace('_', ' ')}", MAX_RATE if kind == "rate" else MAX_MONEY)
+    return replace(node, **changes) if changes else node
 
 
 def checked_order(order: PlatformOrder) -> PlatformOrder:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.core.errors import KontorError
 from app.extensions import db
-from app.inbound import imports
+from app.inbound import imports, runs
 from app.inbound.models import InboundEvent
 from app.inbound.services import process_event
 from app.integrations.base import PlatformError
@@ -40,6 +40,13 @@ def import_orders(integration_id: int, since: datetime | None, process_here: boo
         outcomes = [process_event(event_id, early=True) for event_id in waiting]
         failed = sum(1 for outcome in outcomes if outcome.startswith("failed"))
         click.echo(f"{len(outcomes) - failed} applied, {failed} failed (see the integration's Deliveries page).")
+    db.session.rollback()  # what the workers committed meanwhile, too
+    applied = runs.outcomes([counts.run_id]).get(counts.run_id, runs.RunOutcomes())
+    if applied.applied or applied.failed:
+        click.echo(f"This run: {applied.words()}.")
+    if applied.waiting:
+        click.echo(f"{applied.waiting} of this run's deliveries are being applied by the workers; the integration's "
+                   "runs show what they did.")
 
 
 def init_app(app: Flask) -> None:

@@ -9,14 +9,18 @@ from app.core.errors import ValidationFailed
 from app.core.events import bus
 from app.extensions import db
 from app.inbound import allegro, polling, prestashop
+from app.inbound.runs import RunCounts
 from app.integrations.services import get_integration
 
 IMPORT_REQUESTED = "inbound.import_requested"
 IMPORTED_KINDS = ("allegro", "prestashop", "shopify", "woocommerce")
 
 
-def import_orders(integration_id: int, since: datetime | None = None) -> dict[str, int]:
-    """Fetch the orders the platform changed since the last import (or `since`) into the inbound ledger."""
+def import_orders(integration_id: int, since: datetime | None = None) -> RunCounts:
+    """Fetch the orders the platform changed since the last import (or `since`) into the inbound ledger.
+
+    The counts say what was fetched and stored; their run_id names the run whose history shows what applying them did.
+    """
     integration = get_integration(integration_id)
     if integration.kind == "allegro":
         return allegro.poll_journal(integration_id, since)

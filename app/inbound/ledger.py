@@ -56,8 +56,12 @@ def _text(value: str, length: int | None = None) -> str:
 
 
 def record(integration_id: int, kind: str, delivery_id: str, body: bytes, headers: dict[str, str], *,
-           topic: str = "", resource_id: str = "", occurred_at: datetime | None = None) -> Recorded:
-    """Store a delivery and commit; a delivery id already stored is not stored (or processed) again."""
+           topic: str = "", resource_id: str = "", occurred_at: datetime | None = None,
+           run_id: int | None = None) -> Recorded:
+    """Store a delivery and commit; a delivery id already stored is not stored (or processed) again.
+
+    `run_id`: the import run that fetched it, whose history sums what applying it did.
+    """
     now = utcnow()
     try:
         event_id = insert_or_nothing(db.session, InboundEvent.__table__, {
@@ -65,7 +69,7 @@ def record(integration_id: int, kind: str, delivery_id: str, body: bytes, header
             "topic": _text(topic, 60), "resource_id": _text(resource_id, 100), "occurred_at": occurred_at,
             "headers": _clean_headers(headers),
             "body": body, "state": "received", "attempts": 0, "next_attempt_at": now, "error": "", "result": "",
-            "received_at": now,
+            "received_at": now, "run_id": run_id,
         }, ("integration_id", "delivery_id"), InboundEvent.id)
         if event_id is None:
             existing = db.session.scalar(select(InboundEvent.id).where(
@@ -175,11 +179,12 @@ class Delivery:
 
 
 def record_many(integration_id: int, kind: str, deliveries: list[Delivery], *, hold: timedelta | None = None,
-                batch: bool = False) -> list[int]:
+                batch: bool = False, run_id: int | None = None) -> list[int]:
     """Store deliveries in the caller's transaction (it commits); ids already stored are skipped.
 
     Returns the new rows' ids. `hold` keeps them from the sweeper that long (the caller applies
     them itself, or a later step closes them); with `batch`, jobs of BATCH_SIZE apply them after commit.
+    `run_id`: the import run that fetched them.
     """
     now = utcnow()
     due_at = now + hold if hold else now
@@ -192,7 +197,8 @@ def record_many(integration_id: int, kind: str, deliveries: list[Delivery], *, h
         rows.append({"integration_id": integration_id, "delivery_id": key, "kind": kind, "topic": _text(given.topic, 60),
                      "resource_id": _text(given.resource_id, 100), "occurred_at": given.occurred_at,
                      "headers": _clean_headers(given.headers or {}), "body": given.body, "state": "received",
-                     "attempts": 0, "next_attempt_at": due_at, "error": "", "result": "", "received_at": now})
+                     "attempts": 0, "next_attempt_at": due_at, "error": "", "result": "", "received_at": now,
+                     "run_id": run_id})
     new_ids = []
     for start in range(0, len(rows), 500):
         new_ids += insert_many_or_nothing(db.session, InboundEvent.__table__, rows[start:start + 500],
@@ -205,13 +211,13 @@ def record_many(integration_id: int, kind: str, deliveries: list[Delivery], *, h
     return new_ids
 
 
-def close_many(event_ids: list[int], result: str) -> None:
+def close_many(event_ids: list[int], result: str, outcome: str = "noted") -> None:
     """Mark stored events processed without applying anything (hints whose work another row carries)."""
     if event_ids:
         now = utcnow()
         db.session.execute(update(InboundEvent).where(InboundEvent.id.in_(event_ids), InboundEvent.state == "received")
                            .values(state="processed", result=result[:2000], processed_at=now, next_attempt_at=None,
-                                   locked_until=None).execution_options(synchronize_session=False))
+                                   locked_until=None, outcome=outcome).execution_options(synchronize_session=False))
 
 
 def count_rejection(integration_id: int, reason: str) -> None:
@@ -278,10 +284,10 @@ def claim_many(event_ids: list[int]) -> list[InboundEvent]:
                                    .order_by(InboundEvent.id).execution_options(populate_existing=True)))
 
 
-def close(event: InboundEvent, state: str, result, order_id: int | None = None) -> None:
+def close(event: InboundEvent, state: str, result, order_id: int | None = None, outcome: str | None = None) -> None:
     """Mark an event processed or ignored (the caller commits, together with what it applied)."""
     assert state in ("processed", "ignored")
-    event.state, event.error = state, ""
+    event.state, event.error, event.outcome = state, "", outcome
     event.result, event.message_data = keep_text(event.message_data, "result", result)
     event.message_data = keep_text(event.message_data, "error", "")[1]
     event.order_id = order_id or event.order_id
@@ -294,11 +300,14 @@ def backoff(attempt: int, initial: float = BACKOFF_INITIAL) -> float:
     return min(BACKOFF_CAP, base * random.uniform(0.75, 1.25))
 
 
-def fail(event_id: int, error, *, retry: bool) -> InboundEvent:
-    """Record why processing failed and commit; with `retry`, try again later (until MAX_ATTEMPTS)."""
+def fail(event_id: int, error, *, retry: bool, outcome: str | None = None) -> InboundEvent:
+    """Record why processing failed and commit; with `retry`, try again later (until MAX_ATTEMPTS).
+
+    `outcome` says what the failure means for the run's history ("malformed": it cannot be read).
+    """
     db.session.rollback()
     event = db.session.get(InboundEvent, event_id, populate_existing=True)
-    event.state, event.locked_until = "failed", None
+    event.state, event.locked_until, event.outcome = "failed", None, outcome
     event.error, event.message_data = keep_text(event.message_data, "error", error, lambda text: text[:2000])
     if retry and event.attempts < MAX_ATTEMPTS:
         initial = float(current_app.config.get("SYNC_BACKOFF_INITIAL", BACKOFF_INITIAL))
@@ -315,6 +324,7 @@ def reprocess(integration_id: int, event_id: int) -> InboundEvent:
     if event is None or event.integration_id != integration_id:
         raise NotFound("There is no such delivery for this integration.")
     event.state, event.attempts, event.next_attempt_at, event.locked_until = "received", 0, utcnow(), None
+    event.outcome = None
     event.error, event.message_data = keep_text(event.message_data, "error", "")
     db.session.flush()
     bus.publish(db.session, EVENT_RECORDED, {"event_id": event.id, "job_id": event.job_id, "again": True})

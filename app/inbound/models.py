@@ -14,6 +14,11 @@ from app.extensions import db
 from app.integrations.models import Integration
 
 STATES = {"received": "Received", "processed": "Processed", "failed": "Failed", "ignored": "Ignored"}
+# What applying a delivery did (apply.Applied.outcome, plus what only the ledger knows): "created",
+# "updated", "refused" (updated, but the workflow refused the platform's status), "unchanged", "older",
+# "skipped" (nothing to apply it to), "malformed" (cannot be read), "noted" (a journal hint whose order
+# another delivery carries).
+OUTCOMES = ("created", "updated", "refused", "unchanged", "older", "skipped", "malformed", "noted")
 
 
 class InboundEvent(db.Model):
@@ -24,6 +29,7 @@ class InboundEvent(db.Model):
         UniqueConstraint("integration_id", "delivery_id"),
         Index("ix_inbound_events_due", "state", "next_attempt_at"),
         Index("ix_inbound_events_integration_received", "integration_id", "received_at"),
+        Index("ix_inbound_events_run_outcome", "run_id", "outcome"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,6 +56,10 @@ class InboundEvent(db.Model):
     # Keys and arguments of the texts Kontor wrote in error/result (app.core.i18n.keep_text).
     message_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    # The import run that fetched it (none for a webhook delivery), and what applying it did (OUTCOMES):
+    # the run's history sums them.
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("integration_runs.id", ondelete="SET NULL"))
+    outcome: Mapped[str | None] = mapped_column(String(12))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -17,10 +17,10 @@ from flask_babel import lazy_gettext as _l
 from app.core.errors import ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
-from app.inbound import ledger
+from app.inbound import ledger, runs
 from app.integrations import services as integrations
 from app.integrations.base import PlatformError
-from app.integrations.models import Integration, IntegrationRun
+from app.integrations.models import Integration
 from app.integrations.services import list_integrations
 
 POLLED_KINDS = ("shopify", "woocommerce")
@@ -51,7 +51,7 @@ def poll_orders(integration_id: int, since: datetime | None = None) -> dict[str,
         raise ValidationFailed(_l("Kontor does not poll %(kind)s integrations for orders.", kind=integration.kind_name))
     started = utcnow()
     since = since or _since(integration)
-    run = IntegrationRun(integration_id=integration.id, kind="order_poll", started_at=started)
+    run = runs.start(integration.id, "order_poll", started)
     counts = {"orders": 0, "new": 0, "known": 0}
     unreadable = []
 
@@ -65,7 +65,7 @@ def poll_orders(integration_id: int, since: datetime | None = None) -> dict[str,
                 continue
             recorded = ledger.record(integration.id, integration.kind, f"poll:{order_id}:{updated}",
                                      json.dumps(order).encode(), {"X-Kontor-Poll": started.isoformat()},
-                                     topic=POLL_TOPIC, resource_id=order_id)
+                                     topic=POLL_TOPIC, resource_id=order_id, run_id=run.id)
             counts["orders"] += 1
             counts["new" if not recorded.duplicate else "known"] += 1
 
@@ -75,7 +75,6 @@ def poll_orders(integration_id: int, since: datetime | None = None) -> dict[str,
         db.session.rollback()
         run.ok, run.finished_at, run.counts = False, utcnow(), counts
         run.say(error.message)
-        db.session.add(run)
         db.session.commit()
         raise
     # Only once every page is stored: a poll that dies half-way starts from the same moment again.
@@ -85,9 +84,8 @@ def poll_orders(integration_id: int, since: datetime | None = None) -> dict[str,
                if unreadable else "")
     run.say(_l("%(orders)s orders changed since %(since)s UTC, %(new)s new to Kontor%(skipped)s",
                orders=counts["orders"], since=since.strftime("%Y-%m-%d %H:%M"), new=counts["new"], skipped=skipped))
-    db.session.add(run)
     db.session.commit()
-    return counts
+    return runs.RunCounts(run.id, counts)
 
 
 def poll_all() -> dict[str, str]:

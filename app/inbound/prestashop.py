@@ -18,10 +18,10 @@ from flask_babel import lazy_gettext as _l
 from app.core.errors import ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
-from app.inbound import ledger
+from app.inbound import ledger, runs
 from app.integrations import services as integrations
 from app.integrations.base import PlatformError
-from app.integrations.models import Integration, IntegrationRun
+from app.integrations.models import Integration
 from app.integrations.prestashop import order_import
 from app.integrations.prestashop.database import PrestaShopDatabase
 from app.integrations.prestashop.webservice import PrestaShopWebservice
@@ -54,16 +54,16 @@ def _cursor(integration: Integration, since: datetime | None) -> tuple[str, int]
     return (utcnow() - timedelta(days=days)).strftime(SHOP_TIME), 0
 
 
-def _store(integration: Integration, documents: list[dict], counts: dict[str, int]) -> None:
+def _store(integration: Integration, documents: list[dict], counts: dict[str, int], run_id: int) -> None:
     deliveries = [ledger.Delivery(f"order:{d['order']['id']}:{d['order'].get('date_upd', '')}", json.dumps(d).encode(),
                                   topic=TOPIC, resource_id=str(d["order"]["id"])) for d in documents]
-    new = ledger.record_many(integration.id, KIND, deliveries, hold=timedelta(minutes=2), batch=True)
+    new = ledger.record_many(integration.id, KIND, deliveries, hold=timedelta(minutes=2), batch=True, run_id=run_id)
     counts["orders"] += len(documents)
     counts["new"] += len(new)
     counts["known"] += len(documents) - len(new)
 
 
-def _through_webservice(integration: Integration, date_upd: str, counts: dict[str, int]) -> str:
+def _through_webservice(integration: Integration, date_upd: str, counts: dict[str, int], run_id: int) -> str:
     since = (datetime.strptime(date_upd, SHOP_TIME) - OVERLAP).strftime(SHOP_TIME)
     until = (utcnow() + timedelta(days=2)).strftime(SHOP_TIME)  # the shop's clock may run hours ahead of UTC
     latest = date_upd
@@ -91,7 +91,7 @@ def _through_webservice(integration: Integration, date_upd: str, counts: dict[st
                                 currency=currencies.get(order.get("id_currency", ""), ""))
                 if _shop_time(order.get("date_upd")):  # a garbled date must not become the cursor
                     latest = max(latest, order["date_upd"])
-            _store(integration, page, counts)
+            _store(integration, page, counts, run_id)
             db.session.commit()
             if read_count < client.ORDERS_PAGE:
                 return
@@ -102,7 +102,7 @@ def _through_webservice(integration: Integration, date_upd: str, counts: dict[st
 
 
 def _through_database(integration: Integration, dsn: str, date_upd: str, order_id: int,
-                      counts: dict[str, int]) -> str:
+                      counts: dict[str, int], run_id: int) -> str:
     settings = integration.settings or {}
     currency = settings.get("currency") or "PLN"
     database = settings.get("database") or {}
@@ -113,7 +113,7 @@ def _through_database(integration: Integration, dsn: str, date_upd: str, order_i
                 break
             for document in page:
                 document["currency"] = currency
-            _store(integration, page, counts)
+            _store(integration, page, counts, run_id)
             date_upd, order_id = page[-1]["order"]["date_upd"], int(page[-1]["order"]["id"])
             # The cursor moves with each stored page: a run that dies goes on from here next time.
             integrations.set_cursor(integration.id, CURSOR, f"{date_upd}|{order_id}")
@@ -132,18 +132,17 @@ def import_orders(integration_id: int, since: datetime | None = None) -> dict[st
     counts = {"orders": 0, "new": 0, "known": 0}
     date_upd, order_id = _cursor(integration, since)
     dsn = integration.credentials.get("db_dsn")
-    run = IntegrationRun(integration_id=integration.id, kind="order_import", started_at=started)
+    run = runs.start(integration.id, "order_import", started)
     try:
         if dsn:
-            cursor = _through_database(integration, dsn, date_upd, order_id, counts)
+            cursor = _through_database(integration, dsn, date_upd, order_id, counts, run.id)
         else:
-            cursor = _through_webservice(integration, date_upd, counts)
+            cursor = _through_webservice(integration, date_upd, counts, run.id)
     except (PlatformError, ValueError) as error:
         db.session.rollback()
         message = getattr(error, "message", str(error))
         run.ok, run.finished_at, run.counts = False, utcnow(), counts
         run.say(message)
-        db.session.add(run)
         db.session.commit()
         raise error if isinstance(error, PlatformError) else PlatformError(message)
     if since is None or cursor > integrations.cursors(integration.id).get(CURSOR, ""):
@@ -158,9 +157,8 @@ def import_orders(integration_id: int, since: datetime | None = None) -> dict[st
     else:
         run.say(_l("%(orders)s orders changed since %(since)s (shop time) read from the webservice, %(new)s new to "
                    "Kontor%(skipped)s", **said))
-    db.session.add(run)
     db.session.commit()
-    return counts
+    return runs.RunCounts(run.id, counts)
 
 
 def import_all() -> dict[str, str]:

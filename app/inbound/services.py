@@ -116,13 +116,14 @@ def _process_claimed(event: InboundEvent) -> str:
     event_id = event.id
     try:
         applied = _apply(event)
-        ledger.close(event, applied.ledger_state, applied.message, applied.order_id)
+        ledger.close(event, applied.ledger_state, applied.message, applied.order_id, applied.outcome)
         db.session.commit()
         return english(applied.message)
     except MalformedPayload as error:
         # Trying again cannot help: the body will not change. Reprocess stays possible.
         reason = error.args[0] if error.args and isinstance(error.args[0], LazyString) else str(error)
-        ledger.fail(event_id, _l("Cannot read the delivery: %(reason)s", reason=reason), retry=False)
+        ledger.fail(event_id, _l("Cannot read the delivery: %(reason)s", reason=reason), retry=False,
+                    outcome="malformed")
         return f"failed: {error}"
     except Exception as error:  # a database or programming error: keep the delivery and try again later
         log.exception("inbound event %s could not be processed", event_id)
@@ -160,7 +161,8 @@ def process_batch(event_ids: list[int]) -> dict[str, int]:
             outcomes.update(applied)
         if outcomes is not None:
             for event_id, applied in outcomes.items():
-                ledger.close(by_id[event_id], applied.ledger_state, applied.message, applied.order_id)
+                ledger.close(by_id[event_id], applied.ledger_state, applied.message, applied.order_id,
+                             applied.outcome)
             db.session.commit()
     except Exception:  # noqa: BLE001 - every delivery is applied alone below, which records its error
         log.warning("batch of %s deliveries could not be applied together; applying them one by one",

@@ -709,6 +709,27 @@ def cursors(integration_id: int) -> dict[str, str]:
     return {row.name: row.value for row in rows}
 
 
+# Higher rooms that know more of a run than its row (what an import run's deliveries became) add it here
+# through @run_summary: each takes run ids and answers {run id: summary}, a summary naming its template.
+_RUN_SUMMARIES: list[Callable[[list[int]], dict[int, Any]]] = []
+
+
+def run_summary(provider: Callable[[list[int]], dict[int, Any]]) -> Callable[[list[int]], dict[int, Any]]:
+    """Register a provider of run summaries (a decorator; the higher room subscribes, as to an event)."""
+    _RUN_SUMMARIES.append(provider)
+    return provider
+
+
+def run_summaries(runs: list[IntegrationRun]) -> dict[int, list[Any]]:
+    """What the registered providers say about each of these runs, by run id."""
+    ids = [run.id for run in runs]
+    summaries: dict[int, list[Any]] = {}
+    for provider in _RUN_SUMMARIES:
+        for run_id, summary in provider(ids).items():
+            summaries.setdefault(run_id, []).append(summary)
+    return summaries
+
+
 def recent_runs(integration_id: int, limit: int = 20) -> list[IntegrationRun]:
     """The integration's latest runs, newest first."""
     return list(db.session.scalars(

@@ -91,11 +91,12 @@ def edit(integration_id: int):
 def detail(integration_id: int):
     """Everything about one integration on one page (failed pushes load from the sync area)."""
     integration = services.get_integration(integration_id)
+    runs = services.recent_runs(integration.id)
     return render_template(
         "integrations/detail.html", integration=integration, kinds=KINDS, directions=DIRECTIONS,
         direction_form=DirectionForm(formdata=None, obj=integration), masked=services.masked_secrets(integration),
         form=_mapping_form(integration), error=None, statuses=status_defs(), mapping_directions=MAPPING_DIRECTIONS,
-        runs=services.recent_runs(integration.id), cursors=services.cursors(integration.id),
+        runs=runs, run_summaries=services.run_summaries(runs), cursors=services.cursors(integration.id),
     )
 
 
