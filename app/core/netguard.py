@@ -15,6 +15,7 @@ import socket
 from typing import Iterable
 
 import requests
+from flask_babel import lazy_gettext as _l
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -44,10 +45,10 @@ def normalised_hosts(hosts: Iterable[str]) -> frozenset[str]:
     return frozenset(name.strip().lower().rstrip(".") for name in hosts if name.strip())
 
 
-def refusal(host: str, allowed_setting: str) -> str:
-    """The one sentence every guard uses for a refused host."""
-    return (f"{host} points to a local or private network address; Kontor connects only to public addresses. "
-            f"An admin can allow this host with {allowed_setting}.")
+def refusal(host: str, allowed_setting: str):
+    """The one sentence every guard uses for a refused host (lazy: said in the reader's language)."""
+    return _l("%(host)s points to a local or private network address; Kontor connects only to public addresses. "
+              "An admin can allow this host with %(setting)s.", host=host, setting=allowed_setting)
 
 
 def checked_addresses(host: str, port: int, allowed_hosts: frozenset[str], allowed_setting: str) -> list[str]:

@@ -113,7 +113,7 @@ def _check_addresses(settings: dict[str, Any]) -> None:
         try:
             netguard.checked_addresses(parts.hostname, port, allowed, "KONTOR_PLATFORM_ALLOWED_HOSTS")
         except netguard.AddressRefused as refused:
-            raise ValidationFailed(str(refused), field=field) from None
+            raise ValidationFailed(refused.args[0], field=field) from None
         except (OSError, UnicodeError):
             pass  # a name that does not resolve yet is the Test connection's to report
 
@@ -174,7 +174,7 @@ def check_dsn(dsn: str, field: str = "db_dsn") -> str:
     try:
         netguard.checked_addresses(url.host, url.port or 3306, allowed, "KONTOR_SHOP_DATABASE_HOSTS")
     except netguard.AddressRefused as refused:
-        raise ValidationFailed(str(refused), field=field) from None
+        raise ValidationFailed(refused.args[0], field=field) from None
     except (OSError, UnicodeError):
         pass  # a name that does not resolve yet is the Test database button's to report
     return dsn.strip()

@@ -53,7 +53,7 @@ def check_host(host: str, port: int) -> list[str]:
     try:
         return netguard.checked_addresses(host, port, _allowed(), ALLOWED_SETTING)
     except netguard.AddressRefused as refused:
-        raise ChannelError(str(refused), retryable=False) from None
+        raise ChannelError(refused.args[0], retryable=False) from None
     except (OSError, UnicodeError):
         raise ChannelError(_l("The host %(host)s could not be found (DNS); check the address.", host=host)) from None
 
@@ -80,7 +80,7 @@ def _post(url: str, what, **kwargs: Any) -> requests.Response:
     try:
         response = session.post(url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
     except netguard.AddressRefused as refused:
-        raise ChannelError(str(refused), retryable=False) from None
+        raise ChannelError(refused.args[0], retryable=False) from None
     except requests.RequestException as error:
         raise ChannelError(_l("%(what)s could not be reached: %(error)s.", what=what, error=type(error).__name__)) from None
     if response.status_code >= 300:

@@ -268,19 +268,21 @@ def fail(operation: SyncOperation, error) -> None:
 RETRYABLE = ("failed", "skipped", "pending", "cancelled", "conflict")
 CANCELLABLE = ("failed", "pending", "conflict")
 WHY_NOT = {
-    "done": "it was delivered already",
-    "processing": "it is being delivered right now; wait a moment for the outcome",
-    "superseded": "a newer change replaced it, and the newer one is delivered instead",
-    "cancelled": "it is cancelled already",
-    "skipped": "it was closed as skipped, so nothing is waiting to be cancelled",
+    "done": _l("it was delivered already"),
+    "processing": _l("it is being delivered right now; wait a moment for the outcome"),
+    "superseded": _l("a newer change replaced it, and the newer one is delivered instead"),
+    "cancelled": _l("it is cancelled already"),
+    "skipped": _l("it was closed as skipped, so nothing is waiting to be cancelled"),
 }
 
 
 def _refusal(operation: SyncOperation | None, what: str, operation_id: int) -> KontorError:
     if operation is None:
-        return NotFound(f"Operation {operation_id} does not exist (any more).")
-    reason = WHY_NOT.get(operation.state, f"it is {operation.state}")
-    return Conflict(f"This operation cannot be {what}: {reason}.")
+        return NotFound(_l("Operation %(id)s does not exist (any more).", id=operation_id))
+    reason = WHY_NOT.get(operation.state) or _l("it is %(state)s", state=operation.state)
+    if what == "retried":
+        return Conflict(_l("This operation cannot be retried: %(reason)s.", reason=reason))
+    return Conflict(_l("This operation cannot be cancelled: %(reason)s.", reason=reason))
 
 
 def reopen(operation_id: int) -> SyncOperation:
