@@ -6,7 +6,7 @@ from flask import (Blueprint, flash, get_template_attribute, make_response, redi
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from app.core import cache, params
 from app.core.auth import has_role, require_role
@@ -14,7 +14,7 @@ from app.core.errors import BadParameter, Conflict, KontorError, NotFound, Trans
 from app.core.htmx import render_fragment, trigger
 from app.core.i18n import current_locale
 from app.extensions import htmx
-from app.orders import links, listing, services, shipments, workflow
+from app.orders import links, listing, services, shipments, table_rows, workflow
 from app.orders.forms import VAT_CHOICES, BulkStatusForm, NoteForm, OrderForm, ShipmentForm, StatusChangeForm
 from app.orders.models import FULFILLMENT_STATUSES, PAYMENT_STATUSES, SOURCES
 from app.settings.services import status_defs
@@ -39,8 +39,8 @@ _list_texts_built: dict[str, tuple] = {}
 def _list_texts(statuses: dict) -> dict:
     """The order list's texts, once per statuses version and language: this is the busiest page there is.
 
-    Each row only looks its status and payment badges and its source's name up, and puts its number
-    between the two halves of the checkbox label, instead of rendering a macro or translating per row.
+    Each row (orders/table_rows.py) only looks its status and payment badges and its source's name up, and puts
+    its number between the two halves of the checkbox label, instead of rendering a macro or translating.
     """
     locale = current_locale()
     built_for, texts = _list_texts_built.get(locale, (None, {}))
@@ -51,7 +51,7 @@ def _list_texts(statuses: dict) -> dict:
         texts = {"status_badges": {code: status_badge(code, statuses) for code in statuses},
                  "payment_badges": {code: payment_badge(code, name) for code, name in PAYMENT_STATUSES.items()},
                  "payment_names": {code: str(name) for code, name in PAYMENT_STATUSES.items()},
-                 "source_names": {code: str(name) for code, name in SOURCES.items()},
+                 "source_names": {code: escape(str(name)) for code, name in SOURCES.items()},
                  "status_choices": _status_choices(),
                  # Translations are markup (as _() in a template treats them); the number is escaped.
                  "select_before": Markup(select_before), "select_after": Markup(select_after)}
@@ -70,8 +70,9 @@ def index():
 
     def render_table() -> str:
         page = listing.list_table_rows(filters)
-        return render_template("orders/_table.html", page=page, filters=filters, statuses=statuses,
-                               list_url=list_url, **texts)
+        rows = table_rows.render(page.items, texts, list_url, can_edit, current_locale(),
+                                 lambda code: get_template_attribute("macros/ui.html", "status_badge")(code, statuses))
+        return render_template("orders/_table.html", page=page, rows=rows, filters=filters, list_url=list_url)
 
     # The table is the same for everyone with the same filters and role until an order changes; the
     # warnings about unusable filters are part of it, so they are part of the key.
