@@ -86,7 +86,7 @@ def index():
     # The bulk form is posted to bulk_status(), which builds and checks the BulkStatusForm; the page only
     # needs its choices and the CSRF token.
     response = make_response(render_template(
-        "orders/index.html", table=table, filters=filters, statuses=statuses, groups=GROUPS, **texts), status)
+        "orders/index.html", table=table, filters=filters, groups=GROUPS, **texts), status)
     response.vary.add("HX-Request")
     return response
 
