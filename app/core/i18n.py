@@ -21,6 +21,8 @@ from flask_babel import LazyString, force_locale, get_locale, get_translations, 
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from app.extensions import babel
 
@@ -71,7 +73,13 @@ def select_locale() -> str:
     chosen = getattr(current_user, "locale", None) if current_user else None
     if chosen in LOCALES:
         return chosen
-    return request.accept_languages.best_match(LOCALES, default=DEFAULT_LOCALE)
+    return _browser_locale(request.headers.get("Accept-Language", ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _browser_locale(accept_language: str) -> str:
+    # A browser sends the same header with every request; matching it afresh costs more than the page's labels.
+    return parse_accept_header(accept_language, LanguageAccept).best_match(LOCALES, default=DEFAULT_LOCALE)
 
 
 def _language() -> tuple:
@@ -263,6 +271,9 @@ def _messages_for_render() -> dict:
     @pass_context
     def gettext(context, string, **variables):
         text = catalogue.ugettext(string)
+        if not variables and "%" not in text:
+            # What `% {}` would give, without its cost: a page has dozens of plain labels.
+            return Markup(text) if context.eval_ctx.autoescape else text
         return (Markup(text) if context.eval_ctx.autoescape else text) % variables
 
     @pass_context

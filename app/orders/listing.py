@@ -176,7 +176,9 @@ def shipped_between(start: datetime | None, end: datetime | None):
 def _conditions(filters: OrderFilters) -> list:
     conditions = []
     if filters.status:
-        conditions.append(Order.status.in_(filters.status))
+        # One status (the common case) compares with =: the same plan, without an expanding IN to render.
+        conditions.append(Order.status == filters.status[0] if len(filters.status) == 1
+                          else Order.status.in_(filters.status))
     if filters.group:
         conditions.append(Order.status.in_(codes_in_groups(filters.group)))
     if filters.late:
@@ -213,6 +215,12 @@ TABLE_COLUMNS = (Order.number, Order.external_order_id, Order.ordered_at, Order.
 OrderRow = namedtuple("OrderRow", ["id", *(column.key for column in TABLE_COLUMNS)])
 
 
+# Built once: the list runs on every page view, and building a statement costs more than running it on SQLite.
+_TABLE_ROWS = select(Order.id, *TABLE_COLUMNS)
+# count(*) straight on the table lets PostgreSQL answer from the index alone.
+_COUNT = select(func.count()).select_from(Order)
+
+
 def list_orders(filters: OrderFilters, columns: tuple | None = None) -> Page:
     """One page of orders matching the filters, with the total count; `columns` limits what is loaded."""
     query = select(Order)
@@ -223,14 +231,12 @@ def list_orders(filters: OrderFilters, columns: tuple | None = None) -> Page:
 
 def list_table_rows(filters: OrderFilters) -> Page:
     """One page of the order list as OrderRows: plain tuples, no ORM objects to build (the busiest page)."""
-    return _page(filters, select(Order.id, *TABLE_COLUMNS),
-                 lambda window: [OrderRow._make(row) for row in db.session.execute(window)])
+    return _page(filters, _TABLE_ROWS, lambda window: [OrderRow._make(row) for row in db.session.execute(window)])
 
 
 def _page(filters: OrderFilters, query, fetch) -> Page:
     conditions = _conditions(filters)
-    # count(*) straight on the table lets PostgreSQL answer from the index alone.
-    total = db.session.scalar(select(func.count()).select_from(Order).where(*conditions))
+    total = db.session.scalar(_COUNT.where(*conditions))
     column = SORTS[filters.sort]
     ordering = [column.asc() if filters.direction == "asc" else column.desc(), Order.id.desc()]
     pages = max(1, -(-total // filters.per_page))

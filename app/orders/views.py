@@ -6,7 +6,7 @@ from flask import (Blueprint, flash, get_template_attribute, make_response, redi
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from app.core import cache, params
 from app.core.auth import has_role, require_role
@@ -14,7 +14,7 @@ from app.core.errors import BadParameter, Conflict, KontorError, NotFound, Trans
 from app.core.htmx import render_fragment, trigger
 from app.core.i18n import current_locale
 from app.extensions import htmx
-from app.orders import links, listing, services, shipments, workflow
+from app.orders import links, listing, services, shipments, table_rows, workflow
 from app.orders.forms import VAT_CHOICES, BulkStatusForm, NoteForm, OrderForm, ShipmentForm, StatusChangeForm
 from app.orders.models import FULFILLMENT_STATUSES, PAYMENT_STATUSES, SOURCES
 from app.settings.services import status_defs
@@ -31,22 +31,32 @@ def _status_choices() -> list[tuple[str, str]]:
     return [(s.code, _(s.name)) for s in status_defs().values()]
 
 
-# (statuses, their badges): rebuilt when status_defs() hands out a new version of the statuses.
-# Per language: (statuses, their badges), rebuilt when status_defs() hands out a new version of the statuses.
-_badges_built: dict[str, tuple] = {}
+# Per language: (the statuses they were built from, the list's texts), rebuilt when status_defs() hands out a
+# new version of the statuses.
+_list_texts_built: dict[str, tuple] = {}
 
 
-def _badges(statuses: dict) -> dict[str, dict[str, Markup]]:
-    """The order table's status and payment badges by code, rendered once per statuses version and language."""
+def _list_texts(statuses: dict) -> dict:
+    """The order list's texts, once per statuses version and language: this is the busiest page there is.
+
+    Each row (orders/table_rows.py) only looks its status and payment badges and its source's name up, and puts
+    its number between the two halves of the checkbox label, instead of rendering a macro or translating.
+    """
     locale = current_locale()
-    built_for, badges = _badges_built.get(locale, (None, {}))
+    built_for, texts = _list_texts_built.get(locale, (None, {}))
     if built_for is not statuses:
         status_badge = get_template_attribute("macros/ui.html", "status_badge")
         payment_badge = get_template_attribute("macros/ui.html", "payment_badge")
-        badges = {"status_badges": {code: status_badge(code, statuses) for code in statuses},
-                  "payment_badges": {code: payment_badge(code, name) for code, name in PAYMENT_STATUSES.items()}}
-        _badges_built[locale] = (statuses, badges)
-    return badges
+        select_before, _placeholder, select_after = _("Select %(number)s").partition("%(number)s")
+        texts = {"status_badges": {code: status_badge(code, statuses) for code in statuses},
+                 "payment_badges": {code: payment_badge(code, name) for code, name in PAYMENT_STATUSES.items()},
+                 "payment_names": {code: str(name) for code, name in PAYMENT_STATUSES.items()},
+                 "source_names": {code: escape(str(name)) for code, name in SOURCES.items()},
+                 "status_choices": _status_choices(),
+                 # Translations are markup (as _() in a template treats them); the number is escaped.
+                 "select_before": Markup(select_before), "select_after": Markup(select_after)}
+        _list_texts_built[locale] = (statuses, texts)
+    return texts
 
 
 @bp.get("/orders")
@@ -56,11 +66,13 @@ def index():
     list_url = url_for("orders.index")
     statuses = status_defs()
     can_edit = has_role(current_user, "operator")
+    texts = _list_texts(statuses)
 
     def render_table() -> str:
         page = listing.list_table_rows(filters)
-        return render_template("orders/_table.html", page=page, filters=filters, statuses=statuses,
-                               sources=SOURCES, list_url=list_url, **_badges(statuses))
+        rows = table_rows.render(page.items, texts, list_url, can_edit, current_locale(),
+                                 lambda code: get_template_attribute("macros/ui.html", "status_badge")(code, statuses))
+        return render_template("orders/_table.html", page=page, rows=rows, filters=filters, list_url=list_url)
 
     # The table is the same for everyone with the same filters and role until an order changes; the
     # warnings about unusable filters are part of it, so they are part of the key.
@@ -71,11 +83,10 @@ def index():
         response = make_response(table, status)
         response.vary.add("HX-Request")
         return response
-    bulk_form = BulkStatusForm()
-    bulk_form.status.choices = _status_choices()
+    # The bulk form is posted to bulk_status(), which builds and checks the BulkStatusForm; the page only
+    # needs its choices and the CSRF token.
     response = make_response(render_template(
-        "orders/index.html", table=table, filters=filters, statuses=statuses, payment_statuses=PAYMENT_STATUSES,
-        sources=SOURCES, bulk_form=bulk_form, groups=GROUPS), status)
+        "orders/index.html", table=table, filters=filters, groups=GROUPS, **texts), status)
     response.vary.add("HX-Request")
     return response
 
