@@ -127,6 +127,8 @@ def _batches(integration: Integration, rules: AvailabilityRules, plan: Plan, lim
         query = query.where(only)
     policies = _missing_policies()
     decided: dict[tuple, Availability] = {}
+    # (stock, days) -> the last three fields of a one-link product's write, made once per decision.
+    tails: dict[tuple, tuple] = {}
     new_write = AvailabilityWrite._make
     batch: list[AvailabilityWrite] = []
     # Core, not the ORM: plain rows, streamed from a server-side cursor.
@@ -146,13 +148,15 @@ def _batches(integration: Integration, rules: AvailabilityRules, plan: Plan, lim
         if stock is None:
             plan.without_supplier_data += 1
             continue
-        availability = decided.get((stock, days)) if missed is None else None
-        if availability is None:
+        tail = tails.get((stock, days)) if missed is None else None
+        if tail is None:
             availability = _decision(plan, first, policies, decided, rules)
+            tail = (availability.out_of_stock, availability.texts or None, availability.shop_texts or None)
+            if missed is None:
+                tails[(stock, days)] = tail
         combination_id = str(combination_id)
         if product_id.isdigit() and combination_id.isdigit() and product_id.isascii() and combination_id.isascii():
-            batch.append(new_write((int(product_id), int(combination_id), availability.out_of_stock,
-                                    availability.texts or None, availability.shop_texts or None)))
+            batch.append(new_write((int(product_id), int(combination_id), *tail)))
         else:
             plan.not_shop_ids += 1
     if batch:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 
 from app.integrations.base import AvailabilityWrite
@@ -17,6 +18,8 @@ from app.integrations.prestashop.database.sql import TextSet
 TEXT_MAX_LENGTH = 255
 # stock_available.out_of_stock: 0 deny orders, 1 allow orders, 2 use the shop's default.
 OUT_OF_STOCK_VALUES = (0, 1, 2)
+# (id_product, id_product_attribute, out_of_stock) of a write, taken by C code rather than a slice per row.
+_STOCK_FIELDS = itemgetter(0, 1, 2)
 
 
 @dataclass
@@ -50,9 +53,10 @@ class TextSets:
                 set_id = ids[text_set] = len(ids) + 1
                 chunk.new_text_sets.append((set_id, text_set))
             set_of[(id_product, chunk.text_owners[id_product])] = set_id
-        chunk.stock_values = ",".join([f"({row[0]},{row[1]},{row[2]},{set_of.get(row[:2], 0)})"
-                                       for row in chunk.stock])
-        chunk.id_ranges = dense_ranges(sorted({row[0] for row in chunk.stock}))
+        chunk.stock_values = ",".join([f"({id_product},{id_attribute},{out_of_stock},"
+                                       f"{set_of.get((id_product, id_attribute), 0)})"
+                                       for id_product, id_attribute, out_of_stock in chunk.stock])
+        chunk.id_ranges = dense_ranges(sorted(set(map(itemgetter(0), chunk.stock))))
         return chunk
 
 
@@ -117,9 +121,9 @@ def validated(writes: Sequence[AvailabilityWrite], shop_ids: Sequence[int], lang
     comprehension or a builtin over all rows rather than statements per row. Writes share their
     texts objects (one per decision), so each distinct pair is expanded and checked once.
     """
-    if {(type(w[0]), type(w[1]), type(w[2])) for w in writes} - {(int, int, int)}:
+    if set(map(type, chain.from_iterable(map(_STOCK_FIELDS, writes)))) - {int}:
         writes = _normalised(writes)
-    stock = sorted([w[:3] for w in writes])
+    stock = sorted(map(_STOCK_FIELDS, writes))
     if stock and (stock[0][0] <= 0 or min(stock, key=itemgetter(1))[1] < 0):
         bad = next(row for row in stock if row[0] <= 0 or row[1] < 0)
         raise ValueError(f"Not a PrestaShop product/combination id: {bad[0]}/{bad[1]}.")
