@@ -115,12 +115,10 @@ class Config:
             settings["SHOP_DATABASE_HOSTS"] = _env_list("KONTOR_SHOP_DATABASE_HOSTS")
         if os.environ.get("KONTOR_FRAGMENT_CACHE"):
             settings["FRAGMENT_CACHE"] = os.environ["KONTOR_FRAGMENT_CACHE"] not in ("0", "false", "off")
-        for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL", "SCHEDULER_INTERVAL"):
+        for name in ("SYNC_LEASE_SECONDS", "SYNC_BACKOFF_INITIAL", "SCHEDULER_INTERVAL", "WEBHOOK_ENQUEUE_INTERVAL",
+                     "STOCK_SYNC_BACKOFF_INITIAL", "STOCK_SYNC_BACKOFF_CAP", "STOCK_SYNC_FIX_AFTER_HOURS"):
             if os.environ.get(f"KONTOR_{name}"):
-                settings[name] = float(os.environ[f"KONTOR_{name}"])
-        for name in ("STOCK_SYNC_BACKOFF_INITIAL", "STOCK_SYNC_BACKOFF_CAP", "STOCK_SYNC_FIX_AFTER_HOURS"):
-            if os.environ.get(f"KONTOR_{name}"):
-                settings[name] = float(os.environ[f"KONTOR_{name}"])
+                settings[name] = _env_float(f"KONTOR_{name}")
         for name in ("STOCK_SYNC_MAX_ATTEMPTS", "STOCK_SYNC_BATCH"):
             if os.environ.get(f"KONTOR_{name}"):
                 settings[name] = _env_int(f"KONTOR_{name}")
@@ -151,6 +149,18 @@ def _env_int(name: str) -> int:
     if not value.isascii() or not value.isdigit():
         raise ConfigError(f"{name} must be a whole number, not {value!r}.")
     return int(value)
+
+
+def _env_float(name: str) -> float:
+    # Every such setting is a wait or a duration: a negative, infinite or NaN one would stall a loop for good.
+    value = os.environ[name].strip()
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise ConfigError(f"{name} must be a number of 0 or more, not {value!r}.")
+    return number
 
 
 def _normalise_database_url(url: str) -> str:

@@ -74,6 +74,19 @@ def test_throttle_and_proxy_settings_come_from_the_environment(monkeypatch):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
+def test_webhook_enqueue_interval_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("KONTOR_WEBHOOK_ENQUEUE_INTERVAL", raising=False)
+    assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["WEBHOOK_ENQUEUE_INTERVAL"] == 0.1
+    monkeypatch.setenv("KONTOR_WEBHOOK_ENQUEUE_INTERVAL", "0.5")
+    assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["WEBHOOK_ENQUEUE_INTERVAL"] == 0.5
+    monkeypatch.setenv("KONTOR_WEBHOOK_ENQUEUE_INTERVAL", "0")  # one job per delivery, before the answer
+    assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["WEBHOOK_ENQUEUE_INTERVAL"] == 0
+    for wrong in ("soon", "-1", "nan", "inf"):
+        monkeypatch.setenv("KONTOR_WEBHOOK_ENQUEUE_INTERVAL", wrong)
+        with pytest.raises(ConfigError, match="KONTOR_WEBHOOK_ENQUEUE_INTERVAL must be a number of 0 or more"):
+            create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
 def test_environment_sets_database_redis_and_disabled_handlers(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://u@db.example/kontor")
     monkeypatch.setenv("REDIS_URL", "redis://cache.example:6379/2")

@@ -39,12 +39,16 @@ class Subscription:
 @dataclass
 class EventBus:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    # (event, moment) -> its subscriptions in registration order; rebuilt after any (un)subscribe. Every
+    # webhook delivery publishes, so it does not scan every subscription of the app each time.
+    _by_event: dict[tuple[str, Moment], list[Subscription]] = field(default_factory=dict, repr=False)
 
     def subscribe(self, event: str, name: str, moment: Moment = "after_commit") -> Callable[[Handler], Handler]:
         """Register the decorated function as handler `name` of `event`."""
 
         def register(handler: Handler) -> Handler:
             self.subscriptions[name] = Subscription(event, name, moment, handler)
+            self._by_event.clear()
             return handler
 
         return register
@@ -52,14 +56,16 @@ class EventBus:
     def unsubscribe(self, name: str) -> None:
         """Remove a handler (tests use this to clean up)."""
         self.subscriptions.pop(name, None)
+        self._by_event.clear()
 
     def handlers(self, event: str, moment: Moment) -> list[Subscription]:
         """The enabled handlers of an event at a moment, in registration order."""
+        subs = self._by_event.get((event, moment))
+        if subs is None:
+            subs = self._by_event[(event, moment)] = [
+                sub for sub in self.subscriptions.values() if sub.event == event and sub.moment == moment]
         disabled = current_app.config.get("DISABLED_EVENT_HANDLERS", ()) if has_app_context() else ()
-        return [
-            sub for sub in self.subscriptions.values()
-            if sub.event == event and sub.moment == moment and sub.name not in disabled
-        ]
+        return [sub for sub in subs if sub.name not in disabled] if disabled else subs
 
     def publish(self, session: Session, event: str, payload: dict[str, Any]) -> None:
         """Run in-transaction handlers now and queue after-commit ones on the session."""

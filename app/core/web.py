@@ -111,12 +111,19 @@ def init_app(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
+    everywhere = {name.lower(): (name, value) for name, value in SECURITY_HEADERS.items()}
+    in_production = {**everywhere,
+                     "strict-transport-security": ("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)}
+
     @app.after_request
     def _security_headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if app.config.get("ENV_NAME") == "production":
-            response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+        # One pass over what the view set (a view may set its own): Headers.setdefault raises and catches an
+        # exception for each absent name, and every response, each webhook delivery's too, lacks all of them.
+        missing = dict(in_production if app.config.get("ENV_NAME") == "production" else everywhere)
+        for name, _value in response.headers:
+            missing.pop(name.lower(), None)
+        for name, value in missing.values():
+            response.headers.add(name, value)
         return response
 
     @app.errorhandler(KontorError)

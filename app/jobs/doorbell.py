@@ -43,7 +43,8 @@ class Doorbell:
             if self._pid != os.getpid():  # threads do not survive a fork: each server process starts its own
                 self._pid = os.getpid()
                 threading.Thread(target=self._run, args=(interval,), name="kontor-doorbell", daemon=True).start()
-        self._wake.set()
+        if not self._wake.is_set():  # set already: the flusher is gathering, and takes this one too
+            self._wake.set()
 
     def _run(self, interval: float) -> None:
         while True:
