@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from typing import Any
@@ -112,6 +113,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.sync import push, shipments  # noqa: F401
     from app.stock import handlers as stock_handlers, stock_push  # noqa: F401
 
+    if not app.testing:
+        # What is built by now lives as long as the process. Frozen, it is out of the collector's way: a
+        # full collection no longer walks some 200,000 long-lived objects (a pause of 100+ ms every few
+        # seconds under load), and forked job processes leave those pages shared.
+        gc.freeze()
     return app
 
 
