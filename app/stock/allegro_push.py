@@ -135,11 +135,11 @@ def _sit_out(seconds: float, heartbeat: Heartbeat | None) -> None:
 def _command(integration: Integration, quantity: int, command_id: str, chunk: Work, attempts: list[dict],
              outcome: Counter, heartbeat: Heartbeat | None = None) -> None:
     action = f"allegro {'end offers' if quantity == 0 else f'quantity {quantity}'}"
-    wait, sat_out = _budget(integration.id, len(chunk)), time.perf_counter()
+    wait, asked_at = _budget(integration.id, len(chunk)), time.perf_counter()
     while 0 < wait <= SHORT_WAIT_SECONDS:
         _sit_out(wait, heartbeat)
         wait = _budget(integration.id, len(chunk))
-    if (waited := time.perf_counter() - sat_out) >= 1:
+    if (waited := time.perf_counter() - asked_at) >= 1:
         for operation, _, _ in chunk:  # the seller's answer to "why did it take a minute?"
             attempt(attempts, integration, operation, action, "throttled", int(waited * 1000),
                     f"Waited {waited:.0f} s for room in Allegro's limit of 9,000 offer changes a minute.")
