@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from typing import Any
+from typing import Any, Callable
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -16,9 +16,25 @@ from app.core.secrets import install_log_filter
 from app.extensions import csrf, db, htmx, login_manager, migrate, redis_connection
 
 
+class Kontor(Flask):
+    """Flask, asking once per view or hook (not on every request) whether it is a coroutine function."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._synced: dict[Callable, Callable] = {}
+
+    def ensure_sync(self, func: Callable) -> Callable:
+        # Flask runs inspect.iscoroutinefunction on each hook and view of every request: some seven
+        # checks, a twentieth of a webhook delivery's own work, with the same answer each time.
+        synced = self._synced.get(func)
+        if synced is None:
+            synced = self._synced[func] = super().ensure_sync(func)
+        return synced
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app; `config` overrides settings read from the environment."""
-    app = Flask(
+    app = Kontor(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
@@ -29,9 +45,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     check_production_safety(app.config)
-    if app.config["TRUSTED_PROXIES"]:
-        proxies = int(app.config["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_filter()
@@ -67,7 +80,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.stock import api as stock_api, views as stock_views, warehouse_views
     from app.suppliers import views as suppliers_views
     from app.sync import views as sync_views
-    from app.webhooks import views as webhooks_views
+    from app.webhooks import receiver as webhook_receiver, views as webhooks_views
 
     app.register_blueprint(health.bp)
     app.register_blueprint(accounts_views.bp)
@@ -86,8 +99,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for api in (orders_api.bp, integrations_api.bp, monitoring_api.bp, stock_api.bp):
         app.register_blueprint(api)
         csrf.exempt(api)  # token-authenticated, no cookies
-    app.register_blueprint(webhooks_views.bp)
-    csrf.exempt(webhooks_views.bp)  # signature-authenticated, no cookies
+    app.register_blueprint(webhooks_views.bp)  # addresses only: webhook_receiver answers the deliveries
+    webhook_receiver.init_app(app)
+    if app.config["TRUSTED_PROXIES"]:  # outermost, so the receiver sees the caller's address too
+        proxies = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     from app import cli as kontor_cli
     from app.accounts import cli as accounts_cli

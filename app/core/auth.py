@@ -6,7 +6,6 @@ from functools import wraps
 from typing import Any, Callable
 
 from flask import Flask, abort, redirect, request, url_for
-from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
 # Reachable without a session: the login page, health checks and static files. The API,
@@ -42,21 +41,8 @@ def role_required(role: str) -> Callable:
     return decorator
 
 
-class SessionsForPeople(SecureCookieSessionInterface):
-    """Webhook deliveries prove themselves with a signature: they get no cookie session to load or save.
-
-    (A busy shop sends many deliveries a second; reading a session each of them never uses costs.)
-    """
-
-    def open_session(self, app: Flask, request: Any) -> Any:
-        if request.path.startswith("/webhooks/"):
-            return self.make_null_session(app)
-        return super().open_session(app, request)
-
-
 def require_login_everywhere(app: Flask) -> None:
-    """Send anonymous visitors of any non-public page to the login form; webhooks get no session."""
-    app.session_interface = SessionsForPeople()
+    """Send anonymous visitors of any non-public page to the login form."""
 
     @app.before_request
     def _require_login() -> Any:

@@ -39,6 +39,12 @@ SECURITY_HEADERS = {
 STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
 
 
+def security_headers(production: bool) -> list[tuple[str, str]]:
+    """The headers every response carries (and Strict-Transport-Security in production)."""
+    headers = list(SECURITY_HEADERS.items())
+    return headers + [("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)] if production else headers
+
+
 def local_path(target: str | None) -> str | None:
     """`target` if it is a plain path on this site (safe to redirect to), otherwise None."""
     if target and LOCAL_PATH.fullmatch(target):
@@ -111,9 +117,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    everywhere = {name.lower(): (name, value) for name, value in SECURITY_HEADERS.items()}
-    in_production = {**everywhere,
-                     "strict-transport-security": ("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)}
+    everywhere = {name.lower(): (name, value) for name, value in security_headers(production=False)}
+    in_production = {name.lower(): (name, value) for name, value in security_headers(production=True)}
 
     @app.after_request
     def _security_headers(response):

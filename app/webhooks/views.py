@@ -2,6 +2,8 @@
 
 No login and no CSRF token: a delivery proves itself with its signature. The work happens later,
 in a job on the `orders` queue, so a platform never waits for Kontor (and never times out).
+Deliveries are answered by `receiver.DeliveryReceiver` in front of Flask; the blueprint's rules
+only build their addresses (`url_for("webhooks.shopify", integration_id=...)`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app
 
 from app.core.i18n import api_error
 from app.extensions import db
@@ -32,16 +35,35 @@ MAX_BODY = 1024 * 1024
 WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d+$")
 
 
-def _error(status: int, code: str, message: str):
-    return jsonify(error=api_error(code, message)), status
+@dataclass(frozen=True)
+class Incoming:
+    """A delivery as it arrived: the raw body (None when over MAX_BODY), the headers as werkzeug names
+    them ("X-Shopify-Topic"), and the address it came from."""
+
+    body: bytes | None
+    headers: dict[str, str]
+    remote_addr: str = ""
+
+    def header(self, name: str, default: str = "") -> str:
+        """A header's value, whatever the case of `name`."""
+        return self.headers.get(name.title(), default)
 
 
-def _read_body() -> bytes | None:
-    """The raw body, or None when it is over the limit (whatever Content-Length claims)."""
-    if (request.content_length or 0) > MAX_BODY:
-        return None
-    body = request.stream.read(MAX_BODY + 1)
-    return None if len(body) > MAX_BODY else body
+@dataclass(frozen=True)
+class Answer:
+    """What the platform is sent back: a status and a JSON body."""
+
+    status: int
+    body: bytes
+
+
+def error_answer(status: int, code: str, message: str) -> Answer:
+    """An error the platform is told about: {"error": {code, message, message_pl}}."""
+    return Answer(status, json.dumps({"error": api_error(code, message)}).encode())
+
+
+def _too_large() -> Answer:
+    return error_answer(413, "too_large", f"The body is over {MAX_BODY // 1024} KB.")
 
 
 @dataclass(frozen=True)
@@ -87,28 +109,23 @@ def _secrets(integration: Receiver) -> list[str]:
 def _integration(integration_id: int, kind: str):
     integration = _receiver(integration_id)
     if integration is None or integration.kind != kind:
-        return None, _error(404, "not_found", f"There is no {kind} integration {integration_id} in Kontor.")
+        return None, error_answer(404, "not_found", f"There is no {kind} integration {integration_id} in Kontor.")
     if not integration.enabled:
-        return None, _error(409, "disabled", f"The integration “{integration.name}” is switched off in Kontor; "
+        return None, error_answer(409, "disabled", f"The integration “{integration.name}” is switched off in Kontor; "
                                              "switch it on to accept deliveries again.")
     return integration, None
 
 
-def _headers() -> dict[str, str]:
-    return {key: value for key, value in request.headers.items()}
-
-
-def _refused(integration: Receiver, reason: str):
-    log.warning("webhook delivery for integration %s refused from %s: %s", integration.id, request.remote_addr, reason)
+def _refused(integration: Receiver, incoming: Incoming, reason: str) -> Answer:
+    log.warning("webhook delivery for integration %s refused from %s: %s", integration.id, incoming.remote_addr, reason)
     ledger.count_rejection(integration.id, reason)
-    return _error(401, "bad_signature", reason)
+    return error_answer(401, "bad_signature", reason)
 
 
-def _stored(recorded: ledger.Recorded):
-    # Built by hand, not by jsonify: every delivery gets this answer, and it has three fixed fields.
-    body = f'{{"duplicate":{"true" if recorded.duplicate else "false"},"event_id":{int(recorded.event_id)},' \
-           '"received":true}\n'
-    return current_app.response_class(body, status=200, mimetype="application/json")
+def _stored(recorded: ledger.Recorded) -> Answer:
+    # Built by hand: every delivery gets this answer, and it has three fixed fields.
+    return Answer(200, f'{{"duplicate":{"true" if recorded.duplicate else "false"},'
+                       f'"event_id":{int(recorded.event_id)},"received":true}}\n'.encode())
 
 
 def _fallback_id(*parts: str | bytes) -> str:
@@ -126,51 +143,49 @@ def _parse_or_none(body: bytes):
         return None
 
 
-@bp.post("/shopify/<int:integration_id>")
-def shopify(integration_id: int):
+def shopify(integration_id: int, incoming: Incoming) -> Answer:
     """A Shopify webhook (orders/*, refunds/create)."""
     integration, failure = _integration(integration_id, "shopify")
     if failure:
         return failure
-    body = _read_body()
+    body = incoming.body
     if body is None:
-        return _error(413, "too_large", f"The body is over {MAX_BODY // 1024} KB.")
-    reason = signatures.check_base64_hmac(body, request.headers.get("X-Shopify-Hmac-Sha256"), _secrets(integration),
+        return _too_large()
+    reason = signatures.check_base64_hmac(body, incoming.header("X-Shopify-Hmac-Sha256"), _secrets(integration),
                                           "X-Shopify-Hmac-SHA256")
     if reason:
-        return _refused(integration, reason)
-    topic = request.headers.get("X-Shopify-Topic", "")
-    delivery_id = (request.headers.get("X-Shopify-Webhook-Id") or request.headers.get("X-Shopify-Event-Id")
+        return _refused(integration, incoming, reason)
+    topic = incoming.header("X-Shopify-Topic", "")
+    delivery_id = (incoming.header("X-Shopify-Webhook-Id") or incoming.header("X-Shopify-Event-Id")
                    or _fallback_id(topic, body))
     try:
-        triggered_at = parse_time(request.headers.get("X-Shopify-Triggered-At"))
+        triggered_at = parse_time(incoming.header("X-Shopify-Triggered-At"))
     except MalformedPayload:
         triggered_at = None
     data = _parse_or_none(body)
     resource = str(data.get("id") or "") if isinstance(data, dict) else ""
     if topic.startswith("refunds/") and isinstance(data, dict):
         resource = str(data.get("order_id") or resource)
-    return _stored(ledger.store_delivery(integration.id, "shopify", delivery_id, body, _headers(), topic=topic,
+    return _stored(ledger.store_delivery(integration.id, "shopify", delivery_id, body, incoming.headers, topic=topic,
                                          resource_id=resource, occurred_at=triggered_at))
 
 
-@bp.post("/woocommerce/<int:integration_id>")
-def woocommerce(integration_id: int):
+def woocommerce(integration_id: int, incoming: Incoming) -> Answer:
     """A WooCommerce webhook (order.created, order.updated, order.deleted), or the ping sent on creation."""
     integration, failure = _integration(integration_id, "woocommerce")
     if failure:
         return failure
-    body = _read_body()
+    body = incoming.body
     if body is None:
-        return _error(413, "too_large", f"The body is over {MAX_BODY // 1024} KB.")
-    signature = request.headers.get("X-WC-Webhook-Signature")
+        return _too_large()
+    signature = incoming.header("X-WC-Webhook-Signature")
     if not signature and WOOCOMMERCE_PING.match(body.strip()):
         # WooCommerce checks the URL with an unsigned "webhook_id=N" form post when a webhook is saved.
-        return jsonify(received=True, ping=True), 200
+        return Answer(200, b'{"ping":true,"received":true}\n')
     reason = signatures.check_base64_hmac(body, signature, _secrets(integration), "X-WC-Webhook-Signature")
     if reason:
-        return _refused(integration, reason)
-    topic = request.headers.get("X-WC-Webhook-Topic", "")
+        return _refused(integration, incoming, reason)
+    topic = incoming.header("X-WC-Webhook-Topic", "")
     data = _parse_or_none(body)
     resource = str(data.get("id") or "") if isinstance(data, dict) else ""
     modified = ""
@@ -180,28 +195,27 @@ def woocommerce(integration_id: int):
     if resource:
         delivery_id = f"{topic}:{resource}:{modified or _fallback_id(body)}"
     else:
-        delivery_id = _fallback_id(topic, request.headers.get("X-WC-Webhook-Delivery-ID", ""), body)
+        delivery_id = _fallback_id(topic, incoming.header("X-WC-Webhook-Delivery-ID", ""), body)
     try:
         occurred_at = woocommerce_mapping.modified_at(data) if isinstance(data, dict) else None
     except MalformedPayload:
         occurred_at = None  # stored anyway; processing says what is wrong with it
-    return _stored(ledger.store_delivery(integration.id, "woocommerce", delivery_id, body, _headers(),
+    return _stored(ledger.store_delivery(integration.id, "woocommerce", delivery_id, body, incoming.headers,
                                          topic=topic, resource_id=resource, occurred_at=occurred_at))
 
 
-@bp.post("/generic/<int:integration_id>")
-def generic(integration_id: int):
+def generic(integration_id: int, incoming: Incoming) -> Answer:
     """Any other shop or middleware, signed the Standard Webhooks way, orders in API v1's detail shape."""
     integration, failure = _integration(integration_id, "generic")
     if failure:
         return failure
-    body = _read_body()
+    body = incoming.body
     if body is None:
-        return _error(413, "too_large", f"The body is over {MAX_BODY // 1024} KB.")
-    headers = {key.lower(): value for key, value in request.headers.items()}
+        return _too_large()
+    headers = {key.lower(): value for key, value in incoming.headers.items()}
     reason = signatures.check_standard(body, headers, _secrets(integration), time.time())
     if reason:
-        return _refused(integration, reason)
+        return _refused(integration, incoming, reason)
     data = _parse_or_none(body)
     topic, resource = "order.updated", ""
     if isinstance(data, dict):
@@ -209,5 +223,11 @@ def generic(integration_id: int):
         order = data["data"] if isinstance(data.get("data"), dict) else data
         resource = str(order.get("external_order_id") or order.get("id") or "")
     occurred_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), timezone.utc)
-    return _stored(ledger.store_delivery(integration.id, "generic", headers["webhook-id"], body, _headers(),
+    return _stored(ledger.store_delivery(integration.id, "generic", headers["webhook-id"], body, incoming.headers,
                                          topic=topic, resource_id=resource, occurred_at=occurred_at))
+
+
+RECEIVERS: dict[str, Callable[[int, Incoming], Answer]] = {"shopify": shopify, "woocommerce": woocommerce,
+                                                            "generic": generic}
+for _kind in RECEIVERS:
+    bp.add_url_rule(f"/{_kind}/<int:integration_id>", endpoint=_kind, build_only=True)
