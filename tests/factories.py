@@ -69,7 +69,7 @@ def make_integration(kind: str = "prestashop", *, direction: str = "both", name:
 
 def map_status(integration, local_status: str, external_id: str, direction: str = "both"):
     """Add a mapping row through the service (validated like the page does)."""
-    from app.integrations.services import add_mapping
+    from app.integrations.state_mappings import add_mapping
     from app.settings.services import status_defs
 
     state = next(s for s in integration.states if s.external_id == str(external_id))

@@ -30,6 +30,7 @@ from app.extensions import db
 from app.inbound import ledger, runs
 from app.inbound.models import InboundEvent
 from app.integrations import services as integrations
+from app.integrations import progress
 from app.integrations.allegro.client import EVENTS_PAGE, FORMS_PAGE, AllegroClient, JournalCursorRefused
 from app.integrations.allegro.mapping import event_from_allegro, parse_time
 from app.integrations.base import MalformedPayload, PlatformError
@@ -180,7 +181,7 @@ class JournalRun:
                 self.ahead.start(("events", following), lambda client: client.order_events(following))
             self.store_events(events, hints, revisions)
             after = str(events[-1].get("id") or after)
-            integrations.set_cursor(self.integration.id, CURSOR, after)
+            progress.set_cursor(self.integration.id, CURSOR, after)
             db.session.commit()  # the page and the cursor together
             if page_number % PAGES_PER_ROUND == 0:
                 self.skip_known(hints, revisions)
@@ -228,7 +229,7 @@ class JournalRun:
     def restart_from_list(self, since: datetime) -> None:
         """Put the cursor at the journal's newest event, then fetch every form changed since `since`."""
         latest = self.call(lambda client: client.latest_event())
-        integrations.set_cursor(self.integration.id, CURSOR, str(latest["id"]) if latest else START)
+        progress.set_cursor(self.integration.id, CURSOR, str(latest["id"]) if latest else START)
         db.session.commit()
         self.sweep_forms(since)
 
@@ -295,7 +296,7 @@ def poll_journal(integration_id: int, since: datetime | None = None) -> dict[str
         raise ValidationFailed(_l("%(name)s is not an Allegro integration.", name=integration.name))
     started = utcnow()
     run = JournalRun(integration, runs.start(integration.id, "order_events", started))
-    known = integrations.cursors(integration.id)
+    known = progress.cursors(integration.id)
     cursor, read_at = known.get(CURSOR), known.get(POLLED_AT)
     try:
         if since is not None:
@@ -325,7 +326,7 @@ def poll_journal(integration_id: int, since: datetime | None = None) -> dict[str
         raise
     finally:
         run.ahead.close()
-    integrations.set_cursor(integration.id, POLLED_AT, started.isoformat())
+    progress.set_cursor(integration.id, POLLED_AT, started.isoformat())
     _record_run(run, message)
     return runs.RunCounts(run.record.id, run.counts)
 
@@ -333,7 +334,7 @@ def poll_journal(integration_id: int, since: datetime | None = None) -> dict[str
 def _fill_gap(run: JournalRun, gap_from: datetime, now: datetime, why):
     since = gap_from - OVERLAP
     run.restart_from_list(since)
-    integrations.set_cursor(run.integration.id, GAP, f"{now.isoformat()}|{since.isoformat()}")
+    progress.set_cursor(run.integration.id, GAP, f"{now.isoformat()}|{since.isoformat()}")
     return _l("Event journal gap (%(why)s): %(forms)s orders changed since %(since)s UTC fetched from the order "
               "list instead; the journal goes on from its newest event", why=why, forms=run.counts["forms"],
               since=since.strftime("%Y-%m-%d %H:%M"))

@@ -26,7 +26,7 @@ from app.extensions import db
 from app.integrations.allegro.client import FULFILLMENT_STATES as ALLEGRO_STATES
 from app.integrations.base import PlatformDeletion, PlatformOrder, PlatformRefund
 from app.integrations.models import Integration
-from app.integrations.services import pull_status_for, state_name
+from app.integrations.state_mappings import pull_status_for, state_name
 from app.integrations.shopify.mapping import STATES as SHOPIFY_STATES
 from app.integrations.woocommerce.mapping import STATES as WOOCOMMERCE_STATES
 from app.orders.models import Order, OrderAddress, OrderItem, OrderPayment, OrderShipment, OrderStatusHistory

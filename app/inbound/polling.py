@@ -19,6 +19,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.inbound import ledger, runs
 from app.integrations import services as integrations
+from app.integrations import progress
 from app.integrations.base import PlatformError
 from app.integrations.models import Integration
 from app.integrations.services import list_integrations
@@ -31,7 +32,7 @@ POLL_TOPIC = "poll"
 
 
 def _since(integration: Integration) -> datetime:
-    value = integrations.cursors(integration.id).get(CURSOR)
+    value = progress.cursors(integration.id).get(CURSOR)
     if value:
         return datetime.fromisoformat(value) - OVERLAP
     days = int((integration.settings or {}).get("import_days", FIRST_POLL_BACK.days))
@@ -78,7 +79,7 @@ def poll_orders(integration_id: int, since: datetime | None = None) -> dict[str,
         db.session.commit()
         raise
     # Only once every page is stored: a poll that dies half-way starts from the same moment again.
-    integrations.move_cursor(integration.id, CURSOR, started.isoformat())
+    progress.move_cursor(integration.id, CURSOR, started.isoformat())
     run.counts, run.finished_at = counts, utcnow()
     skipped = (_l("; %(count)s entries of the answer were not orders and were skipped", count=len(unreadable))
                if unreadable else "")

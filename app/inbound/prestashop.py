@@ -20,6 +20,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.inbound import ledger, runs
 from app.integrations import services as integrations
+from app.integrations import progress
 from app.integrations.base import PlatformError
 from app.integrations.models import Integration
 from app.integrations.prestashop import order_import
@@ -46,7 +47,7 @@ def _shop_time(value: object) -> bool:
 def _cursor(integration: Integration, since: datetime | None) -> tuple[str, int]:
     if since is not None:
         return since.astimezone(timezone.utc).strftime(SHOP_TIME), 0
-    value = integrations.cursors(integration.id).get(CURSOR)
+    value = progress.cursors(integration.id).get(CURSOR)
     if value:
         date_upd, _, order_id = value.partition("|")
         return date_upd, int(order_id or 0)
@@ -116,7 +117,7 @@ def _through_database(integration: Integration, dsn: str, date_upd: str, order_i
             _store(integration, page, counts, run_id)
             date_upd, order_id = page[-1]["order"]["date_upd"], int(page[-1]["order"]["id"])
             # The cursor moves with each stored page: a run that dies goes on from here next time.
-            integrations.set_cursor(integration.id, CURSOR, f"{date_upd}|{order_id}")
+            progress.set_cursor(integration.id, CURSOR, f"{date_upd}|{order_id}")
             db.session.commit()
             if len(page) < DB_PAGE:
                 break
@@ -145,8 +146,8 @@ def import_orders(integration_id: int, since: datetime | None = None) -> dict[st
         run.say(message)
         db.session.commit()
         raise error if isinstance(error, PlatformError) else PlatformError(message)
-    if since is None or cursor > integrations.cursors(integration.id).get(CURSOR, ""):
-        integrations.set_cursor(integration.id, CURSOR, cursor)
+    if since is None or cursor > progress.cursors(integration.id).get(CURSOR, ""):
+        progress.set_cursor(integration.id, CURSOR, cursor)
     run.counts, run.finished_at = counts, utcnow()
     said = {"orders": counts["orders"], "since": date_upd, "new": counts["new"], "skipped": (
         _l("; %(skipped)s skipped: the shop sent them without an order id", skipped=counts["skipped"])

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.inbound.models import InboundEvent
 from app.integrations.models import IntegrationRun
-from app.integrations.services import run_summary
+from app.integrations.progress import run_summary
 
 # How each outcome counts in a run's history; "skipped" ones keep their reason.
 SKIPPED = ("older", "skipped", "malformed")

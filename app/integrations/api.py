@@ -9,6 +9,7 @@ from app.core import params
 from app.core.errors import NotFound, ValidationFailed, answer_in_json
 from app.core.i18n import api_error
 from app.integrations import services
+from app.integrations import state_mappings
 from app.integrations.base import PlatformError
 
 bp = Blueprint("integrations_api", __name__, url_prefix="/api/v1")
@@ -26,7 +27,7 @@ def sync_prestashop_states():
     if integration.kind != "prestashop":
         raise NotFound(f"Integration {store_id} is not a PrestaShop store.")
     try:
-        counts = services.sync_states(store_id)
+        counts = state_mappings.sync_states(store_id)
     except PlatformError as error:
         return jsonify(error=api_error("platform_error", error.message)), 502
     states = [{"id": s.external_id, "name": s.name, "active": s.active} for s in integration.states]

@@ -12,6 +12,7 @@ from app.core.htmx import render_fragment, trigger
 from app.core.transactions import refusal_shown
 from app.extensions import htmx
 from app.integrations import services
+from app.integrations import progress, state_mappings
 from app.integrations.base import PlatformError
 from app.integrations.forms import FORMS, DirectionForm, MappingForm
 from app.integrations.models import DIRECTIONS, KINDS, MAPPING_DIRECTIONS, Integration
@@ -91,12 +92,12 @@ def edit(integration_id: int):
 def detail(integration_id: int):
     """Everything about one integration on one page (failed pushes load from the sync area)."""
     integration = services.get_integration(integration_id)
-    runs = services.recent_runs(integration.id)
+    runs = progress.recent_runs(integration.id)
     return render_template(
         "integrations/detail.html", integration=integration, kinds=KINDS, directions=DIRECTIONS,
         direction_form=DirectionForm(formdata=None, obj=integration), masked=services.masked_secrets(integration),
         form=_mapping_form(integration), error=None, statuses=status_defs(), mapping_directions=MAPPING_DIRECTIONS,
-        runs=runs, run_summaries=services.run_summaries(runs), cursors=services.cursors(integration.id),
+        runs=runs, run_summaries=progress.run_summaries(runs), cursors=progress.cursors(integration.id),
     )
 
 
@@ -145,7 +146,7 @@ def sync_states(integration_id: int):
     """Fetch the platform's order states now."""
     error = None
     try:
-        counts = services.sync_states(integration_id)
+        counts = state_mappings.sync_states(integration_id)
         message = f"{counts['states']} states: {counts['added']} new, {counts['updated']} changed, " \
                   f"{counts['deactivated']} no longer offered."
     except PlatformError as failure:
@@ -175,7 +176,7 @@ def add_mapping(integration_id: int):
     if not form.validate_on_submit():
         return _mappings_fragment(integration, form, "Choose a Kontor status, a platform state and a direction.", 422)
     with refusal_shown() as refusal:
-        services.add_mapping(integration_id, form.local_status.data, form.platform_state_id.data,
+        state_mappings.add_mapping(integration_id, form.local_status.data, form.platform_state_id.data,
                              form.direction.data, {code: status.name for code, status in status_defs().items()})
     if refusal:
         return _mappings_fragment(services.get_integration(integration_id), form, refusal.message, 422)
@@ -186,7 +187,7 @@ def add_mapping(integration_id: int):
 @role_required("admin")
 def edit_mapping(integration_id: int, mapping_id: int):
     """Inline edit of one mapping row (GET shows the editable row, POST saves it)."""
-    mapping = services.get_mapping(integration_id, mapping_id)
+    mapping = state_mappings.get_mapping(integration_id, mapping_id)
     integration = mapping.integration
     if request.method == "GET":
         form = _mapping_form(integration, obj=mapping)
@@ -196,21 +197,21 @@ def edit_mapping(integration_id: int, mapping_id: int):
     error = None
     if form.validate_on_submit():
         with refusal_shown() as refusal:
-            services.update_mapping(integration_id, mapping_id, form.local_status.data, form.platform_state_id.data,
+            state_mappings.update_mapping(integration_id, mapping_id, form.local_status.data, form.platform_state_id.data,
                                     form.direction.data, {code: status.name for code, status in status_defs().items()})
             return _mappings_fragment(services.get_integration(integration_id))
         error = refusal.message
     else:
         error = "Choose a Kontor status, a platform state and a direction."
     return render_fragment("integrations/_mapping_edit_row.html", 422, integration=integration,
-                           mapping=services.get_mapping(integration_id, mapping_id), form=form, error=error)
+                           mapping=state_mappings.get_mapping(integration_id, mapping_id), form=form, error=error)
 
 
 @bp.post("/<int:integration_id>/mappings/<int:mapping_id>/delete")
 @role_required("admin")
 def delete_mapping(integration_id: int, mapping_id: int):
     """Remove a mapping row."""
-    services.delete_mapping(integration_id, mapping_id)
+    state_mappings.delete_mapping(integration_id, mapping_id)
     return _mappings_fragment(services.get_integration(integration_id))
 
 
@@ -218,7 +219,7 @@ def delete_mapping(integration_id: int, mapping_id: int):
 @role_required("admin")
 def move_mapping(integration_id: int, mapping_id: int, direction: str):
     """Move a mapping row up or down."""
-    services.move_mapping(integration_id, mapping_id, "up" if direction == "up" else "down")
+    state_mappings.move_mapping(integration_id, mapping_id, "up" if direction == "up" else "down")
     return _mappings_fragment(services.get_integration(integration_id))
 
 

@@ -25,7 +25,8 @@ from app.inbound.imports import import_orders
 from app.inbound.polling import poll_all, poll_orders
 from app.inbound.services import process_batch, process_event
 from app.integrations.base import PlatformError
-from app.integrations.services import list_integrations, sync_states
+from app.integrations.services import list_integrations
+from app.integrations.state_mappings import sync_states
 from app.jobs.queues import any_waiting, enqueue
 from app.jobs.schedule import find
 from app.monitoring import alerts, queues as rq_state

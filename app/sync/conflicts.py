@@ -17,7 +17,7 @@ from app.core.errors import Conflict, TransitionRefused
 from app.core.i18n import english
 from app.core.types import utcnow
 from app.extensions import db
-from app.integrations import services as integrations
+from app.integrations import state_mappings
 from app.integrations.models import Integration
 from app.orders.models import Order
 from app.orders.services import Actor, move_status, record_event
@@ -39,10 +39,10 @@ def record_platform_state(order_id: int, state_id: str) -> None:
 def _names(operation: SyncOperation, platform_state: str) -> tuple[str, str, str]:
     """(platform's state, Kontor's wish as a platform state, last known state), in words."""
     integration = operation.integration
-    wish = integrations.push_state_for(integration, operation.payload.get("to_status", ""))
+    wish = state_mappings.push_state_for(integration, operation.payload.get("to_status", ""))
     known = operation.order.platform_state if operation.order else None
-    return (integrations.state_name(integration, platform_state), wish.name if wish else "—",
-            integrations.state_name(integration, known) if known else "—")
+    return (state_mappings.state_name(integration, platform_state), wish.name if wish else "—",
+            state_mappings.state_name(integration, known) if known else "—")
 
 
 def _data(operation: SyncOperation) -> dict:
@@ -73,8 +73,8 @@ def take_platform_state(operation: SyncOperation, platform_state: str, actor: Ac
     """Bring the platform's state into Kontor through the pull mappings and close the push as skipped."""
     integration: Integration = operation.integration
     order = db.session.get(Order, operation.order_id, with_for_update=True, populate_existing=True)
-    theirs = integrations.state_name(integration, platform_state)
-    target = integrations.pull_status_for(integration, platform_state)
+    theirs = state_mappings.state_name(integration, platform_state)
+    target = state_mappings.pull_status_for(integration, platform_state)
     platform = Actor(integration.name, "platform")  # a platform change: never pushed back
     if target is None:
         message = _l("%(said)s %(then)s", said=message, then=_l(

@@ -21,6 +21,7 @@ from app.core.secrets import hide_secrets
 from app.core.types import utcnow
 from app.extensions import db
 from app.integrations import services as integrations
+from app.integrations import progress, state_mappings
 from app.integrations.base import PlatformError, ReconnectNeeded, with_retries
 from app.integrations.models import Integration, IntegrationRun
 from app.orders.models import Order
@@ -97,7 +98,7 @@ def _push(operation: SyncOperation) -> str:
     if not order.external_order_id:
         return close("skipped", _l("Not pushed to %(name)s: the order has no id on the platform.", name=name),
                      "warning")
-    state = integrations.push_state_for(integration, target)
+    state = state_mappings.push_state_for(integration, target)
     if state is None:
         return close("skipped", _l("Not pushed to %(name)s: no mapping for status “%(status)s”.", name=name,
                                     status=target), "warning")
@@ -138,12 +139,12 @@ def _push(operation: SyncOperation) -> str:
     except PlatformError as error:
         return _failed(operation, order, integration, error, actor)
     record_platform_state(order_id, state.external_id)
-    integrations.move_cursor(integration.id, "last_status_pushed_at", utcnow().isoformat())
+    progress.move_cursor(integration.id, "last_status_pushed_at", utcnow().isoformat())
     if overwritten or operation.payload.get("overwrite"):
         was = overwritten[0] if overwritten else (operation.payload.get("conflict") or {}).get("platform_state", "")
         record_event(order, "push_overwrote",
                      _l("%(name)s had “%(theirs)s”, set on the platform; Kontor's “%(ours)s” was written over it.",
-                        name=name, theirs=integrations.state_name(integration, was), ours=state.name),
+                        name=name, theirs=state_mappings.state_name(integration, was), ours=state.name),
                      actor, level="warning", data=_data(operation))
     if already and operation.payload.get("write_sent") == state.external_id:
         message = _l("Pushed to %(name)s: “%(state)s” confirmed on the platform after an unanswered write.",
@@ -259,7 +260,7 @@ def order_sync_summary(order: Order) -> dict | None:
                                   .order_by(SyncOperation.id.desc()))
     return {
         "integration": order.integration,
-        "platform_state": integrations.state_name(order.integration, order.platform_state)
+        "platform_state": state_mappings.state_name(order.integration, order.platform_state)
         if order.platform_state else None,
         "platform_state_at": order.platform_state_at,
         "operation": operation,

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.inbound import allegro as journal
-from app.integrations.services import set_cursor
+from app.integrations.progress import set_cursor
 from tests.factories import make_integration
 
 

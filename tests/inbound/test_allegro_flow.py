@@ -10,7 +10,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.inbound import allegro as journal
 from app.inbound.models import InboundEvent
-from app.integrations.services import set_cursor
+from app.integrations.progress import set_cursor
 from app.orders.models import Order
 from app.settings.models import NumberingScheme
 from tests.factories import make_integration

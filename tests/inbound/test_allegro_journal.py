@@ -17,7 +17,7 @@ from app.inbound.services import process_event
 from app.integrations.allegro.client import FULFILLMENT_STATES
 from app.integrations.base import PlatformError
 from app.integrations.models import IntegrationRun
-from app.integrations.services import cursors, set_cursor
+from app.integrations.progress import cursors, set_cursor
 from app.jobs import tasks
 from app.orders.models import Order
 from tests.factories import make_integration, make_user, map_status

@@ -16,7 +16,7 @@ from app.inbound.services import process_batch, process_event
 from app.integrations.allegro.client import FULFILLMENT_STATES, AllegroClient
 from app.integrations.base import PlatformError
 from app.integrations.models import IntegrationRun
-from app.integrations.services import cursors, set_cursor
+from app.integrations.progress import cursors, set_cursor
 from app.orders.models import Order
 from tests.factories import make_integration, make_user
 from tests.fakes import shopify as fake_shopify

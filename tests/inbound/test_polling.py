@@ -12,6 +12,7 @@ from app.extensions import db
 from app.inbound import polling
 from app.inbound.models import InboundEvent
 from app.inbound.services import process_event
+from app.integrations import progress
 from app.integrations.base import PlatformError
 from app.integrations.models import IntegrationRun
 from app.orders.models import Order
@@ -71,7 +72,7 @@ def test_a_failed_poll_is_logged_and_does_not_move_the_cursor(app, shopify_fake)
         polling.poll_orders(shop.id)
     run = db.session.scalar(select(IntegrationRun))
     assert not run.ok and "access token" in run.message
-    assert polling.CURSOR not in polling.integrations.cursors(shop.id)
+    assert polling.CURSOR not in progress.cursors(shop.id)
 
 
 def test_woocommerce_poll_pages_by_modified_after(app, woo_fake, monkeypatch):

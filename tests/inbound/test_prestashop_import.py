@@ -11,7 +11,7 @@ from app.extensions import db
 from app.inbound import prestashop as importer
 from app.inbound.models import InboundEvent
 from app.integrations.models import IntegrationRun
-from app.integrations.services import cursors
+from app.integrations.progress import cursors
 from app.jobs import tasks
 from app.orders.models import Order
 from tests.factories import make_integration, map_status

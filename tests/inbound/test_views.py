@@ -13,7 +13,7 @@ from app.inbound import ledger
 from app.inbound.models import InboundEvent
 from app.inbound.services import process_event
 from app.integrations.models import Integration
-from app.integrations.services import sync_states
+from app.integrations.state_mappings import sync_states
 from app.jobs import tasks
 from tests.conftest import csrf_from
 from tests.factories import make_integration, make_user

@@ -7,6 +7,7 @@ import pytest
 from app.accounts.services import create_api_token
 from app.extensions import db
 from app.integrations import services
+from app.integrations import state_mappings
 from app.integrations.base import AuthenticationFailed
 from app.integrations.models import Integration, IntegrationRun
 from app.jobs import tasks
@@ -41,12 +42,12 @@ def test_connection_test_says_what_happened(shop, fake_prestashop, retry_sleeps)
 
 
 def test_states_sync_names_states_in_the_chosen_language_and_logs_a_run(shop, fake_prestashop, retry_sleeps):
-    counts = services.sync_states(shop.id)
+    counts = state_mappings.sync_states(shop.id)
     assert counts["states"] == 13 and counts["added"] == 13
     names = {s.external_id: s.name for s in shop.states}
     assert names["2"] != "Payment accepted"  # language 2 is Polish in the fake
     fake_prestashop.add_state(99, {"1": "Waiting for supplier", "2": "Czeka na dostawcę"})
-    counts = services.sync_states(shop.id)
+    counts = state_mappings.sync_states(shop.id)
     assert counts["added"] == 1
     assert {s.external_id: s.name for s in db.session.get(Integration, shop.id).states}["99"] == "Czeka na dostawcę"
     runs = db.session.scalars(db.select(IntegrationRun).where(IntegrationRun.kind == "states_sync")).all()
@@ -54,10 +55,10 @@ def test_states_sync_names_states_in_the_chosen_language_and_logs_a_run(shop, fa
 
 
 def test_states_no_longer_offered_are_kept_but_inactive(shop, fake_prestashop, retry_sleeps):
-    services.sync_states(shop.id)
+    state_mappings.sync_states(shop.id)
     with fake_prestashop.lock:
         del fake_prestashop.states["12"]
-    assert services.sync_states(shop.id)["deactivated"] == 1
+    assert state_mappings.sync_states(shop.id)["deactivated"] == 1
     state = next(s for s in db.session.get(Integration, shop.id).states if s.external_id == "12")
     assert state.active is False
 
@@ -66,7 +67,7 @@ def test_allegro_states_come_from_the_spec_with_returned_read_only(allegro_app, 
     access, refresh = fake_allegro.issue_tokens()
     allegro_app.credentials = {**allegro_app.credentials, "access_token": access, "refresh_token": refresh}
     db.session.commit()
-    services.sync_states(allegro_app.id)
+    state_mappings.sync_states(allegro_app.id)
     states = {s.external_id: s for s in allegro_app.states}
     assert set(states) == {"NEW", "PROCESSING", "READY_FOR_SHIPMENT", "READY_FOR_PICKUP", "SENT", "PICKED_UP",
                            "CANCELLED", "SUSPENDED", "RETURNED"}
@@ -108,7 +109,7 @@ def test_states_api_refreshes_a_prestashop_store(client, shop, fake_prestashop, 
 
 
 def test_sweeper_logs_pushed_skipped_and_failed_counts(shop, fake_prestashop, retry_sleeps):
-    services.sync_states(shop.id)
+    state_mappings.sync_states(shop.id)
     shop.sync_direction = "push"
     db.session.commit()
     map_status(shop, "paid", "2", "push")

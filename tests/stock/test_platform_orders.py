@@ -12,7 +12,7 @@ from app.extensions import db
 from app.inbound import allegro as journal
 from app.inbound import services as inbound
 from app.inbound.models import InboundEvent
-from app.integrations.services import set_cursor
+from app.integrations.progress import set_cursor
 from app.orders.models import Order
 from app.stock import stock_push, warehouses
 from app.stock.models import OrderItemReservation, StockDocument, StockLevel, StockMovement

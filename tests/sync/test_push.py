@@ -68,7 +68,7 @@ def test_prestashop_push_records_platform_state_cursor_and_timeline(shop, fake_p
     order = db.session.get(Order, order.id)
     assert order.platform_state == "2" and order.revision == 3  # bookkeeping does not bump the revision
     assert "push_done" in timeline_kinds(order)
-    from app.integrations.services import cursors
+    from app.integrations.progress import cursors
     assert "last_status_pushed_at" in cursors(shop.id)
 
 
