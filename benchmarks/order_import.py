@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from app.extensions import db
     from app.inbound import allegro as journal
     from app.inbound.models import InboundEvent
-    from app.integrations.services import set_cursor
+    from app.integrations.progress import set_cursor
     from app.jobs import tasks
     from app.orders.models import Order
     from app.settings.services import seed_defaults
