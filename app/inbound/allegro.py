@@ -29,8 +29,7 @@ from app.core.types import utcnow
 from app.extensions import db
 from app.inbound import ledger, runs
 from app.inbound.models import InboundEvent
-from app.integrations import services as integrations
-from app.integrations import progress
+from app.integrations import progress, services as integrations
 from app.integrations.allegro.client import EVENTS_PAGE, FORMS_PAGE, AllegroClient, JournalCursorRefused
 from app.integrations.allegro.mapping import event_from_allegro, parse_time
 from app.integrations.base import MalformedPayload, PlatformError

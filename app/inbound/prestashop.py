@@ -19,8 +19,7 @@ from app.core.errors import ValidationFailed
 from app.core.types import utcnow
 from app.extensions import db
 from app.inbound import ledger, runs
-from app.integrations import services as integrations
-from app.integrations import progress
+from app.integrations import progress, services as integrations
 from app.integrations.base import PlatformError
 from app.integrations.models import Integration
 from app.integrations.prestashop import order_import

@@ -8,8 +8,7 @@ from app.accounts.api_auth import protect
 from app.core import params
 from app.core.errors import NotFound, ValidationFailed, answer_in_json
 from app.core.i18n import api_error
-from app.integrations import services
-from app.integrations import state_mappings
+from app.integrations import services, state_mappings
 from app.integrations.base import PlatformError
 
 bp = Blueprint("integrations_api", __name__, url_prefix="/api/v1")

@@ -11,8 +11,7 @@ from app.core.errors import ValidationFailed
 from app.core.htmx import render_fragment, trigger
 from app.core.transactions import refusal_shown
 from app.extensions import htmx
-from app.integrations import services
-from app.integrations import progress, state_mappings
+from app.integrations import progress, services, state_mappings
 from app.integrations.base import PlatformError
 from app.integrations.forms import FORMS, DirectionForm, MappingForm
 from app.integrations.models import DIRECTIONS, KINDS, MAPPING_DIRECTIONS, Integration

@@ -20,8 +20,7 @@ from app.core.i18n import english
 from app.core.secrets import hide_secrets
 from app.core.types import utcnow
 from app.extensions import db
-from app.integrations import services as integrations
-from app.integrations import progress, state_mappings
+from app.integrations import progress, services as integrations, state_mappings
 from app.integrations.base import PlatformError, ReconnectNeeded, with_retries
 from app.integrations.models import Integration, IntegrationRun
 from app.orders.models import Order

@@ -32,6 +32,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger("kontor.webhooks")
 
 MAX_BODY = 1024 * 1024
+LARGEST_ID = 2**31 - 1
 WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d+$")
 
 
@@ -85,6 +86,8 @@ _RECEIVERS: dict[int, tuple[float, Receiver]] = {}
 def _receiver(integration_id: int) -> Receiver | None:
     """The integration as deliveries see it, read at most every WEBHOOK_CACHE_SECONDS (a switch-off or a new
     secret takes that long to apply; a rotation accepts both secrets meanwhile)."""
+    if integration_id > LARGEST_ID:  # an INTEGER column: a larger id names no integration (and no query is sent)
+        return None
     ttl = float(current_app.config.get("WEBHOOK_CACHE_SECONDS", 5))
     now = time.monotonic()
     cached = _RECEIVERS.get(integration_id)

@@ -6,8 +6,7 @@ import pytest
 
 from app.accounts.services import create_api_token
 from app.extensions import db
-from app.integrations import services
-from app.integrations import state_mappings
+from app.integrations import services, state_mappings
 from app.integrations.base import AuthenticationFailed
 from app.integrations.models import Integration, IntegrationRun
 from app.jobs import tasks
