@@ -194,6 +194,20 @@ def test_list_filters_search_sort_and_paginate(app):
     assert page.total == 3 and len(page.items) == 1 and page.pages == 2
 
 
+def test_a_page_past_the_end_shows_the_last_page_and_no_match_counts_nothing(app):
+    first, second, third = (make_order("paid") for _ in range(3))
+    make_order("shipped")
+    db.session.commit()
+
+    past_the_end = list_orders(OrderFilters.from_args({"status": "paid", "limit": "2", "page": "9"}))
+    assert (past_the_end.page, past_the_end.pages, past_the_end.total) == (2, 2, 3)
+    assert len(past_the_end.items) == 1
+    assert list_orders(OrderFilters.from_args({"status": "paid", "limit": "2"})).total == 3
+    for page in ("1", "4"):
+        nothing = list_orders(OrderFilters.from_args({"status": "cancelled", "page": page}))
+        assert (nothing.items, nothing.total, nothing.page) == ([], 0, 1)
+
+
 def test_bad_filter_values_are_reported_not_fatal(app):
     filters = OrderFilters.from_args({"date_from": "yesterday", "payment_status": "lots", "sort": "drop table"})
     assert filters.date_from is None and filters.payment_status == "" and filters.sort == "ordered_at"
