@@ -245,6 +245,7 @@ TABLE_COLUMNS = (orders.number, orders.external_order_id, orders.ordered_at, ord
 OrderRow = namedtuple("OrderRow", ["id", *(column.key for column in TABLE_COLUMNS)])
 
 
+LARGEST_OFFSET = 2**31 - 1
 # count(*) straight on the table lets PostgreSQL answer from the index alone.
 _COUNT = select(func.count()).select_from(Order.__table__)
 
@@ -284,7 +285,8 @@ def _page(filters: OrderFilters, kind: tuple, query: Callable[[], Any], fetch: C
                                               "limit": filters.per_page}).all()
 
     page = filters.page
-    rows = rows_of(page)
+    # An offset past INTEGER cannot be bound; no list is that long, so it is past the end.
+    rows = rows_of(page) if (page - 1) * filters.per_page <= LARGEST_OFFSET else []
     if rows:
         total = rows[0][-1]
     elif page == 1:
