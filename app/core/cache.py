@@ -4,15 +4,23 @@ A version is a counter per kind of data ("orders", "statuses") that is bumped af
 commit that changes such data. A cached fragment's key contains the versions it was built
 from, so a change makes every older copy unreachable at once, in every process; nothing is
 ever served stale. Without Redis the fragment is simply rendered.
+
+Each bump is also announced on a channel. A process keeps the versions it has read for as long as its
+subscription has heard nothing (see VersionWatch), so most requests need no Redis round trip to learn them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import threading
+from time import monotonic
 from typing import Callable, Iterable
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from flask import current_app, g, has_app_context, has_request_context
 
 from app.core.i18n import current_locale
@@ -26,14 +34,112 @@ TTL_SECONDS = 120
 KINDS = ("orders", "statuses")
 
 
+# A process trusts the versions it holds at most this long without reading them again, which bounds what a
+# subscription that died without a word (a dropped connection nobody reset) could cost.
+TRUST_SECONDS = 1.0
+# After the subscription fails, versions are read from Redis on every request until this much later.
+RESUBSCRIBE_AFTER_SECONDS = 5.0
+
+
+class VersionWatch:
+    """The versions this process last read, kept while the bump channel has said nothing since.
+
+    Redis sends a bump's message to every subscriber before the bumping process hears back, so a message
+    can only be missing from the socket here if the bump has not finished anywhere yet: reading the socket
+    (no round trip) before using what is known is as current as asking Redis. Anything unusual (not yet
+    subscribed, a failed connection, knowledge older than TRUST_SECONDS) reads Redis as before.
+    """
+
+    def __init__(self, url: str, client: redis.Redis) -> None:
+        self.url, self.client = url, client
+        self.channel = f"{PREFIX}bumped:{client.connection_pool.connection_kwargs.get('db', 0)}"
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        self.pubsub: redis.client.PubSub | None = None
+        self.confirmed = False
+        self.known: dict[str, int] = {}
+        self.read_at = 0.0
+        self.resubscribe_at = 0.0
+
+    def read(self, names: tuple[str, ...]) -> dict[str, int]:
+        """The current version of each name."""
+        with self.lock:
+            trusted = self._quiet()
+            if trusted and monotonic() - self.read_at < TRUST_SECONDS and all(n in self.known for n in names):
+                return {n: self.known[n] for n in names}
+            wanted = tuple(dict.fromkeys((*self.known, *names)))
+            values = self.client.mget([f"{PREFIX}version:{n}" for n in wanted])
+            current = {n: int(v or 0) for n, v in zip(wanted, values)}
+            # Whatever was announced after this point shows on the socket and clears it again.
+            self.known = current if trusted else {}
+            self.read_at = monotonic()
+            return {n: current[n] for n in names}
+
+    def forget(self) -> None:
+        """This process bumped a version: do not wait for the announcement to come back."""
+        with self.lock:
+            self.known = {}
+
+    def _quiet(self) -> bool:
+        """True if subscribed and nothing was announced since `known` was read (clearing it otherwise)."""
+        if self.pubsub is None and not self._subscribe():
+            return False
+        try:
+            while (message := self.pubsub.get_message(timeout=0)) is not None:
+                self.known = {}
+                if message["type"] == "subscribe":
+                    self.confirmed = True
+        except (redis.RedisError, OSError):
+            self._drop()
+            return False
+        return self.confirmed
+
+    def _subscribe(self) -> bool:
+        if monotonic() < self.resubscribe_at:
+            return False
+        try:
+            # No retries: a reconnect behind our back could lose announcements without our knowing.
+            listener = redis.Redis(connection_pool=redis.ConnectionPool(
+                connection_class=self.client.connection_pool.connection_class,
+                **{**self.client.connection_pool.connection_kwargs, "retry": Retry(NoBackoff(), 0),
+                   "health_check_interval": 10}))
+            self.pubsub = listener.pubsub()
+            self.pubsub.subscribe(self.channel)
+        except (redis.RedisError, OSError):
+            self._drop()
+            return False
+        self.confirmed = False
+        return True
+
+    def _drop(self) -> None:
+        pubsub, self.pubsub, self.confirmed, self.known = self.pubsub, None, False, {}
+        self.resubscribe_at = monotonic() + RESUBSCRIBE_AFTER_SECONDS
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except (redis.RedisError, OSError):
+                pass
+
+
+_WATCHES: dict[str, VersionWatch] = {}
+os.register_at_fork(after_in_child=_WATCHES.clear)  # a child must not read its parent's subscription
+
+
+def _watch() -> VersionWatch:
+    url = redis_connection.url
+    watch = _WATCHES.get(url)
+    if watch is None or watch.client is not redis_connection.client:
+        watch = _WATCHES[url] = VersionWatch(url, redis_connection.client)
+    return watch
+
+
 def versions(names: Iterable[str]) -> dict[str, int]:
     """The current version of each data kind (read once per request)."""
     names = tuple(names)
     cached = g.get("kontor_versions", {}) if has_request_context() else {}
-    missing = [n for n in (*KINDS, *names) if n not in cached]
+    missing = tuple(n for n in (*KINDS, *names) if n not in cached)
     if any(n not in cached for n in names):
-        values = redis_connection.client.mget([f"{PREFIX}version:{n}" for n in missing])
-        cached.update({n: int(v or 0) for n, v in zip(missing, values)})
+        cached.update(_watch().read(missing))
         if has_request_context():
             g.kontor_versions = cached
     return {n: cached[n] for n in names}
@@ -41,8 +147,12 @@ def versions(names: Iterable[str]) -> dict[str, int]:
 
 def bump(name: str) -> None:
     """Mark data of this kind changed: fragments built from it are not used again."""
+    watch = _watch()
+    watch.forget()
     try:
-        redis_connection.client.incr(f"{PREFIX}version:{name}")
+        with redis_connection.client.pipeline(transaction=False) as pipe:
+            pipe.incr(f"{PREFIX}version:{name}").publish(watch.channel, name)
+            pipe.execute()
     except redis.RedisError:
         # Fragments live only in Redis: if it cannot count, it cannot serve them either.
         log.warning("could not bump cache version %s; Redis unreachable", name)
