@@ -346,8 +346,10 @@ def host_load() -> str:
     return note
 
 
-def print_dashboard_targets(trivial: Measurement, dashboards: list[Measurement]) -> None:
+def print_dashboard_targets(trivial: Measurement, dashboards: list[Measurement], fragment_cache: bool = True) -> None:
     """Whether the dashboard meets its own targets (a share of the trivial page and p95)."""
+    # The dashboard's figures are built to be served from the cache; its target is the default set-up's.
+    reference = "" if fragment_cache else " (for reference: the dashboard's target is with the cache on)"
     for m in dashboards:
         ratio = m.rps / trivial.rps if trivial.rps else 0
         ratio_ok = "MET" if ratio >= DASHBOARD_TARGET_RATIO else "MISSED"
@@ -355,7 +357,7 @@ def print_dashboard_targets(trivial: Measurement, dashboards: list[Measurement])
         print(f"  {m.path} (dashboard): {m.rps:.1f} req/s = {ratio:.1%} of trivial, p50 {m.p50_ms:.2f} ms, "
               f"p99 {m.p99_ms:.2f} ms, {m.failures} failed; "
               f"target >= {DASHBOARD_TARGET_RATIO:.0%}: {ratio_ok}; "
-              f"p95 < {DASHBOARD_TARGET_P95_MS:.0f} ms: {p95_ok} ({m.p95_ms:.1f} ms)")
+              f"p95 < {DASHBOARD_TARGET_P95_MS:.0f} ms: {p95_ok} ({m.p95_ms:.1f} ms){reference}")
 
 
 def print_table(title: str, trivial: Measurement, lists: list[Measurement], settings: Settings,
@@ -420,7 +422,7 @@ def bench_backend(backend: str, settings: Settings) -> None:
                 results.append((fragment_cache, trivial, pages[:len(LIST_PAGES)], pages[len(LIST_PAGES):]))
         for fragment_cache, trivial, lists, dashboards in results:
             print_table(title, trivial, lists, settings, fragment_cache)
-            print_dashboard_targets(trivial, dashboards)
+            print_dashboard_targets(trivial, dashboards, fragment_cache)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
