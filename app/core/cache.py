@@ -50,11 +50,10 @@ class VersionWatch:
     subscribed, a failed connection, knowledge older than TRUST_SECONDS) reads Redis as before.
     """
 
-    def __init__(self, url: str, client: redis.Redis) -> None:
-        self.url, self.client = url, client
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
         self.channel = f"{PREFIX}bumped:{client.connection_pool.connection_kwargs.get('db', 0)}"
         self.lock = threading.Lock()
-        self.pid = os.getpid()
         self.pubsub: redis.client.PubSub | None = None
         self.confirmed = False
         self.known: dict[str, int] = {}
@@ -129,7 +128,7 @@ def _watch() -> VersionWatch:
     url = redis_connection.url
     watch = _WATCHES.get(url)
     if watch is None or watch.client is not redis_connection.client:
-        watch = _WATCHES[url] = VersionWatch(url, redis_connection.client)
+        watch = _WATCHES[url] = VersionWatch(redis_connection.client)
     return watch
 
 
