@@ -2,8 +2,8 @@
 
 A version is a counter per kind of data ("orders", "statuses") that is bumped after every
 commit that changes such data. A cached fragment's key contains the versions it was built
-from, so a change makes every older copy unreachable at once, in every process; nothing is
-ever served stale. Without Redis the fragment is simply rendered.
+from (and a digest of the code that built it), so a change makes every older copy unreachable
+at once, in every process; nothing is ever served stale. Without Redis the fragment is simply rendered.
 
 Each bump is also announced on a channel. A process keeps the versions it has read for as long as its
 subscription has heard nothing (see VersionWatch), so most requests need no Redis round trip to learn them.
@@ -11,10 +11,12 @@ subscription has heard nothing (see VersionWatch), so most requests need no Redi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import threading
+from pathlib import Path
 from time import monotonic
 from typing import Callable, Iterable
 
@@ -160,6 +162,21 @@ def bump(name: str) -> None:
         g.pop("kontor_versions", None)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+# What a fragment's markup and words come from: a deploy that changes any of them must not serve older fragments.
+SOURCES = (("app", "*.py"), ("app", "*.po"), ("templates", "*.html"))
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A digest of the code, templates and translations this process runs (the same in every process of a deploy)."""
+    digest = hashlib.sha1()
+    for folder, pattern in SOURCES:
+        for path in sorted((ROOT / folder).rglob(pattern)):
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def fragment(parts: Iterable[str], depends_on: Iterable[str], render: Callable[[], str]) -> str:
     """The fragment for `parts`, from the cache if built from the current data, else rendered and stored."""
     if not current_app.config.get("FRAGMENT_CACHE", True):
@@ -167,7 +184,7 @@ def fragment(parts: Iterable[str], depends_on: Iterable[str], render: Callable[[
     try:
         current = versions(depends_on)
         # A fragment is text in one language: the request's language is part of every key.
-        raw = "|".join([*map(str, parts), f"locale={current_locale()}",
+        raw = "|".join([*map(str, parts), f"locale={current_locale()}", f"code={code_version()}",
                         *(f"{k}={v}" for k, v in sorted(current.items()))])
         key = PREFIX + "fragment:" + hashlib.sha1(raw.encode()).hexdigest()
         hit = redis_connection.client.get(key)

@@ -71,3 +71,21 @@ def test_a_change_without_an_announcement_is_seen_within_the_trust_window(app, m
         redis_connection.client.incr(f"{cache.PREFIX}version:orders")  # counted, never announced
     monkeypatch.setattr(cache, "TRUST_SECONDS", 0.0)
     assert _read(app, "orders") == before + 1
+
+
+def test_a_fragment_built_by_other_code_is_not_served(app, monkeypatch):
+    """After a deploy that changes code, templates or translations, the page is built afresh, not served old."""
+    built = []
+
+    def render() -> str:
+        built.append(len(built) + 1)
+        return f"<p>table {built[-1]}</p>"
+
+    def table() -> str:
+        with app.app_context(), app.test_request_context():
+            return cache.fragment(("orders-table", "/orders"), ("orders",), render)
+
+    assert table() == "<p>table 1</p>"
+    assert table() == "<p>table 1</p>"  # the same code and data: from the cache
+    monkeypatch.setattr(cache, "code_version", lambda: "the next deploy")
+    assert table() == "<p>table 2</p>"
