@@ -245,7 +245,6 @@ TABLE_COLUMNS = (orders.number, orders.external_order_id, orders.ordered_at, ord
 OrderRow = namedtuple("OrderRow", ["id", *(column.key for column in TABLE_COLUMNS)])
 
 
-LARGEST_OFFSET = 2**31 - 1
 # count(*) straight on the table lets PostgreSQL answer from the index alone.
 _COUNT = select(func.count()).select_from(Order.__table__)
 
@@ -285,8 +284,8 @@ def _page(filters: OrderFilters, kind: tuple, query: Callable[[], Any], fetch: C
                                               "limit": filters.per_page}).all()
 
     page = filters.page
-    # An offset past INTEGER cannot be bound; no list is that long, so it is past the end.
-    rows = rows_of(page) if (page - 1) * filters.per_page <= LARGEST_OFFSET else []
+    # The offset is bound as an INTEGER, like an id: no list is longer, so a larger one is past the end.
+    rows = rows_of(page) if (page - 1) * filters.per_page <= params.ID_MAX else []
     if rows:
         total = rows[0][-1]
     elif page == 1:
@@ -294,6 +293,6 @@ def _page(filters: OrderFilters, kind: tuple, query: Callable[[], Any], fetch: C
     else:
         # Past the last page (an old link, orders gone since): show the last page there is.
         total = db.session.scalar(_statement(("count", shape), lambda: _COUNT.where(*conditions)), values)
-        page = max(1, -(-total // filters.per_page))
+        page = Page(items=[], page=1, per_page=filters.per_page, total=total).pages
         rows = rows_of(page) if total else []
     return Page(items=fetch(rows), page=page, per_page=filters.per_page, total=total)

@@ -19,6 +19,7 @@ from typing import Callable
 
 from flask import Blueprint, current_app
 
+from app.core import params
 from app.core.i18n import api_error
 from app.extensions import db
 from app.inbound import ledger
@@ -32,7 +33,6 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 log = logging.getLogger("kontor.webhooks")
 
 MAX_BODY = 1024 * 1024
-LARGEST_ID = 2**31 - 1
 WOOCOMMERCE_PING = re.compile(rb"^webhook_id=\d+$")
 
 
@@ -86,7 +86,7 @@ _RECEIVERS: dict[int, tuple[float, Receiver]] = {}
 def _receiver(integration_id: int) -> Receiver | None:
     """The integration as deliveries see it, read at most every WEBHOOK_CACHE_SECONDS (a switch-off or a new
     secret takes that long to apply; a rotation accepts both secrets meanwhile)."""
-    if integration_id > LARGEST_ID:  # an INTEGER column: a larger id names no integration (and no query is sent)
+    if integration_id > params.ID_MAX:  # an INTEGER column: a larger id names no integration (and no query is sent)
         return None
     ttl = float(current_app.config.get("WEBHOOK_CACHE_SECONDS", 5))
     now = time.monotonic()
