@@ -16,7 +16,6 @@ import hashlib
 import logging
 import os
 import threading
-from pathlib import Path
 from time import monotonic
 from typing import Callable, Iterable
 
@@ -25,6 +24,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from flask import current_app, g, has_app_context, has_request_context
 
+from app.config import ROOT
 from app.core.i18n import current_locale
 from app.extensions import redis_connection
 
@@ -162,7 +162,6 @@ def bump(name: str) -> None:
         g.pop("kontor_versions", None)
 
 
-ROOT = Path(__file__).resolve().parents[2]
 # What a fragment's markup and words come from: a deploy that changes any of them must not serve older fragments.
 SOURCES = (("app", "*.py"), ("app", "*.po"), ("templates", "*.html"))
 

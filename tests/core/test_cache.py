@@ -7,12 +7,15 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import redis
 
 from app.core import cache
 from app.extensions import redis_connection
 
 ROOT = Path(__file__).resolve().parents[2]
+# Versions live in Redis, whatever the database: one is enough (each test starts other processes).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def _bump_in_another_process(app, name: str) -> None:
